@@ -1,0 +1,39 @@
+/**
+ * Every error webannolo throws on bad input is a WebannoloError with a stable `code`, so that
+ * callers (and the CLI) can react to the kind of problem and print one readable line.
+ */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'DIMENSION_MISMATCH'
+  | 'NON_FINITE'
+  | 'EMPTY_DATA'
+  | 'BAD_SPARSE_ROW'
+  | 'TRUNCATED_FILE'
+  | 'FOREIGN_FILE'
+  | 'UNSUPPORTED_VERSION'
+  | 'CORRUPT_FILE'
+  | 'UNSUPPORTED_FORMAT'
+  | 'NO_GPU'
+  | 'GPU_FAILURE';
+
+export class WebannoloError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'WebannoloError';
+    this.code = code;
+  }
+}
+
+export function fail(code: ErrorCode, message: string): never {
+  throw new WebannoloError(code, message);
+}
+
+/** Throws INVALID_ARGUMENT unless `value` is an integer in [min, max]. */
+export function checkInteger(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
+    fail('INVALID_ARGUMENT', `${name} must be an integer ${range}, got ${String(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,13 @@
+export { WebannoloError, type ErrorCode } from './errors.js';
+export type {
+  Metric, Dataset, Vector, SparseVector, QueryEvaluator, BatchEvaluator, VectorStore,
+  SearchResult, BatchSearchResult,
+} from './types.js';
+export { DenseDataset } from './data/dense.js';
+export { SparseDataset } from './data/sparse.js';
+export { PlainQuantizer, PlainDenseStore, PlainSparseStore } from './quant/plain.js';
+export { CpuBatchEvaluator } from './quant/cpu-batch.js';
+export { FlatIndex } from './index/flat.js';
+export { HnswIndex, type HnswIndexOptions, type HnswSearchParams, type HnswBatchParams } from './index/hnsw/hnsw-index.js';
+export { HnswGraph } from './index/hnsw/graph.js';
+export type { HnswBuildParams } from './index/hnsw/build.js';

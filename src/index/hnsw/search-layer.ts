@@ -1,0 +1,89 @@
+import type { QueryEvaluator } from '../../types.js';
+import { MaxHeap, MinHeap } from '../../util/heap.js';
+import { EpochVisited } from '../../util/visited.js';
+import type { HnswGraph } from './graph.js';
+
+/**
+ * Scratch state for one search at a time: heaps, visited set and gather buffers, reused
+ * across searches so the hot path allocates nothing.
+ */
+export class LayerSearcher {
+  readonly candidates = new MinHeap(256);
+  readonly top = new MaxHeap(256);
+  readonly visited: EpochVisited;
+  private gatherIds: Uint32Array;
+  private gatherDists: Float64Array;
+
+  constructor(n: number, maxLinks: number) {
+    this.visited = new EpochVisited(n);
+    this.gatherIds = new Uint32Array(maxLinks);
+    this.gatherDists = new Float64Array(maxLinks);
+  }
+
+  /** Greedy walk on one upper level: moves to the best neighbour until none improves. */
+  greedy(graph: HnswGraph, ev: QueryEvaluator, start: number, startDist: number, level: number): { node: number; dist: number } {
+    let cur = start;
+    let curDist = startDist;
+    const ids = this.gatherIds;
+    const dists = this.gatherDists;
+    for (let changed = true; changed; ) {
+      changed = false;
+      const arr = graph.linkArray(cur, level);
+      const base = graph.linkBase(cur, level);
+      const count = arr[base]!;
+      for (let i = 0; i < count; i++) ids[i] = arr[base + 1 + i]!;
+      ev.distances(ids, count, dists);
+      for (let i = 0; i < count; i++) {
+        if (dists[i]! < curDist) {
+          curDist = dists[i]!;
+          cur = ids[i]!;
+          changed = true;
+        }
+      }
+    }
+    return { node: cur, dist: curDist };
+  }
+
+  /**
+   * Beam search on `level` from entry `ep` with beam width ef. On return `top` holds the (up
+   * to) ef best items found, as a max-heap.
+   */
+  beam(graph: HnswGraph, ev: QueryEvaluator, ep: number, epDist: number, ef: number, level: number): MaxHeap {
+    const { candidates, top, visited } = this;
+    const ids = this.gatherIds;
+    const dists = this.gatherDists;
+    candidates.clear();
+    top.clear();
+    visited.reset(graph.n);
+    visited.testAndSet(ep);
+    candidates.push(ep, epDist);
+    top.push(ep, epDist);
+    const level0 = graph.level0;
+    const stride0 = graph.m0 + 1;
+    while (candidates.size > 0) {
+      const cDist = candidates.topDist();
+      if (cDist > top.topDist() && top.size >= ef) break;
+      const c = candidates.topId();
+      candidates.pop();
+      const arr = level === 0 ? level0 : graph.upper[c]!;
+      const base = level === 0 ? c * stride0 : (level - 1) * (graph.m + 1);
+      const count = arr[base]!;
+      let fresh = 0;
+      for (let i = 1; i <= count; i++) {
+        const e = arr[base + i]!;
+        if (!visited.testAndSet(e)) ids[fresh++] = e;
+      }
+      if (fresh === 0) continue;
+      ev.distances(ids, fresh, dists);
+      for (let i = 0; i < fresh; i++) {
+        const d = dists[i]!;
+        if (top.size < ef || d < top.topDist()) {
+          candidates.push(ids[i]!, d);
+          top.push(ids[i]!, d);
+          if (top.size > ef) top.pop();
+        }
+      }
+    }
+    return top;
+  }
+}

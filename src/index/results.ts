@@ -1,0 +1,49 @@
+import { checkInteger, fail } from '../errors.js';
+import type { Dataset, Metric, Vector } from '../types.js';
+import { toScore } from '../types.js';
+import { DenseDataset } from '../data/dense.js';
+import { SparseDataset } from '../data/sparse.js';
+import type { MaxHeap } from '../util/heap.js';
+
+/**
+ * Writes the best k of `top` (a max-heap of internal distances) into ids/scores at `offset`,
+ * best first, as natural scores; pads with id -1 (score NaN) when fewer than k were found.
+ * Empties the heap.
+ */
+export function emitTopK(
+  top: MaxHeap, k: number, metric: Metric,
+  ids: Int32Array, scores: Float32Array, offset: number,
+  scratchIds: Uint32Array, scratchDists: Float64Array,
+): void {
+  while (top.size > k) top.pop();
+  const n = top.drainSorted(scratchIds, scratchDists);
+  for (let i = 0; i < k; i++) {
+    if (i < n) {
+      ids[offset + i] = scratchIds[i]!;
+      scores[offset + i] = toScore(metric, scratchDists[i]!);
+    } else {
+      ids[offset + i] = -1;
+      scores[offset + i] = Number.NaN;
+    }
+  }
+}
+
+/** Throws unless 1 <= k <= size. */
+export function checkK(k: number, size: number): void {
+  checkInteger('k', k, 1);
+  if (k > size) fail('INVALID_ARGUMENT', `k = ${k} is larger than the index (${size} items)`);
+}
+
+/** Accepts a Dataset or an array of vectors (all dense or all sparse) as a query set. */
+export function asQueryDataset(queries: Dataset | readonly Vector[], dim: number): Dataset {
+  if (!Array.isArray(queries)) return queries as Dataset;
+  const rows = queries as readonly Vector[];
+  if (rows.length === 0) fail('EMPTY_DATA', 'no queries given');
+  if (rows[0] instanceof Float32Array) return DenseDataset.fromRows(rows as Float32Array[]);
+  let maxDim = dim;
+  for (const r of rows as readonly { indices: Uint32Array }[]) {
+    const last = r.indices[r.indices.length - 1];
+    if (last !== undefined && last + 1 > maxDim) maxDim = last + 1;
+  }
+  return SparseDataset.fromRows(rows as never, maxDim);
+}

