@@ -4,8 +4,10 @@ import { fail } from '../errors.js';
 import type { Dataset, Metric, QueryEvaluator, SparseVector, Vector, VectorStore } from '../types.js';
 import { isSparseVector } from '../types.js';
 import { CpuBatchEvaluator } from './cpu-batch.js';
-import { dot, l2sq, sparseDotDense, sparseDotSparse } from './kernels.js';
-import { firstNonFinite } from '../data/dense.js';
+import { PlainDenseStore, type DenseStoreOptions } from './dense-store.js';
+import { sparseDotDense, sparseDotSparse } from './kernels.js';
+
+export { PlainDenseStore, type DenseStoreOptions } from './dense-store.js';
 
 /**
  * The identity quantizer: the store is the dataset itself (no copy). Exists so that plain
@@ -13,86 +15,12 @@ import { firstNonFinite } from '../data/dense.js';
  */
 export class PlainQuantizer {
   readonly name = 'plain';
+  constructor(private readonly options: DenseStoreOptions = {}) {}
   train(_data: Dataset): void {}
   encode(data: Dataset, metric: Metric): PlainDenseStore | PlainSparseStore {
-    if (data instanceof DenseDataset) return new PlainDenseStore(data, metric);
+    if (data instanceof DenseDataset) return new PlainDenseStore(data, metric, this.options);
     if (data instanceof SparseDataset) return new PlainSparseStore(data, metric);
     return fail('INVALID_ARGUMENT', 'plain quantizer needs a DenseDataset or a SparseDataset');
-  }
-}
-
-export class PlainDenseStore implements VectorStore {
-  readonly kind = 'dense';
-  constructor(readonly data: DenseDataset, readonly metric: Metric) {}
-  get size(): number {
-    return this.data.size;
-  }
-  get dim(): number {
-    return this.data.dim;
-  }
-  get byteLength(): number {
-    return this.data.byteLength;
-  }
-  checkQuery(query: Vector): void {
-    checkDenseQuery(query, this.dim);
-  }
-  queryEvaluator(query: Vector): QueryEvaluator {
-    return this.makeEvaluator(query as Float32Array, 0);
-  }
-  itemEvaluator(id: number): QueryEvaluator {
-    return this.makeEvaluator(this.data.data, id * this.dim);
-  }
-  itemDistance(a: number, b: number): number {
-    const { data } = this.data;
-    const dim = this.dim;
-    return this.metric === 'l2' ? l2sq(data, a * dim, data, b * dim, dim) : -dot(data, a * dim, data, b * dim, dim);
-  }
-  batchEvaluator(): CpuBatchEvaluator {
-    return new CpuBatchEvaluator(this);
-  }
-  private makeEvaluator(q: Float32Array, qOff: number): QueryEvaluator {
-    return this.metric === 'l2'
-      ? new DenseL2Evaluator(q, qOff, this.data.data, this.dim)
-      : new DenseIpEvaluator(q, qOff, this.data.data, this.dim);
-  }
-}
-
-export function checkDenseQuery(query: Vector, dim: number): void {
-  if (isSparseVector(query)) fail('INVALID_ARGUMENT', 'this index holds dense vectors: pass a Float32Array query');
-  if (query.length !== dim) fail('DIMENSION_MISMATCH', `query has dimension ${query.length}, the index has ${dim}`);
-  const bad = firstNonFinite(query);
-  if (bad >= 0) fail('NON_FINITE', `query has a non-finite value (${query[bad]}) at component ${bad}`);
-}
-
-class DenseL2Evaluator implements QueryEvaluator {
-  constructor(
-    private readonly q: Float32Array,
-    private readonly qOff: number,
-    private readonly data: Float32Array,
-    private readonly dim: number,
-  ) {}
-  distance(id: number): number {
-    return l2sq(this.q, this.qOff, this.data, id * this.dim, this.dim);
-  }
-  distances(ids: Uint32Array, count: number, out: Float64Array): void {
-    const { q, qOff, data, dim } = this;
-    for (let i = 0; i < count; i++) out[i] = l2sq(q, qOff, data, ids[i]! * dim, dim);
-  }
-}
-
-class DenseIpEvaluator implements QueryEvaluator {
-  constructor(
-    private readonly q: Float32Array,
-    private readonly qOff: number,
-    private readonly data: Float32Array,
-    private readonly dim: number,
-  ) {}
-  distance(id: number): number {
-    return -dot(this.q, this.qOff, this.data, id * this.dim, this.dim);
-  }
-  distances(ids: Uint32Array, count: number, out: Float64Array): void {
-    const { q, qOff, data, dim } = this;
-    for (let i = 0; i < count; i++) out[i] = -dot(q, qOff, data, ids[i]! * dim, dim);
   }
 }
 

@@ -1,0 +1,108 @@
+/**
+ * A minimal WebAssembly binary encoder: just what the SIMD distance kernels need. Writing the
+ * bytes directly keeps the kernels dependency-free (no toolchain, no .wasm asset to serve) and
+ * works the same in Node and browsers.
+ */
+
+export const I32 = 0x7f;
+export const F32 = 0x7d;
+export const V128 = 0x7b;
+
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+function name(s: string): number[] {
+  const bytes = [...new TextEncoder().encode(s)];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+/** Instruction helpers (opcodes from the WebAssembly core and SIMD specs). */
+export const op = {
+  get: (i: number) => [0x20, ...uleb(i)],
+  set: (i: number) => [0x21, ...uleb(i)],
+  tee: (i: number) => [0x22, ...uleb(i)],
+  i32: (v: number) => [0x41, ...sleb(v)],
+  i32Add: [0x6a],
+  i32Mul: [0x6c],
+  i32And: [0x71],
+  i32Shl: [0x74],
+  i32GeU: [0x4f],
+  f32Add: [0x92],
+  f32Sub: [0x93],
+  f32Mul: [0x94],
+  /** Loads and stores carry (align exponent, offset); data here is 4-byte aligned. */
+  i32Load: (offset = 0) => [0x28, 2, ...uleb(offset)],
+  f32Load: (offset = 0) => [0x2a, 2, ...uleb(offset)],
+  f32Store: (offset = 0) => [0x38, 2, ...uleb(offset)],
+  v128Load: (offset = 0) => [0xfd, ...uleb(0x00), 2, ...uleb(offset)],
+  f32x4Add: [0xfd, ...uleb(0xe4)],
+  f32x4Sub: [0xfd, ...uleb(0xe5)],
+  f32x4Mul: [0xfd, ...uleb(0xe6)],
+  f32x4Lane: (lane: number) => [0xfd, ...uleb(0x1f), lane],
+  call: (f: number) => [0x10, ...uleb(f)],
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  br: (depth: number) => [0x0c, ...uleb(depth)],
+  brIf: (depth: number) => [0x0d, ...uleb(depth)],
+  end: [0x0b],
+};
+
+export interface FuncDef {
+  name: string;
+  params: number[];
+  results: number[];
+  /** Extra locals, in order after the params. */
+  locals: number[];
+  body: number[][];
+}
+
+/** Encodes a module that imports its memory as ("e", "m") and exports every function. */
+export function encodeModule(funcs: FuncDef[]): Uint8Array<ArrayBuffer> {
+  const types = funcs.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec(f.results.map((r) => [r]))]);
+  const imports = [[...name('e'), ...name('m'), 0x02, 0x00, ...uleb(1)]];
+  const funcIdx = funcs.map((_, i) => uleb(i));
+  const exports = funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]);
+  const codes = funcs.map((f) => {
+    const localGroups = f.locals.map((t) => [1, t]);
+    const body = [...vec(localGroups), ...f.body.flat(), 0x0b];
+    return [...uleb(body.length), ...body];
+  });
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(types)),
+    ...section(2, vec(imports)),
+    ...section(3, vec(funcIdx)),
+    ...section(7, vec(exports)),
+    ...section(10, vec(codes)),
+  ];
+  return new Uint8Array(bytes);
+}

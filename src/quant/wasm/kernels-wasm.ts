@@ -1,0 +1,136 @@
+import { encodeModule, F32, I32, op, V128, type FuncDef } from './encoder.js';
+
+/**
+ * WebAssembly SIMD distance kernels (f32x4, four accumulators = 16 floats per iteration, a
+ * scalar tail). Pointers and lengths are in bytes of the imported memory.
+ *
+ *   l2(a, b, nbytes) / ip(a, b, nbytes)                     -> f32 (ip returns the dot product)
+ *   l2Gather / ipGather(q, base, nbytes, ids, count, out)   out[j] = f(q, base + ids[j]*nbytes)
+ *   l2Pairs / ipPairs(qbase, base, nbytes, slots, ids, count, out)
+ *                                     out[j] = f(qbase + slots[j]*nbytes, base + ids[j]*nbytes)
+ * Accumulation is in f32 (the JS kernels accumulate in f64): results agree to ~1e-6 relative.
+ */
+
+function oneKernel(name: string, squareDiff: boolean): FuncDef {
+  // params: 0 a, 1 b, 2 nbytes; locals: 3 i, 4 end, 5-8 acc, 9 d, 10 s
+  const A = 0, B = 1, N = 2, I = 3, END = 4, ACC = 5, D = 9, S = 10;
+  const lane = (k: number): number[] => {
+    const pa = [...op.get(A), ...op.get(I), ...op.i32Add, ...op.v128Load(16 * k)];
+    const pb = [...op.get(B), ...op.get(I), ...op.i32Add, ...op.v128Load(16 * k)];
+    const combine = squareDiff
+      ? [...op.f32x4Sub, ...op.tee(D), ...op.get(D), ...op.f32x4Mul]
+      : [...op.f32x4Mul];
+    return [...op.get(ACC + k), ...pa, ...pb, ...combine, ...op.f32x4Add, ...op.set(ACC + k)];
+  };
+  const tailTerm = squareDiff
+    ? [...op.f32Sub, ...op.tee(S + 1), ...op.get(S + 1), ...op.f32Mul]
+    : [...op.f32Mul];
+  return {
+    name,
+    params: [I32, I32, I32],
+    results: [F32],
+    locals: [I32, I32, V128, V128, V128, V128, V128, F32, F32],
+    body: [
+      op.get(N), op.i32(-64), op.i32And, op.set(END),
+      op.block, op.loop,
+      op.get(I), op.get(END), op.i32GeU, op.brIf(1),
+      lane(0), lane(1), lane(2), lane(3),
+      op.get(I), op.i32(64), op.i32Add, op.set(I),
+      op.br(0), op.end, op.end,
+      op.get(ACC), op.get(ACC + 1), op.f32x4Add, op.get(ACC + 2), op.get(ACC + 3), op.f32x4Add, op.f32x4Add, op.set(ACC),
+      op.get(ACC), op.f32x4Lane(0), op.get(ACC), op.f32x4Lane(1), op.f32Add,
+      op.get(ACC), op.f32x4Lane(2), op.get(ACC), op.f32x4Lane(3), op.f32Add, op.f32Add, op.set(S),
+      op.block, op.loop,
+      op.get(I), op.get(N), op.i32GeU, op.brIf(1),
+      op.get(S),
+      op.get(A), op.get(I), op.i32Add, op.f32Load(),
+      op.get(B), op.get(I), op.i32Add, op.f32Load(),
+      tailTerm, op.f32Add, op.set(S),
+      op.get(I), op.i32(4), op.i32Add, op.set(I),
+      op.br(0), op.end, op.end,
+      op.get(S),
+    ],
+  };
+}
+
+function gatherKernel(name: string, one: number): FuncDef {
+  // params: 0 q, 1 base, 2 nbytes, 3 ids, 4 count, 5 out; local 6 j
+  const J = 6;
+  return {
+    name,
+    params: [I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32],
+    body: [
+      op.block, op.loop,
+      op.get(J), op.get(4), op.i32GeU, op.brIf(1),
+      op.get(5), op.get(J), op.i32(2), op.i32Shl, op.i32Add,
+      op.get(0),
+      op.get(1), op.get(3), op.get(J), op.i32(2), op.i32Shl, op.i32Add, op.i32Load(), op.get(2), op.i32Mul, op.i32Add,
+      op.get(2), op.call(one),
+      op.f32Store(),
+      op.get(J), op.i32(1), op.i32Add, op.set(J),
+      op.br(0), op.end, op.end,
+    ],
+  };
+}
+
+function pairsKernel(name: string, one: number): FuncDef {
+  // params: 0 qbase, 1 base, 2 nbytes, 3 slots, 4 ids, 5 count, 6 out; local 7 j, 8 j*4
+  const J = 7, J4 = 8;
+  return {
+    name,
+    params: [I32, I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32],
+    body: [
+      op.block, op.loop,
+      op.get(J), op.get(5), op.i32GeU, op.brIf(1),
+      op.get(J), op.i32(2), op.i32Shl, op.set(J4),
+      op.get(6), op.get(J4), op.i32Add,
+      op.get(0), op.get(3), op.get(J4), op.i32Add, op.i32Load(), op.get(2), op.i32Mul, op.i32Add,
+      op.get(1), op.get(4), op.get(J4), op.i32Add, op.i32Load(), op.get(2), op.i32Mul, op.i32Add,
+      op.get(2), op.call(one),
+      op.f32Store(),
+      op.get(J), op.i32(1), op.i32Add, op.set(J),
+      op.br(0), op.end, op.end,
+    ],
+  };
+}
+
+export interface WasmKernels {
+  l2(a: number, b: number, nbytes: number): number;
+  ip(a: number, b: number, nbytes: number): number;
+  l2Gather(q: number, base: number, nbytes: number, ids: number, count: number, out: number): void;
+  ipGather(q: number, base: number, nbytes: number, ids: number, count: number, out: number): void;
+  l2Pairs(qbase: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number): void;
+  ipPairs(qbase: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number): void;
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+
+/** The compiled kernel module, or null where WebAssembly SIMD is unavailable. */
+export function kernelModule(): WebAssembly.Module | null {
+  if (compiled !== undefined) return compiled;
+  try {
+    const bytes = encodeModule([
+      oneKernel('l2', true), // 0
+      oneKernel('ip', false), // 1
+      gatherKernel('l2Gather', 0),
+      gatherKernel('ipGather', 1),
+      pairsKernel('l2Pairs', 0),
+      pairsKernel('ipPairs', 1),
+    ]);
+    compiled = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  } catch {
+    compiled = null;
+  }
+  return compiled;
+}
+
+/** Instantiates the kernels over `memory`, or returns null without SIMD support. */
+export function instantiateKernels(memory: WebAssembly.Memory): WasmKernels | null {
+  const mod = kernelModule();
+  if (mod === null) return null;
+  return new WebAssembly.Instance(mod, { e: { m: memory } }).exports as unknown as WasmKernels;
+}
