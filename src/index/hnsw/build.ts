@@ -11,6 +11,11 @@ export interface HnswBuildParams {
   efConstruction?: number;
   /** Seed of the level draws: the same seed and data give the same graph. Default 1. */
   seed?: number;
+  /**
+   * Refill link lists the heuristic left short with the best pruned candidates (the HNSW
+   * paper's keepPrunedConnections). Default false (hnswlib's behaviour).
+   */
+  keepPruned?: boolean;
   /** Called about every 1% of insertions with (inserted, total). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -27,7 +32,7 @@ export function buildGraph(store: VectorStore, params: HnswBuildParams = {}): Hn
   const m = checkInteger('m', params.m ?? DEFAULT_BUILD.m, 2, 255);
   const efConstruction = checkInteger('efConstruction', params.efConstruction ?? DEFAULT_BUILD.efConstruction, 1);
   const seed = checkInteger('seed', params.seed ?? DEFAULT_BUILD.seed, 0, 0xffffffff);
-  const builder = new GraphBuilder(store, m, efConstruction, seed);
+  const builder = new GraphBuilder(store, m, efConstruction, seed, params.keepPruned ?? false);
   const n = store.size;
   const step = Math.max(1, Math.floor(n / 100));
   for (let i = 0; i < n; i++) {
@@ -52,6 +57,7 @@ class GraphBuilder {
     m: number,
     private readonly efConstruction: number,
     seed: number,
+    private readonly keepPruned: boolean,
   ) {
     this.graph = new HnswGraph(store.size, m);
     this.searcher = new LayerSearcher(store.size, this.graph.m0);
@@ -117,13 +123,29 @@ class GraphBuilder {
       const c = ids[i]!;
       const dc = dists[i]!;
       let good = true;
-      for (let j = 0; j < kept; j++) {
-        if (this.store.itemDistance(c, sel[j]!) < dc) {
-          good = false;
-          break;
+      if (kept > 0) {
+        // One evaluator per candidate: for sparse stores it scatters c once, then each kept
+        // neighbour costs a gather (much cheaper than merging two sorted id lists).
+        const ev = this.store.itemEvaluator(c);
+        for (let j = 0; j < kept; j++) {
+          if (ev.distance(sel[j]!) < dc) {
+            good = false;
+            break;
+          }
         }
+        ev.release?.();
       }
       if (good) sel[kept++] = c;
+    }
+    if (this.keepPruned) {
+      // Refill up to `max` with the best candidates the heuristic dropped (the HNSW paper's
+      // keepPrunedConnections): more links, better recall on hard (out-of-distribution) queries.
+      for (let i = 0; i < count && kept < max; i++) {
+        const c = ids[i]!;
+        let taken = false;
+        for (let j = 0; j < kept; j++) if (sel[j] === c) { taken = true; break; }
+        if (!taken) sel[kept++] = c;
+      }
     }
     return kept;
   }
@@ -144,7 +166,9 @@ class GraphBuilder {
     const dists = this.candDists;
     for (let i = 0; i < count; i++) ids[i] = arr[base + 1 + i]!;
     ids[count] = node;
-    for (let i = 0; i <= count; i++) dists[i] = this.store.itemDistance(target, ids[i]!);
+    const ev = this.store.itemEvaluator(target);
+    ev.distances(ids, count + 1, dists);
+    ev.release?.();
     sortByDistance(ids, dists, count + 1);
     const kept = this.selectNeighbours(ids, dists, count + 1, max);
     g.setLinks(target, level, this.selIds, kept);

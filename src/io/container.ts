@@ -1,0 +1,150 @@
+import { fail } from '../errors.js';
+import { crc32 } from './crc32.js';
+
+/**
+ * The webannolo file container: self-describing and checked.
+ *
+ *   bytes 0..7   magic "WANNOLO\0"
+ *   u32          format version
+ *   u32          header length h
+ *   h bytes      header: UTF-8 JSON (what the file holds, its parameters, and its sections'
+ *                names, types, offsets and lengths)
+ *   ...          section data, each starting on an 8-byte boundary of the file
+ *   u32          CRC-32 of every byte before it
+ *
+ * JSON keeps the header readable by anyone (`webannolo info`, a hex dump) and lets later
+ * versions add fields without breaking older files.
+ */
+
+export const MAGIC = 'WANNOLO\0';
+export const FORMAT_VERSION = 1;
+
+export type SectionArray = Uint8Array | Uint32Array | Int32Array | Float32Array;
+type Dtype = 'u8' | 'u32' | 'i32' | 'f32';
+
+interface SectionEntry {
+  name: string;
+  dtype: Dtype;
+  offset: number;
+  length: number;
+}
+
+export interface ContainerHeader {
+  [key: string]: unknown;
+  sections?: SectionEntry[];
+}
+
+function dtypeOf(a: SectionArray): Dtype {
+  if (a instanceof Uint8Array) return 'u8';
+  if (a instanceof Uint32Array) return 'u32';
+  if (a instanceof Int32Array) return 'i32';
+  return 'f32';
+}
+
+const align8 = (n: number) => Math.ceil(n / 8) * 8;
+
+/** Lays out header and sections; returns the whole file. */
+export function encodeContainer(header: Record<string, unknown>, sections: Record<string, SectionArray>): Uint8Array {
+  const names = Object.keys(sections);
+  const entries: SectionEntry[] = names.map((name) => ({ name, dtype: dtypeOf(sections[name]!), offset: 0, length: sections[name]!.length }));
+  // Offsets depend on the header length, which depends on the offsets' digits: iterate.
+  let headerBytes = new Uint8Array(0);
+  for (let pass = 0; pass < 4; pass++) {
+    let offset = align8(16 + headerBytes.length);
+    for (let i = 0; i < entries.length; i++) {
+      entries[i]!.offset = offset;
+      offset = align8(offset + sections[names[i]!]!.byteLength);
+    }
+    const next = new TextEncoder().encode(JSON.stringify({ ...header, sections: entries }));
+    if (next.length === headerBytes.length) {
+      headerBytes = next;
+      break;
+    }
+    headerBytes = next;
+  }
+  const last = entries[entries.length - 1];
+  const dataEnd = last ? last.offset + sections[last.name]!.byteLength : align8(16 + headerBytes.length);
+  const out = new Uint8Array(align8(dataEnd) + 4);
+  out.set(new TextEncoder().encode(MAGIC), 0);
+  const view = new DataView(out.buffer);
+  view.setUint32(8, FORMAT_VERSION, true);
+  view.setUint32(12, headerBytes.length, true);
+  out.set(headerBytes, 16);
+  for (const e of entries) {
+    const a = sections[e.name]!;
+    out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), e.offset);
+  }
+  view.setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
+  return out;
+}
+
+export interface DecodedContainer {
+  header: ContainerHeader;
+  section(name: string): SectionArray;
+  has(name: string): boolean;
+}
+
+/** Reads the header without checking the data (for `info` on huge files). */
+export function readContainerHeader(bytes: Uint8Array): ContainerHeader {
+  if (bytes.length < 16) fail('TRUNCATED_FILE', `file is ${bytes.length} bytes: too short to be a webannolo index`);
+  const magic = new TextDecoder().decode(bytes.subarray(0, 8));
+  if (magic !== MAGIC) fail('FOREIGN_FILE', 'not a webannolo index file (bad magic bytes)');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(8, true);
+  if (version !== FORMAT_VERSION) {
+    fail('UNSUPPORTED_VERSION', `index file format version ${version} is not supported (this webannolo reads version ${FORMAT_VERSION})`);
+  }
+  const headerLength = view.getUint32(12, true);
+  if (16 + headerLength > bytes.length) fail('TRUNCATED_FILE', 'index file is truncated inside its header');
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + headerLength))) as ContainerHeader;
+  } catch {
+    return fail('CORRUPT_FILE', 'index file header is not valid JSON: the file is damaged');
+  }
+}
+
+/** Checks magic, version, length and checksum, then gives typed views of the sections. */
+export function decodeContainer(bytes: Uint8Array): DecodedContainer {
+  const header = readContainerHeader(bytes);
+  const entries = header.sections ?? [];
+  const last = entries[entries.length - 1];
+  const expected = align8(last ? last.offset + last.length * bytesPer(last.dtype) : 16) + 4;
+  if (bytes.length < expected) fail('TRUNCATED_FILE', `index file is truncated: ${bytes.length} bytes, expected ${expected}`);
+  if (bytes.length > expected) fail('CORRUPT_FILE', `index file has ${bytes.length - expected} unexpected trailing bytes`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const stored = view.getUint32(bytes.length - 4, true);
+  if (crc32(bytes.subarray(0, bytes.length - 4)) !== stored) fail('CORRUPT_FILE', 'index file checksum mismatch: the file is damaged');
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  return {
+    header,
+    has: (name) => byName.has(name),
+    section(name: string): SectionArray {
+      const e = byName.get(name);
+      if (!e) return fail('CORRUPT_FILE', `index file lacks its '${name}' section`);
+      return view32(bytes, e);
+    },
+  };
+}
+
+function bytesPer(d: Dtype): number {
+  return d === 'u8' ? 1 : 4;
+}
+
+/** A typed view of a section, copied when the file's bytes are not 4-byte aligned. */
+function view32(bytes: Uint8Array, e: SectionEntry): SectionArray {
+  const start = bytes.byteOffset + e.offset;
+  const byteLength = e.length * bytesPer(e.dtype);
+  let buffer = bytes.buffer as ArrayBuffer;
+  let at = start;
+  if (start % 4 !== 0) {
+    buffer = bytes.slice(e.offset, e.offset + byteLength).buffer;
+    at = 0;
+  }
+  switch (e.dtype) {
+    case 'u8': return new Uint8Array(buffer, at, e.length);
+    case 'u32': return new Uint32Array(buffer, at, e.length);
+    case 'i32': return new Int32Array(buffer, at, e.length);
+    case 'f32': return new Float32Array(buffer, at, e.length);
+    default: return fail('CORRUPT_FILE', `unknown section type ${String(e.dtype)}`);
+  }
+}

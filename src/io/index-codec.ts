@@ -1,0 +1,118 @@
+import { fail } from '../errors.js';
+import { FlatIndex } from '../index/flat.js';
+import { HnswGraph } from '../index/hnsw/graph.js';
+import { HnswIndex } from '../index/hnsw/hnsw-index.js';
+import type { Metric, VectorStore } from '../types.js';
+import { METRICS } from '../types.js';
+import { decodeContainer, encodeContainer, readContainerHeader, type ContainerHeader, type SectionArray } from './container.js';
+import { storeCodec } from './store-codecs.js';
+
+export type AnyIndex = HnswIndex | FlatIndex;
+
+/** Serializes an index (graph, store and parameters) into one self-describing buffer. */
+export function serializeIndex(index: AnyIndex): Uint8Array {
+  const sections: Record<string, SectionArray> = {};
+  const store = encodeStore(index.store, 'store', sections);
+  const header: Record<string, unknown> = {
+    library: 'webannolo',
+    index: index instanceof HnswIndex ? 'hnsw' : 'flat',
+    metric: index.metric,
+    store,
+  };
+  if (index instanceof HnswIndex) {
+    const g = index.graph;
+    header['graph'] = {
+      n: g.n, m: g.m, m0: g.m0, entryPoint: g.entryPoint, maxLevel: g.maxLevel,
+      efConstruction: index.buildParams.efConstruction, seed: index.buildParams.seed,
+    };
+    sections['graph.levels'] = g.levels;
+    sections['graph.level0'] = g.level0;
+    sections['graph.upper'] = flattenUpper(g);
+  }
+  return encodeContainer(header, sections);
+}
+
+function encodeStore(store: VectorStore, prefix: string, sections: Record<string, SectionArray>): Record<string, unknown> {
+  const { params, sections: own } = storeCodec(store.kind).encode(store);
+  for (const [name, a] of Object.entries(own)) sections[`${prefix}.${name}`] = a;
+  return { kind: store.kind, ...params };
+}
+
+/** Reads an index written by serializeIndex; damaged, foreign or newer files fail clearly. */
+export function deserializeIndex(bytes: Uint8Array | ArrayBuffer): AnyIndex {
+  const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const file = decodeContainer(u8);
+  const h = file.header;
+  const metric = h['metric'] as Metric;
+  if (!METRICS.includes(metric)) fail('CORRUPT_FILE', `index header has an unknown metric '${String(metric)}'`);
+  const storeParams = h['store'] as Record<string, unknown> | undefined;
+  if (!storeParams || typeof storeParams['kind'] !== 'string') fail('CORRUPT_FILE', 'index header does not describe its store');
+  const store = storeCodec(storeParams['kind']).decode(storeParams, (name) => file.section(`store.${name}`), metric);
+  if (h['index'] === 'flat') return new FlatIndex(store);
+  if (h['index'] !== 'hnsw') fail('CORRUPT_FILE', `unknown index type '${String(h['index'])}'`);
+  const gp = h['graph'] as Record<string, number>;
+  const graph = restoreGraph(
+    gp,
+    file.section('graph.levels') as Uint8Array,
+    file.section('graph.level0') as Uint32Array,
+    file.section('graph.upper') as Uint32Array,
+  );
+  return new HnswIndex(graph, store, { m: gp['m']!, efConstruction: gp['efConstruction']!, seed: gp['seed']! });
+}
+
+/** The header of an index file, checked for magic and version only (fast, for `info`). */
+export function describeIndexFile(bytes: Uint8Array): ContainerHeader {
+  return readContainerHeader(bytes);
+}
+
+/** Upper-level link lists of all nodes that have them, concatenated in node order. */
+function flattenUpper(g: HnswGraph): Uint32Array {
+  let total = 0;
+  for (let i = 0; i < g.n; i++) total += g.upper[i]?.length ?? 0;
+  const out = new Uint32Array(total);
+  let at = 0;
+  for (let i = 0; i < g.n; i++) {
+    const u = g.upper[i];
+    if (u) {
+      out.set(u, at);
+      at += u.length;
+    }
+  }
+  return out;
+}
+
+function restoreGraph(gp: Record<string, number>, levels: Uint8Array, level0: Uint32Array, upper: Uint32Array): HnswGraph {
+  const { n, m, m0, entryPoint, maxLevel } = gp as { n: number; m: number; m0: number; entryPoint: number; maxLevel: number };
+  if (![n, m, m0].every((v) => Number.isInteger(v) && v > 0)) fail('CORRUPT_FILE', 'index header has invalid graph parameters');
+  if (levels.length !== n || level0.length !== n * (m0 + 1)) fail('CORRUPT_FILE', 'graph sections do not match the graph size');
+  if (!(entryPoint >= 0 && entryPoint < n) || levels[entryPoint] !== maxLevel) fail('CORRUPT_FILE', 'graph entry point is invalid');
+  const g = new HnswGraph(n, m, m0);
+  g.levels.set(levels);
+  g.level0.set(level0);
+  checkLinks(g.level0, n, m0, n);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const l = levels[i]!;
+    if (l === 0) continue;
+    const len = l * (m + 1);
+    if (at + len > upper.length) fail('CORRUPT_FILE', 'upper-level graph section is too short');
+    const u = upper.slice(at, at + len);
+    checkLinks(u, l, m, n);
+    g.upper[i] = u;
+    at += len;
+  }
+  if (at !== upper.length) fail('CORRUPT_FILE', 'upper-level graph section has extra data');
+  g.entryPoint = entryPoint;
+  g.maxLevel = maxLevel;
+  return g;
+}
+
+/** Every link list must have a sane count and ids inside the graph: never trust a file. */
+function checkLinks(arr: Uint32Array, lists: number, max: number, n: number): void {
+  const stride = max + 1;
+  for (let i = 0; i < lists; i++) {
+    const count = arr[i * stride]!;
+    if (count > max) fail('CORRUPT_FILE', 'graph has a link list longer than its maximum');
+    for (let j = 1; j <= count; j++) if (arr[i * stride + j]! >= n) fail('CORRUPT_FILE', 'graph links to a node that does not exist');
+  }
+}

