@@ -19,3 +19,4 @@ export { readCsr, writeCsr } from './io/csr.js';
 export { readSparseBin, writeSparseBin } from './io/sparse-bin.js';
 export { parseDataset, formatFromPath, type DataFormat } from './io/formats.js';
 export { parseIdxImages, parseIdxLabels } from './io/idx.js';
+export { recallAtK, type GroundTruth } from './eval/recall.js';
