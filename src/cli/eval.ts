@@ -1,0 +1,67 @@
+import { fail } from '../errors.js';
+import { readIvecsFile } from '../node/index.js';
+import { aboutFile, num, println, round, str, type Command } from './args.js';
+
+/** Neighbour ids of many queries: row q is data[q*dim, (q+1)*dim). */
+export interface IdRows {
+  rows: number;
+  dim: number;
+  data: Int32Array;
+}
+
+/**
+ * recall@k = |returned top-k ∩ true top-k| / k, averaged over the queries. `results` and
+ * `truth` may hold more than k ids per row (only the first k of each count); `truth` may hold
+ * more rows than `queries` (only the first `queries` count). Padding ids (-1) never match.
+ */
+export function recallAtK(results: IdRows, truth: IdRows, k: number, queries = results.rows): number {
+  if (results.dim < k) fail('INVALID_ARGUMENT', `the results hold ${results.dim} ids per query, fewer than k = ${k}`);
+  if (truth.dim < k) fail('INVALID_ARGUMENT', `the ground truth holds ${truth.dim} neighbours per query, fewer than k = ${k}`);
+  if (queries === 0) return 0;
+  const want = new Set<number>();
+  let hits = 0;
+  for (let q = 0; q < queries; q++) {
+    want.clear();
+    for (let j = 0; j < k; j++) {
+      const id = truth.data[q * truth.dim + j]!;
+      if (id >= 0) want.add(id);
+    }
+    const seen = new Set<number>();
+    for (let j = 0; j < k; j++) {
+      const id = results.data[q * results.dim + j]!;
+      if (want.has(id) && !seen.has(id)) {
+        seen.add(id);
+        hits++;
+      }
+    }
+  }
+  return hits / (queries * k);
+}
+
+/** `webannolo eval`: recall of saved results against ground truth. */
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'recall@k of saved search results against ground truth',
+  synopsis: '--results RESULTS.ivecs --groundtruth GT.ivecs [--k 10]',
+  flags: [
+    { name: 'results', type: 'string', placeholder: 'RESULTS.ivecs', required: true, help: 'ids found per query (written by `search --out`)' },
+    { name: 'groundtruth', type: 'string', placeholder: 'GT.ivecs', required: true, help: 'true nearest neighbours per query (.ivecs)' },
+    { name: 'k', type: 'int', min: 1, help: 'neighbours that count (default: the ids per query in the results)' },
+  ],
+  async run(args, io) {
+    const resultsPath = str(args, 'results');
+    const gtPath = str(args, 'groundtruth');
+    const results = await aboutFile(resultsPath, () => readIvecsFile(resultsPath));
+    const truth = await aboutFile(gtPath, () => readIvecsFile(gtPath));
+    const k = num(args, 'k', true) ?? results.dim;
+    if (results.rows !== truth.rows) {
+      fail('DIMENSION_MISMATCH', `${resultsPath} has ${results.rows} queries but ${gtPath} has ${truth.rows}: they must match`);
+    }
+    if (results.dim < k) fail('INVALID_ARGUMENT', `${resultsPath} holds ${results.dim} ids per query, fewer than k = ${k}`);
+    if (truth.dim < k) fail('INVALID_ARGUMENT', `${gtPath} holds ${truth.dim} neighbours per query, fewer than k = ${k}`);
+    const recall = recallAtK(results, truth, k);
+    println(io.stdout, `recall@${k} over ${results.rows} queries: ${recall.toFixed(4)}`);
+    println(io.stdout, JSON.stringify({ queries: results.rows, k, recall: round(recall, 6) }));
+    return 0;
+  },
+};

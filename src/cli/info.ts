@@ -1,0 +1,111 @@
+import { fail } from '../errors.js';
+import { describeIndexFile, deserializeIndex } from '../io/index-codec.js';
+import { readBytes } from '../node/index.js';
+import { aboutFile, bool, formatBytes, println, round, str, type Command } from './args.js';
+
+const DTYPE_BYTES: Record<string, number> = { u8: 1, u32: 4, i32: 4, f32: 4 };
+
+interface SectionInfo {
+  name: string;
+  dtype: string;
+  length: number;
+  bytes: number;
+}
+
+/** A header field as a number, or null when the (untrusted) header lacks it. */
+function numberField(obj: unknown, key: string): number | null {
+  if (typeof obj !== 'object' || obj === null) return null;
+  const v = (obj as Record<string, unknown>)[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function stringField(obj: unknown, key: string): string | null {
+  if (typeof obj !== 'object' || obj === null) return null;
+  const v = (obj as Record<string, unknown>)[key];
+  return typeof v === 'string' ? v : null;
+}
+
+/** `webannolo info`: what an index file holds, from its header. */
+export const infoCommand: Command = {
+  name: 'info',
+  summary: 'describe an index file: type, metric, sizes, graph parameters, sections',
+  synopsis: '--index INDEX [--header-only]',
+  flags: [
+    { name: 'index', type: 'string', placeholder: 'INDEX', required: true, help: 'index file to describe' },
+    { name: 'header-only', type: 'boolean', help: 'read the header only: skip verifying the checksum and the data' },
+  ],
+  async run(args, io) {
+    const path = str(args, 'index');
+    const bytes = await readBytes(path);
+    const header = await aboutFile(path, () => describeIndexFile(bytes));
+    const verified = !bool(args, 'header-only');
+    // The full decode checks the checksum, every section and the graph's links.
+    if (verified) await aboutFile(path, () => deserializeIndex(bytes));
+    const version = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
+
+    const indexType = stringField(header, 'index') ?? '?';
+    const metric = stringField(header, 'metric') ?? '?';
+    const store = header['store'];
+    const storeKind = stringField(store, 'kind') ?? '?';
+    const graph = header['graph'];
+    const n = numberField(store, 'size') ?? numberField(graph, 'n');
+    const dim = numberField(store, 'dim');
+    if (n === null || dim === null) await aboutFile(path, () => fail('CORRUPT_FILE', 'index header lacks the item count or dimension'));
+
+    const sections: SectionInfo[] = (Array.isArray(header.sections) ? header.sections : []).map((e) => {
+      const dtype = stringField(e, 'dtype') ?? '?';
+      const length = numberField(e, 'length') ?? 0;
+      return { name: stringField(e, 'name') ?? '?', dtype, length, bytes: length * (DTYPE_BYTES[dtype] ?? 0) };
+    });
+    // Bytes of each part of the file: sections are named <part>.<name> (store., graph., ...).
+    const parts: Record<string, number> = {};
+    for (const sec of sections) {
+      const part = sec.name.includes('.') ? sec.name.slice(0, sec.name.indexOf('.')) : sec.name;
+      parts[part] = (parts[part] ?? 0) + sec.bytes;
+    }
+    const graphBytes = parts['graph'] ?? 0;
+    const storeBytes = parts['store'] ?? 0;
+    const perVector = (b: number) => (n! > 0 ? b / n! : 0);
+
+    const out = io.stdout;
+    const row = (label: string, value: string) => println(out, `${label.padEnd(16)}${value}`);
+    row('file', `${path} (${formatBytes(bytes.length)}, ${bytes.length} bytes, format version ${version})`);
+    row('index type', indexType);
+    row('metric', metric);
+    const storeExtra = Object.entries(typeof store === 'object' && store !== null ? store : {})
+      .filter(([key]) => !['kind', 'size', 'dim'].includes(key))
+      .map(([key, v]) => `${key}=${JSON.stringify(v)}`);
+    row('store kind', storeKind + (storeExtra.length > 0 ? ` (${storeExtra.join(', ')})` : ''));
+    const rerankKind = stringField(header['rerank'], 'kind');
+    if (rerankKind !== null) row('re-rank store', rerankKind);
+    row('items (n)', String(n));
+    row('dimension', String(dim));
+    const graphJson: Record<string, number | null> | null = indexType === 'hnsw'
+      ? {
+        m: numberField(graph, 'm'), m0: numberField(graph, 'm0'), efConstruction: numberField(graph, 'efConstruction'),
+        seed: numberField(graph, 'seed'), maxLevel: numberField(graph, 'maxLevel'), entryPoint: numberField(graph, 'entryPoint'),
+      }
+      : null;
+    if (graphJson) row('graph', Object.entries(graphJson).map(([key, v]) => `${key}=${v ?? '?'}`).join(' '));
+    println(out, 'sections');
+    const nameWidth = Math.max(...sections.map((s) => s.name.length), 4);
+    for (const s of sections) {
+      println(out, `  ${s.name.padEnd(nameWidth)}  ${s.dtype.padEnd(3)} x ${String(s.length).padStart(10)}  ${String(s.bytes).padStart(12)} bytes  (${formatBytes(s.bytes)})`);
+    }
+    const perPart = Object.entries({ graph: graphBytes, ...parts }).map(([part, b]) => `${part} ${perVector(b).toFixed(1)}`);
+    row('bytes/vector', `${perPart.join(', ')}, whole file ${perVector(bytes.length).toFixed(1)}`);
+    row('check', verified ? 'ok (checksum, sections and graph links verified)' : 'skipped (--header-only)');
+
+    println(out, JSON.stringify({
+      file: path, fileBytes: bytes.length, formatVersion: version,
+      index: indexType, metric, store: storeKind, n, dim,
+      graph: graphJson,
+      sections,
+      graphBytes, storeBytes,
+      graphBytesPerVector: round(perVector(graphBytes), 6), storeBytesPerVector: round(perVector(storeBytes), 6),
+      parts, rerank: rerankKind,
+      verified,
+    }));
+    return 0;
+  },
+};
