@@ -20,3 +20,5 @@ export { readSparseBin, writeSparseBin } from './io/sparse-bin.js';
 export { parseDataset, formatFromPath, type DataFormat } from './io/formats.js';
 export { parseIdxImages, parseIdxLabels } from './io/idx.js';
 export { recallAtK, type GroundTruth } from './eval/recall.js';
+export { ProductQuantizer, PqStore, PqEvaluator, buildLookupTable, PQ_KSUB, type PqOptions } from './quant/pq.js';
+export { kmeans, type KMeansOptions } from './quant/kmeans.js';

@@ -19,6 +19,7 @@ export function serializeIndex(index: AnyIndex): Uint8Array {
     metric: index.metric,
     store,
   };
+  if (index instanceof HnswIndex && index.rerankStore) header['rerank'] = encodeStore(index.rerankStore, 'rerank', sections);
   if (index instanceof HnswIndex) {
     const g = index.graph;
     header['graph'] = {
@@ -57,7 +58,9 @@ export function deserializeIndex(bytes: Uint8Array | ArrayBuffer): AnyIndex {
     file.section('graph.level0') as Uint32Array,
     file.section('graph.upper') as Uint32Array,
   );
-  return new HnswIndex(graph, store, { m: gp['m']!, efConstruction: gp['efConstruction']!, seed: gp['seed']! });
+  const rerankParams = h['rerank'] as Record<string, unknown> | undefined;
+  const rerank = rerankParams ? storeCodec(String(rerankParams['kind'])).decode(rerankParams, (name) => file.section(`rerank.${name}`), metric) : null;
+  return new HnswIndex(graph, store, { m: gp['m']!, efConstruction: gp['efConstruction']!, seed: gp['seed']! }, rerank);
 }
 
 /** The header of an index file, checked for magic and version only (fast, for `info`). */

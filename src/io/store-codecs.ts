@@ -3,6 +3,7 @@ import { SparseDataset } from '../data/sparse.js';
 import { fail } from '../errors.js';
 import { PlainDenseStore } from '../quant/dense-store.js';
 import { PlainSparseStore } from '../quant/plain.js';
+import { PQ_KSUB, PqStore, ProductQuantizer } from '../quant/pq.js';
 import type { Metric, VectorStore } from '../types.js';
 import type { SectionArray } from './container.js';
 
@@ -70,5 +71,22 @@ registerStoreCodec({
     );
     if (data.size !== num(params, 'size')) fail('CORRUPT_FILE', 'sparse store size does not match its header');
     return new PlainSparseStore(data, metric);
+  },
+});
+
+registerStoreCodec({
+  kind: 'pq',
+  encode(store) {
+    const s = store as PqStore;
+    return { params: { size: s.size, dim: s.dim, m: s.pq.m, ksub: PQ_KSUB }, sections: { codebooks: s.pq.codebooks, codes: s.codes } };
+  },
+  decode(params, section, metric) {
+    const dim = num(params, 'dim');
+    const m = num(params, 'm');
+    if (params['ksub'] !== PQ_KSUB) fail('UNSUPPORTED_FORMAT', `PQ with ${String(params['ksub'])} centroids per subspace is not supported`);
+    const pq = ProductQuantizer.fromCodebooks(dim, m, typed(section('codebooks'), Float32Array, 'codebooks'));
+    const codes = typed(section('codes'), Uint8Array, 'codes');
+    if (codes.length !== num(params, 'size') * m) fail('CORRUPT_FILE', 'PQ codes section does not match size x m');
+    return new PqStore(pq, codes, metric);
   },
 });

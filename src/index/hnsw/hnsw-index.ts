@@ -2,6 +2,9 @@ import { checkInteger, fail } from '../../errors.js';
 import { PlainQuantizer } from '../../quant/plain.js';
 import type { BatchEvaluator, BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../../types.js';
 import { METRICS } from '../../types.js';
+import { PlainDenseStore } from '../../quant/dense-store.js';
+import type { ProductQuantizer } from '../../quant/pq.js';
+import { MaxHeap } from '../../util/heap.js';
 import { asQueryDataset, checkK, emitTopK } from '../results.js';
 import { BatchController, FaultTolerantEvaluator } from './batch.js';
 import { buildGraph, DEFAULT_BUILD, type HnswBuildParams } from './build.js';
@@ -15,6 +18,11 @@ export interface HnswIndexOptions extends HnswBuildParams {
 export interface HnswSearchParams {
   /** Beam width; raised to k when smaller. Default max(k, 64). */
   ef?: number;
+  /**
+   * Re-rank the best `rerank` candidates of the beam (at most ef) by their plain vectors,
+   * when the index keeps them (see quantize). Default 0: no re-ranking.
+   */
+  rerank?: number;
 }
 
 export interface HnswBatchParams extends HnswSearchParams {
@@ -40,12 +48,17 @@ export class HnswIndex {
   private scratchIds = new Uint32Array(256);
   private scratchDists = new Float64Array(256);
 
+  private readonly rerankTop = new MaxHeap(64);
+
   constructor(
     readonly graph: HnswGraph,
     readonly store: VectorStore,
     readonly buildParams: { m: number; efConstruction: number; seed: number },
+    /** Plain vectors of the same items, for re-ranking a quantized search. */
+    readonly rerankStore: VectorStore | null = null,
   ) {
     if (graph.n !== store.size) fail('INVALID_ARGUMENT', `graph has ${graph.n} nodes but the store has ${store.size} items`);
+    if (rerankStore && rerankStore.size !== store.size) fail('INVALID_ARGUMENT', 'the re-ranking store must hold the same items');
   }
 
   /** Builds an index over plain vectors (DenseDataset or SparseDataset). */
@@ -76,15 +89,29 @@ export class HnswIndex {
   }
 
   /** Same graph, another encoding of the same items (e.g. PQ codes) to search on. */
-  withStore(store: VectorStore): HnswIndex {
+  withStore(store: VectorStore, rerankStore: VectorStore | null = null): HnswIndex {
     if (store.size !== this.size) fail('INVALID_ARGUMENT', `store has ${store.size} items, the index has ${this.size}`);
-    return new HnswIndex(this.graph, store, this.buildParams);
+    return new HnswIndex(this.graph, store, this.buildParams, rerankStore);
+  }
+
+  /**
+   * The one-call conversion to product quantization (kANNolo's key result): the same graph,
+   * built on plain vectors, now searched over PQ codes. Trains `pq` on the plain vectors if it
+   * is untrained. With keepPlain (default true) the plain vectors stay for re-ranking.
+   */
+  quantize(pq: ProductQuantizer, options: { keepPlain?: boolean } = {}): HnswIndex {
+    const plain = this.rerankStore ?? this.store;
+    if (!(plain instanceof PlainDenseStore)) fail('INVALID_ARGUMENT', 'product quantization needs an index over plain dense vectors');
+    const data = plain.toDataset();
+    const pqStore = pq.encode(data, this.metric);
+    return new HnswIndex(this.graph, pqStore, this.buildParams, options.keepPlain === false ? null : plain);
   }
 
   /** The k nearest items of `query`, best first. */
   search(query: Vector, k: number, params: HnswSearchParams = {}): SearchResult {
     checkK(k, this.size);
     const ef = resolveEf(params.ef, k);
+    const rerank = this.resolveRerank(params.rerank);
     this.store.checkQuery(query);
     const g = this.graph;
     const searcher = (this.searcher ??= new LayerSearcher(g.n, Math.max(g.m0, g.m)));
@@ -100,8 +127,7 @@ export class HnswIndex {
     ev.release?.();
     const ids = new Int32Array(k);
     const scores = new Float32Array(k);
-    this.ensureScratch(top.size);
-    emitTopK(top, k, this.metric, ids, scores, 0, this.scratchIds, this.scratchDists);
+    this.finish(top, query, k, rerank, ids, scores, 0);
     return { ids, scores };
   }
 
@@ -112,6 +138,7 @@ export class HnswIndex {
   async searchBatch(queries: Dataset | readonly Vector[], k: number, params: HnswBatchParams = {}): Promise<BatchSearchResult> {
     checkK(k, this.size);
     const ef = resolveEf(params.ef, k);
+    const rerank = this.resolveRerank(params.rerank);
     const batchSize = checkInteger('batchSize', params.batchSize ?? 256, 1);
     const width = checkInteger('width', params.width ?? 1, 1, 64);
     const qs = asQueryDataset(queries, this.dim);
@@ -122,14 +149,11 @@ export class HnswIndex {
     const primary = params.evaluator ?? this.store.batchEvaluator();
     const evaluator = new FaultTolerantEvaluator(primary, () => this.store.batchEvaluator(), (e) => params.onFallback?.(e));
     const controller = new BatchController(this.graph, this.store);
-    this.ensureScratch(ef);
-    const scratchIds = this.scratchIds;
-    const scratchDists = this.scratchDists;
     try {
       for (let start = 0; start < nq; start += batchSize) {
         const count = Math.min(batchSize, nq - start);
         await controller.run(evaluator, qs, start, count, { ef, width }, (slot, top) => {
-          emitTopK(top, k, this.metric, ids, scores, (start + slot) * k, scratchIds, scratchDists);
+          this.finish(top, qs.get(start + slot), k, rerank, ids, scores, (start + slot) * k);
         });
       }
     } finally {
@@ -139,9 +163,37 @@ export class HnswIndex {
     return { count: nq, k, ids, scores, backend };
   }
 
-  /** Bytes held by the graph and by the search store. */
-  get memory(): { graphBytes: number; storeBytes: number } {
-    return { graphBytes: this.graph.byteLength, storeBytes: this.store.byteLength };
+  /** Bytes held by the graph, the search store and the re-ranking vectors. */
+  get memory(): { graphBytes: number; storeBytes: number; rerankBytes: number } {
+    return { graphBytes: this.graph.byteLength, storeBytes: this.store.byteLength, rerankBytes: this.rerankStore?.byteLength ?? 0 };
+  }
+
+  private resolveRerank(rerank: number | undefined): number {
+    if (rerank === undefined || rerank === 0) return 0;
+    checkInteger('rerank', rerank, 0);
+    if (this.rerankStore === null) fail('INVALID_ARGUMENT', 'rerank needs the plain vectors: this index does not keep them (quantize with keepPlain)');
+    return rerank;
+  }
+
+  /**
+   * Writes the best k of `top` at `offset`; with re-ranking, first re-scores the best
+   * `rerank` candidates by their plain vectors and keeps the best k of those.
+   */
+  private finish(top: MaxHeap, query: Vector, k: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number): void {
+    this.ensureScratch(top.size);
+    if (rerank === 0 || this.rerankStore === null) {
+      emitTopK(top, k, this.metric, ids, scores, offset, this.scratchIds, this.scratchDists);
+      return;
+    }
+    const n = top.drainSorted(this.scratchIds, this.scratchDists);
+    const r = Math.min(Math.max(rerank, k), n);
+    const ev = this.rerankStore.queryEvaluator(query);
+    ev.distances(this.scratchIds, r, this.scratchDists);
+    ev.release?.();
+    const best = this.rerankTop;
+    best.clear();
+    for (let i = 0; i < r; i++) best.push(this.scratchIds[i]!, this.scratchDists[i]!);
+    emitTopK(best, k, this.metric, ids, scores, offset, this.scratchIds, this.scratchDists);
   }
 
   private ensureScratch(n: number): void {
