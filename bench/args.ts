@@ -1,0 +1,100 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const LIBS = ['webannolo', 'hnswlib', 'usearch'] as const;
+export type LibName = (typeof LIBS)[number];
+export const DATASETS = ['mnist', 'bge'] as const;
+export type DatasetName = (typeof DATASETS)[number];
+
+export interface BenchArgs {
+  datasets: DatasetName[];
+  /** MNIST base size (first n training images). */
+  n: number;
+  /** Queries per dataset (capped by what the dataset has). */
+  nq: number;
+  efs: number[];
+  libs: LibName[];
+  out: string;
+  k: number;
+  m: number;
+  efConstruction: number;
+  seed: number;
+  /** Batch size of the batched modes (webannolo searchBatch, usearch matrix search). */
+  batchSize: number;
+  /** Each timed (mode, ef) point repeats whole passes over the queries until this much time passed. */
+  minTimeMs: number;
+  /** ... and at least this many passes; QPS comes from the fastest pass. */
+  minPasses: number;
+  /** Queries searched untimed before each timed point. */
+  warmup: number;
+}
+
+/** Repository root: dist/bench/args.js -> ../.. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const USAGE = `usage: node dist/bench/run.js [--datasets mnist,bge] [--n 60000] [--nq 1000]
+  [--efs 10,16,24,32,48,64,96,128,192,256] [--libs webannolo,hnswlib,usearch] [--out bench/results]
+  [--k 10] [--m 16] [--ef-construction 200] [--seed 1] [--batch 64] [--min-time 300] [--passes 3] [--warmup 20]`;
+
+export function parseArgs(argv: readonly string[]): BenchArgs {
+  const a: BenchArgs = {
+    datasets: ['mnist', 'bge'],
+    n: 60000,
+    nq: 1000,
+    efs: [10, 16, 24, 32, 48, 64, 96, 128, 192, 256],
+    libs: [...LIBS],
+    out: resolve(ROOT, 'bench', 'results'),
+    k: 10,
+    m: 16,
+    efConstruction: 200,
+    seed: 1,
+    batchSize: 64,
+    minTimeMs: 300,
+    minPasses: 3,
+    warmup: 20,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    if (flag === '--help' || flag === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    const value = argv[++i];
+    if (value === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
+    switch (flag) {
+      case '--datasets': a.datasets = list(value, DATASETS, flag); break;
+      case '--libs': a.libs = list(value, LIBS, flag); break;
+      case '--efs': a.efs = value.split(',').map((s) => int(s, flag)); break;
+      case '--n': a.n = int(value, flag); break;
+      case '--nq': a.nq = int(value, flag); break;
+      case '--out': a.out = resolve(value); break;
+      case '--k': a.k = int(value, flag); break;
+      case '--m': a.m = int(value, flag); break;
+      case '--ef-construction': a.efConstruction = int(value, flag); break;
+      case '--seed': a.seed = int(value, flag); break;
+      case '--batch': a.batchSize = int(value, flag); break;
+      case '--min-time': a.minTimeMs = int(value, flag, 0); break;
+      case '--passes': a.minPasses = int(value, flag); break;
+      case '--warmup': a.warmup = int(value, flag, 0); break;
+      default: throw new Error(`unknown flag ${flag}\n${USAGE}`);
+    }
+  }
+  a.efs = [...new Set(a.efs)].sort((x, y) => x - y);
+  return a;
+}
+
+function int(s: string, flag: string, min = 1): number {
+  const v = Number(s);
+  if (!Number.isInteger(v) || v < min) throw new Error(`${flag}: expected an integer >= ${min}, got '${s}'`);
+  return v;
+}
+
+function list<T extends string>(s: string, allowed: readonly T[], flag: string): T[] {
+  const out: T[] = [];
+  for (const item of s.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    if (!(allowed as readonly string[]).includes(item)) throw new Error(`${flag}: '${item}' is not one of ${allowed.join(', ')}`);
+    out.push(item as T);
+  }
+  if (out.length === 0) throw new Error(`${flag}: empty list`);
+  return out;
+}
