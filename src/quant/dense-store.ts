@@ -4,7 +4,7 @@ import type { BatchEvaluator, Dataset, Metric, QueryEvaluator, Vector, VectorSto
 import { isSparseVector } from '../types.js';
 import { CpuBatchEvaluator } from './cpu-batch.js';
 import { dot, l2sq } from './kernels.js';
-import { DenseArena } from './wasm/arena.js';
+import { WasmArena } from './wasm/arena.js';
 
 export interface DenseStoreOptions {
   /**
@@ -182,5 +182,54 @@ class WasmDenseBatchEvaluator implements BatchEvaluator {
     const outAt = a.outPtr >> 2;
     if (this.isL2) out.set(f32.subarray(outAt, outAt + count));
     else for (let i = 0; i < count; i++) out[i] = -f32[outAt + i]!;
+  }
+}
+
+/** Dense vectors at byte 0 of a WasmArena, and query slots of one vector each. */
+class DenseArena {
+  readonly nbytes: number;
+  private constructor(private readonly arena: WasmArena, readonly n: number, readonly dim: number) {
+    this.nbytes = dim * 4;
+  }
+  static create(vectors: Float32Array, dim: number): DenseArena | null {
+    const arena = WasmArena.create(vectors.byteLength + 64 * dim * 4);
+    if (arena === null) return null;
+    // The kernels address item i at i * nbytes: the vectors must start at byte 0.
+    if (arena.alloc(vectors.byteLength) !== 0) return null;
+    arena.f32.set(vectors, 0);
+    return new DenseArena(arena, vectors.length / dim, dim);
+  }
+  get kernels() {
+    return this.arena.kernels;
+  }
+  get f32(): Float32Array {
+    return this.arena.f32;
+  }
+  get u32(): Uint32Array {
+    return this.arena.u32;
+  }
+  get idsPtr(): number {
+    return this.arena.idsPtr;
+  }
+  get slotsPtr(): number {
+    return this.arena.slotsPtr;
+  }
+  get outPtr(): number {
+    return this.arena.outPtr;
+  }
+  vectors(): Float32Array {
+    return this.arena.f32.subarray(0, this.n * this.dim);
+  }
+  ensureScratch(count: number): void {
+    this.arena.ensureScratch(count);
+  }
+  allocQuery(): number {
+    return this.arena.allocSlot(this.nbytes);
+  }
+  freeQuery(ptr: number): void {
+    this.arena.freeSlot(ptr, this.nbytes);
+  }
+  alloc(bytes: number): number {
+    return this.arena.alloc(bytes);
   }
 }

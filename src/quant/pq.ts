@@ -1,10 +1,11 @@
 import { DenseDataset } from '../data/dense.js';
 import { checkInteger, fail } from '../errors.js';
-import type { Metric, QueryEvaluator, Vector, VectorStore } from '../types.js';
+import type { BatchEvaluator, Metric, QueryEvaluator, Vector, VectorStore } from '../types.js';
 import { Rng } from '../util/rng.js';
 import { CpuBatchEvaluator } from './cpu-batch.js';
 import { checkDenseQuery } from './dense-store.js';
 import { kmeans, nearestCentroid } from './kmeans.js';
+import { PqArena, PqWasmBatchEvaluator, PqWasmEvaluator } from './pq-wasm.js';
 
 export const PQ_KSUB = 256;
 
@@ -130,13 +131,22 @@ function sampleRows(n: number, count: number, rng: Rng): Uint32Array {
   return ids.slice(0, count).sort();
 }
 
-/** PQ codes of n items, searchable with lookup tables. */
+/**
+ * PQ codes of n items, searchable with lookup tables: in WebAssembly (SIMD table builds, wasm
+ * ADC) where available, else in JS.
+ */
 export class PqStore implements VectorStore {
   readonly kind = 'pq';
   readonly size: number;
-  constructor(readonly pq: ProductQuantizer, readonly codes: Uint8Array, readonly metric: Metric) {
+  private readonly arena: PqArena | null;
+  constructor(readonly pq: ProductQuantizer, readonly codes: Uint8Array, readonly metric: Metric, options: { simd?: boolean } = {}) {
     if (codes.length % pq.m !== 0) fail('CORRUPT_FILE', 'PQ codes length is not a multiple of m');
     this.size = codes.length / pq.m;
+    this.arena = options.simd === false ? null : PqArena.create(pq, codes);
+  }
+  /** 'wasm-simd' or 'js': which kernels score this store. */
+  get kernels(): 'wasm-simd' | 'js' {
+    return this.arena === null ? 'js' : 'wasm-simd';
   }
   get dim(): number {
     return this.pq.dim;
@@ -147,17 +157,21 @@ export class PqStore implements VectorStore {
   checkQuery(query: Vector): void {
     checkDenseQuery(query, this.dim);
   }
-  queryEvaluator(query: Vector): PqEvaluator {
+  queryEvaluator(query: Vector): QueryEvaluator & { readonly lut: Float32Array } {
+    if (this.arena !== null) return new PqWasmEvaluator(this.arena, query as Float32Array, this.metric);
     return new PqEvaluator(this, buildLookupTable(this.pq, query as Float32Array, this.metric));
   }
-  itemEvaluator(id: number): PqEvaluator {
+  itemEvaluator(id: number): QueryEvaluator {
     return this.queryEvaluator(this.pq.decode(this.codes, id * this.pq.m));
   }
   itemDistance(a: number, b: number): number {
-    return this.itemEvaluator(a).distance(b);
+    const ev = this.itemEvaluator(a);
+    const d = ev.distance(b);
+    ev.release?.();
+    return d;
   }
-  batchEvaluator(): CpuBatchEvaluator {
-    return new CpuBatchEvaluator(this);
+  batchEvaluator(): BatchEvaluator {
+    return this.arena === null ? new CpuBatchEvaluator(this) : new PqWasmBatchEvaluator(this.arena, this.metric);
   }
 }
 

@@ -5,40 +5,40 @@ const PAGE = 65536;
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - 64 * 1024 * 1024;
 
 /**
- * A WebAssembly memory that holds n dense vectors (at byte 0) followed by bump-allocated
- * scratch: query slots, id lists and outputs for the SIMD kernels. Views are re-derived when
- * the memory grows (growing detaches the old ArrayBuffer).
+ * A WebAssembly memory with the SIMD kernels bound to it: a store's data at the bottom, then
+ * bump-allocated regions (query vectors, lookup tables, id lists, outputs). Views are
+ * re-derived after the memory grows (growing detaches the old ArrayBuffer).
  */
-export class DenseArena {
+export class WasmArena {
   readonly memory: WebAssembly.Memory;
   readonly kernels: WasmKernels;
-  readonly nbytes: number;
-  private top: number;
-  private freeSlots: number[] = [];
+  private top = 0;
+  private readonly freeSlots = new Map<number, number[]>();
   private buffer: ArrayBuffer;
   private f32View: Float32Array;
   private u32View: Uint32Array;
+  private u8View: Uint8Array;
   private scratchCap = 0;
   /** Byte offsets of the shared scratch: ids (u32), slots (u32), out (f32). */
   idsPtr = 0;
   slotsPtr = 0;
   outPtr = 0;
 
-  private constructor(memory: WebAssembly.Memory, kernels: WasmKernels, readonly n: number, readonly dim: number) {
+  private constructor(memory: WebAssembly.Memory, kernels: WasmKernels) {
     this.memory = memory;
     this.kernels = kernels;
-    this.nbytes = dim * 4;
-    this.top = align(n * this.nbytes);
     this.buffer = memory.buffer as ArrayBuffer;
     this.f32View = new Float32Array(this.buffer);
     this.u32View = new Uint32Array(this.buffer);
-    this.ensureScratch(1024);
+    this.u8View = new Uint8Array(this.buffer);
   }
 
-  /** An arena holding a copy of `vectors`, or null without WebAssembly SIMD or if too large. */
-  static create(vectors: Float32Array, dim: number): DenseArena | null {
-    const n = vectors.length / dim;
-    const needed = align(vectors.byteLength) + 1024 * 16 + 64 * dim * 4;
+  /**
+   * An arena with room for `reserveBytes` of data plus scratch, or null where WebAssembly SIMD
+   * is unavailable or the data would not fit in 4 GiB (callers then use their JS kernels).
+   */
+  static create(reserveBytes: number): WasmArena | null {
+    const needed = align(reserveBytes) + 256 * 1024;
     if (needed > MAX_BYTES) return null;
     let memory: WebAssembly.Memory;
     try {
@@ -47,10 +47,7 @@ export class DenseArena {
       return null;
     }
     const kernels = instantiateKernels(memory);
-    if (kernels === null) return null;
-    const arena = new DenseArena(memory, kernels, n, dim);
-    arena.f32.set(vectors, 0);
-    return arena;
+    return kernels === null ? null : new WasmArena(memory, kernels);
   }
 
   get f32(): Float32Array {
@@ -61,31 +58,32 @@ export class DenseArena {
     this.refresh();
     return this.u32View;
   }
-
-  /** The stored vectors (a view: do not keep it across calls that may grow the memory). */
-  vectors(): Float32Array {
-    return this.f32.subarray(0, this.n * this.dim);
+  get u8(): Uint8Array {
+    this.refresh();
+    return this.u8View;
   }
 
   /** Makes the shared id/slot/out scratch hold at least `count` entries. */
   ensureScratch(count: number): void {
     if (count <= this.scratchCap) return;
-    const cap = Math.max(count, this.scratchCap * 2);
+    const cap = Math.max(count, this.scratchCap * 2, 1024);
     this.idsPtr = this.alloc(cap * 4);
     this.slotsPtr = this.alloc(cap * 4);
     this.outPtr = this.alloc(cap * 4);
     this.scratchCap = cap;
   }
 
-  /** A region for one query vector; give it back with freeQuery. */
-  allocQuery(): number {
-    return this.freeSlots.pop() ?? this.alloc(this.nbytes);
+  /** A region of `bytes` for a short-lived object (a query, a table); give it back with freeSlot. */
+  allocSlot(bytes: number): number {
+    return this.freeSlots.get(bytes)?.pop() ?? this.alloc(bytes);
   }
-  freeQuery(ptr: number): void {
-    this.freeSlots.push(ptr);
+  freeSlot(ptr: number, bytes: number): void {
+    let list = this.freeSlots.get(bytes);
+    if (!list) this.freeSlots.set(bytes, (list = []));
+    list.push(ptr);
   }
 
-  /** A contiguous region of `bytes` (never freed: used for long-lived query blocks). */
+  /** A region of `bytes`, 16-byte aligned, never freed (data, long-lived blocks). */
   alloc(bytes: number): number {
     const ptr = this.top;
     const end = align(ptr + bytes);
@@ -100,6 +98,7 @@ export class DenseArena {
       this.buffer = this.memory.buffer as ArrayBuffer;
       this.f32View = new Float32Array(this.buffer);
       this.u32View = new Uint32Array(this.buffer);
+      this.u8View = new Uint8Array(this.buffer);
     }
   }
 }

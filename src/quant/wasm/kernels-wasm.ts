@@ -1,4 +1,5 @@
 import { encodeModule, F32, I32, op, V128, type FuncDef } from './encoder.js';
+import { PQ_KERNELS, type PqWasmKernels } from './kernels-pq.js';
 
 /**
  * WebAssembly SIMD distance kernels (f32x4, four accumulators = 16 floats per iteration, a
@@ -98,7 +99,7 @@ function pairsKernel(name: string, one: number): FuncDef {
   };
 }
 
-export interface WasmKernels {
+export interface WasmKernels extends PqWasmKernels {
   l2(a: number, b: number, nbytes: number): number;
   ip(a: number, b: number, nbytes: number): number;
   l2Gather(q: number, base: number, nbytes: number, ids: number, count: number, out: number): void;
@@ -120,6 +121,7 @@ export function kernelModule(): WebAssembly.Module | null {
       gatherKernel('ipGather', 1),
       pairsKernel('l2Pairs', 0),
       pairsKernel('ipPairs', 1),
+      ...PQ_KERNELS,
     ]);
     compiled = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
   } catch {

@@ -1,0 +1,119 @@
+import { F32, I32, op, V128, type FuncDef } from './encoder.js';
+
+/**
+ * WebAssembly kernels for product quantization.
+ *
+ *   pqLutIp / pqLutL2(q, cbT, m, dsub, lut): the m x 256 lookup table of one query. The
+ *     codebooks are stored transposed, [subspace][component][centroid], so four centroids
+ *     are processed per f32x4 with no horizontal sums. ip writes the negated inner product.
+ *   pqAdc(lut, codes, m, ids, count, out): out[i] = sum_j lut[j][codes[ids[i]][j]].
+ *   pqAdcPairs(luts, lutBytes, codes, m, slots, ids, count, out): the same with one table per
+ *     query slot (luts + slots[i] * lutBytes): a whole batch round in one call.
+ */
+
+function lutKernel(name: string, l2: boolean): FuncDef {
+  // params: 0 q, 1 cbT, 2 m, 3 dsub, 4 lut; locals: 5 j, 6 c, 7 t, 8 acc, 9 qrow, 10 cbrow, 11 d, 12 lutrow
+  const Q = 0, CB = 1, M = 2, DS = 3, LUT = 4, J = 5, C = 6, T = 7, ACC = 8, QROW = 9, CBROW = 10, D = 11, LROW = 12;
+  const term = l2
+    ? [op.get(ACC), op.get(QROW), op.get(T), op.i32(2), op.i32Shl, op.i32Add, op.f32Load(), op.f32x4Splat,
+       op.get(CBROW), op.get(T), op.i32(10), op.i32Shl, op.i32Add, op.get(C), op.i32Add, op.v128Load(),
+       op.f32x4Sub, op.tee(D), op.get(D), op.f32x4Mul, op.f32x4Add, op.set(ACC)]
+    : [op.get(ACC), op.get(QROW), op.get(T), op.i32(2), op.i32Shl, op.i32Add, op.f32Load(), op.f32x4Splat,
+       op.get(CBROW), op.get(T), op.i32(10), op.i32Shl, op.i32Add, op.get(C), op.i32Add, op.v128Load(),
+       op.f32x4Mul, op.f32x4Add, op.set(ACC)];
+  return {
+    name,
+    params: [I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, I32, V128, I32, I32, V128, I32],
+    body: [
+      op.get(Q), op.set(QROW), op.get(CB), op.set(CBROW), op.get(LUT), op.set(LROW),
+      op.block, op.loop,
+      op.get(J), op.get(M), op.i32GeU, op.brIf(1),
+      op.i32(0), op.set(C),
+      op.block, op.loop,
+      op.get(C), op.i32(1024), op.i32GeU, op.brIf(1),
+      op.v128Zero, op.set(ACC),
+      op.i32(0), op.set(T),
+      op.block, op.loop,
+      op.get(T), op.get(DS), op.i32GeU, op.brIf(1),
+      ...term,
+      op.get(T), op.i32(1), op.i32Add, op.set(T),
+      op.br(0), op.end, op.end,
+      op.get(LROW), op.get(C), op.i32Add, op.get(ACC), ...(l2 ? [] : [op.f32x4Neg]), op.v128Store(),
+      op.get(C), op.i32(16), op.i32Add, op.set(C),
+      op.br(0), op.end, op.end,
+      op.get(QROW), op.get(DS), op.i32(2), op.i32Shl, op.i32Add, op.set(QROW),
+      op.get(CBROW), op.get(DS), op.i32(10), op.i32Shl, op.i32Add, op.set(CBROW),
+      op.get(LROW), op.i32(1024), op.i32Add, op.set(LROW),
+      op.get(J), op.i32(1), op.i32Add, op.set(J),
+      op.br(0), op.end, op.end,
+    ],
+  };
+}
+
+/** Body of one ADC sum: s = sum_j f32[lp + codes[cp + j] * 4], lp advancing 1024 bytes a subspace. */
+function adcSum(M: number, CP: number, J: number, S: number, LP: number): number[][] {
+  return [
+    op.f32Const0, op.set(S), op.i32(0), op.set(J),
+    op.block, op.loop,
+    op.get(J), op.get(M), op.i32GeU, op.brIf(1),
+    op.get(S), op.get(LP), op.get(CP), op.get(J), op.i32Add, op.i32Load8u(), op.i32(2), op.i32Shl, op.i32Add, op.f32Load(), op.f32Add, op.set(S),
+    op.get(LP), op.i32(1024), op.i32Add, op.set(LP),
+    op.get(J), op.i32(1), op.i32Add, op.set(J),
+    op.br(0), op.end, op.end,
+  ];
+}
+
+function adcKernel(): FuncDef {
+  // params: 0 lut, 1 codes, 2 m, 3 ids, 4 count, 5 out; locals: 6 i, 7 cp, 8 j, 9 s(f32), 10 lp
+  const I = 6, CP = 7, J = 8, S = 9, LP = 10;
+  return {
+    name: 'pqAdc',
+    params: [I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, I32, F32, I32],
+    body: [
+      op.block, op.loop,
+      op.get(I), op.get(4), op.i32GeU, op.brIf(1),
+      op.get(1), op.get(3), op.get(I), op.i32(2), op.i32Shl, op.i32Add, op.i32Load(), op.get(2), op.i32Mul, op.i32Add, op.set(CP),
+      op.get(0), op.set(LP),
+      ...adcSum(2, CP, J, S, LP),
+      op.get(5), op.get(I), op.i32(2), op.i32Shl, op.i32Add, op.get(S), op.f32Store(),
+      op.get(I), op.i32(1), op.i32Add, op.set(I),
+      op.br(0), op.end, op.end,
+    ],
+  };
+}
+
+function adcPairsKernel(): FuncDef {
+  // params: 0 luts, 1 lutBytes, 2 codes, 3 m, 4 slots, 5 ids, 6 count, 7 out
+  // locals: 8 i, 9 cp, 10 j, 11 s(f32), 12 lp, 13 i*4
+  const I = 8, CP = 9, J = 10, S = 11, LP = 12, I4 = 13;
+  return {
+    name: 'pqAdcPairs',
+    params: [I32, I32, I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, I32, F32, I32, I32],
+    body: [
+      op.block, op.loop,
+      op.get(I), op.get(6), op.i32GeU, op.brIf(1),
+      op.get(I), op.i32(2), op.i32Shl, op.set(I4),
+      op.get(2), op.get(5), op.get(I4), op.i32Add, op.i32Load(), op.get(3), op.i32Mul, op.i32Add, op.set(CP),
+      op.get(0), op.get(4), op.get(I4), op.i32Add, op.i32Load(), op.get(1), op.i32Mul, op.i32Add, op.set(LP),
+      ...adcSum(3, CP, J, S, LP),
+      op.get(7), op.get(I4), op.i32Add, op.get(S), op.f32Store(),
+      op.get(I), op.i32(1), op.i32Add, op.set(I),
+      op.br(0), op.end, op.end,
+    ],
+  };
+}
+
+export const PQ_KERNELS: FuncDef[] = [lutKernel('pqLutIp', false), lutKernel('pqLutL2', true), adcKernel(), adcPairsKernel()];
+
+export interface PqWasmKernels {
+  pqLutIp(q: number, cbT: number, m: number, dsub: number, lut: number): void;
+  pqLutL2(q: number, cbT: number, m: number, dsub: number, lut: number): void;
+  pqAdc(lut: number, codes: number, m: number, ids: number, count: number, out: number): void;
+  pqAdcPairs(luts: number, lutBytes: number, codes: number, m: number, slots: number, ids: number, count: number, out: number): void;
+}
