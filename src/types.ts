@@ -95,6 +95,8 @@ export interface BatchSearchResult {
   readonly scores: Float32Array;
   /** What computed the distances ('cpu', 'gpu', or 'gpu+cpu' after a fallback). */
   readonly backend: string;
+  /** The GPU adapter's description, when a GPU was used. */
+  readonly device?: string;
 }
 
 /** Converts an internal distance to the score users see. */

@@ -3,6 +3,9 @@ import { PlainQuantizer } from '../quant/plain.js';
 import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../types.js';
 import { METRICS } from '../types.js';
 import { MaxHeap } from '../util/heap.js';
+import { GPU_MAX_K, gpuExactSearch, gpuExactSupports } from '../gpu/exact.js';
+import { chooseGpu, gpuFaultHandler, type BackendOptions } from '../gpu/select.js';
+import { toScore } from '../types.js';
 import { checkQueryAt } from './hnsw/hnsw-index.js';
 import { asQueryDataset, checkK, emitTopK } from './results.js';
 
@@ -45,15 +48,34 @@ export class FlatIndex {
     return { ids, scores };
   }
 
-  /** Exact k-NN of every query (CPU). */
-  async searchBatch(queries: Dataset | readonly Vector[], k: number): Promise<BatchSearchResult> {
+  /**
+   * Exact k-NN of every query: on the GPU when `backend` asks for it (brute-force distances
+   * and on-GPU top-k; dense and PQ stores, k <= 512), else on the CPU. A GPU fault finishes
+   * the work on the CPU.
+   */
+  async searchBatch(queries: Dataset | readonly Vector[], k: number, options: BackendOptions = {}): Promise<BatchSearchResult> {
     checkK(k, this.size);
     const qs = asQueryDataset(queries, this.dim);
     for (let q = 0; q < qs.size; q++) checkQueryAt(this.store, qs, q);
     const ids = new Int32Array(qs.size * k);
     const scores = new Float32Array(qs.size * k);
+    const gpu = gpuExactSupports(this.store, k) || options.backend === 'gpu' ? await chooseGpu(options, qs.size) : null;
+    if (gpu) {
+      if (!gpuExactSupports(this.store, k)) fail('NO_GPU', `exact GPU search supports dense and PQ stores with k <= ${GPU_MAX_K}: use backend 'auto' or 'cpu'`);
+      try {
+        const r = await gpuExactSearch(gpu, this.store, qs, k);
+        for (let i = 0; i < r.ids.length; i++) {
+          const found = r.dists[i] !== Number.POSITIVE_INFINITY;
+          ids[i] = found ? r.ids[i]! : -1;
+          scores[i] = found ? toScore(this.metric, r.dists[i]!) : Number.NaN;
+        }
+        return { count: qs.size, k, ids, scores, backend: 'gpu', device: gpu.description };
+      } catch (error) {
+        gpuFaultHandler(gpu, options)(error);
+      }
+    }
     for (let q = 0; q < qs.size; q++) this.searchInto(qs.get(q), k, ids, scores, q * k);
-    return { count: qs.size, k, ids, scores, backend: 'cpu' };
+    return { count: qs.size, k, ids, scores, backend: gpu ? 'gpu+cpu' : 'cpu', ...(gpu ? { device: gpu.description } : {}) };
   }
 
   private searchInto(query: Vector, k: number, ids: Int32Array, scores: Float32Array, offset: number): void {

@@ -2,6 +2,8 @@ import { checkInteger, fail } from '../../errors.js';
 import { PlainQuantizer } from '../../quant/plain.js';
 import type { BatchEvaluator, BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../../types.js';
 import { METRICS } from '../../types.js';
+import type { GpuContext } from '../../gpu/device.js';
+import { chooseGpu, gpuEvaluatorFor, gpuFaultHandler, type BackendOptions } from '../../gpu/select.js';
 import { PlainDenseStore } from '../../quant/dense-store.js';
 import type { ProductQuantizer } from '../../quant/pq.js';
 import { MaxHeap } from '../../util/heap.js';
@@ -25,15 +27,13 @@ export interface HnswSearchParams {
   rerank?: number;
 }
 
-export interface HnswBatchParams extends HnswSearchParams {
+export interface HnswBatchParams extends HnswSearchParams, BackendOptions {
   /** Queries searched together in one lockstep batch. Default 256. */
   batchSize?: number;
   /** Candidates each query expands per round (w). Default 1 (exact beam-search semantics). */
   width?: number;
-  /** Computes the distances; default the store's CPU batch evaluator. */
+  /** Computes the distances; overrides `backend` (default: chosen by `backend`). */
   evaluator?: BatchEvaluator;
-  /** Called once if `evaluator` fails and the batch is finished on the CPU. */
-  onFallback?: (error: unknown) => void;
 }
 
 export const DEFAULT_EF_FLOOR = 64;
@@ -146,8 +146,9 @@ export class HnswIndex {
     const nq = qs.size;
     const ids = new Int32Array(nq * k);
     const scores = new Float32Array(nq * k);
-    const primary = params.evaluator ?? this.store.batchEvaluator();
-    const evaluator = new FaultTolerantEvaluator(primary, () => this.store.batchEvaluator(), (e) => params.onFallback?.(e));
+    const { primary, gpu } = await this.primaryEvaluator(params, nq);
+    const onFault = gpu ? gpuFaultHandler(gpu, params) : (e: unknown) => params.onFallback?.(e);
+    const evaluator = new FaultTolerantEvaluator(primary, () => this.store.batchEvaluator(), onFault);
     const controller = new BatchController(this.graph, this.store);
     try {
       for (let start = 0; start < nq; start += batchSize) {
@@ -160,7 +161,23 @@ export class HnswIndex {
       if (params.evaluator === undefined || evaluator.didFailOver) evaluator.dispose();
     }
     const backend = evaluator.didFailOver && primary.backend !== 'cpu' ? `${primary.backend}+cpu` : primary.backend;
-    return { count: nq, k, ids, scores, backend };
+    return { count: nq, k, ids, scores, backend, ...(gpu ? { device: gpu.description } : {}) };
+  }
+
+  /** The evaluator `params` ask for: given, the GPU's (per `backend`), or the CPU's. */
+  private async primaryEvaluator(params: HnswBatchParams, nq: number): Promise<{ primary: BatchEvaluator; gpu: GpuContext | null }> {
+    if (params.evaluator) return { primary: params.evaluator, gpu: null };
+    const gpu = await chooseGpu(params, nq);
+    if (gpu) {
+      try {
+        const ev = gpuEvaluatorFor(gpu, this.store);
+        if (ev) return { primary: ev, gpu };
+      } catch (error) {
+        gpuFaultHandler(gpu, params)(error);
+      }
+      if (params.backend === 'gpu') fail('NO_GPU', `the GPU cannot search a '${this.store.kind}' store: use backend 'auto' or 'cpu'`);
+    }
+    return { primary: this.store.batchEvaluator(), gpu: null };
   }
 
   /** Bytes held by the graph, the search store and the re-ranking vectors. */

@@ -1,0 +1,80 @@
+import { WebannoloError } from '../errors.js';
+import { MAX_GROUPS_PER_DIM } from './constants.js';
+import type { GpuContext } from './device.js';
+
+/** Workgroup grid for `groups` workgroups: 2-D when one dimension is not enough. */
+export function grid(groups: number): { x: number; y: number } {
+  const x = Math.max(1, Math.min(groups, MAX_GROUPS_PER_DIM));
+  return { x, y: Math.max(1, Math.ceil(groups / x)) };
+}
+
+/** Encodes one compute dispatch; buffers bind to 0..n-1 of group 0 in order. */
+export function encodeDispatch(
+  device: GPUDevice, encoder: GPUCommandEncoder, pipeline: GPUComputePipeline,
+  buffers: GPUBuffer[], groups: { x: number; y: number },
+): void {
+  const bindGroup = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup);
+  pass.dispatchWorkgroups(groups.x, groups.y);
+  pass.end();
+}
+
+/**
+ * Runs `work` (which encodes and submits) inside validation and out-of-memory error scopes:
+ * WebGPU reports those asynchronously, and a failure must become an exception so the batch
+ * controller can finish on the CPU. A lost or retired device fails at once.
+ */
+export async function guarded<T>(ctx: GpuContext, work: () => Promise<T>): Promise<T> {
+  if (!ctx.usable) throw new WebannoloError('GPU_FAILURE', `the GPU device is no longer usable (${ctx.lostReason ?? 'lost'})`);
+  const device = ctx.device;
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let result: T;
+  try {
+    result = await work();
+  } finally {
+    const validation = await device.popErrorScope().catch(() => null);
+    const oom = await device.popErrorScope().catch(() => null);
+    const error = validation ?? oom;
+    if (error) throw new WebannoloError('GPU_FAILURE', `WebGPU error: ${error.message}`);
+  }
+  if (!ctx.usable) throw new WebannoloError('GPU_FAILURE', `the GPU device was lost (${ctx.lostReason ?? 'unknown reason'})`);
+  return result;
+}
+
+/**
+ * Pairs grouped by store chunk (ids made chunk-local), interleaved as (slot, id) for upload.
+ * `order[j]` is the position in the caller's list of the j-th grouped pair; null when the
+ * store has one chunk (the common case: no reordering at all).
+ */
+export function partitionPairs(
+  slots: Uint32Array, ids: Uint32Array, count: number, rowsPerChunk: number, chunks: number,
+): { pairs: Uint32Array; order: Uint32Array | null; starts: number[] } {
+  const pairs = new Uint32Array(2 * count);
+  if (chunks === 1) {
+    for (let i = 0; i < count; i++) {
+      pairs[2 * i] = slots[i]!;
+      pairs[2 * i + 1] = ids[i]!;
+    }
+    return { pairs, order: null, starts: [0, count] };
+  }
+  const counts = new Uint32Array(chunks + 1);
+  for (let i = 0; i < count; i++) counts[Math.floor(ids[i]! / rowsPerChunk) + 1]!++;
+  for (let c = 0; c < chunks; c++) counts[c + 1]! += counts[c]!;
+  const starts = Array.from(counts);
+  const next = counts.slice(0, chunks);
+  const order = new Uint32Array(count);
+  for (let i = 0; i < count; i++) {
+    const c = Math.floor(ids[i]! / rowsPerChunk);
+    const j = next[c]!++;
+    order[j] = i;
+    pairs[2 * j] = slots[i]!;
+    pairs[2 * j + 1] = ids[i]! - c * rowsPerChunk;
+  }
+  return { pairs, order, starts };
+}

@@ -1,0 +1,115 @@
+import type { PlainDenseStore } from '../quant/dense-store.js';
+import type { BatchEvaluator, Dataset } from '../types.js';
+import { BufferUsage } from './constants.js';
+import type { GpuContext } from './device.js';
+import { encodeDispatch, grid, guarded, partitionPairs } from './dispatch.js';
+
+/**
+ * A plain dense store uploaded once: rows padded to whole vec4s, split into chunks that each
+ * fit maxStorageBufferBindingSize.
+ */
+export class GpuDenseData {
+  readonly vecsPerRow: number;
+  readonly rowsPerChunk: number;
+  readonly chunks: GPUBuffer[] = [];
+  constructor(readonly ctx: GpuContext, readonly store: PlainDenseStore) {
+    const dim = store.dim;
+    this.vecsPerRow = Math.ceil(dim / 4);
+    const rowBytes = this.vecsPerRow * 16;
+    this.rowsPerChunk = Math.max(1, Math.floor(ctx.limits.maxStorageBufferBindingSize / rowBytes));
+    const vectors = store.vectors;
+    for (let start = 0; start < store.size; start += this.rowsPerChunk) {
+      const rows = Math.min(this.rowsPerChunk, store.size - start);
+      this.chunks.push(ctx.resources.upload(padRows(vectors, dim, start, rows, this.vecsPerRow * 4)));
+    }
+  }
+  get bindingLimit(): number {
+    return this.rowsPerChunk;
+  }
+}
+
+/** Rows [start, start+rows) copied with each row zero-padded to `stride` floats. */
+export function padRows(src: Float32Array, dim: number, start: number, rows: number, stride: number): Float32Array {
+  if (stride === dim) return src.subarray(start * dim, (start + rows) * dim);
+  const out = new Float32Array(rows * stride);
+  for (let r = 0; r < rows; r++) out.set(src.subarray((start + r) * dim, (start + r + 1) * dim), r * stride);
+  return out;
+}
+
+/** Per-context cache of uploaded stores, re-uploaded only if the chunk limit changed. */
+export function cachedUpload<T extends { rowsPerChunk: number }>(
+  ctx: GpuContext, store: object, rowsPerChunkNow: number, make: () => T,
+): T {
+  const cache = ((ctx as unknown as { storeCache?: WeakMap<object, unknown> }).storeCache ??= new WeakMap());
+  const hit = cache.get(store) as T | undefined;
+  if (hit && hit.rowsPerChunk === rowsPerChunkNow) return hit;
+  const made = make();
+  cache.set(store, made);
+  return made;
+}
+
+export function denseData(ctx: GpuContext, store: PlainDenseStore): GpuDenseData {
+  const rowBytes = Math.ceil(store.dim / 4) * 16;
+  const rows = Math.max(1, Math.floor(ctx.limits.maxStorageBufferBindingSize / rowBytes));
+  return cachedUpload(ctx, store, rows, () => new GpuDenseData(ctx, store));
+}
+
+/** The WebGPU BatchEvaluator for plain dense stores (dense_pairs.wgsl). */
+export class GpuDenseEvaluator implements BatchEvaluator {
+  readonly backend = 'gpu';
+  private queries: GPUBuffer | null = null;
+  private readonly data: GpuDenseData;
+  constructor(private readonly ctx: GpuContext, store: PlainDenseStore) {
+    this.data = denseData(ctx, store);
+  }
+
+  async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
+    const { ctx, data } = this;
+    const stride = data.vecsPerRow * 4;
+    const block = new Float32Array(count * stride);
+    for (let s = 0; s < count; s++) block.set(queries.get(start + s) as Float32Array, s * stride);
+    await guarded(ctx, async () => {
+      if (this.queries) ctx.resources.release(this.queries);
+      this.queries = ctx.resources.storage(block.byteLength);
+      ctx.device.queue.writeBuffer(this.queries, 0, block);
+    });
+  }
+
+  distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): Promise<void> {
+    const { ctx, data } = this;
+    return guarded(ctx, async () => {
+      const { device, resources } = ctx;
+      const { pairs, order, starts } = partitionPairs(slots, ids, count, data.rowsPerChunk, data.chunks.length);
+      const pairBuf = resources.storage(pairs.byteLength);
+      device.queue.writeBuffer(pairBuf, 0, pairs);
+      const outBuf = resources.storage(count * 4);
+      const readBuf = resources.readback(count * 4);
+      const pipeline = await resources.pipeline('dense_pairs');
+      const encoder = device.createCommandEncoder();
+      const params: GPUBuffer[] = [];
+      for (let c = 0; c < data.chunks.length; c++) {
+        const n = starts[c + 1]! - starts[c]!;
+        if (n === 0) continue;
+        const g = grid(n);
+        const p = resources.params([n, data.vecsPerRow, data.store.metric === 'l2' ? 0 : 1, g.x, starts[c]!]);
+        params.push(p);
+        encodeDispatch(device, encoder, pipeline, [data.chunks[c]!, this.queries!, pairBuf, outBuf, p], g);
+      }
+      encoder.copyBufferToBuffer(outBuf, 0, readBuf, 0, Math.ceil(count * 4 / 4) * 4);
+      device.queue.submit([encoder.finish()]);
+      const result = new Float32Array(await resources.read(readBuf, count * 4), 0, count);
+      if (order === null) out.set(result);
+      else for (let j = 0; j < count; j++) out[order[j]!] = result[j]!;
+      resources.release(pairBuf);
+      resources.release(outBuf);
+      for (const p of params) resources.release(p);
+    });
+  }
+
+  dispose(): void {
+    if (this.queries) this.ctx.resources.release(this.queries);
+    this.queries = null;
+  }
+}
+
+export { BufferUsage };

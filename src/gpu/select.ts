@@ -1,0 +1,57 @@
+import { fail } from '../errors.js';
+import { PlainDenseStore } from '../quant/dense-store.js';
+import { PlainSparseStore } from '../quant/plain.js';
+import { PqStore } from '../quant/pq.js';
+import type { BatchEvaluator, VectorStore } from '../types.js';
+import { noGpu, requestGpu, retireGpu, type GpuContext } from './device.js';
+import { GpuDenseEvaluator } from './gpu-dense.js';
+import { GpuPqEvaluator } from './gpu-pq.js';
+import { GpuSparseEvaluator } from './gpu-sparse.js';
+
+export type Backend = 'auto' | 'gpu' | 'cpu';
+export const BACKENDS: readonly Backend[] = ['auto', 'gpu', 'cpu'];
+
+/** With backend 'auto', batches smaller than this stay on the CPU (round trips would dominate). */
+export const AUTO_MIN_BATCH = 64;
+
+export interface BackendOptions {
+  /** 'auto' (GPU when there is one and the batch is large enough), 'gpu' (or an error), 'cpu'. Default 'cpu'. */
+  backend?: Backend;
+  /** A GPU context to use; default the process-wide one from requestGpu(). */
+  gpu?: GpuContext | null;
+  /** Called once if the GPU fails mid-search and the work finishes on the CPU. */
+  onFallback?: (error: unknown) => void;
+}
+
+/** The GPU context to use for `queryCount` queries, or null for the CPU. */
+export async function chooseGpu(options: BackendOptions, queryCount: number): Promise<GpuContext | null> {
+  const backend = options.backend ?? 'cpu';
+  if (!BACKENDS.includes(backend)) fail('INVALID_ARGUMENT', `backend must be 'auto', 'gpu' or 'cpu', got ${String(backend)}`);
+  if (backend === 'cpu') return null;
+  if (backend === 'auto' && queryCount < AUTO_MIN_BATCH) return null;
+  const ctx = options.gpu !== undefined ? (options.gpu?.usable ? options.gpu : null) : await requestGpu();
+  if (!ctx && backend === 'gpu') noGpu();
+  return ctx;
+}
+
+/** The GPU BatchEvaluator for a store, or null for kinds the GPU does not handle. */
+export function gpuEvaluatorFor(ctx: GpuContext, store: VectorStore): BatchEvaluator | null {
+  if (store instanceof PlainDenseStore) return new GpuDenseEvaluator(ctx, store);
+  if (store instanceof PqStore) return new GpuPqEvaluator(ctx, store);
+  if (store instanceof PlainSparseStore) return new GpuSparseEvaluator(ctx, store);
+  return null;
+}
+
+let warned = false;
+
+/** What happens on a GPU fault: retire the device, warn once per process (or tell the caller). */
+export function gpuFaultHandler(ctx: GpuContext, options: BackendOptions): (error: unknown) => void {
+  return (error) => {
+    retireGpu(ctx, error instanceof Error ? error.message : String(error));
+    if (options.onFallback) options.onFallback(error);
+    else if (!warned) {
+      warned = true;
+      console.warn(`webannolo: GPU failed (${error instanceof Error ? error.message : String(error)}); finishing on the CPU, later searches use the CPU until requestGpu({ renew: true })`);
+    }
+  };
+}
