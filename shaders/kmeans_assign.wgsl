@@ -1,4 +1,5 @@
-// k-means assignment: the nearest centroid (squared L2) of every point. One thread per point.
+// k-means assignment: the nearest centroid (squared L2) of every point, and the distance to it.
+// One thread per point.
 struct Params {
   n: u32,
   k: u32,
@@ -9,7 +10,8 @@ struct Params {
 @group(0) @binding(0) var<storage, read> points: array<f32>;
 @group(0) @binding(1) var<storage, read> centroids: array<f32>;
 @group(0) @binding(2) var<storage, read_write> assign: array<u32>;
-@group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read_write> dist: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -31,4 +33,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
   }
   assign[i] = best;
+  dist[i] = bestD;
 }

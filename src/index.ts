@@ -29,3 +29,4 @@ export { gpuExactSearch, GPU_MAX_K } from './gpu/exact.js';
 export { GpuDenseEvaluator } from './gpu/gpu-dense.js';
 export { GpuPqEvaluator } from './gpu/gpu-pq.js';
 export { GpuSparseEvaluator } from './gpu/gpu-sparse.js';
+export { gpuAssigner, trainPqOnGpu } from './gpu/kmeans.js';

@@ -15,39 +15,82 @@ export interface KMeansOptions {
  * Returns k x dim centroids.
  */
 export function kmeans(points: Float32Array, dim: number, k: number, options: KMeansOptions = {}): Float32Array {
+  const state = startKmeans(points, dim, k, options);
+  for (let iter = 0; iter < state.maxIterations; iter++) {
+    const changed = assignPoints(points, dim, state.centroids, k, state.assign, state.dist);
+    if (!updateCentroids(state, changed, iter)) break;
+  }
+  return state.centroids;
+}
+
+/**
+ * The same k-means with the assignment step supplied by the caller (e.g. the GPU): it writes
+ * assignments and distances and returns how many changed.
+ */
+export async function kmeansWith(
+  points: Float32Array, dim: number, k: number, options: KMeansOptions,
+  assignStep: (centroids: Float32Array, assign: Int32Array, dist: Float64Array) => Promise<number>,
+): Promise<Float32Array> {
+  const state = startKmeans(points, dim, k, options);
+  for (let iter = 0; iter < state.maxIterations; iter++) {
+    const changed = await assignStep(state.centroids, state.assign, state.dist);
+    if (!updateCentroids(state, changed, iter)) break;
+  }
+  return state.centroids;
+}
+
+interface KmeansState {
+  points: Float32Array;
+  dim: number;
+  k: number;
+  maxIterations: number;
+  centroids: Float32Array;
+  assign: Int32Array;
+  dist: Float64Array;
+  sums: Float64Array;
+  counts: Int32Array;
+}
+
+function startKmeans(points: Float32Array, dim: number, k: number, options: KMeansOptions): KmeansState {
   const n = points.length / dim;
   checkInteger('k', k, 1);
   if (n < k) fail('INVALID_ARGUMENT', `k-means needs at least k = ${k} training points, got ${n}`);
   const maxIterations = checkInteger('maxIterations', options.maxIterations ?? 15, 0);
   const rng = new Rng(options.seed ?? 1);
-  const centroids = seedPlusPlus(points, dim, k, rng);
-  const assign = new Int32Array(n).fill(-1);
-  const dist = new Float64Array(n);
-  const sums = new Float64Array(k * dim);
-  const counts = new Int32Array(k);
-  for (let iter = 0; iter < maxIterations; iter++) {
-    const changed = assignPoints(points, dim, centroids, k, assign, dist);
-    if (changed === 0 && iter > 0) break;
-    sums.fill(0);
-    counts.fill(0);
-    for (let i = 0; i < n; i++) {
-      const c = assign[i]!;
-      counts[c]!++;
-      for (let j = 0; j < dim; j++) sums[c * dim + j]! += points[i * dim + j]!;
-    }
-    for (let c = 0; c < k; c++) {
-      if (counts[c] === 0) {
-        // Re-seed an empty cluster at the worst-served point, then forget that point's distance.
-        let worst = 0;
-        for (let i = 1; i < n; i++) if (dist[i]! > dist[worst]!) worst = i;
-        for (let j = 0; j < dim; j++) centroids[c * dim + j] = points[worst * dim + j]!;
-        dist[worst] = 0;
-        continue;
-      }
-      for (let j = 0; j < dim; j++) centroids[c * dim + j] = sums[c * dim + j]! / counts[c]!;
-    }
+  return {
+    points, dim, k, maxIterations,
+    centroids: seedPlusPlus(points, dim, k, rng),
+    assign: new Int32Array(n).fill(-1),
+    dist: new Float64Array(n),
+    sums: new Float64Array(k * dim),
+    counts: new Int32Array(k),
+  };
+}
+
+/** Lloyd's update; returns false when the assignment has settled (stop iterating). */
+function updateCentroids(s: KmeansState, changed: number, iter: number): boolean {
+  if (changed === 0 && iter > 0) return false;
+  const { points, dim, k, centroids, assign, dist, sums, counts } = s;
+  const n = points.length / dim;
+  sums.fill(0);
+  counts.fill(0);
+  for (let i = 0; i < n; i++) {
+    const c = assign[i]!;
+    counts[c]!++;
+    for (let j = 0; j < dim; j++) sums[c * dim + j]! += points[i * dim + j]!;
   }
-  return centroids;
+  for (let c = 0; c < k; c++) {
+    if (counts[c] === 0) {
+      // Re-seed an empty cluster at the worst-served point, then forget that point's distance.
+      let worst = 0;
+      for (let i = 1; i < n; i++) if (dist[i]! > dist[worst]!) worst = i;
+      for (let j = 0; j < dim; j++) centroids[c * dim + j] = points[worst * dim + j]!;
+      dist[worst] = 0;
+      continue;
+    }
+    for (let j = 0; j < dim; j++) centroids[c * dim + j] = sums[c * dim + j]! / counts[c]!;
+  }
+  return true;
 }
 
 function seedPlusPlus(points: Float32Array, dim: number, k: number, rng: Rng): Float32Array {

@@ -4,7 +4,7 @@ import type { BatchEvaluator, Metric, QueryEvaluator, Vector, VectorStore } from
 import { Rng } from '../util/rng.js';
 import { CpuBatchEvaluator } from './cpu-batch.js';
 import { checkDenseQuery } from './dense-store.js';
-import { kmeans, nearestCentroid } from './kmeans.js';
+import { kmeans, kmeansWith, nearestCentroid, type KMeansOptions } from './kmeans.js';
 import { PqArena, PqWasmBatchEvaluator, PqWasmEvaluator } from './pq-wasm.js';
 
 export const PQ_KSUB = 256;
@@ -58,23 +58,60 @@ export class ProductQuantizer {
     return this.codebooksData;
   }
 
-  train(data: DenseDataset): void {
+  /** Learns the codebooks; `onProgress(done, m)` after each subspace. */
+  train(data: DenseDataset, options: { onProgress?: (done: number, total: number) => void } = {}): void {
+    const { rows, dsub, sub } = this.prepareTraining(data);
+    const codebooks = new Float32Array(data.dim * PQ_KSUB);
+    for (let j = 0; j < this.m; j++) {
+      this.fillSubspace(data, rows, j, dsub, sub);
+      codebooks.set(kmeans(sub, dsub, PQ_KSUB, this.kmeansOptions(j)), j * PQ_KSUB * dsub);
+      options.onProgress?.(j + 1, this.m);
+    }
+    this.codebooksData = codebooks;
+    this.dimValue = data.dim;
+  }
+
+  /**
+   * train() with the k-means assignment step supplied by the caller (the GPU's, from
+   * src/gpu/kmeans.ts: nearest centroid and its distance for every point); the centroid
+   * update stays on the CPU.
+   */
+  async trainWith(
+    data: DenseDataset,
+    assign: (points: Float32Array, dim: number, centroids: Float32Array, outAssign: Int32Array, outDist: Float64Array) => Promise<number>,
+    options: { onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<void> {
+    const { rows, dsub, sub } = this.prepareTraining(data);
+    const codebooks = new Float32Array(data.dim * PQ_KSUB);
+    for (let j = 0; j < this.m; j++) {
+      this.fillSubspace(data, rows, j, dsub, sub);
+      const centroids = await kmeansWith(sub, dsub, PQ_KSUB, this.kmeansOptions(j), (c, a, d) => assign(sub, dsub, c, a, d));
+      codebooks.set(centroids, j * PQ_KSUB * dsub);
+      options.onProgress?.(j + 1, this.m);
+    }
+    this.codebooksData = codebooks;
+    this.dimValue = data.dim;
+  }
+
+  private prepareTraining(data: DenseDataset): { rows: Uint32Array; dsub: number; sub: Float32Array } {
     if (!(data instanceof DenseDataset)) fail('INVALID_ARGUMENT', 'product quantization needs dense vectors');
     this.checkDim(data.dim);
     const sampleSize = Math.min(data.size, checkInteger('trainSample', this.options.trainSample ?? 20_000, 1));
     if (sampleSize < PQ_KSUB) fail('INVALID_ARGUMENT', `PQ training needs at least ${PQ_KSUB} vectors, got ${sampleSize}`);
-    const rng = new Rng(this.options.seed ?? 1);
-    const rows = sampleRows(data.size, sampleSize, rng);
+    const rows = sampleRows(data.size, sampleSize, new Rng(this.options.seed ?? 1));
     const dsub = data.dim / this.m;
-    const sub = new Float32Array(sampleSize * dsub);
-    const codebooks = new Float32Array(data.dim * PQ_KSUB);
-    for (let j = 0; j < this.m; j++) {
-      for (let s = 0; s < sampleSize; s++) sub.set(data.data.subarray(rows[s]! * data.dim + j * dsub, rows[s]! * data.dim + (j + 1) * dsub), s * dsub);
-      const centroids = kmeans(sub, dsub, PQ_KSUB, { maxIterations: this.options.maxIterations ?? 15, seed: (this.options.seed ?? 1) + j });
-      codebooks.set(centroids, j * PQ_KSUB * dsub);
+    return { rows, dsub, sub: new Float32Array(sampleSize * dsub) };
+  }
+
+  private fillSubspace(data: DenseDataset, rows: Uint32Array, j: number, dsub: number, sub: Float32Array): void {
+    for (let s = 0; s < rows.length; s++) {
+      const at = rows[s]! * data.dim + j * dsub;
+      sub.set(data.data.subarray(at, at + dsub), s * dsub);
     }
-    this.codebooksData = codebooks;
-    this.dimValue = data.dim;
+  }
+
+  private kmeansOptions(j: number): KMeansOptions {
+    return { maxIterations: this.options.maxIterations ?? 15, seed: (this.options.seed ?? 1) + j };
   }
 
   /** m-byte codes of every vector (nearest centroid per subspace). */
