@@ -90,7 +90,14 @@ export function parseArgs(command: string, argv: readonly string[], specs: reado
     if (eq >= 0) {
       raw.set(name, arg.slice(eq + 1));
     } else if (spec.type === 'boolean') {
-      raw.set(name, true);
+      // `--name true|false` also works (a bare --name means true).
+      const next = argv[i + 1];
+      if (next === 'true' || next === 'false') {
+        raw.set(name, next);
+        i++;
+      } else {
+        raw.set(name, true);
+      }
     } else {
       const next = argv[i + 1];
       if (next === undefined || (next.startsWith('--') && next.length > 2)) {

@@ -1,20 +1,26 @@
 import { statSync } from 'node:fs';
+import { DenseDataset } from '../data/dense.js';
+import { fail } from '../errors.js';
 import { FlatIndex } from '../index/flat.js';
 import { HnswIndex } from '../index/hnsw/hnsw-index.js';
 import { DATA_FORMATS } from '../io/formats.js';
 import { readDatasetFile, saveIndexFile } from '../node/index.js';
+import { PQ_KSUB, PqStore, ProductQuantizer } from '../quant/pq.js';
 import type { Metric } from '../types.js';
 import {
   aboutFile, bool, writingFile, checkWritable, formatBytes, formatSeconds, num, println, round, secondsSince, str, UsageError,
-  type Command,
+  type CliIo, type Command, type ParsedArgs,
 } from './args.js';
 import { Progress } from './progress.js';
+
+const PQ_FLAGS = ['pq-m', 'pq-train-sample', 'pq-iterations', 'keep-plain'];
 
 /** `webannolo build`: dataset file -> index file. */
 export const buildCommand: Command = {
   name: 'build',
   summary: 'build an index over a dataset file and save it',
-  synopsis: '--data FILE --metric l2|ip --out INDEX [--index-type hnsw|flat] [--m 16] [--ef-construction 200] [--seed 1] [--format F] [--limit N]',
+  synopsis: '--data FILE --metric l2|ip --out INDEX [--index-type hnsw|flat] [--m 16] [--ef-construction 200] [--seed 1] [--format F] [--limit N]'
+    + ' [--quantizer plain|pq --pq-m M [--pq-train-sample N] [--pq-iterations N] [--keep-plain true|false]]',
   flags: [
     { name: 'data', type: 'string', placeholder: 'FILE', required: true, help: 'dataset to index (.fvecs, .bvecs, .npy, .csr, .bin, idx3-ubyte)' },
     { name: 'metric', type: 'enum', values: ['l2', 'ip'], required: true, help: 'distance: squared Euclidean (l2) or inner product (ip)' },
@@ -22,21 +28,26 @@ export const buildCommand: Command = {
     { name: 'index-type', type: 'enum', values: ['hnsw', 'flat'], default: 'hnsw', help: 'hnsw graph, or flat (exact search)' },
     { name: 'm', type: 'int', min: 2, max: 255, default: 16, help: 'HNSW links per node (level 0 gets 2m)' },
     { name: 'ef-construction', type: 'int', min: 1, default: 200, help: 'HNSW beam width while building' },
-    { name: 'seed', type: 'int', min: 0, max: 0xffffffff, default: 1, help: 'seed of the HNSW level draws' },
+    { name: 'seed', type: 'int', min: 0, max: 0xffffffff, default: 1, help: 'seed of the HNSW level draws (and of the PQ training sample)' },
     { name: 'format', type: 'enum', values: DATA_FORMATS, placeholder: 'FORMAT', help: `dataset format, overriding the extension: ${DATA_FORMATS.join(', ')}` },
     { name: 'limit', type: 'int', min: 1, help: 'index only the first N vectors' },
+    { name: 'quantizer', type: 'enum', values: ['plain', 'pq'], default: 'plain', help: 'search on plain vectors, or on product-quantization codes (dense data)' },
+    { name: 'pq-m', type: 'int', min: 1, max: 65535, placeholder: 'M', help: 'PQ subspaces = bytes per vector; must divide the dimension (required with --quantizer pq)' },
+    { name: 'pq-train-sample', type: 'int', min: 1, placeholder: 'N', help: 'vectors PQ trains its codebooks on (default min(n, 20000))' },
+    { name: 'pq-iterations', type: 'int', min: 1, placeholder: 'N', help: 'k-means iterations per PQ subspace at most (default 15)' },
+    { name: 'keep-plain', type: 'boolean', help: 'PQ + hnsw: keep the plain vectors in the file for `search --rerank` (default true; --keep-plain false drops them)' },
     { name: 'quiet', type: 'boolean', help: 'no progress bar' },
   ],
+  notes: 'The last line of stdout is one JSON object: {"items","dim","metric","seconds","graphBytes","storeBytes","out","index","fileBytes","quantizer",...};'
+    + ' with --quantizer pq also "pqM","pqKsub","pqDsub","codebookBytes","rerankBytes","keepPlain","trainSeconds".',
   async run(args, io) {
     const data = str(args, 'data');
     const out = str(args, 'out');
     const metric = str(args, 'metric') as Metric;
     const type = str(args, 'index-type');
-    if (type === 'flat') {
-      for (const f of ['m', 'ef-construction', 'seed']) {
-        if (args.given.has(f)) throw new UsageError(`build: --${f} only applies to --index-type hnsw`);
-      }
-    }
+    const quantizer = str(args, 'quantizer');
+    checkFlags(args, type, quantizer);
+    const keepPlain = type === 'hnsw' && args.values.get('keep-plain') !== false;
     checkWritable('out', out);
 
     let t = performance.now();
@@ -44,10 +55,17 @@ export const buildCommand: Command = {
     println(io.stdout, `read ${dataset.size} ${dataset.kind} vectors of dimension ${dataset.dim} from ${data} (${formatSeconds(secondsSince(t))})`);
 
     t = performance.now();
+    let pq: ProductQuantizer | null = null;
+    let trainSeconds = 0;
+    if (quantizer === 'pq') {
+      if (!(dataset instanceof DenseDataset)) fail('INVALID_ARGUMENT', `${data} holds sparse vectors: product quantization (--quantizer pq) needs dense vectors`);
+      pq = trainPq(args, dataset, io);
+      trainSeconds = secondsSince(t);
+    }
     let index: HnswIndex | FlatIndex;
     let graphBytes = 0;
     if (type === 'flat') {
-      index = FlatIndex.build(dataset, { metric });
+      index = pq ? new FlatIndex(pq.encode(dataset as DenseDataset, metric)) : FlatIndex.build(dataset, { metric });
     } else {
       const m = num(args, 'm');
       const efConstruction = num(args, 'ef-construction');
@@ -58,23 +76,74 @@ export const buildCommand: Command = {
       } finally {
         progress.done();
       }
+      // The graph is built on the plain vectors; searches then run on the PQ codes.
+      if (pq) index = index.quantize(pq, { keepPlain });
       graphBytes = index.memory.graphBytes;
     }
     const seconds = secondsSince(t);
     const storeBytes = index.store.byteLength;
+    const rerankBytes = index instanceof HnswIndex ? index.memory.rerankBytes : 0;
     const params = index instanceof HnswIndex
       ? ` (m=${index.buildParams.m}, efConstruction=${index.buildParams.efConstruction}, seed=${index.buildParams.seed})`
       : '';
-    println(io.stdout, `built ${type} index, metric ${metric}${params}, in ${formatSeconds(seconds)}`);
+    const onPq = pq ? ` on PQ codes (m=${pq.m})` : '';
+    println(io.stdout, `built ${type} index${onPq}, metric ${metric}${params}, in ${formatSeconds(seconds)}${pq ? ' (PQ training included)' : ''}`);
     const per = (b: number) => `${(b / index.size).toFixed(1)} B/vector`;
-    println(io.stdout, `memory: graph ${formatBytes(graphBytes)} (${per(graphBytes)}), store ${formatBytes(storeBytes)} (${per(storeBytes)})`);
+    const storeText = index.store instanceof PqStore
+      ? `store ${formatBytes(storeBytes)} (PQ codes ${per(index.store.codes.byteLength)} + codebooks ${formatBytes(index.store.pq.codebooks.byteLength)})`
+      : `store ${formatBytes(storeBytes)} (${per(storeBytes)})`;
+    const rerankText = pq && type === 'hnsw' ? `, re-rank vectors ${keepPlain ? `${formatBytes(rerankBytes)} (${per(rerankBytes)})` : 'none (--keep-plain false)'}` : '';
+    println(io.stdout, `memory: graph ${formatBytes(graphBytes)} (${per(graphBytes)}), ${storeText}${rerankText}`);
 
     await writingFile(out, () => saveIndexFile(index, out));
     const fileBytes = statSync(out).size;
     println(io.stdout, `wrote ${out} (${formatBytes(fileBytes)})`);
-    println(io.stdout, JSON.stringify({
-      items: index.size, dim: index.dim, metric, seconds: round(seconds), graphBytes, storeBytes, out, index: type, fileBytes,
-    }));
+    const json: Record<string, unknown> = {
+      items: index.size, dim: index.dim, metric, seconds: round(seconds), graphBytes, storeBytes, out, index: type, fileBytes, quantizer,
+    };
+    if (pq) {
+      Object.assign(json, {
+        pqM: pq.m, pqKsub: PQ_KSUB, pqDsub: pq.dsub, codebookBytes: pq.codebooks.byteLength, rerankBytes, keepPlain, trainSeconds: round(trainSeconds),
+      });
+    }
+    println(io.stdout, JSON.stringify(json));
     return 0;
   },
 };
+
+/** Flags that do not fit the index type or quantizer are mistakes, not silently ignored. */
+function checkFlags(args: ParsedArgs, type: string, quantizer: string): void {
+  if (type === 'flat') {
+    for (const f of quantizer === 'pq' ? ['m', 'ef-construction'] : ['m', 'ef-construction', 'seed']) {
+      if (args.given.has(f)) throw new UsageError(`build: --${f} only applies to --index-type hnsw`);
+    }
+    if (args.values.get('keep-plain') === true && args.given.has('keep-plain')) {
+      throw new UsageError('build: --keep-plain only applies to --index-type hnsw (a flat PQ index scans the codes and keeps no plain vectors)');
+    }
+  }
+  if (quantizer !== 'pq') {
+    for (const f of PQ_FLAGS) if (args.given.has(f)) throw new UsageError(`build: --${f} only applies to --quantizer pq`);
+  } else if (!args.given.has('pq-m')) {
+    throw new UsageError('build: --quantizer pq needs --pq-m M (subspaces = bytes per vector; M must divide the dimension)');
+  }
+}
+
+/** Trains the product quantizer on the dataset, with a progress bar per subspace. */
+function trainPq(args: ParsedArgs, dataset: DenseDataset, io: CliIo): ProductQuantizer {
+  const pq = new ProductQuantizer({
+    m: num(args, 'pq-m'),
+    trainSample: num(args, 'pq-train-sample', true),
+    maxIterations: num(args, 'pq-iterations', true),
+    seed: num(args, 'seed'),
+  });
+  const start = performance.now();
+  const progress = new Progress('pq training', io.stderr, { enabled: !bool(args, 'quiet') });
+  try {
+    pq.train(dataset, { onProgress: (d, n) => progress.update(d, n) });
+  } finally {
+    progress.done();
+  }
+  const sample = Math.min(dataset.size, num(args, 'pq-train-sample', true) ?? 20_000);
+  println(io.stdout, `trained PQ codebooks: m=${pq.m} subspaces of ${pq.dsub} dimensions, ${PQ_KSUB} centroids each, on ${sample} vectors (${formatSeconds(secondsSince(start))})`);
+  return pq;
+}

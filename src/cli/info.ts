@@ -65,7 +65,11 @@ export const infoCommand: Command = {
     }
     const graphBytes = parts['graph'] ?? 0;
     const storeBytes = parts['store'] ?? 0;
+    const rerankBytes = parts['rerank'] ?? 0;
     const perVector = (b: number) => (n! > 0 ? b / n! : 0);
+    // PQ: the codes cost m bytes per vector; the codebooks are a fixed cost, shown apart.
+    const sectionBytes = (name: string) => sections.find((sec) => sec.name === name)?.bytes ?? 0;
+    const quantizer = storeKind === 'pq' ? pqParams(store, dim!, sectionBytes('store.codes'), sectionBytes('store.codebooks'), n!) : null;
 
     const out = io.stdout;
     const row = (label: string, value: string) => println(out, `${label.padEnd(16)}${value}`);
@@ -77,7 +81,11 @@ export const infoCommand: Command = {
       .map(([key, v]) => `${key}=${JSON.stringify(v)}`);
     row('store kind', storeKind + (storeExtra.length > 0 ? ` (${storeExtra.join(', ')})` : ''));
     const rerankKind = stringField(header['rerank'], 'kind');
-    if (rerankKind !== null) row('re-rank store', rerankKind);
+    if (quantizer) {
+      row('quantizer', `pq: m=${quantizer.m}, ksub=${quantizer.ksub}, dsub=${quantizer.dsub} (codes ${quantizer.codeBytesPerVector} B/vector, codebooks ${formatBytes(quantizer.codebookBytes)})`);
+    }
+    if (rerankKind !== null) row('re-rank store', `${rerankKind} (plain vectors for --rerank, ${perVector(rerankBytes).toFixed(1)} B/vector)`);
+    else if (quantizer) row('re-rank store', 'none (built with --keep-plain false)');
     row('items (n)', String(n));
     row('dimension', String(dim));
     const graphJson: Record<string, number | null> | null = indexType === 'hnsw'
@@ -92,7 +100,9 @@ export const infoCommand: Command = {
     for (const s of sections) {
       println(out, `  ${s.name.padEnd(nameWidth)}  ${s.dtype.padEnd(3)} x ${String(s.length).padStart(10)}  ${String(s.bytes).padStart(12)} bytes  (${formatBytes(s.bytes)})`);
     }
-    const perPart = Object.entries({ graph: graphBytes, ...parts }).map(([part, b]) => `${part} ${perVector(b).toFixed(1)}`);
+    const perPart = Object.entries({ graph: graphBytes, ...parts }).map(([part, b]) => (part === 'store' && quantizer
+      ? `store ${perVector(quantizer.codeBytes).toFixed(1)} (PQ codes) + codebooks ${formatBytes(quantizer.codebookBytes)} in all (${perVector(quantizer.codebookBytes).toFixed(1)})`
+      : `${part} ${perVector(b).toFixed(1)}`));
     row('bytes/vector', `${perPart.join(', ')}, whole file ${perVector(bytes.length).toFixed(1)}`);
     row('check', verified ? 'ok (checksum, sections and graph links verified)' : 'skipped (--header-only)');
 
@@ -105,7 +115,24 @@ export const infoCommand: Command = {
       graphBytesPerVector: round(perVector(graphBytes), 6), storeBytesPerVector: round(perVector(storeBytes), 6),
       parts, rerank: rerankKind,
       verified,
+      rerankBytes, rerankBytesPerVector: round(perVector(rerankBytes), 6),
+      quantizer: quantizer ? { kind: 'pq', ...quantizer } : { kind: 'plain' },
+      bytesPerVector: {
+        graph: round(perVector(graphBytes), 6), store: round(perVector(storeBytes), 6),
+        ...(quantizer ? { codes: round(perVector(quantizer.codeBytes), 6), codebooks: round(perVector(quantizer.codebookBytes), 6) } : {}),
+        rerank: round(perVector(rerankBytes), 6), file: round(perVector(bytes.length), 6),
+      },
     }));
     return 0;
   },
 };
+
+/** PQ parameters from the (untrusted) store header, with the bytes of codes and codebooks. */
+function pqParams(store: unknown, dim: number, codeBytes: number, codebookBytes: number, n: number) {
+  const m = numberField(store, 'm');
+  const ksub = numberField(store, 'ksub');
+  return {
+    m, ksub, dsub: m ? dim / m : null,
+    codeBytes, codeBytesPerVector: n > 0 ? codeBytes / n : 0, codebookBytes,
+  };
+}

@@ -4,10 +4,11 @@ import { checkQueryAt, HnswIndex, resolveEf } from '../index/hnsw/hnsw-index.js'
 import type { AnyIndex } from '../io/index-codec.js';
 import { DATA_FORMATS } from '../io/formats.js';
 import { writeIvecs } from '../io/vecs.js';
-import { loadIndexFile, readDatasetFile, readIvecsFile, writeFileAtomic } from '../node/index.js';
+import { readDatasetFile, readIvecsFile, writeFileAtomic } from '../node/index.js';
+import { closeIndex, loadIndexFile } from '../node/index-files.js';
 import type { Dataset } from '../types.js';
 import {
-  aboutFile, checkWritable, writingFile, formatSeconds, num, println, qpsOf, round, secondsSince, str, type Command,
+  aboutFile, checkWritable, writingFile, formatSeconds, num, println, qpsOf, round, secondsSince, str, UsageError, type CliIo, type Command, type ParsedArgs,
 } from './args.js';
 import { recallAtK, type IdRows } from './eval.js';
 
@@ -40,88 +41,113 @@ function aboutFileSync(path: string, fn: () => void): void {
 export const searchCommand: Command = {
   name: 'search',
   summary: 'search a saved index with a query file; time it, write results, compute recall',
-  synopsis: '--index INDEX --queries FILE [--k 10] [--ef 100] [--batch N] [--out RESULTS.ivecs] [--groundtruth GT.ivecs] [--format F] [--limit N]',
+  synopsis: '--index INDEX --queries FILE [--k 10] [--ef 100] [--batch N] [--rerank N [--rerank-from memory|disk]] [--out RESULTS.ivecs] [--groundtruth GT.ivecs] [--format F] [--limit N]',
   flags: [
     { name: 'index', type: 'string', placeholder: 'INDEX', required: true, help: 'index file written by `build`' },
     { name: 'queries', type: 'string', placeholder: 'FILE', required: true, help: 'query vectors (same formats as datasets)' },
     { name: 'k', type: 'int', min: 1, default: 10, help: 'neighbours per query' },
     { name: 'ef', type: 'int', min: 1, default: 100, help: 'HNSW search beam width (raised to k; ignored by flat indexes)' },
+    { name: 'rerank', type: 'int', min: 0, placeholder: 'N', help: 'PQ indexes: re-score the best N candidates (at most ef) by their plain vectors (needs an index built with --keep-plain)' },
+    { name: 'rerank-from', type: 'enum', values: ['memory', 'disk'], default: 'memory', help: 'where the re-ranking vectors are read from: loaded into memory, or read from the index file per query' },
     { name: 'batch', type: 'int', min: 1, placeholder: 'N', help: 'search N queries at a time with searchBatch (default: one at a time)' },
     { name: 'out', type: 'string', placeholder: 'RESULTS.ivecs', help: 'write the k ids of every query as .ivecs (atomically)' },
     { name: 'groundtruth', type: 'string', placeholder: 'GT.ivecs', help: 'true neighbours (.ivecs, >= k per query): report recall@k' },
     { name: 'format', type: 'enum', values: DATA_FORMATS, placeholder: 'FORMAT', help: `query file format, overriding the extension: ${DATA_FORMATS.join(', ')}` },
     { name: 'limit', type: 'int', min: 1, help: 'use only the first N queries' },
   ],
-  notes: 'The last line of stdout is one JSON object: {"queries","k","ef","seconds","qps","recall"?,"batch"?,"backend",...}.',
+  notes: 'The last line of stdout is one JSON object: {"queries","k","ef","rerank"?,"rerankFrom"?,"seconds","qps","recall"?,"batch"?,"backend",...}.',
   async run(args, io) {
     const indexPath = str(args, 'index');
-    const queriesPath = str(args, 'queries');
-    const k = num(args, 'k');
-    const batch = num(args, 'batch', true);
     const outPath = str(args, 'out', true);
-    const gtPath = str(args, 'groundtruth', true);
-    const limit = num(args, 'limit', true);
+    const rerank = num(args, 'rerank', true) ?? 0;
+    const rerankFrom = str(args, 'rerank-from') as 'memory' | 'disk';
+    if (args.given.has('rerank-from') && rerank === 0) throw new UsageError('search: --rerank-from only applies with --rerank N');
     if (outPath !== undefined) checkWritable('out', outPath);
 
-    const index = await aboutFile(indexPath, () => loadIndexFile(indexPath));
-    const queries = await aboutFile(queriesPath, () => readDatasetFile(queriesPath, { format: str(args, 'format', true), limit }));
-    const kind = index instanceof HnswIndex ? 'hnsw' : 'flat';
-    println(io.stdout, `index ${indexPath}: ${kind}, ${index.size} ${index.store.kind} vectors of dimension ${index.dim}, metric ${index.metric}`);
-    if (k > index.size) fail('INVALID_ARGUMENT', `k = ${k} is larger than the index (${index.size} items)`);
-    checkQueriesFit(index, queries, queriesPath);
-    // Ground truth is read before searching, so a bad file fails before the (long) search.
-    let truth: IdRows | undefined;
-    if (gtPath !== undefined) {
-      truth = await aboutFile(gtPath, () => readIvecsFile(gtPath));
-      if (truth.rows < queries.size || (truth.rows > queries.size && limit === undefined)) {
-        fail('DIMENSION_MISMATCH', `${gtPath} has ground truth for ${truth.rows} queries but ${queriesPath} has ${queries.size} queries`);
-      }
-      if (truth.dim < k) fail('INVALID_ARGUMENT', `${gtPath} holds ${truth.dim} neighbours per query, fewer than k = ${k}`);
+    const index = await aboutFile(indexPath, () => loadIndexFile(indexPath, { rerank: rerank > 0 ? rerankFrom : 'memory' }));
+    try {
+      return await searchIndex(index, rerank, rerankFrom, args, io);
+    } finally {
+      closeIndex(index);
     }
-
-    const ef = index instanceof HnswIndex ? resolveEf(num(args, 'ef'), k) : null;
-    const nq = queries.size;
-    let ids: Int32Array;
-    let backend = 'cpu';
-    let seconds: number;
-    if (batch === undefined) {
-      ids = new Int32Array(nq * k);
-      const start = performance.now();
-      if (index instanceof HnswIndex) {
-        const params = { ef: ef! };
-        for (let q = 0; q < nq; q++) ids.set(index.search(queries.get(q), k, params).ids, q * k);
-      } else {
-        for (let q = 0; q < nq; q++) ids.set(index.search(queries.get(q), k).ids, q * k);
-      }
-      seconds = secondsSince(start);
-    } else {
-      const start = performance.now();
-      const r = index instanceof FlatIndex
-        ? await index.searchBatch(queries, k)
-        : await index.searchBatch(queries, k, { ef: ef!, batchSize: batch });
-      seconds = secondsSince(start);
-      ids = r.ids;
-      backend = r.backend;
-    }
-    const qps = qpsOf(nq, seconds);
-    const mode = batch === undefined ? 'one at a time' : `in batches of ${batch}`;
-    println(io.stdout, `searched ${nq} queries ${mode}, k=${k}${ef === null ? '' : `, ef=${ef}`}: ${formatSeconds(seconds)}, ${qps} queries/s`);
-
-    let recall: number | undefined;
-    if (truth) {
-      recall = recallAtK({ rows: nq, dim: k, data: ids }, truth, k, nq);
-      println(io.stdout, `recall@${k}: ${recall.toFixed(4)}`);
-    }
-    if (outPath !== undefined) {
-      await writingFile(outPath, () => writeFileAtomic(outPath, writeIvecs(nq, k, ids)));
-      println(io.stdout, `wrote ${nq} x ${k} ids to ${outPath}`);
-    }
-    const json: Record<string, unknown> = { queries: nq, k, ef, seconds: round(seconds), qps };
-    if (recall !== undefined) json['recall'] = round(recall, 6);
-    if (batch !== undefined) json['batch'] = batch;
-    json['backend'] = backend;
-    json['index'] = kind;
-    println(io.stdout, JSON.stringify(json));
-    return 0;
   },
 };
+
+/** Searches a loaded index (the caller closes it) and reports, like `search` documents. */
+async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, args: ParsedArgs, io: CliIo): Promise<number> {
+  const indexPath = str(args, 'index');
+  const queriesPath = str(args, 'queries');
+  const k = num(args, 'k');
+  const batch = num(args, 'batch', true);
+  const outPath = str(args, 'out', true);
+  const gtPath = str(args, 'groundtruth', true);
+  const limit = num(args, 'limit', true);
+  const queries = await aboutFile(queriesPath, () => readDatasetFile(queriesPath, { format: str(args, 'format', true), limit }));
+  const kind = index instanceof HnswIndex ? 'hnsw' : 'flat';
+  const rerankStore = index instanceof HnswIndex ? index.rerankStore : null;
+  const kept = rerankStore === null ? '' : `, plain vectors kept for re-ranking (${rerank > 0 && rerankFrom === 'disk' ? 'read from disk' : 'in memory'})`;
+  println(io.stdout, `index ${indexPath}: ${kind}, ${index.size} ${index.store.kind} vectors of dimension ${index.dim}, metric ${index.metric}${kept}`);
+  if (rerank > 0 && kind === 'flat') fail('INVALID_ARGUMENT', `${indexPath}: --rerank applies to hnsw indexes; a flat index scores every item and keeps no plain vectors to re-rank with`);
+  if (rerank > 0 && rerankStore === null) {
+    fail('INVALID_ARGUMENT', `${indexPath}: rerank needs the plain vectors: this index does not keep them (built with --keep-plain false, or not quantized)`);
+  }
+  if (k > index.size) fail('INVALID_ARGUMENT', `k = ${k} is larger than the index (${index.size} items)`);
+  checkQueriesFit(index, queries, queriesPath);
+  // Ground truth is read before searching, so a bad file fails before the (long) search.
+  let truth: IdRows | undefined;
+  if (gtPath !== undefined) {
+    truth = await aboutFile(gtPath, () => readIvecsFile(gtPath));
+    if (truth.rows < queries.size || (truth.rows > queries.size && limit === undefined)) {
+      fail('DIMENSION_MISMATCH', `${gtPath} has ground truth for ${truth.rows} queries but ${queriesPath} has ${queries.size} queries`);
+    }
+    if (truth.dim < k) fail('INVALID_ARGUMENT', `${gtPath} holds ${truth.dim} neighbours per query, fewer than k = ${k}`);
+  }
+
+  const ef = index instanceof HnswIndex ? resolveEf(num(args, 'ef'), k) : null;
+  const nq = queries.size;
+  let ids: Int32Array;
+  let backend = 'cpu';
+  let seconds: number;
+  if (batch === undefined) {
+    ids = new Int32Array(nq * k);
+    const start = performance.now();
+    if (index instanceof HnswIndex) {
+      const params = { ef: ef!, rerank };
+      for (let q = 0; q < nq; q++) ids.set(index.search(queries.get(q), k, params).ids, q * k);
+    } else {
+      for (let q = 0; q < nq; q++) ids.set(index.search(queries.get(q), k).ids, q * k);
+    }
+    seconds = secondsSince(start);
+  } else {
+    const start = performance.now();
+    const r = index instanceof FlatIndex
+      ? await index.searchBatch(queries, k)
+      : await index.searchBatch(queries, k, { ef: ef!, rerank, batchSize: batch });
+    seconds = secondsSince(start);
+    ids = r.ids;
+    backend = r.backend;
+  }
+  const qps = qpsOf(nq, seconds);
+  const mode = batch === undefined ? 'one at a time' : `in batches of ${batch}`;
+  const rr = rerank > 0 ? `, re-ranking ${rerank} (vectors from ${rerankFrom})` : '';
+  println(io.stdout, `searched ${nq} queries ${mode}, k=${k}${ef === null ? '' : `, ef=${ef}`}${rr}: ${formatSeconds(seconds)}, ${qps} queries/s`);
+
+  let recall: number | undefined;
+  if (truth) {
+    recall = recallAtK({ rows: nq, dim: k, data: ids }, truth, k, nq);
+    println(io.stdout, `recall@${k}: ${recall.toFixed(4)}`);
+  }
+  if (outPath !== undefined) {
+    await writingFile(outPath, () => writeFileAtomic(outPath, writeIvecs(nq, k, ids)));
+    println(io.stdout, `wrote ${nq} x ${k} ids to ${outPath}`);
+  }
+  const json: Record<string, unknown> = { queries: nq, k, ef };
+  if (rerank > 0) Object.assign(json, { rerank, rerankFrom });
+  Object.assign(json, { seconds: round(seconds), qps });
+  if (recall !== undefined) json['recall'] = round(recall, 6);
+  if (batch !== undefined) json['batch'] = batch;
+  json['backend'] = backend;
+  json['index'] = kind;
+  println(io.stdout, JSON.stringify(json));
+  return 0;
+}

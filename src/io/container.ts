@@ -22,7 +22,7 @@ export const FORMAT_VERSION = 1;
 export type SectionArray = Uint8Array | Uint32Array | Int32Array | Float32Array;
 type Dtype = 'u8' | 'u32' | 'i32' | 'f32';
 
-interface SectionEntry {
+export interface SectionEntry {
   name: string;
   dtype: Dtype;
   offset: number;
@@ -103,14 +103,61 @@ export function readContainerHeader(bytes: Uint8Array): ContainerHeader {
   }
 }
 
+/** The file length the header's sections table implies (data, padding and the CRC). */
+export function containerLength(header: ContainerHeader): number {
+  const entries = header.sections ?? [];
+  const last = entries[entries.length - 1];
+  return align8(last ? last.offset + last.length * bytesPer(last.dtype) : 16) + 4;
+}
+
+/** Fails unless a file of `actual` bytes has the length its header implies. */
+export function checkContainerLength(header: ContainerHeader, actual: number): void {
+  const expected = containerLength(header);
+  if (actual < expected) fail('TRUNCATED_FILE', `index file is truncated: ${actual} bytes, expected ${expected}`);
+  if (actual > expected) fail('CORRUPT_FILE', `index file has ${actual - expected} unexpected trailing bytes`);
+}
+
+/**
+ * The sections table, checked against a file of `fileLength` bytes: known types, whole
+ * numbers, every section after the header and before the CRC. For readers that seek to
+ * sections instead of holding the whole file (the header is not covered by the CRC yet).
+ */
+export function sectionEntries(header: ContainerHeader, fileLength: number): SectionEntry[] {
+  const entries = header.sections ?? [];
+  if (!Array.isArray(entries)) fail('CORRUPT_FILE', 'index file header has no valid sections table');
+  for (const e of entries) {
+    const ok = typeof e === 'object' && e !== null && typeof e.name === 'string' && ['u8', 'u32', 'i32', 'f32'].includes(e.dtype)
+      && Number.isSafeInteger(e.offset) && Number.isSafeInteger(e.length) && e.offset >= 16 && e.length >= 0 && e.offset % 8 === 0
+      && e.offset + e.length * bytesPer(e.dtype) <= fileLength - 4;
+    if (!ok) fail('CORRUPT_FILE', 'index file header has an invalid sections table');
+  }
+  return entries;
+}
+
+/**
+ * A container read piecewise: the header plus a reader of each section's raw bytes (exactly
+ * its byteLength, e.g. read from a file at its offset). The caller checks length and CRC.
+ */
+export function containerFromSections(header: ContainerHeader, read: (entry: SectionEntry) => Uint8Array): DecodedContainer {
+  const byName = new Map((header.sections ?? []).map((e) => [e.name, e]));
+  return {
+    header,
+    has: (name) => byName.has(name),
+    section(name: string): SectionArray {
+      const e = byName.get(name);
+      if (!e) return fail('CORRUPT_FILE', `index file lacks its '${name}' section`);
+      const bytes = read(e);
+      if (bytes.length !== e.length * bytesPer(e.dtype)) fail('TRUNCATED_FILE', `index file section '${name}' is truncated`);
+      return view32(bytes, { ...e, offset: 0 });
+    },
+  };
+}
+
 /** Checks magic, version, length and checksum, then gives typed views of the sections. */
 export function decodeContainer(bytes: Uint8Array): DecodedContainer {
   const header = readContainerHeader(bytes);
   const entries = header.sections ?? [];
-  const last = entries[entries.length - 1];
-  const expected = align8(last ? last.offset + last.length * bytesPer(last.dtype) : 16) + 4;
-  if (bytes.length < expected) fail('TRUNCATED_FILE', `index file is truncated: ${bytes.length} bytes, expected ${expected}`);
-  if (bytes.length > expected) fail('CORRUPT_FILE', `index file has ${bytes.length - expected} unexpected trailing bytes`);
+  checkContainerLength(header, bytes.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stored = view.getUint32(bytes.length - 4, true);
   if (crc32(bytes.subarray(0, bytes.length - 4)) !== stored) fail('CORRUPT_FILE', 'index file checksum mismatch: the file is damaged');
@@ -126,7 +173,7 @@ export function decodeContainer(bytes: Uint8Array): DecodedContainer {
   };
 }
 
-function bytesPer(d: Dtype): number {
+export function bytesPer(d: Dtype): number {
   return d === 'u8' ? 1 : 4;
 }
 

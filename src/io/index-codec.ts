@@ -43,6 +43,25 @@ function encodeStore(store: VectorStore, prefix: string, sections: Record<string
 export function deserializeIndex(bytes: Uint8Array | ArrayBuffer): AnyIndex {
   const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   const file = decodeContainer(u8);
+  return decodeIndexFromSections(file.header, (name) => file.section(name));
+}
+
+export interface DecodeIndexOptions {
+  /**
+   * Makes the re-ranking store instead of decoding its `rerank.*` sections (which are then
+   * never requested), e.g. a store that reads the vectors from disk. Gets the header's
+   * description of the store.
+   */
+  rerankStore?: (params: Record<string, unknown>, metric: Metric) => VectorStore;
+}
+
+/**
+ * Builds an index from a checked header and a reader of its sections by name: the core of
+ * deserializeIndex, for readers that do not hold the whole file in one buffer. Checking the
+ * file's length and CRC is the caller's job.
+ */
+export function decodeIndexFromSections(header: ContainerHeader, section: (name: string) => SectionArray, options: DecodeIndexOptions = {}): AnyIndex {
+  const file = { header, section };
   const h = file.header;
   const metric = h['metric'] as Metric;
   if (!METRICS.includes(metric)) fail('CORRUPT_FILE', `index header has an unknown metric '${String(metric)}'`);
@@ -59,7 +78,9 @@ export function deserializeIndex(bytes: Uint8Array | ArrayBuffer): AnyIndex {
     file.section('graph.upper') as Uint32Array,
   );
   const rerankParams = h['rerank'] as Record<string, unknown> | undefined;
-  const rerank = rerankParams ? storeCodec(String(rerankParams['kind'])).decode(rerankParams, (name) => file.section(`rerank.${name}`), metric) : null;
+  let rerank: VectorStore | null = null;
+  if (rerankParams && options.rerankStore) rerank = options.rerankStore(rerankParams, metric);
+  else if (rerankParams) rerank = storeCodec(String(rerankParams['kind'])).decode(rerankParams, (name) => file.section(`rerank.${name}`), metric);
   return new HnswIndex(graph, store, { m: gp['m']!, efConstruction: gp['efConstruction']!, seed: gp['seed']! }, rerank);
 }
 

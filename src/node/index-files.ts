@@ -1,6 +1,31 @@
-import { describeIndexFile, deserializeIndex, serializeIndex, type AnyIndex } from '../io/index-codec.js';
-import type { ContainerHeader } from '../io/container.js';
+import { closeSync, fstatSync, openSync, read } from 'node:fs';
+import { promisify } from 'node:util';
+import { checkInteger, fail } from '../errors.js';
+import { HnswIndex } from '../index/hnsw/hnsw-index.js';
+import { decodeIndexFromSections, describeIndexFile, deserializeIndex, serializeIndex, type AnyIndex } from '../io/index-codec.js';
+import {
+  bytesPer, checkContainerLength, FORMAT_VERSION, MAGIC, containerFromSections, readContainerHeader, sectionEntries, type ContainerHeader, type SectionEntry,
+} from '../io/container.js';
+import { crc32 } from '../io/crc32.js';
+import type { Metric } from '../types.js';
+import { DiskDenseStore } from './disk-store.js';
 import { readBytes, writeFileAtomic } from './files.js';
+
+const readAsync = promisify(read);
+
+/** Bytes per read while streaming the file through the checksum. */
+const CHUNK = 4 << 20;
+
+export interface LoadIndexOptions {
+  /**
+   * Where the plain vectors kept for re-ranking live: 'memory' (default) loads them with the
+   * rest; 'disk' leaves them in the file and reads the rows each re-ranking needs (the index
+   * then holds the file open: close it with closeIndex).
+   */
+  rerank?: 'memory' | 'disk';
+  /** With 'disk': bytes per read while the file streams through the checksum (default 4 MiB). */
+  chunkBytes?: number;
+}
 
 /** Writes an index to `path` atomically (temp file + rename): a crash never leaves half a file. */
 export async function saveIndexFile(index: AnyIndex, path: string): Promise<void> {
@@ -8,8 +33,24 @@ export async function saveIndexFile(index: AnyIndex, path: string): Promise<void
 }
 
 /** Reads an index file; damaged, truncated, foreign or newer-version files fail clearly. */
-export async function loadIndexFile(path: string): Promise<AnyIndex> {
-  return deserializeIndex(await readBytes(path));
+export async function loadIndexFile(path: string, options: LoadIndexOptions = {}): Promise<AnyIndex> {
+  const where = options.rerank ?? 'memory';
+  if (where !== 'memory' && where !== 'disk') fail('INVALID_ARGUMENT', `rerank must be 'memory' or 'disk', got '${String(where)}'`);
+  if (where === 'memory') return deserializeIndex(await readBytes(path));
+  const fd = openForReading(path);
+  let index: AnyIndex | null = null;
+  try {
+    index = await loadWithRerankOnDisk(fd, path, checkInteger('chunkBytes', options.chunkBytes ?? CHUNK, 1));
+    return index;
+  } finally {
+    // The descriptor stays open only when a disk store now owns it.
+    if (!(index instanceof HnswIndex && index.rerankStore instanceof DiskDenseStore)) closeSync(fd);
+  }
+}
+
+/** Closes the file an index loaded with `rerank: 'disk'` keeps open (no-op otherwise). */
+export function closeIndex(index: AnyIndex): void {
+  if (index instanceof HnswIndex && index.rerankStore instanceof DiskDenseStore) index.rerankStore.close();
 }
 
 /** The header of an index file (what it holds, parameters, sections) and the file size. */
@@ -18,3 +59,104 @@ export async function readIndexHeader(path: string): Promise<{ header: Container
   return { header: describeIndexFile(bytes), fileBytes: bytes.length };
 }
 
+/**
+ * One pass over the file: the CRC of every byte streamed in chunks, the sections other than
+ * `rerank.*` copied out of the chunks as they pass; the re-ranking vectors are never held.
+ */
+async function loadWithRerankOnDisk(fd: number, path: string, chunkBytes: number): Promise<AnyIndex> {
+  const fileBytes = fstatSync(fd).size;
+  const head = await readAt(fd, 0, Math.min(16, fileBytes));
+  // Only a file with our magic and version gets its (claimed) header read: readContainerHeader
+  // then reports a foreign file, a newer version or a cut-off header as deserializeIndex does.
+  let prefix = head;
+  if (head.length === 16) {
+    const view = new DataView(head.buffer, head.byteOffset, 16);
+    const ours = new TextDecoder().decode(head.subarray(0, 8)) === MAGIC && view.getUint32(8, true) === FORMAT_VERSION;
+    if (ours) prefix = await readAt(fd, 0, Math.min(16 + view.getUint32(12, true), fileBytes));
+  }
+  const header = readContainerHeader(prefix);
+  checkContainerLength(header, fileBytes);
+  const entries = sectionEntries(header, fileBytes);
+  const onDisk = (e: SectionEntry) => e.name.startsWith('rerank.');
+  const held = new Map<string, Uint8Array>();
+  for (const e of entries) if (!onDisk(e)) held.set(e.name, new Uint8Array(e.length * bytesPer(e.dtype)));
+
+  let crc = 0;
+  const body = fileBytes - 4;
+  const buf = new Uint8Array(Math.min(chunkBytes, Math.max(body, 1)));
+  for (let start = 0; start < body; start += buf.length) {
+    const chunk = buf.subarray(0, Math.min(buf.length, body - start));
+    await readFully(fd, chunk, start);
+    crc = crc32(chunk, crc);
+    const end = start + chunk.length;
+    for (const e of entries) {
+      const dest = held.get(e.name);
+      if (!dest) continue;
+      const from = Math.max(start, e.offset);
+      const to = Math.min(end, e.offset + dest.length);
+      if (from < to) dest.set(chunk.subarray(from - start, to - start), from - e.offset);
+    }
+  }
+  const tail = await readAt(fd, body, 4);
+  if (tail.length < 4) fail('TRUNCATED_FILE', 'index file is truncated');
+  if (crc !== new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, true)) fail('CORRUPT_FILE', 'index file checksum mismatch: the file is damaged');
+
+  const file = containerFromSections(header, (e) => held.get(e.name) ?? fail('CORRUPT_FILE', `section '${e.name}' is not loaded`));
+  return decodeIndexFromSections(header, (name) => file.section(name), {
+    rerankStore: (params, metric) => diskStore(params, metric, entries, fd, path),
+  });
+}
+
+/** The re-ranking vectors as a DiskDenseStore over the file's `rerank.vectors` section. */
+function diskStore(params: Record<string, unknown>, metric: Metric, entries: SectionEntry[], fd: number, path: string): DiskDenseStore {
+  if (params['kind'] !== 'dense') fail('UNSUPPORTED_FORMAT', `re-ranking from disk needs plain dense vectors, the file holds '${String(params['kind'])}'`);
+  const size = params['size'];
+  const dim = params['dim'];
+  if (!Number.isSafeInteger(size) || !Number.isSafeInteger(dim) || (size as number) < 0 || (dim as number) < 1) {
+    fail('CORRUPT_FILE', 'index header has an invalid re-ranking store');
+  }
+  const e = entries.find((x) => x.name === 'rerank.vectors');
+  if (!e) return fail('CORRUPT_FILE', "index file lacks its 'rerank.vectors' section");
+  if (e.dtype !== 'f32') fail('CORRUPT_FILE', "section 'rerank.vectors' has the wrong element type");
+  if (e.length !== (size as number) * (dim as number)) fail('CORRUPT_FILE', `vectors section holds ${e.length} floats, expected ${String(size)} x ${String(dim)}`);
+  return new DiskDenseStore({ fd, offset: e.offset, size: size as number, dim: dim as number, metric, path });
+}
+
+/** Opens a file for reading, or INVALID_ARGUMENT `cannot read <path>: ...`. */
+function openForReading(path: string): number {
+  try {
+    const fd = openSync(path, 'r');
+    if (fstatSync(fd).isDirectory()) {
+      closeSync(fd);
+      fail('INVALID_ARGUMENT', `cannot read ${path}: it is a directory`);
+    }
+    return fd;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') fail('INVALID_ARGUMENT', `cannot read ${path}: no such file`);
+    if (code === 'EISDIR') fail('INVALID_ARGUMENT', `cannot read ${path}: it is a directory`);
+    if (code === 'EACCES' || code === 'EPERM') fail('INVALID_ARGUMENT', `cannot read ${path}: permission denied`);
+    throw err;
+  }
+}
+
+/** Fills `buf` from `position` on as far as the file goes; returns the bytes read. */
+async function readInto(fd: number, buf: Uint8Array, position: number): Promise<number> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesRead } = await readAsync(fd, buf, done, buf.length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
+/** Up to `length` bytes at `position` (fewer at the end of the file). */
+async function readAt(fd: number, position: number, length: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(length);
+  return buf.subarray(0, await readInto(fd, buf, position));
+}
+
+async function readFully(fd: number, buf: Uint8Array, position: number): Promise<void> {
+  if ((await readInto(fd, buf, position)) < buf.length) fail('TRUNCATED_FILE', 'index file is truncated (it shrank while being read)');
+}
