@@ -1,3 +1,5 @@
+import { requestGpu } from '../gpu/device.js';
+import type { Backend } from '../gpu/select.js';
 import { fail } from '../errors.js';
 import { FlatIndex } from '../index/flat.js';
 import { checkQueryAt, HnswIndex, resolveEf } from '../index/hnsw/hnsw-index.js';
@@ -50,6 +52,8 @@ export const searchCommand: Command = {
     { name: 'rerank', type: 'int', min: 0, placeholder: 'N', help: 'PQ indexes: re-score the best N candidates (at most ef) by their plain vectors (needs an index built with --keep-plain)' },
     { name: 'rerank-from', type: 'enum', values: ['memory', 'disk'], default: 'memory', help: 'where the re-ranking vectors are read from: loaded into memory, or read from the index file per query' },
     { name: 'batch', type: 'int', min: 1, placeholder: 'N', help: 'search N queries at a time with searchBatch (default: one at a time)' },
+    { name: 'backend', type: 'enum', values: ['cpu', 'gpu', 'auto'], default: 'cpu', help: "with --batch: who computes distances: cpu, gpu (WebGPU; an error without an adapter), or auto (the GPU when there is one and the batch has >= 64 queries)" },
+    { name: 'width', type: 'int', min: 1, max: 64, default: 1, help: 'with --batch: candidates each query expands per round (larger GPU dispatches)' },
     { name: 'out', type: 'string', placeholder: 'RESULTS.ivecs', help: 'write the k ids of every query as .ivecs (atomically)' },
     { name: 'groundtruth', type: 'string', placeholder: 'GT.ivecs', help: 'true neighbours (.ivecs, >= k per query): report recall@k' },
     { name: 'format', type: 'enum', values: DATA_FORMATS, placeholder: 'FORMAT', help: `query file format, overriding the extension: ${DATA_FORMATS.join(', ')}` },
@@ -104,6 +108,14 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
   }
 
   const ef = index instanceof HnswIndex ? resolveEf(num(args, 'ef'), k) : null;
+  const requested = str(args, 'backend') as Backend;
+  if (requested !== 'cpu' && batch === undefined) throw new UsageError(`search: --backend ${requested} needs --batch N (one query at a time runs on the CPU)`);
+  const width = num(args, 'width');
+  const gpuWanted = requested !== 'cpu' ? await requestGpu() : null;
+  if (requested === 'gpu' && gpuWanted === null) {
+    fail('NO_GPU', 'no WebGPU adapter found (without a GPU: install chromium and libvulkan1 and set VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json), or use --backend auto');
+  }
+  let device: string | undefined;
   const nq = queries.size;
   let ids: Int32Array;
   let backend = 'cpu';
@@ -121,11 +133,12 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
   } else {
     const start = performance.now();
     const r = index instanceof FlatIndex
-      ? await index.searchBatch(queries, k)
-      : await index.searchBatch(queries, k, { ef: ef!, rerank, batchSize: batch });
+      ? await index.searchBatch(queries, k, { backend: requested, gpu: gpuWanted })
+      : await index.searchBatch(queries, k, { ef: ef!, rerank, batchSize: batch, width, backend: requested, gpu: gpuWanted });
     seconds = secondsSince(start);
     ids = r.ids;
     backend = r.backend;
+    device = r.device;
   }
   const qps = qpsOf(nq, seconds);
   const mode = batch === undefined ? 'one at a time' : `in batches of ${batch}`;
@@ -147,6 +160,7 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
   if (recall !== undefined) json['recall'] = round(recall, 6);
   if (batch !== undefined) json['batch'] = batch;
   json['backend'] = backend;
+  if (device !== undefined) json['device'] = device;
   json['index'] = kind;
   println(io.stdout, JSON.stringify(json));
   return 0;

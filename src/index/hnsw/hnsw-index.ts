@@ -146,7 +146,8 @@ export class HnswIndex {
     const nq = qs.size;
     const ids = new Int32Array(nq * k);
     const scores = new Float32Array(nq * k);
-    const { primary, gpu } = await this.primaryEvaluator(params, nq);
+    // 'auto' judges the batch the GPU will see: min(batchSize, query count).
+    const { primary, gpu } = await this.primaryEvaluator(params, Math.min(nq, batchSize));
     const onFault = gpu ? gpuFaultHandler(gpu, params) : (e: unknown) => params.onFallback?.(e);
     const evaluator = new FaultTolerantEvaluator(primary, () => this.store.batchEvaluator(), onFault);
     const controller = new BatchController(this.graph, this.store);
