@@ -1,4 +1,5 @@
 import { fail } from '../errors.js';
+import { recallAtK as libraryRecall } from '../eval/recall.js';
 import { readIvecsFile } from '../node/index.js';
 import { aboutFile, num, println, round, str, type Command } from './args.js';
 
@@ -10,32 +11,17 @@ export interface IdRows {
 }
 
 /**
- * recall@k = |returned top-k ∩ true top-k| / k, averaged over the queries. `results` and
+ * recall@k of saved results against ground truth, by the library's recallAtK. `results` and
  * `truth` may hold more than k ids per row (only the first k of each count); `truth` may hold
- * more rows than `queries` (only the first `queries` count). Padding ids (-1) never match.
+ * more rows than `queries` (only the first `queries` count).
  */
 export function recallAtK(results: IdRows, truth: IdRows, k: number, queries = results.rows): number {
   if (results.dim < k) fail('INVALID_ARGUMENT', `the results hold ${results.dim} ids per query, fewer than k = ${k}`);
   if (truth.dim < k) fail('INVALID_ARGUMENT', `the ground truth holds ${truth.dim} neighbours per query, fewer than k = ${k}`);
   if (queries === 0) return 0;
-  const want = new Set<number>();
-  let hits = 0;
-  for (let q = 0; q < queries; q++) {
-    want.clear();
-    for (let j = 0; j < k; j++) {
-      const id = truth.data[q * truth.dim + j]!;
-      if (id >= 0) want.add(id);
-    }
-    const seen = new Set<number>();
-    for (let j = 0; j < k; j++) {
-      const id = results.data[q * results.dim + j]!;
-      if (want.has(id) && !seen.has(id)) {
-        seen.add(id);
-        hits++;
-      }
-    }
-  }
-  return hits / (queries * k);
+  const topK = new Int32Array(queries * k);
+  for (let q = 0; q < queries; q++) topK.set(results.data.subarray(q * results.dim, q * results.dim + k), q * k);
+  return libraryRecall(topK, k, { rows: queries, dim: truth.dim, data: truth.data.subarray(0, queries * truth.dim) });
 }
 
 /** `webannolo eval`: recall of saved results against ground truth. */

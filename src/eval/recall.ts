@@ -25,15 +25,20 @@ export function recallAtK(
   if (k > gt.dim) fail('INVALID_ARGUMENT', `ground truth has ${gt.dim} neighbours per query, fewer than k = ${k}`);
   const tol = opts.tieTolerance ?? 1e-5;
   const truth = new Set<number>();
+  const seen = new Set<number>();
   let hits = 0;
   for (let q = 0; q < nq; q++) {
     truth.clear();
+    seen.clear();
     for (let i = 0; i < k; i++) truth.add(gt.data[q * gt.dim + i]!);
     const kth = gt.scores?.[q * gt.dim + k - 1];
     for (let i = 0; i < k; i++) {
       const id = ids[q * k + i]!;
+      // Padding (-1) never counts, and a repeated id counts once.
+      if (id < 0 || seen.has(id)) continue;
+      seen.add(id);
       if (truth.has(id)) hits++;
-      else if (kth !== undefined && opts.scores !== undefined && id >= 0) {
+      else if (kth !== undefined && opts.scores !== undefined) {
         const s = opts.scores[q * k + i]!;
         if (Math.abs(s - kth) <= tol * Math.max(1, Math.abs(kth))) hits++;
       }

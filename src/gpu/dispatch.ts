@@ -78,3 +78,45 @@ export function partitionPairs(
   }
   return { pairs, order, starts };
 }
+
+/**
+ * Scores (slot, id) pairs against a chunked store: pairs are grouped by chunk, one dispatch of
+ * `shader` per non-empty chunk, one submit, one read. `bind(chunk, pairs, out, params)` lists
+ * the shader's buffers; `paramsOf(count, groupsX, base)` its uniform words; `threadsPerPair`
+ * is 64 for a workgroup per pair, 1 for a thread per pair.
+ */
+export async function scoreChunkedPairs(
+  ctx: GpuContext,
+  store: { chunks: GPUBuffer[]; rowsPerChunk: number },
+  shader: string,
+  threadsPerPair: 1 | 64,
+  bind: (chunk: GPUBuffer, pairs: GPUBuffer, out: GPUBuffer, params: GPUBuffer) => GPUBuffer[],
+  paramsOf: (count: number, groupsX: number, base: number) => number[],
+  slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array,
+): Promise<void> {
+  const { device, resources } = ctx;
+  const { pairs, order, starts } = partitionPairs(slots, ids, count, store.rowsPerChunk, store.chunks.length);
+  const pairBuf = resources.storage(pairs.byteLength);
+  device.queue.writeBuffer(pairBuf, 0, pairs);
+  const outBuf = resources.storage(count * 4);
+  const readBuf = resources.readback(count * 4);
+  const pipeline = await resources.pipeline(shader);
+  const encoder = device.createCommandEncoder();
+  const params: GPUBuffer[] = [];
+  for (let c = 0; c < store.chunks.length; c++) {
+    const n = starts[c + 1]! - starts[c]!;
+    if (n === 0) continue;
+    const g = grid(threadsPerPair === 64 ? n : Math.ceil(n / 64));
+    const p = resources.params(paramsOf(n, g.x, starts[c]!));
+    params.push(p);
+    encodeDispatch(device, encoder, pipeline, bind(store.chunks[c]!, pairBuf, outBuf, p), g);
+  }
+  encoder.copyBufferToBuffer(outBuf, 0, readBuf, 0, count * 4);
+  device.queue.submit([encoder.finish()]);
+  const result = new Float32Array(await resources.read(readBuf, count * 4), 0, count);
+  if (order === null) out.set(result);
+  else for (let j = 0; j < count; j++) out[order[j]!] = result[j]!;
+  resources.release(pairBuf);
+  resources.release(outBuf);
+  for (const p of params) resources.release(p);
+}

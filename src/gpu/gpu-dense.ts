@@ -1,8 +1,7 @@
 import type { PlainDenseStore } from '../quant/dense-store.js';
 import type { BatchEvaluator, Dataset } from '../types.js';
-import { BufferUsage } from './constants.js';
 import type { GpuContext } from './device.js';
-import { encodeDispatch, grid, guarded, partitionPairs } from './dispatch.js';
+import { guarded, scoreChunkedPairs } from './dispatch.js';
 
 /**
  * A plain dense store uploaded once: rows padded to whole vec4s, split into chunks that each
@@ -77,33 +76,12 @@ export class GpuDenseEvaluator implements BatchEvaluator {
 
   distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): Promise<void> {
     const { ctx, data } = this;
-    return guarded(ctx, async () => {
-      const { device, resources } = ctx;
-      const { pairs, order, starts } = partitionPairs(slots, ids, count, data.rowsPerChunk, data.chunks.length);
-      const pairBuf = resources.storage(pairs.byteLength);
-      device.queue.writeBuffer(pairBuf, 0, pairs);
-      const outBuf = resources.storage(count * 4);
-      const readBuf = resources.readback(count * 4);
-      const pipeline = await resources.pipeline('dense_pairs');
-      const encoder = device.createCommandEncoder();
-      const params: GPUBuffer[] = [];
-      for (let c = 0; c < data.chunks.length; c++) {
-        const n = starts[c + 1]! - starts[c]!;
-        if (n === 0) continue;
-        const g = grid(n);
-        const p = resources.params([n, data.vecsPerRow, data.store.metric === 'l2' ? 0 : 1, g.x, starts[c]!]);
-        params.push(p);
-        encodeDispatch(device, encoder, pipeline, [data.chunks[c]!, this.queries!, pairBuf, outBuf, p], g);
-      }
-      encoder.copyBufferToBuffer(outBuf, 0, readBuf, 0, Math.ceil(count * 4 / 4) * 4);
-      device.queue.submit([encoder.finish()]);
-      const result = new Float32Array(await resources.read(readBuf, count * 4), 0, count);
-      if (order === null) out.set(result);
-      else for (let j = 0; j < count; j++) out[order[j]!] = result[j]!;
-      resources.release(pairBuf);
-      resources.release(outBuf);
-      for (const p of params) resources.release(p);
-    });
+    const metric = data.store.metric === 'l2' ? 0 : 1;
+    return guarded(ctx, () =>
+      scoreChunkedPairs(ctx, data, 'dense_pairs', 64,
+        (chunk, pairs, outBuf, params) => [chunk, this.queries!, pairs, outBuf, params],
+        (n, groupsX, base) => [n, data.vecsPerRow, metric, groupsX, base],
+        slots, ids, count, out));
   }
 
   dispose(): void {
@@ -112,4 +90,3 @@ export class GpuDenseEvaluator implements BatchEvaluator {
   }
 }
 
-export { BufferUsage };

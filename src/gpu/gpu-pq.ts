@@ -1,7 +1,7 @@
 import { PQ_KSUB, type PqStore } from '../quant/pq.js';
 import type { BatchEvaluator, Dataset } from '../types.js';
 import type { GpuContext } from './device.js';
-import { encodeDispatch, grid, guarded, partitionPairs } from './dispatch.js';
+import { encodeDispatch, grid, guarded, scoreChunkedPairs } from './dispatch.js';
 import { cachedUpload } from './gpu-dense.js';
 
 /** PQ codes (packed 4 per u32, rows padded to whole words, chunked) and codebooks on the GPU. */
@@ -77,33 +77,11 @@ export class GpuPqEvaluator implements BatchEvaluator {
 
   distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): Promise<void> {
     const { ctx, data } = this;
-    return guarded(ctx, async () => {
-      const { device, resources } = ctx;
-      const { pairs, order, starts } = partitionPairs(slots, ids, count, data.rowsPerChunk, data.chunks.length);
-      const pairBuf = resources.storage(pairs.byteLength);
-      device.queue.writeBuffer(pairBuf, 0, pairs);
-      const outBuf = resources.storage(count * 4);
-      const readBuf = resources.readback(count * 4);
-      const pipeline = await resources.pipeline('pq_adc_pairs');
-      const encoder = device.createCommandEncoder();
-      const params: GPUBuffer[] = [];
-      for (let c = 0; c < data.chunks.length; c++) {
-        const n = starts[c + 1]! - starts[c]!;
-        if (n === 0) continue;
-        const g = grid(Math.ceil(n / 64));
-        const p = resources.params([n, data.store.pq.m, data.wordsPerRow, g.x, starts[c]!, 0, 0, 0]);
-        params.push(p);
-        encodeDispatch(device, encoder, pipeline, [data.chunks[c]!, this.luts!, pairBuf, outBuf, p], g);
-      }
-      encoder.copyBufferToBuffer(outBuf, 0, readBuf, 0, count * 4);
-      device.queue.submit([encoder.finish()]);
-      const result = new Float32Array(await resources.read(readBuf, count * 4), 0, count);
-      if (order === null) out.set(result);
-      else for (let j = 0; j < count; j++) out[order[j]!] = result[j]!;
-      resources.release(pairBuf);
-      resources.release(outBuf);
-      for (const p of params) resources.release(p);
-    });
+    return guarded(ctx, () =>
+      scoreChunkedPairs(ctx, data, 'pq_adc_pairs', 1,
+        (chunk, pairs, outBuf, params) => [chunk, this.luts!, pairs, outBuf, params],
+        (n, groupsX, base) => [n, data.store.pq.m, data.wordsPerRow, groupsX, base, 0, 0, 0],
+        slots, ids, count, out));
   }
 
   dispose(): void {
