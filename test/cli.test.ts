@@ -172,9 +172,16 @@ describe('webannolo CLI: the main job', () => {
     expect(h.stdout).toContain('--groundtruth');
     const v = await cli('--version');
     expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
-    const b = await cli('bench');
+    const b = await cli('bench', '--help');
     expect(b.code).toBe(0);
-    expect(b.stdout).toContain('npm run bench');
+    expect(b.stdout).toContain('--backend');
+    const out = p('bench-out');
+    const run = await cli('bench', '--backend', 'cpu', '--datasets', 'mnist', '--n', '600', '--nq', '16', '--efs', '16', '--batches', '1,16', '--budget', '5', '--out', out);
+    expectOk(run);
+    const written = JSON.parse(await readFile(join(out, 'gpu-mnist.json'), 'utf8')) as { points: { backend: string; recall: number }[]; exact: unknown[] };
+    expect(written.points.map((pt) => pt.backend)).toEqual(['cpu', 'cpu']);
+    expect(written.points[0]!.recall).toBeGreaterThan(0.9);
+    expect(written.exact).toHaveLength(1);
   });
 
   it('build -> info -> search (single and batched) -> eval on an HNSW index', async () => {
