@@ -27,14 +27,31 @@ export interface BenchArgs {
   minPasses: number;
   /** Queries searched untimed before each timed point. */
   warmup: number;
+  /** Product-quantization part (webannolo only): off with --no-pq. */
+  pq: boolean;
+  /** Only the PQ part: webannolo alone, no plain-only sweep, writes only <dataset>-pq.json/.svg. */
+  pqOnly: boolean;
+  /** PQ subspaces (bytes per code) per dataset. */
+  pqM: Record<DatasetName, number>;
+  /** Vectors drawn to train the PQ codebooks (capped at the base size). */
+  pqTrainSample: number;
+  /** Lloyd iterations per subspace at most. */
+  pqIterations: number;
+  /** Plain-vector re-ranking depth of the 'PQ rerank' series (capped at ef by the library). */
+  rerank: number;
 }
+
+/** Default PQ m: 8-d subspaces on both (768/96, 784/98); see bench/README.md for the choice. */
+export const DEFAULT_PQ_M: Record<DatasetName, number> = { mnist: 98, bge: 96 };
 
 /** Repository root: dist/bench/args.js -> ../.. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const USAGE = `usage: node dist/bench/run.js [--datasets mnist,bge] [--n 60000] [--nq 1000]
   [--efs 10,16,24,32,48,64,96,128,192,256] [--libs webannolo,hnswlib,usearch] [--out bench/results]
-  [--k 10] [--m 16] [--ef-construction 200] [--seed 1] [--batch 64] [--min-time 300] [--passes 3] [--warmup 20]`;
+  [--k 10] [--m 16] [--ef-construction 200] [--seed 1] [--batch 64] [--min-time 300] [--passes 3] [--warmup 20]
+  [--pq-m bge=96,mnist=98 | --pq-m 96] [--pq-train-sample 20000] [--pq-iterations 15] [--rerank 100]
+  [--no-pq] [--pq-only]`;
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
   const a: BenchArgs = {
@@ -52,12 +69,26 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     minTimeMs: 300,
     minPasses: 3,
     warmup: 20,
+    pq: true,
+    pqOnly: false,
+    pqM: { ...DEFAULT_PQ_M },
+    pqTrainSample: 20000,
+    pqIterations: 15,
+    rerank: 100,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     if (flag === '--help' || flag === '-h') {
       console.log(USAGE);
       process.exit(0);
+    }
+    if (flag === '--no-pq') {
+      a.pq = false;
+      continue;
+    }
+    if (flag === '--pq-only') {
+      a.pqOnly = true;
+      continue;
     }
     const value = argv[++i];
     if (value === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
@@ -76,10 +107,18 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--min-time': a.minTimeMs = int(value, flag, 0); break;
       case '--passes': a.minPasses = int(value, flag); break;
       case '--warmup': a.warmup = int(value, flag, 0); break;
+      case '--pq-m': a.pqM = pqM(value, flag); break;
+      case '--pq-train-sample': a.pqTrainSample = int(value, flag); break;
+      case '--pq-iterations': a.pqIterations = int(value, flag, 0); break;
+      case '--rerank': a.rerank = int(value, flag); break;
       default: throw new Error(`unknown flag ${flag}\n${USAGE}`);
     }
   }
   a.efs = [...new Set(a.efs)].sort((x, y) => x - y);
+  if (a.pqOnly) {
+    if (!a.pq) throw new Error(`--pq-only and --no-pq contradict each other\n${USAGE}`);
+    a.libs = ['webannolo'];
+  }
   return a;
 }
 
@@ -87,6 +126,23 @@ function int(s: string, flag: string, min = 1): number {
   const v = Number(s);
   if (!Number.isInteger(v) || v < min) throw new Error(`${flag}: expected an integer >= ${min}, got '${s}'`);
   return v;
+}
+
+/** '96' (every dataset) or 'bge=96,mnist=98' (the datasets named; the others keep their default). */
+function pqM(s: string, flag: string): Record<DatasetName, number> {
+  const out = { ...DEFAULT_PQ_M };
+  if (/^\d+$/.test(s.trim())) {
+    for (const d of DATASETS) out[d] = int(s.trim(), flag);
+    return out;
+  }
+  for (const item of s.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    const [name, value] = item.split('=');
+    if (!(DATASETS as readonly string[]).includes(name ?? '') || value === undefined) {
+      throw new Error(`${flag}: expected a number or dataset=m pairs (${DATASETS.join(', ')}), got '${item}'`);
+    }
+    out[name as DatasetName] = int(value, flag);
+  }
+  return out;
 }
 
 function list<T extends string>(s: string, allowed: readonly T[], flag: string): T[] {

@@ -3,6 +3,16 @@
 export interface Series {
   name: string;
   points: { recall: number; qps: number; ef: number }[];
+  /** Default: by library (first word of the name), else a fallback palette. */
+  color?: string;
+  /** Default: dashed when the name has a space (batch modes). */
+  dashed?: boolean;
+}
+
+/** A labelled vertical reference line at recall x (e.g. the recall of an exhaustive PQ scan). */
+export interface VLine {
+  x: number;
+  label: string;
 }
 
 const W = 860;
@@ -14,10 +24,10 @@ const FALLBACK = ['#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const f = (v: number) => (Math.round(v * 10) / 10).toString();
 
-export function renderChart(title: string, subtitle: string, series: readonly Series[], k: number, marker = 0.95): string {
+export function renderChart(title: string, subtitle: string, series: readonly Series[], k: number, marker = 0.95, vlines: readonly VLine[] = []): string {
   const all = series.flatMap((s) => s.points).filter((p) => p.qps > 0);
   if (all.length === 0) return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="80"><text x="10" y="40">no data</text></svg>\n`;
-  const lowest = Math.min(...all.map((p) => p.recall));
+  const lowest = Math.min(...all.map((p) => p.recall), ...vlines.map((v) => v.x));
   const xStep = 1 - lowest > 0.5 ? 0.1 : 1 - lowest > 0.2 ? 0.05 : 0.02;
   const xMin = Math.max(0, Math.floor(lowest / xStep + 1e-9) * xStep);
   const xMax = 1;
@@ -52,14 +62,20 @@ export function renderChart(title: string, subtitle: string, series: readonly Se
     const x = f(sx(marker));
     out.push(`<line x1="${x}" y1="${PLOT.top}" x2="${x}" y2="${PLOT.top + PLOT.height}" stroke="#999" stroke-dasharray="4 3"/>`);
   }
+  vlines.forEach((v, i) => {
+    if (v.x < xMin || v.x > xMax) return;
+    const x = f(sx(v.x));
+    out.push(`<line x1="${x}" y1="${PLOT.top}" x2="${x}" y2="${PLOT.top + PLOT.height}" stroke="#444" stroke-dasharray="2 3"/>`);
+    out.push(`<text x="${x}" y="${PLOT.top + 14 + i * 14}" dx="-4" text-anchor="end" fill="#444">${esc(v.label)}</text>`);
+  });
   out.push(`<text x="${PLOT.left + PLOT.width / 2}" y="${H - 18}" text-anchor="middle">recall@${k}</text>`);
   out.push(`<text transform="translate(18 ${PLOT.top + PLOT.height / 2}) rotate(-90)" text-anchor="middle">queries per second (log scale)</text>`);
 
   // Lines, then the legend to the right of the plot.
   series.forEach((s, i) => {
     const lib = s.name.split(' ')[0]!;
-    const color = COLORS[lib] ?? FALLBACK[i % FALLBACK.length]!;
-    const dash = s.name.includes(' ') ? ' stroke-dasharray="6 4"' : '';
+    const color = s.color ?? COLORS[lib] ?? FALLBACK[i % FALLBACK.length]!;
+    const dash = (s.dashed ?? s.name.includes(' ')) ? ' stroke-dasharray="6 4"' : '';
     const pts = [...s.points].filter((p) => p.qps > 0).sort((a, b) => a.ef - b.ef);
     const path = pts.map((p) => `${f(sx(p.recall))},${f(sy(p.qps))}`).join(' ');
     out.push(`<g stroke="${color}" fill="${color}">`);

@@ -126,6 +126,55 @@ export async function sweep(
 }
 
 /**
+ * Like sweep, but per ef the modes take turns pass by pass (rounds of one timed pass of each
+ * mode, the starting mode rotating), so a burst of load from other processes falls on all of
+ * them alike instead of on whichever mode was running: used where modes are compared with each
+ * other (the PQ part). Rounds repeat until every mode has at least minPasses passes and
+ * minTimeMs of timed passes; each mode's QPS is its fastest pass, recall from its first.
+ */
+export async function sweepInterleaved(
+  modes: SearchMode[], queries: DenseDataset, opts: SweepOptions,
+  score: (ids: Int32Array) => { recall: number; recallStrict: number },
+  log: (line: string) => void,
+): Promise<ModeResult[]> {
+  const nq = queries.size;
+  for (const m of modes) m.prepare(queries);
+  const results: ModeResult[] = modes.map((m) => ({ mode: m.name, points: [] }));
+  for (const ef of opts.efs) {
+    const first: unknown[] = modes.map(() => null);
+    const timedMs = modes.map(() => 0);
+    const bestMs = modes.map(() => Infinity);
+    for (const mode of modes) {
+      mode.setEf(ef);
+      if (opts.warmup > 0) await mode.searchAll(Math.min(opts.warmup, nq), opts.k);
+    }
+    let rounds = 0;
+    do {
+      for (let j = 0; j < modes.length; j++) {
+        const i = (rounds + j) % modes.length;
+        const t0 = performance.now();
+        const raw = await modes[i]!.searchAll(nq, opts.k);
+        const ms = performance.now() - t0;
+        timedMs[i]! += ms;
+        bestMs[i] = Math.min(bestMs[i]!, ms);
+        first[i] ??= raw;
+      }
+      rounds++;
+    } while (rounds < opts.minPasses || Math.min(...timedMs) < opts.minTimeMs);
+    for (let i = 0; i < modes.length; i++) {
+      const mode = modes[i]!;
+      const r = score(mode.ids(first[i], nq, opts.k));
+      const point: SweepPoint = {
+        ef, ...r, qps: (nq / bestMs[i]!) * 1000, qpsMean: ((nq * rounds) / timedMs[i]!) * 1000, passes: rounds, timedMs: timedMs[i]!,
+      };
+      results[i]!.points.push(point);
+      log(`${mode.name.padEnd(22)} ef=${String(ef).padStart(4)}  recall@${opts.k}=${point.recall.toFixed(4)}  qps=${point.qps.toFixed(0)}  (${rounds} interleaved passes)`);
+    }
+  }
+  return results;
+}
+
+/**
  * QPS at `target` recall: linear interpolation (in recall) between the two consecutive sweep
  * points (by ef) that bracket the target. Null when the sweep never crosses it; when even the
  * smallest ef is above the target, that point's QPS is returned as a lower bound.

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchArgs, DatasetName, LibName } from './args.js';
 import { loadDataset } from './datasets.js';
-import { memoryAfterGc, recallAtK, sweep, type ModeResult } from './measure.js';
-import { makeAdapter } from './peers.js';
+import { memoryAfterGc, recallAtK, sweep, sweepInterleaved, type ModeResult } from './measure.js';
+import { isWebannolo, makeAdapter, type PqQuantizeInfo } from './peers.js';
 
 export interface WorkerJob {
   dataset: DatasetName;
@@ -43,6 +43,37 @@ export interface LibResult {
     /** Size of the serialized index file (peers: writeIndex / save). */
     savedBytes: number | null;
   };
+  modes: ModeResult[];
+  /** The product-quantization part (webannolo, unless --no-pq). */
+  pq?: PqResult;
+}
+
+export interface PqResult extends PqQuantizeInfo {
+  rerank: number;
+  /**
+   * Resident memory that quantize() added (RSS after a full GC, before and after training and
+   * encoding, the plain index kept): the JS codes, the codebooks, and their copies in the
+   * WebAssembly memory with its per-query lookup-table slots.
+   */
+  rssDeltaBytes: number;
+  /**
+   * Growth of process.memoryUsage().external across quantize() (after full GCs): the bytes
+   * actually allocated outside the JS heap, i.e. the JS codes and codebooks arrays plus the
+   * WebAssembly memory (codes and codebooks copied there, per-query lookup-table slots).
+   * Deterministic, unlike RSS, which the GC and the allocator move by whole pages.
+   */
+  externalDeltaBytes: number;
+  memory: {
+    plain: { graphBytes: number; storeBytes: number };
+    pq: { graphBytes: number; storeBytes: number; rerankBytes: number };
+    codesBytes: number;
+    codebooksBytes: number;
+    fileBytesWithPlain: number;
+    fileBytesCodesOnly: number;
+  };
+  /** Exhaustive scan over the codes (FlatIndex over the PQ store): one point, ef = 0. */
+  flat: ModeResult;
+  /** plain HNSW, PQ-HNSW, PQ+rerank R, PQ+rerank max(ef,R): one sweep, the modes taking turns pass by pass (sweepInterleaved). */
   modes: ModeResult[];
 }
 
@@ -91,15 +122,29 @@ async function main(): Promise<void> {
       selfReportedBytes: adapter.selfReportedBytes(),
       savedBytes: adapter.savedBytes(dir),
     };
-    const modes = await sweep(
-      adapter.modes(), ds.queries, { efs: args.efs, k: args.k, warmup: args.warmup, minTimeMs: args.minTimeMs, minPasses: args.minPasses },
-      (ids) => recallAtK(ids, args.k, ds.gt, ds.base, ds.queries, ds.metric),
-      log,
-    );
+    const sweepOpts = { efs: args.efs, k: args.k, warmup: args.warmup, minTimeMs: args.minTimeMs, minPasses: args.minPasses };
+    const score = (ids: Int32Array) => recallAtK(ids, args.k, ds.gt, ds.base, ds.queries, ds.metric);
+    // The plain-only sweep first, before any PQ code has run in this process (the figures the
+    // peer comparison uses); --pq-only skips it.
+    const modes = args.pqOnly ? [] : await sweep(adapter.modes(), ds.queries, sweepOpts, score, log);
+    let pq: PqResult | undefined;
+    if (args.pq && isWebannolo(adapter)) {
+      const m = args.pqM[job.dataset];
+      log(`PQ: training m=${m} on min(n, ${args.pqTrainSample}) vectors, ${args.pqIterations} iterations at most...`);
+      const before = await memoryAfterGc();
+      const info = adapter.quantize({ m, trainSample: args.pqTrainSample, maxIterations: args.pqIterations, seed: args.seed, rerank: args.rerank });
+      const afterPq = await memoryAfterGc();
+      log(`PQ: trained in ${(info.trainMs / 1000).toFixed(1)} s, encoded in ${(info.encodeMs / 1000).toFixed(1)} s (${info.kernels})`);
+      const [flat] = await sweep([adapter.flatPqMode()], ds.queries, { ...sweepOpts, efs: [0], minPasses: 1, minTimeMs: 0 }, score, log);
+      const pqModes = await sweepInterleaved(adapter.pqModes(args.rerank), ds.queries, sweepOpts, score, log);
+      pq = {
+        ...info, rerank: args.rerank, rssDeltaBytes: afterPq.rss - before.rss, externalDeltaBytes: afterPq.external - before.external, memory: adapter.pqMemory(dir), flat: flat!, modes: pqModes,
+      };
+    }
     const dataset = {
       description: ds.description, metric: ds.metric, n: ds.base.size, nq: ds.queries.size, dim: ds.base.dim, gtSource: ds.gtSource,
     };
-    const result: LibResult = { lib, dataset, describe: adapter.describe, buildMs, memory, modes };
+    const result: LibResult = { lib, dataset, describe: adapter.describe, buildMs, memory, modes, ...(pq ? { pq } : {}) };
     await new Promise<void>((res, rej) => process.send!(result, (e: Error | null) => (e ? rej(e) : res())));
   } finally {
     rmSync(dir, { recursive: true, force: true });

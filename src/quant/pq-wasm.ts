@@ -43,8 +43,9 @@ export class PqArena {
     const qPtr = a.allocSlot(this.dim * 4);
     a.f32.set(query, qPtr >> 2);
     const dsub = this.dim / this.m;
-    if (metric === 'l2') a.kernels.pqLutL2(qPtr, this.cbPtr, this.m, dsub, lutPtr);
-    else a.kernels.pqLutIp(qPtr, this.cbPtr, this.m, dsub, lutPtr);
+    const k = a.kernels;
+    if (dsub === 8) (metric === 'l2' ? k.pqLut8L2 : k.pqLut8Ip)(qPtr, this.cbPtr, this.m, dsub, lutPtr);
+    else (metric === 'l2' ? k.pqLutL2 : k.pqLutIp)(qPtr, this.cbPtr, this.m, dsub, lutPtr);
     a.freeSlot(qPtr, this.dim * 4);
   }
 }

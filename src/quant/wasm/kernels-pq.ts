@@ -109,11 +109,61 @@ function adcPairsKernel(): FuncDef {
   };
 }
 
-export const PQ_KERNELS: FuncDef[] = [lutKernel('pqLutIp', false), lutKernel('pqLutL2', true), adcKernel(), adcPairsKernel()];
+/**
+ * The table kernel specialised for 8-d subspaces (768/96, 784/98: the common case): the eight
+ * query components are splatted once per subspace and kept in registers, and the eight
+ * codebook rows are read at fixed offsets, so each 4 centroids cost 8 loads and 8 fused steps.
+ */
+function lut8Kernel(name: string, l2: boolean): FuncDef {
+  // params: 0 q, 1 cbT, 2 m, 3 dsub (unused), 4 lut; locals: 5 j, 6 c, 7 acc, 8 qrow, 9 cbrow,
+  // 10 lutrow, 11..18 the splatted query components, 19 d
+  const Q = 0, CB = 1, M = 2, LUT = 4, J = 5, C = 6, ACC = 7, QROW = 8, CBROW = 9, LROW = 10, QS = 11, D = 19;
+  const splats: number[][] = [];
+  for (let t = 0; t < 8; t++) splats.push([...op.get(QROW), ...op.f32Load(4 * t), ...op.f32x4Splat, ...op.set(QS + t)]);
+  const terms: number[][] = [];
+  for (let t = 0; t < 8; t++) {
+    const load = [...op.get(CBROW), ...op.get(C), ...op.i32Add, ...op.v128Load(1024 * t)];
+    terms.push(l2
+      ? [...op.get(ACC), ...op.get(QS + t), ...load, ...op.f32x4Sub, ...op.tee(D), ...op.get(D), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(ACC)]
+      : [...op.get(ACC), ...op.get(QS + t), ...load, ...op.f32x4Mul, ...op.f32x4Add, ...op.set(ACC)]);
+  }
+  return {
+    name,
+    params: [I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, V128, I32, I32, I32, V128, V128, V128, V128, V128, V128, V128, V128, V128],
+    body: [
+      op.get(Q), op.set(QROW), op.get(CB), op.set(CBROW), op.get(LUT), op.set(LROW),
+      op.block, op.loop,
+      op.get(J), op.get(M), op.i32GeU, op.brIf(1),
+      ...splats,
+      op.i32(0), op.set(C),
+      op.block, op.loop,
+      op.get(C), op.i32(1024), op.i32GeU, op.brIf(1),
+      op.v128Zero, op.set(ACC),
+      ...terms,
+      op.get(LROW), op.get(C), op.i32Add, op.get(ACC), ...(l2 ? [] : [op.f32x4Neg]), op.v128Store(),
+      op.get(C), op.i32(16), op.i32Add, op.set(C),
+      op.br(0), op.end, op.end,
+      op.get(QROW), op.i32(32), op.i32Add, op.set(QROW),
+      op.get(CBROW), op.i32(8 * 1024), op.i32Add, op.set(CBROW),
+      op.get(LROW), op.i32(1024), op.i32Add, op.set(LROW),
+      op.get(J), op.i32(1), op.i32Add, op.set(J),
+      op.br(0), op.end, op.end,
+    ],
+  };
+}
+
+export const PQ_KERNELS: FuncDef[] = [
+  lutKernel('pqLutIp', false), lutKernel('pqLutL2', true), adcKernel(), adcPairsKernel(),
+  lut8Kernel('pqLut8Ip', false), lut8Kernel('pqLut8L2', true),
+];
 
 export interface PqWasmKernels {
   pqLutIp(q: number, cbT: number, m: number, dsub: number, lut: number): void;
   pqLutL2(q: number, cbT: number, m: number, dsub: number, lut: number): void;
+  pqLut8Ip(q: number, cbT: number, m: number, dsub: number, lut: number): void;
+  pqLut8L2(q: number, cbT: number, m: number, dsub: number, lut: number): void;
   pqAdc(lut: number, codes: number, m: number, ids: number, count: number, out: number): void;
   pqAdcPairs(luts: number, lutBytes: number, codes: number, m: number, slots: number, ids: number, count: number, out: number): void;
 }
