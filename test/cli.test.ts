@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
+import { cli, expectOk, expectOneLineError, lastJson, rng } from './helpers/cli.js';
 import { DenseDataset } from '../src/data/dense.js';
 import { SparseDataset } from '../src/data/sparse.js';
 import { FlatIndex } from '../src/index/flat.js';
@@ -19,55 +20,6 @@ const N = 500;
 const NQ = 40;
 const DIM = 16;
 const SPARSE_DIM = 200;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI in-process, collecting what it prints. */
-async function cli(...argv: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
-
-/** The last stdout line, parsed as JSON (other tools rely on it). */
-function lastJson(run: Run): Record<string, unknown> {
-  const lines = run.stdout.trimEnd().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
-}
-
-/** Success, with the failure's stderr in the assertion message when not. */
-function expectOk(run: Run): void {
-  if (run.code !== 0) expect.fail(`exit ${run.code}: ${run.stderr}`);
-}
-
-/** A failure reported as exactly one readable line, without stack frames. */
-function expectOneLineError(run: Run, pattern: RegExp, code?: number): void {
-  expect(run.code, run.stderr).not.toBe(0);
-  if (code !== undefined) expect(run.code, run.stderr).toBe(code);
-  const lines = run.stderr.trimEnd().split('\n');
-  expect(lines, run.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^webannolo: error: /);
-  expect(run.stderr).not.toMatch(/\n\s+at /);
-  expect(lines[0]).toMatch(pattern);
-}
-
-/** Deterministic pseudo-random floats in [0, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 function randomDense(n: number, dim: number, seed: number): DenseDataset {
   const r = rng(seed);

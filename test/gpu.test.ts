@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   FlatIndex, GpuDenseEvaluator, GpuPqEvaluator, GpuSparseEvaluator, HnswIndex, ProductQuantizer, gpuAssigner,
-  recallAtK, requestGpu, type BatchEvaluator, type Dataset, type VectorStore,
+  recallAtK, requestGpu, type BatchEvaluator, type Dataset, type PlainDenseStore, type PqStore, type VectorStore,
 } from '../src/index.js';
 import { assignPoints } from '../src/quant/kmeans.js';
 import { loadBge, loadMnistWithTruth, loadSplade } from './helpers/data.js';
@@ -43,7 +43,7 @@ describeGpu('WebGPU on MNIST (always available data)', () => {
     const { base, queries, gt } = await loadMnistWithTruth(20_000, 1_000);
     const small = base.slice(0, 4000);
     const index = HnswIndex.build(small, { metric: 'l2', m: 12, efConstruction: 80 });
-    await expectSameDistances(new GpuDenseEvaluator(gpu!, index.store), index.store, queries, 64);
+    await expectSameDistances(new GpuDenseEvaluator(gpu!, index.store as PlainDenseStore), index.store, queries, 64);
 
     const q = queries.slice(0, 40);
     const cpuExact = await FlatIndex.build(small, { metric: 'l2' }).searchBatch(q, 10);
@@ -77,7 +77,7 @@ describeGpu('WebGPU on MNIST (always available data)', () => {
     const saved = gpu!.limits.maxStorageBufferBindingSize;
     gpu!.limits.maxStorageBufferBindingSize = 700 * 784 * 4 + 100; // 700 rows a chunk: 5 chunks
     try {
-      await expectSameDistances(new GpuDenseEvaluator(gpu!, index.store), index.store, queries, 32);
+      await expectSameDistances(new GpuDenseEvaluator(gpu!, index.store as PlainDenseStore), index.store, queries, 32);
       const q = queries.slice(0, 16);
       const exactGpu = await new FlatIndex(index.store).searchBatch(q, 10, { backend: 'gpu' });
       const exactCpu = await new FlatIndex(index.store).searchBatch(q, 10);
@@ -116,7 +116,7 @@ describeGpu('WebGPU on MNIST (always available data)', () => {
     const q = queries.slice(0, 100);
     const reference = await index.searchBatch(q, 10, { ef: 40, batchSize: 50 });
     const doomed = (await requestGpu({ renew: true }))!;
-    const inner = new GpuDenseEvaluator(doomed, index.store);
+    const inner = new GpuDenseEvaluator(doomed, index.store as PlainDenseStore);
     let calls = 0;
     const evaluator: BatchEvaluator = {
       backend: 'gpu',
@@ -161,7 +161,7 @@ describeGpu('WebGPU kernels on the shared real data', () => {
     it('dense IP and PQ on bge: kernels match, GPU recall equals CPU recall', async () => {
       const { base, queries, gt } = loadBge();
       const index = HnswIndex.build(base, { metric: 'ip' });
-      await expectSameDistances(new GpuDenseEvaluator(gpu!, index.store), index.store, queries, 32);
+      await expectSameDistances(new GpuDenseEvaluator(gpu!, index.store as PlainDenseStore), index.store, queries, 32);
       const q = queries.slice(0, 24);
       const g48 = { ...gt, rows: 24, data: gt.data.subarray(0, 2400), scores: gt.scores!.subarray(0, 2400) };
       const cpu = await index.searchBatch(q, 10, { ef: 100, width: 4 });
@@ -169,7 +169,7 @@ describeGpu('WebGPU kernels on the shared real data', () => {
       expect(Math.abs(recallAtK(onGpu.ids, 10, g48) - recallAtK(cpu.ids, 10, g48))).toBeLessThanOrEqual(0.005);
 
       const pqIndex = index.quantize(new ProductQuantizer({ m: 96, trainSample: 2000, maxIterations: 4 }));
-      await expectSameDistances(new GpuPqEvaluator(gpu!, pqIndex.store), pqIndex.store, queries, 32);
+      await expectSameDistances(new GpuPqEvaluator(gpu!, pqIndex.store as PqStore), pqIndex.store, queries, 32);
       const pqCpu = await pqIndex.searchBatch(q, 10, { ef: 100, width: 4, rerank: 100 });
       const pqGpu = await pqIndex.searchBatch(q, 10, { ef: 100, width: 4, rerank: 100, backend: 'gpu' });
       expect(pqGpu.backend).toBe('gpu');

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { cli, cliOn, expectOk, expectOneLineError, lastJson, rng } from './helpers/cli.js';
 import { DenseDataset } from '../src/data/dense.js';
 import { SparseDataset } from '../src/data/sparse.js';
 import { FlatIndex } from '../src/index/flat.js';
@@ -20,54 +20,6 @@ const N = 3000;
 const DIM = 32;
 const NQ = 50;
 const PQ_M = 8;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...argv: string[]): Promise<Run> {
-  return cliOn(false, argv);
-}
-
-/** Runs the CLI in-process; `tty` makes stderr look like a terminal (progress bars). */
-async function cliOn(tty: boolean, argv: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s), isTTY: tty, columns: 100 },
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
-
-function lastJson(run: Run): Record<string, unknown> {
-  const lines = run.stdout.trimEnd().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
-}
-
-function expectOk(run: Run): void {
-  if (run.code !== 0) expect.fail(`exit ${run.code}: ${run.stderr}`);
-}
-
-function expectOneLineError(run: Run, pattern: RegExp, code: number): void {
-  expect(run.code, run.stderr).toBe(code);
-  const lines = run.stderr.trimEnd().split('\n');
-  expect(lines, run.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^webannolo: error: /);
-  expect(lines[0]).toMatch(pattern);
-}
-
-/** Deterministic uniform floats in [0, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 /** Points around 40 random centres: the structure PQ codebooks can learn. */
 function clustered(n: number, seed: number): DenseDataset {

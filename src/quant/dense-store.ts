@@ -94,7 +94,6 @@ export function checkDenseQuery(query: Vector, dim: number): void {
 }
 
 class JsDenseEvaluator implements QueryEvaluator {
-  private readonly sign: number;
   private readonly isL2: boolean;
   constructor(
     private readonly q: Float32Array,
@@ -104,7 +103,6 @@ class JsDenseEvaluator implements QueryEvaluator {
     metric: Metric,
   ) {
     this.isL2 = metric === 'l2';
-    this.sign = this.isL2 ? 1 : -1;
   }
   distance(id: number): number {
     return this.isL2 ? l2sq(this.q, this.qOff, this.data, id * this.dim, this.dim) : -dot(this.q, this.qOff, this.data, id * this.dim, this.dim);

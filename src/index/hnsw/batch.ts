@@ -1,4 +1,4 @@
-import type { BatchEvaluator, Dataset, VectorStore } from '../../types.js';
+import type { BatchEvaluator, Dataset } from '../../types.js';
 import { MaxHeap, MinHeap } from '../../util/heap.js';
 import { HashVisited } from '../../util/visited.js';
 import type { HnswGraph } from './graph.js';
@@ -128,10 +128,7 @@ export class BatchController {
   private readonly slots: SlotState[] = [];
   private readonly pairs = new PairBuffer(4096);
 
-  constructor(
-    private readonly graph: HnswGraph,
-    private readonly store: VectorStore,
-  ) {}
+  constructor(private readonly graph: HnswGraph) {}
 
   /**
    * Searches queries[start .. start+count) and writes, per slot, the best `ef` candidates

@@ -150,7 +150,7 @@ export class HnswIndex {
     const { primary, gpu } = await this.primaryEvaluator(params, Math.min(nq, batchSize));
     const onFault = gpu ? gpuFaultHandler(gpu, params) : (e: unknown) => params.onFallback?.(e);
     const evaluator = new FaultTolerantEvaluator(primary, () => this.store.batchEvaluator(), onFault);
-    const controller = new BatchController(this.graph, this.store);
+    const controller = new BatchController(this.graph);
     try {
       for (let start = 0; start < nq; start += batchSize) {
         const count = Math.min(batchSize, nq - start);
