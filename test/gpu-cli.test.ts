@@ -2,17 +2,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { main } from '../src/cli/main.js';
 import { writeFvecs } from '../src/io/vecs.js';
+import { cli, lastJson } from './helpers/cli.js';
 import { loadMnistWithTruth } from './helpers/data.js';
 import { describeGpu, gpu } from './helpers/gpu.js';
 
-async function cli(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: {} });
-  const lines = stdout.trimEnd().split('\n');
-  return { code, stdout, stderr, json: code === 0 ? (JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>) : {} };
+/** A run plus its JSON line (when it succeeded). */
+async function run(...argv: string[]) {
+  const r = await cli(...argv);
+  return { ...r, json: r.code === 0 ? lastJson(r) : {} };
 }
 
 const dirs: string[] = [];
@@ -28,18 +26,18 @@ describeGpu('webannolo search --backend', () => {
     await writeFile(join(dir, 'base.fvecs'), writeFvecs(base.slice(0, 1500)));
     await writeFile(join(dir, 'q.fvecs'), writeFvecs(queries.slice(0, 80)));
     const index = join(dir, 'i.wann');
-    expect((await cli('build', '--data', join(dir, 'base.fvecs'), '--metric', 'l2', '--m', '8', '--ef-construction', '40', '--out', index, '--quiet')).code).toBe(0);
+    expect((await run('build', '--data', join(dir, 'base.fvecs'), '--metric', 'l2', '--m', '8', '--ef-construction', '40', '--out', index, '--quiet')).code).toBe(0);
     const common = ['search', '--index', index, '--queries', join(dir, 'q.fvecs'), '--k', '5', '--ef', '32', '--out', join(dir, 'r.ivecs')];
-    const onGpu = await cli(...common, '--batch', '80', '--backend', 'gpu', '--width', '2');
+    const onGpu = await run(...common, '--batch', '80', '--backend', 'gpu', '--width', '2');
     expect(onGpu.code, onGpu.stderr).toBe(0);
     expect(onGpu.json['backend']).toBe('gpu');
     expect(onGpu.json['device']).toBe(gpu!.description);
-    expect((await cli(...common, '--batch', '80', '--backend', 'auto')).json['backend']).toBe('gpu');
-    expect((await cli(...common, '--batch', '10', '--backend', 'auto')).json['backend']).toBe('cpu');
-    const cpu = await cli(...common, '--batch', '80');
+    expect((await run(...common, '--batch', '80', '--backend', 'auto')).json['backend']).toBe('gpu');
+    expect((await run(...common, '--batch', '10', '--backend', 'auto')).json['backend']).toBe('cpu');
+    const cpu = await run(...common, '--batch', '80');
     expect(cpu.json['backend']).toBe('cpu');
     expect(cpu.json['device']).toBeUndefined();
-    const noBatch = await cli(...common, '--backend', 'gpu');
+    const noBatch = await run(...common, '--backend', 'gpu');
     expect(noBatch.code).toBe(2);
     expect(noBatch.stderr).toMatch(/--backend gpu needs --batch N/);
   });
