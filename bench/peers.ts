@@ -74,6 +74,16 @@ export interface PqParams {
   rerank: number;
 }
 
+/** Memory of the plain and PQ indexes (index.memory), codes and codebooks, file sizes. */
+export interface PqMemory {
+  plain: { graphBytes: number; storeBytes: number };
+  pq: { graphBytes: number; storeBytes: number; rerankBytes: number };
+  codesBytes: number;
+  codebooksBytes: number;
+  fileBytesWithPlain: number;
+  fileBytesCodesOnly: number;
+}
+
 export interface PqQuantizeInfo {
   m: number;
   dsub: number;
@@ -187,14 +197,7 @@ class WebannoloAdapter implements LibAdapter {
   }
 
   /** index.memory of the plain and of the PQ index, the codebook bytes, and serialized sizes. */
-  pqMemory(dir: string): {
-    plain: { graphBytes: number; storeBytes: number };
-    pq: { graphBytes: number; storeBytes: number; rerankBytes: number };
-    codesBytes: number;
-    codebooksBytes: number;
-    fileBytesWithPlain: number;
-    fileBytesCodesOnly: number;
-  } {
+  pqMemory(dir: string): PqMemory {
     const store = this.pqStore();
     const pqIndex = this.mustPq();
     const size = (name: string, index: HnswIndex) => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { BenchArgs, DatasetName, LibName } from './args.js';
 import { loadDataset } from './datasets.js';
 import { memoryAfterGc, recallAtK, sweep, sweepInterleaved, type ModeResult } from './measure.js';
-import { isWebannolo, makeAdapter, type PqQuantizeInfo } from './peers.js';
+import { isWebannolo, makeAdapter, type PqMemory, type PqQuantizeInfo } from './peers.js';
 
 export interface WorkerJob {
   dataset: DatasetName;
@@ -63,14 +63,7 @@ export interface PqResult extends PqQuantizeInfo {
    * Deterministic, unlike RSS, which the GC and the allocator move by whole pages.
    */
   externalDeltaBytes: number;
-  memory: {
-    plain: { graphBytes: number; storeBytes: number };
-    pq: { graphBytes: number; storeBytes: number; rerankBytes: number };
-    codesBytes: number;
-    codebooksBytes: number;
-    fileBytesWithPlain: number;
-    fileBytesCodesOnly: number;
-  };
+  memory: PqMemory;
   /** Exhaustive scan over the codes (FlatIndex over the PQ store): one point, ef = 0. */
   flat: ModeResult;
   /** plain HNSW, PQ-HNSW, PQ+rerank R, PQ+rerank max(ef,R): one sweep, the modes taking turns pass by pass (sweepInterleaved). */

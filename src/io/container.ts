@@ -156,21 +156,11 @@ export function containerFromSections(header: ContainerHeader, read: (entry: Sec
 /** Checks magic, version, length and checksum, then gives typed views of the sections. */
 export function decodeContainer(bytes: Uint8Array): DecodedContainer {
   const header = readContainerHeader(bytes);
-  const entries = header.sections ?? [];
   checkContainerLength(header, bytes.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stored = view.getUint32(bytes.length - 4, true);
   if (crc32(bytes.subarray(0, bytes.length - 4)) !== stored) fail('CORRUPT_FILE', 'index file checksum mismatch: the file is damaged');
-  const byName = new Map(entries.map((e) => [e.name, e]));
-  return {
-    header,
-    has: (name) => byName.has(name),
-    section(name: string): SectionArray {
-      const e = byName.get(name);
-      if (!e) return fail('CORRUPT_FILE', `index file lacks its '${name}' section`);
-      return view32(bytes, e);
-    },
-  };
+  return containerFromSections(header, (e) => bytes.subarray(e.offset, e.offset + e.length * bytesPer(e.dtype)));
 }
 
 export function bytesPer(d: Dtype): number {
