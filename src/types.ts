@@ -87,6 +87,9 @@ export interface SearchResult {
   readonly scores: Float32Array;
 }
 
+/** How the GPU took part in a batch: the resident kernel, the hybrid controller, exact scan, or not at all. */
+export type GpuMode = 'resident' | 'hybrid';
+
 /** Results of many queries: row q occupies [q*k, (q+1)*k). */
 export interface BatchSearchResult {
   readonly count: number;
@@ -97,6 +100,16 @@ export interface BatchSearchResult {
   readonly backend: string;
   /** The GPU adapter's description, when a GPU was used. */
   readonly device?: string;
+  /** 'resident' or 'hybrid' (HNSW on the GPU), 'exact' (FlatIndex on the GPU), 'none' (CPU only). */
+  readonly gpuMode: GpuMode | 'exact' | 'none';
+  /** Submits whose completion the call awaited (each a host-device round trip). */
+  readonly roundTrips: number;
+  /** Bytes the call wrote to the device (queries, per-round lists; store and graph on first use). */
+  readonly bytesUp: number;
+  /** Bytes the call read back from the device. */
+  readonly bytesDown: number;
+  /** Milliseconds the call spent running JavaScript, excluding time awaiting the GPU. */
+  readonly hostMs: number;
 }
 
 /** Converts an internal distance to the score users see. */

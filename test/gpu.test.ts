@@ -53,7 +53,7 @@ describeGpu('WebGPU on MNIST (always available data)', () => {
 
     const truth = { rows: 40, dim: 10, data: cpuExact.ids, scores: cpuExact.scores };
     const cpu = await index.searchBatch(q, 10, { ef: 64 });
-    const onGpu = await index.searchBatch(q, 10, { ef: 64, backend: 'gpu', width: 2 });
+    const onGpu = await index.searchBatch(q, 10, { ef: 64, backend: 'gpu', gpuMode: 'hybrid', width: 2 });
     const cpuW = await index.searchBatch(q, 10, { ef: 64, width: 2 });
     expect(onGpu.backend).toBe('gpu');
     expect(onGpu.device).toBe(gpu!.description);
@@ -165,13 +165,13 @@ describeGpu('WebGPU kernels on the shared real data', () => {
       const q = queries.slice(0, 24);
       const g48 = { ...gt, rows: 24, data: gt.data.subarray(0, 2400), scores: gt.scores!.subarray(0, 2400) };
       const cpu = await index.searchBatch(q, 10, { ef: 100, width: 4 });
-      const onGpu = await index.searchBatch(q, 10, { ef: 100, width: 4, backend: 'gpu' });
+      const onGpu = await index.searchBatch(q, 10, { ef: 100, width: 4, backend: 'gpu', gpuMode: 'hybrid' });
       expect(Math.abs(recallAtK(onGpu.ids, 10, g48) - recallAtK(cpu.ids, 10, g48))).toBeLessThanOrEqual(0.005);
 
       const pqIndex = index.quantize(new ProductQuantizer({ m: 96, trainSample: 2000, maxIterations: 4 }));
       await expectSameDistances(new GpuPqEvaluator(gpu!, pqIndex.store as PqStore), pqIndex.store, queries, 32);
       const pqCpu = await pqIndex.searchBatch(q, 10, { ef: 100, width: 4, rerank: 100 });
-      const pqGpu = await pqIndex.searchBatch(q, 10, { ef: 100, width: 4, rerank: 100, backend: 'gpu' });
+      const pqGpu = await pqIndex.searchBatch(q, 10, { ef: 100, width: 4, rerank: 100, backend: 'gpu', gpuMode: 'hybrid' });
       expect(pqGpu.backend).toBe('gpu');
       expect(Math.abs(recallAtK(pqGpu.ids, 10, g48) - recallAtK(pqCpu.ids, 10, g48))).toBeLessThanOrEqual(0.005);
       const flatGpu = await new FlatIndex(pqIndex.store).searchBatch(q, 10, { backend: 'gpu' });
@@ -190,7 +190,7 @@ describeGpu('WebGPU kernels on the shared real data', () => {
       const exact = await FlatIndex.build(sub, { metric: 'ip' }).searchBatch(q, 10);
       const truth = { rows: 64, dim: 10, data: exact.ids, scores: exact.scores };
       const cpu = await index.searchBatch(q, 10, { ef: 64, width: 2 });
-      const onGpu = await index.searchBatch(q, 10, { ef: 64, width: 2, backend: 'gpu' });
+      const onGpu = await index.searchBatch(q, 10, { ef: 64, width: 2, backend: 'gpu', gpuMode: 'hybrid' });
       expect(onGpu.backend).toBe('gpu');
       expect(Math.abs(recallAtK(onGpu.ids, 10, truth, { scores: onGpu.scores }) - recallAtK(cpu.ids, 10, truth, { scores: cpu.scores }))).toBeLessThanOrEqual(0.005);
     });

@@ -1,4 +1,5 @@
 import { fail } from '../errors.js';
+import { BufferUsage, MapMode } from './constants.js';
 import { GpuResources } from './resources.js';
 
 /** A WebGPU device with what webannolo keeps per device: pipelines, pooled buffers, state. */
@@ -6,8 +7,15 @@ export interface GpuContext {
   readonly device: GPUDevice;
   /** The adapter's description, e.g. "NVIDIA H100" or "SwiftShader Device (Subzero)". */
   readonly description: string;
-  /** Limits in force; tests may lower maxStorageBufferBindingSize to force chunking. */
-  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+  /**
+   * Limits in force; tests may lower them to force chunking (binding size) or a smaller
+   * resident-kernel layout (workgroup memory).
+   */
+  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupStorageSize: number; maxStorageBuffersPerShaderStage: number };
+  /** True for a software adapter (SwiftShader, a fallback adapter): correct, but CPU-speed. */
+  readonly software: boolean;
+  /** Median time of one tiny submit + readback when the device was opened, in ms. */
+  readonly roundTripMs: number;
   readonly resources: GpuResources;
   /** False once the device was lost or a fault made us stop trusting it. */
   usable: boolean;
@@ -70,20 +78,22 @@ async function createContext(options: RequestGpuOptions): Promise<GpuContext | n
   if (!adapter) return null;
   const maxStorageBufferBindingSize = Math.min(adapter.limits.maxStorageBufferBindingSize, 2 ** 31);
   const maxBufferSize = Math.min(adapter.limits.maxBufferSize, 2 ** 31);
+  const maxStorageBuffersPerShaderStage = Math.min(10, adapter.limits.maxStorageBuffersPerShaderStage);
+  const maxComputeWorkgroupStorageSize = adapter.limits.maxComputeWorkgroupStorageSize;
   const device = await adapter.requestDevice({
-    requiredLimits: {
-      maxStorageBufferBindingSize,
-      maxBufferSize,
-      maxStorageBuffersPerShaderStage: Math.min(8, adapter.limits.maxStorageBuffersPerShaderStage),
-    },
+    requiredLimits: { maxStorageBufferBindingSize, maxBufferSize, maxStorageBuffersPerShaderStage, maxComputeWorkgroupStorageSize },
   });
   const info = adapter.info;
   const description = [info?.description, info?.vendor, info?.architecture, info?.device].find((s) => typeof s === 'string' && s.length > 0) ?? 'WebGPU adapter';
+  const software = (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe|software|warp/i.test(description);
+  const resources = new GpuResources(device);
   const ctx: GpuContext = {
     device,
     description,
-    limits: { maxStorageBufferBindingSize, maxBufferSize },
-    resources: new GpuResources(device),
+    limits: { maxStorageBufferBindingSize, maxBufferSize, maxComputeWorkgroupStorageSize, maxStorageBuffersPerShaderStage },
+    software,
+    roundTripMs: await measureRoundTrip(device),
+    resources,
     usable: true,
   };
   void device.lost.then((lost) => {
@@ -91,6 +101,30 @@ async function createContext(options: RequestGpuOptions): Promise<GpuContext | n
     ctx.lostReason = lost.message || String(lost.reason);
   });
   return ctx;
+}
+
+/**
+ * Times a minimal submit + readback (median of 5) so `backend: 'auto'` can weigh round trips
+ * by measurement: about 0.05 ms on Dawn/Vulkan, 0.5 ms in Chrome, up to 100 ms in browsers
+ * that poll. Not counted in any search's traffic.
+ */
+async function measureRoundTrip(device: GPUDevice): Promise<number> {
+  const times: number[] = [];
+  const src = device.createBuffer({ size: 16, usage: BufferUsage.COPY_SRC | BufferUsage.COPY_DST });
+  for (let i = 0; i < 5; i++) {
+    const dst = device.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const t0 = performance.now();
+    const encoder = device.createCommandEncoder();
+    encoder.copyBufferToBuffer(src, 0, dst, 0, 16);
+    device.queue.submit([encoder.finish()]);
+    await dst.mapAsync(MapMode.READ);
+    times.push(performance.now() - t0);
+    dst.unmap();
+    dst.destroy();
+  }
+  src.destroy();
+  times.sort((a, b) => a - b);
+  return times[2]!;
 }
 
 /** Marks a context unusable after a fault: later calls use the CPU until requestGpu({renew}). */

@@ -97,7 +97,7 @@ export async function scoreChunkedPairs(
   const { device, resources } = ctx;
   const { pairs, order, starts } = partitionPairs(slots, ids, count, store.rowsPerChunk, store.chunks.length);
   const pairBuf = resources.storage(pairs.byteLength);
-  device.queue.writeBuffer(pairBuf, 0, pairs);
+  resources.write(pairBuf, pairs);
   const outBuf = resources.storage(count * 4);
   const readBuf = resources.readback(count * 4);
   const pipeline = await resources.pipeline(shader);

@@ -54,7 +54,7 @@ async function searchBlock(ctx: GpuContext, store: VectorStore, queries: Dataset
     const q = new Float32Array(rows * stride);
     for (let s = 0; s < rows; s++) q.set(padRows(queries.get(start + s) as Float32Array, store.dim, 0, 1, stride), s * stride);
     const qBuf = keep(resources.storage(q.byteLength));
-    device.queue.writeBuffer(qBuf, 0, q);
+    resources.write(qBuf, q);
     const pipeline = await resources.pipeline('dense_scan');
     data.chunks.forEach((chunk, c) => {
       const idBase = c * data.rowsPerChunk;
@@ -103,7 +103,7 @@ async function searchBlock(ctx: GpuContext, store: VectorStore, queries: Dataset
   encoder.copyBufferToBuffer(inDist, 0, readD, 0, rows * kk * 4);
   encoder.copyBufferToBuffer(inIds, 0, readI, 0, rows * kk * 4);
   device.queue.submit([encoder.finish()]);
-  const [d, i] = await Promise.all([resources.read(readD, rows * kk * 4), resources.read(readI, rows * kk * 4)]);
+  const [d, i] = (await resources.readAll([{ buffer: readD, bytes: rows * kk * 4 }, { buffer: readI, bytes: rows * kk * 4 }])) as [ArrayBuffer, ArrayBuffer];
   resources.release(matrix);
   for (const r of releases) r();
   const dists = new Float32Array(rows * k).fill(Number.POSITIVE_INFINITY);

@@ -70,7 +70,7 @@ export class GpuDenseEvaluator implements BatchEvaluator {
     await guarded(ctx, async () => {
       if (this.queries) ctx.resources.release(this.queries);
       this.queries = ctx.resources.storage(block.byteLength);
-      ctx.device.queue.writeBuffer(this.queries, 0, block);
+      ctx.resources.write(this.queries, block);
     });
   }
 

@@ -39,7 +39,7 @@ export async function buildLuts(ctx: GpuContext, data: GpuPqData, queries: Datas
   const block = new Float32Array(count * dim);
   for (let s = 0; s < count; s++) block.set(queries.get(start + s) as Float32Array, s * dim);
   const qBuf = resources.storage(block.byteLength);
-  device.queue.writeBuffer(qBuf, 0, block);
+  resources.write(qBuf, block);
   const luts = resources.storage(count * m * PQ_KSUB * 4);
   const total = count * m * PQ_KSUB;
   const g = grid(Math.ceil(total / 64));
@@ -70,7 +70,7 @@ export class GpuPqEvaluator implements BatchEvaluator {
       const built = await buildLuts(this.ctx, this.data, queries, start, count, encoder);
       this.ctx.device.queue.submit([encoder.finish()]);
       this.luts = built.luts;
-      await this.ctx.device.queue.onSubmittedWorkDone();
+      await this.ctx.resources.settle();
       built.release();
     });
   }

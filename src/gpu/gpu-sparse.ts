@@ -58,9 +58,9 @@ export class GpuSparseEvaluator implements BatchEvaluator {
     await guarded(this.ctx, async () => {
       this.dispose();
       this.queries = this.ctx.resources.storage(rows.byteLength);
-      this.ctx.device.queue.writeBuffer(this.queries, 0, rows);
+      this.ctx.resources.write(this.queries, rows);
       this.norms = this.ctx.resources.storage(norms.byteLength);
-      this.ctx.device.queue.writeBuffer(this.norms, 0, norms);
+      this.ctx.resources.write(this.norms, norms);
     });
   }
 
@@ -74,7 +74,7 @@ export class GpuSparseEvaluator implements BatchEvaluator {
         pairs[2 * i + 1] = ids[i]!;
       }
       const pairBuf = resources.storage(pairs.byteLength);
-      device.queue.writeBuffer(pairBuf, 0, pairs);
+      resources.write(pairBuf, pairs);
       const outBuf = resources.storage(count * 4);
       const readBuf = resources.readback(count * 4);
       const g = grid(Math.ceil(count / 64));

@@ -19,11 +19,11 @@ export function gpuAssigner(ctx: GpuContext) {
       if (cachedPoints !== points || pointsBuf === null) {
         if (pointsBuf) resources.release(pointsBuf);
         pointsBuf = resources.storage(points.byteLength);
-        device.queue.writeBuffer(pointsBuf, 0, points);
+        resources.write(pointsBuf, points);
         cachedPoints = points;
       }
       const cBuf = resources.storage(centroids.byteLength);
-      device.queue.writeBuffer(cBuf, 0, centroids);
+      resources.write(cBuf, centroids);
       const aBuf = resources.storage(n * 4);
       const dBuf = resources.storage(n * 4);
       const g = grid(Math.ceil(n / 64));
@@ -35,7 +35,7 @@ export function gpuAssigner(ctx: GpuContext) {
       encoder.copyBufferToBuffer(aBuf, 0, readA, 0, n * 4);
       encoder.copyBufferToBuffer(dBuf, 0, readD, 0, n * 4);
       device.queue.submit([encoder.finish()]);
-      const [a, d] = await Promise.all([resources.read(readA, n * 4), resources.read(readD, n * 4)]);
+      const [a, d] = (await resources.readAll([{ buffer: readA, bytes: n * 4 }, { buffer: readD, bytes: n * 4 }])) as [ArrayBuffer, ArrayBuffer];
       for (const b of [cBuf, aBuf, dBuf, params]) resources.release(b);
       const newAssign = new Uint32Array(a, 0, n);
       const newDist = new Float32Array(d, 0, n);

@@ -1,6 +1,18 @@
 import { BufferUsage, MapMode } from './constants.js';
 import { shaderSource } from './shaders.js';
 
+export interface GpuTraffic {
+  /** Submits whose completion the host awaited (a readback or a settle). */
+  roundTrips: number;
+  bytesUp: number;
+  bytesDown: number;
+}
+
+/** Traffic between two snapshots of GpuResources.traffic. */
+export function trafficSince(now: GpuTraffic, before: GpuTraffic): GpuTraffic {
+  return { roundTrips: now.roundTrips - before.roundTrips, bytesUp: now.bytesUp - before.bytesUp, bytesDown: now.bytesDown - before.bytesDown };
+}
+
 /**
  * Per-device caches: compute pipelines by shader key, and pooled storage/readback buffers
  * (a batch search makes the same-sized round trips thousands of times).
@@ -8,23 +20,35 @@ import { shaderSource } from './shaders.js';
 export class GpuResources {
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
   private readonly pool = new Map<string, GPUBuffer[]>();
+  /**
+   * Running totals of host-device traffic on this device: awaited submits, bytes written to
+   * the device, bytes read back. A search reports the difference across its call.
+   */
+  readonly traffic: GpuTraffic = { roundTrips: 0, bytesUp: 0, bytesDown: 0 };
 
   constructor(private readonly device: GPUDevice) {}
 
-  /** The pipeline of shader `name` with `constants` (override values), compiled once. */
-  pipeline(name: string, constants: Record<string, number> = {}): Promise<GPUComputePipeline> {
-    const key = `${name}|${JSON.stringify(constants)}`;
-    let p = this.pipelines.get(key);
+  /** The pipeline of WGSL `code` (composed by the caller) under cache key `key`. */
+  pipelineOf(key: string, code: () => Promise<string>, constants: Record<string, number> = {}): Promise<GPUComputePipeline> {
+    const full = `${key}|${JSON.stringify(constants)}`;
+    let p = this.pipelines.get(full);
     if (!p) {
-      p = shaderSource(name).then((code) =>
+      p = code().then((text) =>
         this.device.createComputePipelineAsync({
           layout: 'auto',
-          compute: { module: this.device.createShaderModule({ code, label: name }), entryPoint: 'main', constants },
+          compute: { module: this.device.createShaderModule({ code: text, label: key }), entryPoint: 'main', constants },
         }),
       );
-      this.pipelines.set(key, p);
+      // A failed compilation is not cached: the next call reports it again.
+      p.catch(() => this.pipelines.delete(full));
+      this.pipelines.set(full, p);
     }
     return p;
+  }
+
+  /** The pipeline of shader `name` with `constants` (override values), compiled once. */
+  pipeline(name: string, constants: Record<string, number> = {}): Promise<GPUComputePipeline> {
+    return this.pipelineOf(name, () => shaderSource(name), constants);
   }
 
   /** A buffer of at least `bytes` (rounded up to a power of two so sizes repeat). */
@@ -57,6 +81,7 @@ export class GpuResources {
   upload(data: ArrayBufferView, usage = BufferUsage.STORAGE | BufferUsage.COPY_DST): GPUBuffer {
     const size = Math.max(16, Math.ceil(data.byteLength / 4) * 4);
     const buffer = this.device.createBuffer({ size, usage, mappedAtCreation: true });
+    this.traffic.bytesUp += data.byteLength;
     new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     buffer.unmap();
     return buffer;
@@ -66,16 +91,41 @@ export class GpuResources {
   params(words: ArrayLike<number>): GPUBuffer {
     const data = Uint32Array.from(words);
     const buffer = this.acquire(data.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST);
-    this.device.queue.writeBuffer(buffer, 0, data);
+    this.write(buffer, data);
     return buffer;
   }
 
+  /** queue.writeBuffer, counted as upload traffic. */
+  write(buffer: GPUBuffer, data: ArrayBufferView & ArrayLike<number>): void {
+    this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    this.traffic.bytesUp += data.byteLength;
+  }
+
+  /** Waits for the submitted work without reading anything back (one round trip). */
+  async settle(): Promise<void> {
+    this.traffic.roundTrips++;
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
   /** Maps a readback buffer and copies `bytes` out (then returns it to the pool). */
-  async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
-    await buffer.mapAsync(MapMode.READ, 0, Math.ceil(bytes / 4) * 4);
-    const copy = buffer.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0);
+  read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    this.traffic.roundTrips++;
+    return this.mapAndCopy(buffer, bytes);
+  }
+
+  /** Reads several buffers filled by one submit: one round trip. */
+  readAll(reads: readonly { buffer: GPUBuffer; bytes: number }[]): Promise<ArrayBuffer[]> {
+    this.traffic.roundTrips++;
+    return Promise.all(reads.map((r) => this.mapAndCopy(r.buffer, r.bytes)));
+  }
+
+  private async mapAndCopy(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    await buffer.mapAsync(MapMode.READ, 0, size);
+    const copy = buffer.getMappedRange(0, size).slice(0);
     buffer.unmap();
     this.release(buffer);
+    this.traffic.bytesDown += bytes;
     return copy;
   }
 }

@@ -4,7 +4,9 @@ import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorSt
 import { METRICS } from '../types.js';
 import { MaxHeap } from '../util/heap.js';
 import { GPU_MAX_K, gpuExactSearch, gpuExactSupports } from '../gpu/exact.js';
+import { trafficSince } from '../gpu/resources.js';
 import { chooseGpu, gpuFaultHandler, type BackendOptions } from '../gpu/select.js';
+import { HostTimer } from '../util/host-timer.js';
 import { toScore } from '../types.js';
 import { checkQueryAt } from './hnsw/hnsw-index.js';
 import { asQueryDataset, checkK, emitTopK } from './results.js';
@@ -59,23 +61,34 @@ export class FlatIndex {
     for (let q = 0; q < qs.size; q++) checkQueryAt(this.store, qs, q);
     const ids = new Int32Array(qs.size * k);
     const scores = new Float32Array(qs.size * k);
+    const timer = new HostTimer();
+    timer.resume();
     const gpu = gpuExactSupports(this.store, k) || options.backend === 'gpu' ? await chooseGpu(options, qs.size) : null;
     if (gpu) {
       if (!gpuExactSupports(this.store, k)) fail('NO_GPU', `exact GPU search supports dense and PQ stores with k <= ${GPU_MAX_K}: use backend 'auto' or 'cpu'`);
+      const before = { ...gpu.resources.traffic };
       try {
-        const r = await gpuExactSearch(gpu, this.store, qs, k);
+        const r = await timer.wait(gpuExactSearch(gpu, this.store, qs, k));
         for (let i = 0; i < r.ids.length; i++) {
           const found = r.dists[i] !== Number.POSITIVE_INFINITY;
           ids[i] = found ? r.ids[i]! : -1;
           scores[i] = found ? toScore(this.metric, r.dists[i]!) : Number.NaN;
         }
-        return { count: qs.size, k, ids, scores, backend: 'gpu', device: gpu.description };
+        timer.pause();
+        return {
+          count: qs.size, k, ids, scores, backend: 'gpu', device: gpu.description,
+          gpuMode: 'exact', ...trafficSince(gpu.resources.traffic, before), hostMs: timer.ms,
+        };
       } catch (error) {
         gpuFaultHandler(gpu, options)(error);
       }
     }
     for (let q = 0; q < qs.size; q++) this.searchInto(qs.get(q), k, ids, scores, q * k);
-    return { count: qs.size, k, ids, scores, backend: gpu ? 'gpu+cpu' : 'cpu', ...(gpu ? { device: gpu.description } : {}) };
+    timer.pause();
+    return {
+      count: qs.size, k, ids, scores, backend: gpu ? 'gpu+cpu' : 'cpu', ...(gpu ? { device: gpu.description } : {}),
+      gpuMode: 'none', roundTrips: 0, bytesUp: 0, bytesDown: 0, hostMs: timer.ms,
+    };
   }
 
   private searchInto(query: Vector, k: number, ids: Int32Array, scores: Float32Array, offset: number): void {

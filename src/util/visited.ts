@@ -73,3 +73,25 @@ export class HashVisited {
     }
   }
 }
+
+/**
+ * Visited set as a bitset over ids [0, n): one bit per item, so a batch of B queries costs
+ * B x n / 8 bytes, and clearing is a memset of n / 8 bytes (cheaper than hashing every test).
+ */
+export class BitVisited {
+  private readonly bits: Uint32Array;
+  constructor(n: number) {
+    this.bits = new Uint32Array(Math.ceil(n / 32));
+  }
+  clear(): void {
+    this.bits.fill(0);
+  }
+  testAndSet(id: number): boolean {
+    const w = id >>> 5;
+    const mask = 1 << (id & 31);
+    const v = this.bits[w]!;
+    if ((v & mask) !== 0) return true;
+    this.bits[w] = v | mask;
+    return false;
+  }
+}

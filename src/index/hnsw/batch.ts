@@ -1,6 +1,7 @@
 import type { BatchEvaluator, Dataset } from '../../types.js';
 import { MaxHeap, MinHeap } from '../../util/heap.js';
-import { HashVisited } from '../../util/visited.js';
+import type { HostTimer } from '../../util/host-timer.js';
+import { BitVisited, HashVisited } from '../../util/visited.js';
 import type { HnswGraph } from './graph.js';
 
 /**
@@ -16,11 +17,14 @@ export interface BatchRunOptions {
   width: number;
 }
 
+/** Above this many bytes of bitsets per batch, slots use hash sets instead. */
+const BITSET_BUDGET = 64 * 1024 * 1024;
+
 /** What one slot (query) of the batch carries between rounds. */
 class SlotState {
   readonly candidates = new MinHeap(128);
   readonly top = new MaxHeap(128);
-  readonly visited = new HashVisited(1024);
+  constructor(readonly visited: { clear(): void; testAndSet(id: number): boolean }) {}
   cur = 0;
   curDist = 0;
   active = false;
@@ -128,7 +132,17 @@ export class BatchController {
   private readonly slots: SlotState[] = [];
   private readonly pairs = new PairBuffer(4096);
 
-  constructor(private readonly graph: HnswGraph) {}
+  constructor(private readonly graph: HnswGraph, private readonly timer: HostTimer | null = null) {}
+
+  private newSlot(count: number): SlotState {
+    const n = this.graph.n;
+    return new SlotState((count * n) / 8 <= BITSET_BUDGET ? new BitVisited(n) : new HashVisited(1024));
+  }
+
+  /** Awaits `p` with the host clock stopped. */
+  private wait(p: Promise<void>): Promise<void> {
+    return this.timer ? this.timer.wait(p) : p;
+  }
 
   /**
    * Searches queries[start .. start+count) and writes, per slot, the best `ef` candidates
@@ -143,8 +157,8 @@ export class BatchController {
     emit: (slot: number, top: MaxHeap) => void,
   ): Promise<void> {
     const g = this.graph;
-    while (this.slots.length < count) this.slots.push(new SlotState());
-    await evaluator.setQueries(queries, start, count);
+    while (this.slots.length < count) this.slots.push(this.newSlot(count));
+    await this.wait(evaluator.setQueries(queries, start, count));
     const pairs = this.pairs;
 
     // Entry point distances.
@@ -201,7 +215,8 @@ export class BatchController {
   private evaluate(evaluator: FaultTolerantEvaluator): void | Promise<void> {
     const p = this.pairs;
     if (p.count === 0) return;
-    return evaluator.distances(p.slots, p.ids, p.count, p.out);
+    const r = evaluator.distances(p.slots, p.ids, p.count, p.out);
+    if (r) return this.wait(r);
   }
 
   /** Moves each active query to its best neighbour, or retires it; returns the active count. */

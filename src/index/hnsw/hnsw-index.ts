@@ -1,39 +1,20 @@
 import { checkInteger, fail } from '../../errors.js';
 import { PlainQuantizer } from '../../quant/plain.js';
-import type { BatchEvaluator, BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../../types.js';
+import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../../types.js';
 import { METRICS } from '../../types.js';
-import type { GpuContext } from '../../gpu/device.js';
-import { chooseGpu, gpuEvaluatorFor, gpuFaultHandler, type BackendOptions } from '../../gpu/select.js';
 import { PlainDenseStore } from '../../quant/dense-store.js';
 import type { ProductQuantizer } from '../../quant/pq.js';
-import { MaxHeap } from '../../util/heap.js';
-import { asQueryDataset, checkK, emitTopK } from '../results.js';
-import { BatchController, FaultTolerantEvaluator } from './batch.js';
+import { checkK } from '../results.js';
+import { searchHnswBatch, type HnswBatchParams, type HnswSearchParams } from './batch-search.js';
 import { buildGraph, DEFAULT_BUILD, type HnswBuildParams } from './build.js';
 import type { HnswGraph } from './graph.js';
+import { ResultWriter } from './result-writer.js';
 import { LayerSearcher } from './search-layer.js';
+
+export { checkQueryAt, type HnswBatchParams, type HnswSearchParams } from './batch-search.js';
 
 export interface HnswIndexOptions extends HnswBuildParams {
   metric: Metric;
-}
-
-export interface HnswSearchParams {
-  /** Beam width; raised to k when smaller. Default max(k, 64). */
-  ef?: number;
-  /**
-   * Re-rank the best `rerank` candidates of the beam (at most ef) by their plain vectors,
-   * when the index keeps them (see quantize). Default 0: no re-ranking.
-   */
-  rerank?: number;
-}
-
-export interface HnswBatchParams extends HnswSearchParams, BackendOptions {
-  /** Queries searched together in one lockstep batch. Default 256. */
-  batchSize?: number;
-  /** Candidates each query expands per round (w). Default 1 (exact beam-search semantics). */
-  width?: number;
-  /** Computes the distances; overrides `backend` (default: chosen by `backend`). */
-  evaluator?: BatchEvaluator;
 }
 
 export const DEFAULT_EF_FLOOR = 64;
@@ -45,10 +26,8 @@ export const DEFAULT_EF_FLOOR = 64;
  */
 export class HnswIndex {
   private searcher: LayerSearcher | null = null;
-  private scratchIds = new Uint32Array(256);
-  private scratchDists = new Float64Array(256);
-
-  private readonly rerankTop = new MaxHeap(64);
+  /** Turns a beam's candidates into results (and re-ranks them). */
+  readonly writer: ResultWriter;
 
   constructor(
     readonly graph: HnswGraph,
@@ -59,6 +38,7 @@ export class HnswIndex {
   ) {
     if (graph.n !== store.size) fail('INVALID_ARGUMENT', `graph has ${graph.n} nodes but the store has ${store.size} items`);
     if (rerankStore && rerankStore.size !== store.size) fail('INVALID_ARGUMENT', 'the re-ranking store must hold the same items');
+    this.writer = new ResultWriter(store.metric, rerankStore);
   }
 
   /** Builds an index over plain vectors (DenseDataset or SparseDataset). */
@@ -113,6 +93,17 @@ export class HnswIndex {
     const ef = resolveEf(params.ef, k);
     const rerank = this.resolveRerank(params.rerank);
     this.store.checkQuery(query);
+    const ids = new Int32Array(k);
+    const scores = new Float32Array(k);
+    this.searchInto(query, k, ef, rerank, ids, scores, 0);
+    return { ids, scores };
+  }
+
+  /**
+   * The single-query search without validation, writing k results at `offset`: the CPU path
+   * of searchBatch runs it once per query.
+   */
+  searchInto(query: Vector, k: number, ef: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number): void {
     const g = this.graph;
     const searcher = (this.searcher ??= new LayerSearcher(g.n, Math.max(g.m0, g.m)));
     const ev = this.store.queryEvaluator(query);
@@ -125,60 +116,24 @@ export class HnswIndex {
     }
     const top = searcher.beam(g, ev, cur, curDist, ef, 0);
     ev.release?.();
-    const ids = new Int32Array(k);
-    const scores = new Float32Array(k);
-    this.finish(top, query, k, rerank, ids, scores, 0);
-    return { ids, scores };
+    this.writer.fromHeap(top, query, k, rerank, ids, scores, offset);
   }
 
   /**
-   * Searches many queries with the lockstep batch controller; the distances of each round go
-   * to one BatchEvaluator call (CPU by default, the GPU when given its evaluator).
+   * Searches many queries. On the CPU (the default) a loop of the single-query search that
+   * yields to the event loop; on the GPU (`backend: 'gpu'` or `'auto'`) the resident kernel
+   * (one round trip per batch) or the hybrid lockstep controller (`gpuMode: 'hybrid'`).
+   * The result carries the GPU counters: gpuMode, roundTrips, bytesUp, bytesDown, hostMs.
    */
-  async searchBatch(queries: Dataset | readonly Vector[], k: number, params: HnswBatchParams = {}): Promise<BatchSearchResult> {
-    checkK(k, this.size);
-    const ef = resolveEf(params.ef, k);
-    const rerank = this.resolveRerank(params.rerank);
-    const batchSize = checkInteger('batchSize', params.batchSize ?? 256, 1);
-    const width = checkInteger('width', params.width ?? 1, 1, 64);
-    const qs = asQueryDataset(queries, this.dim);
-    for (let q = 0; q < qs.size; q++) checkQueryAt(this.store, qs, q);
-    const nq = qs.size;
-    const ids = new Int32Array(nq * k);
-    const scores = new Float32Array(nq * k);
-    // 'auto' judges the batch the GPU will see: min(batchSize, query count).
-    const { primary, gpu } = await this.primaryEvaluator(params, Math.min(nq, batchSize));
-    const onFault = gpu ? gpuFaultHandler(gpu, params) : (e: unknown) => params.onFallback?.(e);
-    const evaluator = new FaultTolerantEvaluator(primary, () => this.store.batchEvaluator(), onFault);
-    const controller = new BatchController(this.graph);
+  searchBatch(queries: Dataset | readonly Vector[], k: number, params: HnswBatchParams = {}): Promise<BatchSearchResult> {
     try {
-      for (let start = 0; start < nq; start += batchSize) {
-        const count = Math.min(batchSize, nq - start);
-        await controller.run(evaluator, qs, start, count, { ef, width }, (slot, top) => {
-          this.finish(top, qs.get(start + slot), k, rerank, ids, scores, (start + slot) * k);
-        });
-      }
-    } finally {
-      if (params.evaluator === undefined || evaluator.didFailOver) evaluator.dispose();
+      checkK(k, this.size);
+      const ef = resolveEf(params.ef, k);
+      const rerank = this.resolveRerank(params.rerank);
+      return searchHnswBatch(this, queries, { k, ef, rerank }, params);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const backend = evaluator.didFailOver && primary.backend !== 'cpu' ? `${primary.backend}+cpu` : primary.backend;
-    return { count: nq, k, ids, scores, backend, ...(gpu ? { device: gpu.description } : {}) };
-  }
-
-  /** The evaluator `params` ask for: given, the GPU's (per `backend`), or the CPU's. */
-  private async primaryEvaluator(params: HnswBatchParams, nq: number): Promise<{ primary: BatchEvaluator; gpu: GpuContext | null }> {
-    if (params.evaluator) return { primary: params.evaluator, gpu: null };
-    const gpu = await chooseGpu(params, nq);
-    if (gpu) {
-      try {
-        const ev = gpuEvaluatorFor(gpu, this.store);
-        if (ev) return { primary: ev, gpu };
-      } catch (error) {
-        gpuFaultHandler(gpu, params)(error);
-      }
-      if (params.backend === 'gpu') fail('NO_GPU', `the GPU cannot search a '${this.store.kind}' store: use backend 'auto' or 'cpu'`);
-    }
-    return { primary: this.store.batchEvaluator(), gpu: null };
   }
 
   /** Bytes held by the graph, the search store and the re-ranking vectors. */
@@ -193,46 +148,10 @@ export class HnswIndex {
     return rerank;
   }
 
-  /**
-   * Writes the best k of `top` at `offset`; with re-ranking, first re-scores the best
-   * `rerank` candidates by their plain vectors and keeps the best k of those.
-   */
-  private finish(top: MaxHeap, query: Vector, k: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number): void {
-    this.ensureScratch(top.size);
-    if (rerank === 0 || this.rerankStore === null) {
-      emitTopK(top, k, this.metric, ids, scores, offset, this.scratchIds, this.scratchDists);
-      return;
-    }
-    const n = top.drainSorted(this.scratchIds, this.scratchDists);
-    const r = Math.min(Math.max(rerank, k), n);
-    const ev = this.rerankStore.queryEvaluator(query);
-    ev.distances(this.scratchIds, r, this.scratchDists);
-    ev.release?.();
-    const best = this.rerankTop;
-    best.clear();
-    for (let i = 0; i < r; i++) best.push(this.scratchIds[i]!, this.scratchDists[i]!);
-    emitTopK(best, k, this.metric, ids, scores, offset, this.scratchIds, this.scratchDists);
-  }
-
-  private ensureScratch(n: number): void {
-    if (this.scratchIds.length >= n) return;
-    this.scratchIds = new Uint32Array(n);
-    this.scratchDists = new Float64Array(n);
-  }
 }
 
 export function resolveEf(ef: number | undefined, k: number): number {
   if (ef === undefined) return Math.max(k, DEFAULT_EF_FLOOR);
   checkInteger('ef', ef, 1);
   return Math.max(ef, k);
-}
-
-/** Validates query q of a query set, naming it in the error. */
-export function checkQueryAt(store: VectorStore, queries: Dataset, q: number): void {
-  try {
-    store.checkQuery(queries.get(q));
-  } catch (e) {
-    if (e instanceof Error) e.message = `query ${q}: ${e.message}`;
-    throw e;
-  }
 }

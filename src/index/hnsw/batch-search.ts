@@ -1,0 +1,268 @@
+import { checkInteger, fail } from '../../errors.js';
+import { AUTO_PROBE_QUERIES, decideAuto, recordResidentSpeed, residentSpeed } from '../../gpu/auto.js';
+import { noGpu, requestGpu, type GpuContext } from '../../gpu/device.js';
+import { ResidentSearcher } from '../../gpu/resident/resident-search.js';
+import { BACKENDS, gpuEvaluatorFor, gpuFaultHandler, type BackendOptions } from '../../gpu/select.js';
+import { trafficSince, type GpuTraffic } from '../../gpu/resources.js';
+import type { BatchEvaluator, BatchSearchResult, Dataset, GpuMode, Vector, VectorStore } from '../../types.js';
+import { HostTimer, yieldToEventLoop } from '../../util/host-timer.js';
+import { asQueryDataset, checkK } from '../results.js';
+import { FaultTolerantEvaluator } from './batch.js';
+import { runHybrid } from './hybrid.js';
+import type { HnswGraph } from './graph.js';
+import type { ResultWriter } from './result-writer.js';
+
+export interface HnswSearchParams {
+  /** Beam width; raised to k when smaller. Default max(k, 64). */
+  ef?: number;
+  /**
+   * Re-rank the best `rerank` candidates of the beam (at most ef) by their plain vectors,
+   * when the index keeps them (see quantize). Default 0: no re-ranking.
+   */
+  rerank?: number;
+}
+
+export interface HnswBatchParams extends HnswSearchParams, BackendOptions {
+  /**
+   * On the GPU: 'resident' (default) runs the whole search in one kernel, one round trip per
+   * batch; 'hybrid' keeps the beam on the CPU and sends each round's distances to the GPU.
+   * Without an explicit mode, a search the resident kernel cannot run (e.g. ef above its
+   * workgroup-memory capacity) takes the hybrid path, and the result's gpuMode says so.
+   */
+  gpuMode?: GpuMode;
+  /** Queries a hybrid lockstep batch holds. Default 256. */
+  batchSize?: number;
+  /**
+   * Candidates each query expands per round (w). Default: 1 on the hybrid path (exact
+   * beam-search semantics); on the resident path enough to fill 64 threads (64 / (2m)).
+   */
+  width?: number;
+  /** Computes the distances on the hybrid path (a custom BatchEvaluator); implies 'hybrid'. */
+  evaluator?: BatchEvaluator;
+}
+
+/** What a batched search needs of its index. */
+export interface BatchTarget {
+  readonly graph: HnswGraph;
+  readonly store: VectorStore;
+  readonly writer: ResultWriter;
+  /** Single-query search into ids/scores at offset (the CPU path). */
+  searchInto(query: Vector, k: number, ef: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number): void;
+}
+
+export interface ResolvedBatch {
+  k: number;
+  ef: number;
+  rerank: number;
+}
+
+/** Milliseconds of CPU search between event-loop turns. */
+const CPU_SLICE_MS = 20;
+const GPU_MODES: readonly GpuMode[] = ['resident', 'hybrid'];
+/** Lockstep batches in flight on the hybrid path: the CPU works on one while the GPU scores the other. */
+const HYBRID_LANES = 2;
+
+/**
+ * searchBatch of HnswIndex: on the CPU a loop of the single-query search (the fastest CPU
+ * path, yielding to the event loop every 20 ms); on the GPU the resident kernel or the
+ * hybrid lockstep controller; with 'auto', whichever the measurements favour.
+ */
+export async function searchHnswBatch(
+  target: BatchTarget, queries: Dataset | readonly Vector[], base: ResolvedBatch, params: HnswBatchParams,
+): Promise<BatchSearchResult> {
+  const { k } = base;
+  if (params.gpuMode !== undefined && !GPU_MODES.includes(params.gpuMode)) fail('INVALID_ARGUMENT', `gpuMode must be 'resident' or 'hybrid', got ${String(params.gpuMode)}`);
+  const backend = params.backend ?? 'cpu';
+  if (!BACKENDS.includes(backend)) fail('INVALID_ARGUMENT', `backend must be 'auto', 'gpu' or 'cpu', got ${String(backend)}`);
+  const batchSize = checkInteger('batchSize', params.batchSize ?? 256, 1);
+  if (params.width !== undefined) checkInteger('width', params.width, 1, 64);
+  const qs = asQueryDataset(queries, target.store.dim);
+  for (let q = 0; q < qs.size; q++) checkQueryAt(target.store, qs, q);
+  const run = new BatchRun(target, qs, base);
+
+  if (params.evaluator) {
+    const given = params.evaluator;
+    await run.hybrid(() => given, 1, null, batchSize, params.width ?? 1, params);
+    return run.result(null);
+  }
+  if (backend === 'cpu') {
+    await run.cpu(0, qs.size);
+    return run.result(null);
+  }
+  const ctx = params.gpu !== undefined ? (params.gpu?.usable ? params.gpu : null) : await requestGpu();
+  if (!ctx) {
+    if (backend === 'gpu') noGpu();
+    await run.cpu(0, qs.size);
+    return run.result(null);
+  }
+  const before = { ...ctx.resources.traffic };
+  const width = params.width ?? Math.max(1, Math.min(8, Math.floor(64 / target.graph.m0)));
+  let resident: ResidentSearcher | null = null;
+  if (params.gpuMode !== 'hybrid') {
+    const support = ResidentSearcher.for(ctx, target.graph, target.store, base.ef, width);
+    if (support.ok) resident = support.searcher;
+    else if (params.gpuMode === 'resident') fail('INVALID_ARGUMENT', `gpuMode 'resident' cannot run this search: ${support.reason}; use gpuMode 'hybrid'`);
+  }
+  let from = 0;
+  if (backend === 'auto') {
+    from = await run.autoPrefix(ctx, resident);
+    if (from === qs.size) return run.result({ ctx, before });
+  }
+  if (resident) await run.resident(ctx, resident, from, params);
+  else {
+    let makeEvaluator: (() => BatchEvaluator) | null = null;
+    try {
+      if (gpuEvaluatorFor(ctx, target.store) !== null) makeEvaluator = () => gpuEvaluatorFor(ctx, target.store)!;
+    } catch (error) {
+      gpuFaultHandler(ctx, params)(error);
+    }
+    if (makeEvaluator === null) {
+      if (backend === 'gpu') fail('NO_GPU', `the GPU cannot search a '${target.store.kind}' store: use backend 'auto' or 'cpu'`);
+      await run.cpu(from, qs.size);
+      return run.result(null);
+    }
+    await run.hybrid(makeEvaluator, HYBRID_LANES, ctx, batchSize, params.width ?? 1, params, from);
+  }
+  return run.result({ ctx, before });
+}
+
+/** Validates query q of a query set, naming it in the error. */
+export function checkQueryAt(store: VectorStore, queries: Dataset, q: number): void {
+  try {
+    store.checkQuery(queries.get(q));
+  } catch (e) {
+    if (e instanceof Error) e.message = `query ${q}: ${e.message}`;
+    throw e;
+  }
+}
+
+/** The state of one searchBatch call: results, the host clock and what ran. */
+class BatchRun {
+  readonly ids: Int32Array;
+  readonly scores: Float32Array;
+  readonly timer = new HostTimer();
+  backend = 'cpu';
+  gpuMode: GpuMode | 'none' = 'none';
+  private usedGpu: GpuContext | null = null;
+
+  constructor(readonly target: BatchTarget, readonly queries: Dataset, readonly base: ResolvedBatch) {
+    this.ids = new Int32Array(queries.size * base.k);
+    this.scores = new Float32Array(queries.size * base.k);
+    this.timer.resume();
+  }
+
+  /** Queries [from, to) on the CPU, one at a time. */
+  async cpu(from: number, to: number): Promise<void> {
+    const { k, ef, rerank } = this.base;
+    let sliceStart = performance.now();
+    for (let q = from; q < to; q++) {
+      this.target.searchInto(this.queries.get(q), k, ef, rerank, this.ids, this.scores, q * k);
+      if (performance.now() - sliceStart > CPU_SLICE_MS && q + 1 < to) {
+        await this.timer.wait(yieldToEventLoop());
+        sliceStart = performance.now();
+      }
+    }
+    if (this.usedGpu && to > from && !this.backend.endsWith('+cpu')) this.backend = `${this.backend}+cpu`;
+  }
+
+  /**
+   * backend 'auto': times the CPU on the first queries, then lets decideAuto pick; returns
+   * how many queries are already done (all of them when the CPU keeps the batch).
+   */
+  async autoPrefix(ctx: GpuContext, resident: ResidentSearcher | null): Promise<number> {
+    const nq = this.queries.size;
+    const timed = Math.min(nq, 4);
+    const t0 = performance.now();
+    await this.cpu(0, timed);
+    const cpuMsPerQuery = (performance.now() - t0) / timed;
+    let from = timed;
+    const inputs = () => ({
+      remaining: nq - from, cpuMsPerQuery, roundTripMs: ctx.roundTripMs, software: ctx.software,
+      gpuMsPerQuery: resident ? residentSpeed(ctx, this.target.store, resident.ef) : null,
+      queriesPerSubmit: 16384,
+    });
+    let choice = resident ? decideAuto(inputs()) : 'cpu';
+    if (choice === 'probe') {
+      const t = performance.now();
+      await this.resident(ctx, resident!, from, {}, from + AUTO_PROBE_QUERIES);
+      from += AUTO_PROBE_QUERIES;
+      recordResidentSpeed(ctx, this.target.store, resident!.ef, (performance.now() - t) / AUTO_PROBE_QUERIES);
+      choice = decideAuto(inputs());
+    }
+    if (choice !== 'gpu') {
+      await this.cpu(from, nq);
+      return nq;
+    }
+    return from;
+  }
+
+  /** Queries [from, to) with the resident kernel; a GPU fault finishes them on the CPU. */
+  async resident(ctx: GpuContext, searcher: ResidentSearcher, from: number, options: BackendOptions, to = this.queries.size): Promise<void> {
+    const { k, ef, rerank } = this.base;
+    // As on the CPU, re-ranking draws from the beam: at most ef candidates.
+    const outK = Math.max(k, Math.min(rerank, ef));
+    this.usedGpu = ctx;
+    this.backend = 'gpu';
+    this.gpuMode = 'resident';
+    const perSubmit = searcher.queriesPerSubmit(outK);
+    for (let start = from; start < to; start += perSubmit) {
+      const count = Math.min(perSubmit, to - start);
+      let batch;
+      try {
+        const t = performance.now();
+        batch = await this.timer.wait(searcher.search(this.queries, start, count, outK));
+        recordResidentSpeed(ctx, this.target.store, searcher.ef, (performance.now() - t) / count);
+      } catch (error) {
+        gpuFaultHandler(ctx, options)(error);
+        await this.cpu(start, to);
+        return;
+      }
+      for (let q = 0; q < count; q++) {
+        this.target.writer.fromSorted(batch.ids, batch.dists, q * outK, outK, this.queries.get(start + q), k, rerank, this.ids, this.scores, (start + q) * k);
+      }
+    }
+  }
+
+  /**
+   * Queries [from, end) through the hybrid lockstep controller, with `lanes` batches in
+   * flight (one evaluator each). A fault is reported once, however many lanes see it.
+   */
+  async hybrid(
+    makePrimary: () => BatchEvaluator, lanes: number, ctx: GpuContext | null,
+    batchSize: number, width: number, options: BackendOptions, from = 0,
+  ): Promise<void> {
+    const { k, ef, rerank } = this.base;
+    this.usedGpu = ctx;
+    const report = ctx ? gpuFaultHandler(ctx, options) : (e: unknown) => options.onFallback?.(e);
+    let reported = false;
+    const onFault = (e: unknown) => {
+      if (reported) return;
+      reported = true;
+      report(e);
+    };
+    const evaluators: FaultTolerantEvaluator[] = [];
+    for (let i = 0; i < lanes; i++) evaluators.push(new FaultTolerantEvaluator(makePrimary(), () => this.target.store.batchEvaluator(), onFault));
+    const primaryBackend = evaluators[0]!.backend;
+    try {
+      await runHybrid(this.target.graph, evaluators, this.queries, from, { ef, width, batchSize }, this.timer, (q, top) => {
+        this.target.writer.fromHeap(top, this.queries.get(q), k, rerank, this.ids, this.scores, q * k);
+      });
+    } finally {
+      for (const e of evaluators) if (ctx !== null || e.didFailOver) e.dispose();
+    }
+    const failedOver = evaluators.some((e) => e.didFailOver);
+    this.backend = failedOver && primaryBackend !== 'cpu' ? `${primaryBackend}+cpu` : primaryBackend;
+    this.gpuMode = ctx && primaryBackend !== 'cpu' ? 'hybrid' : 'none';
+  }
+
+  result(gpu: { ctx: GpuContext; before: GpuTraffic } | null): BatchSearchResult {
+    this.timer.pause();
+    const traffic = gpu ? trafficSince(gpu.ctx.resources.traffic, gpu.before) : { roundTrips: 0, bytesUp: 0, bytesDown: 0 };
+    const device = this.usedGpu?.description;
+    return {
+      count: this.queries.size, k: this.base.k, ids: this.ids, scores: this.scores,
+      backend: this.backend, ...(device !== undefined ? { device } : {}),
+      gpuMode: this.gpuMode, ...traffic, hostMs: this.timer.ms,
+    };
+  }
+}

@@ -1,0 +1,40 @@
+import type { Dataset } from '../../types.js';
+import type { HostTimer } from '../../util/host-timer.js';
+import type { MaxHeap } from '../../util/heap.js';
+import { BatchController, type FaultTolerantEvaluator } from './batch.js';
+import type { HnswGraph } from './graph.js';
+
+export interface HybridOptions {
+  ef: number;
+  width: number;
+  /** Queries per lockstep batch. */
+  batchSize: number;
+}
+
+/**
+ * The hybrid path: queries [from, end) in lockstep batches of `batchSize`, the beam on the
+ * CPU and each round's distances through an evaluator. With several evaluators (lanes), that
+ * many batches are in flight at once: while the GPU scores one lane's round, the CPU applies
+ * another's, so host work and device work overlap. Each lane owns its evaluator (its queries
+ * live on the device) and its controller; `emit` receives each query's best candidates.
+ */
+export async function runHybrid(
+  graph: HnswGraph, lanes: readonly FaultTolerantEvaluator[], queries: Dataset, from: number,
+  opts: HybridOptions, timer: HostTimer, emit: (query: number, top: MaxHeap) => void,
+): Promise<void> {
+  const nq = queries.size;
+  // Smaller batches when there are more lanes than full batches, so every lane has work.
+  const perLane = Math.ceil((nq - from) / lanes.length);
+  const batchSize = Math.max(1, Math.min(opts.batchSize, perLane));
+  let next = from;
+  const lane = async (evaluator: FaultTolerantEvaluator) => {
+    const controller = new BatchController(graph, timer);
+    while (next < nq) {
+      const start = next;
+      const count = Math.min(batchSize, nq - start);
+      next += count;
+      await controller.run(evaluator, queries, start, count, opts, (slot, top) => emit(start + slot, top));
+    }
+  };
+  await Promise.all(lanes.map(lane));
+}

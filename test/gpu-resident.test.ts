@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import { HnswIndex, ProductQuantizer, recallAtK, requestGpu, type BatchSearchResult, type GroundTruth } from '../src/index.js';
+import { decideAuto } from '../src/gpu/auto.js';
+import { maxResidentEf, residentLayout } from '../src/gpu/resident/layout.js';
+import { loadBge, loadMnistWithTruth, loadSplade } from './helpers/data.js';
+import { describeGpu, gpu } from './helpers/gpu.js';
+import { describeShared } from './helpers/shared-data.js';
+import { FlatIndex } from '../src/index.js';
+
+const mnist = async (n: number, nq: number) => {
+  const { base, queries, gt } = await loadMnistWithTruth(20_000, 1_000);
+  const q = queries.slice(0, nq);
+  return { base: base.slice(0, n), queries: q, gt: { ...gt, rows: nq, data: gt.data.subarray(0, nq * gt.dim), scores: gt.scores?.subarray(0, nq * gt.dim) } as GroundTruth };
+};
+
+/** Recall against ground truth computed on a subset (MNIST's cached truth is for 20k items). */
+async function truthFor(index: HnswIndex, queries: Parameters<FlatIndex['searchBatch']>[0], k: number): Promise<GroundTruth> {
+  const exact = await new FlatIndex(index.rerankStore ?? index.store).searchBatch(queries, k);
+  return { rows: exact.count, dim: k, data: exact.ids, scores: exact.scores };
+}
+
+function expectCounters(r: BatchSearchResult, mode: string) {
+  expect(r.gpuMode).toBe(mode);
+  expect(r.roundTrips).toBeGreaterThan(0);
+  expect(r.bytesUp).toBeGreaterThan(0);
+  expect(r.bytesDown).toBeGreaterThan(0);
+  expect(r.hostMs).toBeGreaterThan(0);
+}
+
+describeGpu('GPU-resident HNSW search (MNIST)', () => {
+  it('dense L2: resident and hybrid recall within 0.01 of the CPU; one round trip; counters', async () => {
+    const { base, queries } = await mnist(6000, 200);
+    const index = HnswIndex.build(base, { metric: 'l2', m: 12, efConstruction: 80 });
+    const truth = await truthFor(index, queries, 10);
+    const cpu = await index.searchBatch(queries, 10, { ef: 48 });
+    expect(cpu.gpuMode).toBe('none');
+    expect(cpu.roundTrips).toBe(0);
+    const resident = await index.searchBatch(queries, 10, { ef: 48, backend: 'gpu' });
+    const hybrid = await index.searchBatch(queries, 10, { ef: 48, backend: 'gpu', gpuMode: 'hybrid' });
+    expectCounters(resident, 'resident');
+    expectCounters(hybrid, 'hybrid');
+    expect(resident.backend).toBe('gpu');
+    expect(resident.roundTrips).toBe(1);
+    expect(hybrid.roundTrips).toBeGreaterThan(10);
+    const rc = recallAtK(cpu.ids, 10, truth);
+    expect(rc).toBeGreaterThan(0.95);
+    expect(Math.abs(recallAtK(resident.ids, 10, truth) - rc)).toBeLessThanOrEqual(0.01);
+    expect(Math.abs(recallAtK(hybrid.ids, 10, truth) - rc)).toBeLessThanOrEqual(0.01);
+    // Scores are the natural ones, best first.
+    for (let q = 0; q < 200; q++) {
+      for (let i = 1; i < 10; i++) expect(resident.scores[q * 10 + i]!).toBeGreaterThanOrEqual(resident.scores[q * 10 + i - 1]!);
+    }
+  });
+
+  it('a forced small workgroup memory still gives correct results; ef beyond capacity is an error or hybrid', async () => {
+    const { base, queries } = await mnist(3000, 60);
+    const index = HnswIndex.build(base, { metric: 'l2', m: 8, efConstruction: 60 });
+    const truth = await truthFor(index, queries, 10);
+    const reference = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu', width: 1 });
+    const saved = gpu!.limits.maxComputeWorkgroupStorageSize;
+    gpu!.limits.maxComputeWorkgroupStorageSize = 2048; // a tiny visited hash: it is forgotten and refilled often
+    try {
+      const layout = residentLayout(2048, 40, 1, 16, 8);
+      expect('error' in layout).toBe(false);
+      const small = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu', width: 1 });
+      expect(small.gpuMode).toBe('resident');
+      expect(Math.abs(recallAtK(small.ids, 10, truth) - recallAtK(reference.ids, 10, truth))).toBeLessThanOrEqual(0.01);
+      for (let q = 0; q < 60; q++) expect(new Set(small.ids.subarray(q * 10, q * 10 + 10)).size).toBe(10); // no duplicates
+      const cap = maxResidentEf(2048, 1, 16, 8);
+      await expect(index.searchBatch(queries, 10, { ef: cap + 1, backend: 'gpu', gpuMode: 'resident', width: 1 })).rejects.toThrow(/exceeds the resident kernel's capacity.*gpuMode 'hybrid'/);
+      const fallback = await index.searchBatch(queries, 10, { ef: cap + 1, backend: 'gpu', width: 1 });
+      expect(fallback.gpuMode).toBe('hybrid');
+      expect(recallAtK(fallback.ids, 10, truth)).toBeGreaterThanOrEqual(recallAtK(reference.ids, 10, truth) - 0.01);
+    } finally {
+      gpu!.limits.maxComputeWorkgroupStorageSize = saved;
+    }
+  });
+
+  it('a store chunked over several bindings gives the same results', async () => {
+    const { base, queries } = await mnist(3000, 40);
+    const index = HnswIndex.build(base, { metric: 'l2', m: 8, efConstruction: 60 });
+    const whole = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu' });
+    const saved = gpu!.limits.maxStorageBufferBindingSize;
+    gpu!.limits.maxStorageBufferBindingSize = 1100 * 784 * 4; // 3 chunks
+    try {
+      const chunked = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu' });
+      expect(chunked.gpuMode).toBe('resident');
+      expect(Array.from(chunked.ids)).toEqual(Array.from(whole.ids));
+      gpu!.limits.maxStorageBufferBindingSize = 300 * 784 * 4; // 10 chunks: more than it can bind
+      const tooMany = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu' });
+      expect(tooMany.gpuMode).toBe('hybrid');
+      await expect(index.searchBatch(queries, 10, { ef: 40, backend: 'gpu', gpuMode: 'resident' })).rejects.toThrow(/bindings/);
+    } finally {
+      gpu!.limits.maxStorageBufferBindingSize = saved;
+    }
+  });
+
+  it('PQ codes: resident recall within 0.01 of the CPU, with and without re-ranking', async () => {
+    const { base, queries } = await mnist(4000, 100);
+    const plain = HnswIndex.build(base, { metric: 'l2', m: 12, efConstruction: 60 });
+    const index = plain.quantize(new ProductQuantizer({ m: 49, trainSample: 2000, maxIterations: 4 }));
+    const truth = await truthFor(plain, queries, 10);
+    for (const rerank of [0, 40]) {
+      const cpu = await index.searchBatch(queries, 10, { ef: 48, rerank });
+      const onGpu = await index.searchBatch(queries, 10, { ef: 48, rerank, backend: 'gpu' });
+      expect(onGpu.gpuMode).toBe('resident');
+      expect(Math.abs(recallAtK(onGpu.ids, 10, truth) - recallAtK(cpu.ids, 10, truth))).toBeLessThanOrEqual(0.01);
+    }
+  });
+
+  it('a device lost mid-batch: the CPU finishes every query, results complete and correct', async () => {
+    const { base, queries } = await mnist(3000, 100);
+    const index = HnswIndex.build(base, { metric: 'l2', m: 8, efConstruction: 40 });
+    const reference = await index.searchBatch(queries, 10, { ef: 40 });
+    const doomed = (await requestGpu({ renew: true }))!;
+    const queue = doomed.device.queue;
+    const submit = queue.submit.bind(queue);
+    queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
+      submit(buffers);
+      doomed.device.destroy(); // lost while the batch is on the device
+    };
+    const warnings: unknown[] = [];
+    const r = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu', gpu: doomed, onFallback: (e) => warnings.push(e) });
+    expect(warnings).toHaveLength(1);
+    expect(r.backend).toBe('gpu+cpu');
+    expect(Array.from(r.ids)).toEqual(Array.from(reference.ids));
+    expect(await requestGpu({ renew: true })).not.toBeNull();
+  });
+});
+
+describe("backend 'auto' decides by measurement", () => {
+  const base = { cpuMsPerQuery: 0.5, roundTripMs: 0.5, software: false, gpuMsPerQuery: 0.01, queriesPerSubmit: 16384 };
+  it('small batches and slow round trips stay on the CPU', () => {
+    expect(decideAuto({ ...base, remaining: 1 })).toBe('cpu');
+    expect(decideAuto({ ...base, remaining: 100, roundTripMs: 100 })).toBe('cpu'); // a polling browser
+    expect(decideAuto({ ...base, remaining: 10_000, software: true })).toBe('cpu');
+  });
+  it('large batches go to a measured-faster GPU, never to a measured-slower one', () => {
+    expect(decideAuto({ ...base, remaining: 1000 })).toBe('gpu');
+    expect(decideAuto({ ...base, remaining: 1000, gpuMsPerQuery: 1 })).toBe('cpu');
+  });
+  it('an unmeasured GPU is probed only when the batch is large', () => {
+    expect(decideAuto({ ...base, remaining: 5000, gpuMsPerQuery: null })).toBe('probe');
+    expect(decideAuto({ ...base, remaining: 50, gpuMsPerQuery: null })).toBe('cpu');
+  });
+});
+
+describeGpu('GPU-resident search on the shared real data', () => {
+  describeShared('bge-base-beir and splade-pp-ed', () => {
+    it('bge dense IP and PQ: resident recall within 0.01 of the CPU, at most 4 round trips', async () => {
+      const { base, queries, gt } = loadBge();
+      const index = HnswIndex.build(base, { metric: 'ip' });
+      const cpu = await index.searchBatch(queries, 10, { ef: 100 });
+      const onGpu = await index.searchBatch(queries, 10, { ef: 100, backend: 'gpu' });
+      expect(onGpu.gpuMode).toBe('resident');
+      expect(onGpu.roundTrips).toBeLessThanOrEqual(4);
+      expect(Math.abs(recallAtK(onGpu.ids, 10, gt) - recallAtK(cpu.ids, 10, gt))).toBeLessThanOrEqual(0.01);
+
+      const pqIndex = index.quantize(new ProductQuantizer({ m: 96, trainSample: 2000, maxIterations: 4 }));
+      const pqCpu = await pqIndex.searchBatch(queries, 10, { ef: 100, rerank: 100 });
+      const pqGpu = await pqIndex.searchBatch(queries, 10, { ef: 100, rerank: 100, backend: 'gpu' });
+      expect(pqGpu.gpuMode).toBe('resident');
+      expect(Math.abs(recallAtK(pqGpu.ids, 10, gt) - recallAtK(pqCpu.ids, 10, gt))).toBeLessThanOrEqual(0.01);
+    });
+
+    it('splade sparse IP: resident recall within 0.01 of the CPU', async () => {
+      const { base, queries } = loadSplade(100);
+      const sub = base.slice(0, 8000);
+      const index = HnswIndex.build(sub, { metric: 'ip', m: 12, efConstruction: 64 });
+      const truth = await truthFor(index, queries, 10);
+      const cpu = await index.searchBatch(queries, 10, { ef: 64 });
+      const onGpu = await index.searchBatch(queries, 10, { ef: 64, backend: 'gpu' });
+      expect(onGpu.gpuMode).toBe('resident');
+      const r = (x: BatchSearchResult) => recallAtK(x.ids, 10, truth, { scores: x.scores });
+      expect(Math.abs(r(onGpu) - r(cpu))).toBeLessThanOrEqual(0.01);
+    });
+  });
+});
