@@ -1,7 +1,7 @@
 export { WebannoloError, type ErrorCode } from './errors.js';
 export type {
   Metric, Dataset, Vector, SparseVector, QueryEvaluator, BatchEvaluator, VectorStore,
-  SearchResult, BatchSearchResult,
+  SearchResult, BatchSearchResult, GpuMode,
 } from './types.js';
 export { DenseDataset } from './data/dense.js';
 export { SparseDataset } from './data/sparse.js';

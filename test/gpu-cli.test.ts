@@ -32,11 +32,20 @@ describeGpu('webannolo search --backend', () => {
     expect(onGpu.code, onGpu.stderr).toBe(0);
     expect(onGpu.json['backend']).toBe('gpu');
     expect(onGpu.json['device']).toBe(gpu!.description);
-    expect((await run(...common, '--batch', '80', '--backend', 'auto')).json['backend']).toBe('gpu');
+    expect(onGpu.json['gpuMode']).toBe('resident');
+    expect(onGpu.json['roundTrips']).toBe(1);
+    for (const c of ['bytesUp', 'bytesDown', 'hostMs']) expect(onGpu.json[c]).toBeGreaterThan(0);
+    const hybrid = await run(...common, '--batch', '80', '--backend', 'gpu', '--gpu-mode', 'hybrid');
+    expect(hybrid.json['gpuMode']).toBe('hybrid');
+    expect(hybrid.json['roundTrips']).toBeGreaterThan(1);
+    // On a software adapter 'auto' measures the CPU as faster and keeps the batch there.
+    expect((await run(...common, '--batch', '80', '--backend', 'auto')).json['backend']).toBe(gpu!.software ? 'cpu' : 'gpu');
     expect((await run(...common, '--batch', '10', '--backend', 'auto')).json['backend']).toBe('cpu');
     const cpu = await run(...common, '--batch', '80');
     expect(cpu.json['backend']).toBe('cpu');
     expect(cpu.json['device']).toBeUndefined();
+    expect(cpu.json['gpuMode']).toBe('none');
+    expect((await run(...common, '--batch', '80', '--gpu-mode', 'hybrid')).stderr).toMatch(/--gpu-mode needs --backend gpu or auto/);
     const noBatch = await run(...common, '--backend', 'gpu');
     expect(noBatch.code).toBe(2);
     expect(noBatch.stderr).toMatch(/--backend gpu needs --batch N/);

@@ -8,7 +8,7 @@ import { DATA_FORMATS } from '../io/formats.js';
 import { writeIvecs } from '../io/vecs.js';
 import { readDatasetFile, readIvecsFile, writeFileAtomic } from '../node/index.js';
 import { closeIndex, loadIndexFile } from '../node/index-files.js';
-import type { Dataset } from '../types.js';
+import type { BatchSearchResult, Dataset, GpuMode } from '../types.js';
 import {
   aboutFile, checkWritable, writingFile, formatSeconds, num, println, qpsOf, round, secondsSince, str, UsageError, type CliIo, type Command, type ParsedArgs,
 } from './args.js';
@@ -52,14 +52,15 @@ export const searchCommand: Command = {
     { name: 'rerank', type: 'int', min: 0, placeholder: 'N', help: 'PQ indexes: re-score the best N candidates (at most ef) by their plain vectors (needs an index built with --keep-plain)' },
     { name: 'rerank-from', type: 'enum', values: ['memory', 'disk'], default: 'memory', help: 'where the re-ranking vectors are read from: loaded into memory, or read from the index file per query' },
     { name: 'batch', type: 'int', min: 1, placeholder: 'N', help: 'search N queries at a time with searchBatch (default: one at a time)' },
-    { name: 'backend', type: 'enum', values: ['cpu', 'gpu', 'auto'], default: 'cpu', help: "with --batch: who computes distances: cpu, gpu (WebGPU; an error without an adapter), or auto (the GPU when there is one and the batch has >= 64 queries)" },
-    { name: 'width', type: 'int', min: 1, max: 64, default: 1, help: 'with --batch: candidates each query expands per round (larger GPU dispatches)' },
+    { name: 'backend', type: 'enum', values: ['cpu', 'gpu', 'auto'], default: 'cpu', help: "with --batch: cpu, gpu (WebGPU; an error without an adapter), or auto (chosen by measuring the CPU, the device's round trip and the GPU's speed; a software adapter stays on the CPU)" },
+    { name: 'gpu-mode', type: 'enum', values: ['resident', 'hybrid'], placeholder: 'MODE', help: 'with --backend gpu|auto on hnsw: resident (the whole search in one GPU kernel, the default) or hybrid (beam on the CPU, distances on the GPU per round)' },
+    { name: 'width', type: 'int', min: 1, max: 64, placeholder: 'W', help: 'with --batch: candidates each query expands per round (default 1 on the hybrid path, 64 / (2m) on the resident one)' },
     { name: 'out', type: 'string', placeholder: 'RESULTS.ivecs', help: 'write the k ids of every query as .ivecs (atomically)' },
     { name: 'groundtruth', type: 'string', placeholder: 'GT.ivecs', help: 'true neighbours (.ivecs, >= k per query): report recall@k' },
     { name: 'format', type: 'enum', values: DATA_FORMATS, placeholder: 'FORMAT', help: `query file format, overriding the extension: ${DATA_FORMATS.join(', ')}` },
     { name: 'limit', type: 'int', min: 1, help: 'use only the first N queries' },
   ],
-  notes: 'The last line of stdout is one JSON object: {"queries","k","ef","rerank"?,"rerankFrom"?,"seconds","qps","recall"?,"batch"?,"backend",...}.',
+  notes: 'The last line of stdout is one JSON object: {"queries","k","ef","rerank"?,"rerankFrom"?,"seconds","qps","recall"?,"batch"?,"backend","device"?,"gpuMode"?,"roundTrips"?,"bytesUp"?,"bytesDown"?,"hostMs"?,...}; the GPU counters come with --batch.',
   async run(args, io) {
     const indexPath = str(args, 'index');
     const outPath = str(args, 'out', true);
@@ -110,7 +111,9 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
   const ef = index instanceof HnswIndex ? resolveEf(num(args, 'ef'), k) : null;
   const requested = str(args, 'backend') as Backend;
   if (requested !== 'cpu' && batch === undefined) throw new UsageError(`search: --backend ${requested} needs --batch N (one query at a time runs on the CPU)`);
-  const width = num(args, 'width');
+  const width = num(args, 'width', true);
+  const gpuMode = str(args, 'gpu-mode', true) as GpuMode | undefined;
+  if (gpuMode !== undefined && requested === 'cpu') throw new UsageError('search: --gpu-mode needs --backend gpu or auto');
   const gpuWanted = requested !== 'cpu' ? await requestGpu() : null;
   if (requested === 'gpu' && gpuWanted === null) {
     fail('NO_GPU', 'no WebGPU adapter found (without a GPU: install chromium and libvulkan1 and set VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json), or use --backend auto');
@@ -119,6 +122,7 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
   const nq = queries.size;
   let ids: Int32Array;
   let backend = 'cpu';
+  let counters: Pick<BatchSearchResult, 'gpuMode' | 'roundTrips' | 'bytesUp' | 'bytesDown' | 'hostMs'> | undefined;
   let seconds: number;
   if (batch === undefined) {
     ids = new Int32Array(nq * k);
@@ -134,11 +138,12 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
     const start = performance.now();
     const r = index instanceof FlatIndex
       ? await index.searchBatch(queries, k, { backend: requested, gpu: gpuWanted })
-      : await index.searchBatch(queries, k, { ef: ef!, rerank, batchSize: batch, width, backend: requested, gpu: gpuWanted });
+      : await index.searchBatch(queries, k, { ef: ef!, rerank, batchSize: batch, ...(width !== undefined ? { width } : {}), ...(gpuMode ? { gpuMode } : {}), backend: requested, gpu: gpuWanted });
     seconds = secondsSince(start);
     ids = r.ids;
     backend = r.backend;
     device = r.device;
+    counters = { gpuMode: r.gpuMode, roundTrips: r.roundTrips, bytesUp: r.bytesUp, bytesDown: r.bytesDown, hostMs: round(r.hostMs, 3) };
   }
   const qps = qpsOf(nq, seconds);
   const mode = batch === undefined ? 'one at a time' : `in batches of ${batch}`;
@@ -161,6 +166,7 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
   if (batch !== undefined) json['batch'] = batch;
   json['backend'] = backend;
   if (device !== undefined) json['device'] = device;
+  if (counters) Object.assign(json, counters);
   json['index'] = kind;
   println(io.stdout, JSON.stringify(json));
   return 0;

@@ -6,7 +6,7 @@ import { BACKENDS, gpuEvaluatorFor, gpuFaultHandler, type BackendOptions } from 
 import { trafficSince, type GpuTraffic } from '../../gpu/resources.js';
 import type { BatchEvaluator, BatchSearchResult, Dataset, GpuMode, Vector, VectorStore } from '../../types.js';
 import { HostTimer, yieldToEventLoop } from '../../util/host-timer.js';
-import { asQueryDataset, checkK } from '../results.js';
+import { asQueryDataset } from '../results.js';
 import { FaultTolerantEvaluator } from './batch.js';
 import { runHybrid } from './hybrid.js';
 import type { HnswGraph } from './graph.js';
@@ -70,7 +70,6 @@ const HYBRID_LANES = 2;
 export async function searchHnswBatch(
   target: BatchTarget, queries: Dataset | readonly Vector[], base: ResolvedBatch, params: HnswBatchParams,
 ): Promise<BatchSearchResult> {
-  const { k } = base;
   if (params.gpuMode !== undefined && !GPU_MODES.includes(params.gpuMode)) fail('INVALID_ARGUMENT', `gpuMode must be 'resident' or 'hybrid', got ${String(params.gpuMode)}`);
   const backend = params.backend ?? 'cpu';
   if (!BACKENDS.includes(backend)) fail('INVALID_ARGUMENT', `backend must be 'auto', 'gpu' or 'cpu', got ${String(backend)}`);
