@@ -130,8 +130,9 @@ describe('webannolo CLI: the main job', () => {
     const out = p('bench-out');
     const run = await cli('bench', '--backend', 'cpu', '--datasets', 'mnist', '--n', '600', '--nq', '16', '--efs', '16', '--batches', '1,16', '--budget', '5', '--out', out);
     expectOk(run);
-    const written = JSON.parse(await readFile(join(out, 'gpu-mnist.json'), 'utf8')) as { points: { backend: string; recall: number }[]; exact: unknown[] };
-    expect(written.points.map((pt) => pt.backend)).toEqual(['cpu', 'cpu']);
+    const written = JSON.parse(await readFile(join(out, 'gpu-mnist.json'), 'utf8')) as { points: { mode: string; backend: string; recall: number; roundTrips: number }[]; exact: unknown[] };
+    expect(written.points.map((pt) => `${pt.mode}/${pt.backend}`)).toEqual(['cpu-single/cpu', 'cpu-batch/cpu', 'cpu-batch/cpu']);
+    expect(written.points.every((pt) => pt.roundTrips === 0)).toBe(true);
     expect(written.points[0]!.recall).toBeGreaterThan(0.9);
     expect(written.exact).toHaveLength(1);
   });
@@ -170,8 +171,8 @@ describe('webannolo CLI: the main job', () => {
       '--batch', '16', '--groundtruth', p('gt.ivecs'));
     expectOk(sb);
     const sbj = lastJson(sb);
-    expect(Object.keys(sbj)).toEqual(['queries', 'k', 'ef', 'seconds', 'qps', 'recall', 'batch', 'backend', 'index']);
-    expect(sbj).toMatchObject({ queries: NQ, k: 10, ef: 100, batch: 16, backend: 'cpu' });
+    expect(Object.keys(sbj)).toEqual(['queries', 'k', 'ef', 'seconds', 'qps', 'recall', 'batch', 'backend', 'gpuMode', 'roundTrips', 'bytesUp', 'bytesDown', 'hostMs', 'index']);
+    expect(sbj).toMatchObject({ queries: NQ, k: 10, ef: 100, batch: 16, backend: 'cpu', gpuMode: 'none', roundTrips: 0, bytesUp: 0, bytesDown: 0 });
     expect(sbj['recall']).toBeGreaterThanOrEqual(0.95);
 
     const e = await cli('eval', '--results', p('res2.ivecs'), '--groundtruth', p('gt.ivecs'), '--k', '10');

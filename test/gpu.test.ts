@@ -62,11 +62,12 @@ describeGpu('WebGPU on MNIST (always available data)', () => {
     void gt;
   });
 
-  it("backend 'auto' keeps small batches on the CPU; 'cpu' never touches the GPU", async () => {
+  it("backend 'auto' keeps small batches on the CPU, and everything on a software adapter; 'cpu' never touches the GPU", async () => {
     const { base, queries } = await loadMnistWithTruth(20_000, 1_000);
     const index = HnswIndex.build(base.slice(0, 2000), { metric: 'l2', m: 8, efConstruction: 40 });
     expect((await index.searchBatch(queries.slice(0, 8), 5, { backend: 'auto' })).backend).toBe('cpu');
-    expect((await index.searchBatch(queries.slice(0, 70), 5, { backend: 'auto' })).backend).toBe('gpu');
+    const big = await index.searchBatch(queries.slice(0, 300), 5, { backend: 'auto' });
+    expect(big.backend).toBe(gpu!.software ? 'cpu' : 'gpu');
     expect((await index.searchBatch(queries.slice(0, 70), 5, { backend: 'cpu' })).backend).toBe('cpu');
   });
 
@@ -164,14 +165,14 @@ describeGpu('WebGPU kernels on the shared real data', () => {
       await expectSameDistances(new GpuDenseEvaluator(gpu!, index.store as PlainDenseStore), index.store, queries, 32);
       const q = queries.slice(0, 24);
       const g48 = { ...gt, rows: 24, data: gt.data.subarray(0, 2400), scores: gt.scores!.subarray(0, 2400) };
-      const cpu = await index.searchBatch(q, 10, { ef: 100, width: 4 });
-      const onGpu = await index.searchBatch(q, 10, { ef: 100, width: 4, backend: 'gpu', gpuMode: 'hybrid' });
+      const cpu = await index.searchBatch(q, 10, { ef: 100 });
+      const onGpu = await index.searchBatch(q, 10, { ef: 100, backend: 'gpu', gpuMode: 'hybrid' });
       expect(Math.abs(recallAtK(onGpu.ids, 10, g48) - recallAtK(cpu.ids, 10, g48))).toBeLessThanOrEqual(0.005);
 
       const pqIndex = index.quantize(new ProductQuantizer({ m: 96, trainSample: 2000, maxIterations: 4 }));
       await expectSameDistances(new GpuPqEvaluator(gpu!, pqIndex.store as PqStore), pqIndex.store, queries, 32);
-      const pqCpu = await pqIndex.searchBatch(q, 10, { ef: 100, width: 4, rerank: 100 });
-      const pqGpu = await pqIndex.searchBatch(q, 10, { ef: 100, width: 4, rerank: 100, backend: 'gpu', gpuMode: 'hybrid' });
+      const pqCpu = await pqIndex.searchBatch(q, 10, { ef: 100, rerank: 100 });
+      const pqGpu = await pqIndex.searchBatch(q, 10, { ef: 100, rerank: 100, backend: 'gpu', gpuMode: 'hybrid' });
       expect(pqGpu.backend).toBe('gpu');
       expect(Math.abs(recallAtK(pqGpu.ids, 10, g48) - recallAtK(pqCpu.ids, 10, g48))).toBeLessThanOrEqual(0.005);
       const flatGpu = await new FlatIndex(pqIndex.store).searchBatch(q, 10, { backend: 'gpu' });
