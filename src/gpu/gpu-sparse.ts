@@ -28,6 +28,28 @@ export class GpuSparseData {
   }
 }
 
+/**
+ * Queries [start, start+count) scattered into dense rows of `dim` floats (one gather per item
+ * non-zero in the kernels), and the norms buffer the kernels read: item norms, then the
+ * queries' squared norms.
+ */
+export function scatterQueries(data: GpuSparseData, queries: Dataset, start: number, count: number): { rows: Float32Array; norms: Float32Array } {
+  const { size, dim } = data.store;
+  const rows = new Float32Array(count * dim);
+  const norms = new Float32Array(size + count);
+  norms.set(data.itemNorms);
+  for (let s = 0; s < count; s++) {
+    const q = queries.get(start + s) as SparseVector;
+    let qn = 0;
+    for (let j = 0; j < q.indices.length; j++) {
+      rows[s * dim + q.indices[j]!] = q.values[j]!;
+      qn += q.values[j]! * q.values[j]!;
+    }
+    norms[size + s] = qn;
+  }
+  return { rows, norms };
+}
+
 /** The WebGPU BatchEvaluator for plain sparse stores (sparse_pairs.wgsl). */
 export class GpuSparseEvaluator implements BatchEvaluator {
   readonly backend = 'gpu';
@@ -43,18 +65,7 @@ export class GpuSparseEvaluator implements BatchEvaluator {
     if (count * dim * 4 > this.ctx.limits.maxStorageBufferBindingSize) {
       throw new WebannoloError('GPU_FAILURE', `a batch of ${count} sparse queries scattered to ${dim} dimensions exceeds one GPU binding: use a smaller batchSize`);
     }
-    const rows = new Float32Array(count * dim);
-    const norms = new Float32Array(this.store.size + count);
-    norms.set(this.data.itemNorms);
-    for (let s = 0; s < count; s++) {
-      const q = queries.get(start + s) as SparseVector;
-      let qn = 0;
-      for (let j = 0; j < q.indices.length; j++) {
-        rows[s * dim + q.indices[j]!] = q.values[j]!;
-        qn += q.values[j]! * q.values[j]!;
-      }
-      norms[this.store.size + s] = qn;
-    }
+    const { rows, norms } = scatterQueries(this.data, queries, start, count);
     await guarded(this.ctx, async () => {
       this.dispose();
       this.queries = this.ctx.resources.storage(rows.byteLength);

@@ -23,15 +23,29 @@ export interface BackendOptions {
   onFallback?: (error: unknown) => void;
 }
 
-/** The GPU context to use for `queryCount` queries, or null for the CPU. */
-export async function chooseGpu(options: BackendOptions, queryCount: number): Promise<GpuContext | null> {
+/** The validated `backend` option (default 'cpu'). */
+export function checkBackend(options: BackendOptions): Backend {
   const backend = options.backend ?? 'cpu';
   if (!BACKENDS.includes(backend)) fail('INVALID_ARGUMENT', `backend must be 'auto', 'gpu' or 'cpu', got ${String(backend)}`);
+  return backend;
+}
+
+/**
+ * The GPU context `options` ask for: null for 'cpu' or where there is no usable adapter
+ * ('auto'); NO_GPU for 'gpu' without one.
+ */
+export async function gpuContextFor(options: BackendOptions): Promise<GpuContext | null> {
+  const backend = checkBackend(options);
   if (backend === 'cpu') return null;
-  if (backend === 'auto' && queryCount < AUTO_MIN_BATCH) return null;
   const ctx = options.gpu !== undefined ? (options.gpu?.usable ? options.gpu : null) : await requestGpu();
   if (!ctx && backend === 'gpu') noGpu();
   return ctx;
+}
+
+/** The GPU context to use for `queryCount` queries, or null for the CPU (FlatIndex's rule). */
+export async function chooseGpu(options: BackendOptions, queryCount: number): Promise<GpuContext | null> {
+  if (checkBackend(options) === 'auto' && queryCount < AUTO_MIN_BATCH) return null;
+  return gpuContextFor(options);
 }
 
 /** The GPU BatchEvaluator for a store, or null for kinds the GPU does not handle. */

@@ -64,9 +64,9 @@ export class FlatIndex {
     const timer = new HostTimer();
     timer.resume();
     const gpu = gpuExactSupports(this.store, k) || options.backend === 'gpu' ? await chooseGpu(options, qs.size) : null;
+    const before = gpu ? { ...gpu.resources.traffic } : null;
     if (gpu) {
       if (!gpuExactSupports(this.store, k)) fail('NO_GPU', `exact GPU search supports dense and PQ stores with k <= ${GPU_MAX_K}: use backend 'auto' or 'cpu'`);
-      const before = { ...gpu.resources.traffic };
       try {
         const r = await timer.wait(gpuExactSearch(gpu, this.store, qs, k));
         for (let i = 0; i < r.ids.length; i++) {
@@ -77,7 +77,7 @@ export class FlatIndex {
         timer.pause();
         return {
           count: qs.size, k, ids, scores, backend: 'gpu', device: gpu.description,
-          gpuMode: 'exact', ...trafficSince(gpu.resources.traffic, before), hostMs: timer.ms,
+          gpuMode: 'exact', ...trafficSince(gpu.resources.traffic, before!), hostMs: timer.ms,
         };
       } catch (error) {
         gpuFaultHandler(gpu, options)(error);
@@ -85,9 +85,11 @@ export class FlatIndex {
     }
     for (let q = 0; q < qs.size; q++) this.searchInto(qs.get(q), k, ids, scores, q * k);
     timer.pause();
+    // After a GPU fault the traffic it caused is still reported.
+    const traffic = gpu ? trafficSince(gpu.resources.traffic, before!) : { roundTrips: 0, bytesUp: 0, bytesDown: 0 };
     return {
       count: qs.size, k, ids, scores, backend: gpu ? 'gpu+cpu' : 'cpu', ...(gpu ? { device: gpu.description } : {}),
-      gpuMode: 'none', roundTrips: 0, bytesUp: 0, bytesDown: 0, hostMs: timer.ms,
+      gpuMode: gpu ? 'exact' : 'none', ...traffic, hostMs: timer.ms,
     };
   }
 

@@ -1,11 +1,11 @@
 import { PlainDenseStore } from '../../quant/dense-store.js';
 import { PlainSparseStore } from '../../quant/plain.js';
 import { PqStore } from '../../quant/pq.js';
-import type { Dataset, SparseVector, VectorStore } from '../../types.js';
+import type { Dataset, VectorStore } from '../../types.js';
 import type { GpuContext } from '../device.js';
 import { cachedUpload, denseData, padRows } from '../gpu-dense.js';
 import { buildLuts, pqData } from '../gpu-pq.js';
-import { GpuSparseData } from '../gpu-sparse.js';
+import { GpuSparseData, scatterQueries } from '../gpu-sparse.js';
 
 /**
  * How one store kind plugs into the resident kernel: a WGSL snippet (shaders/resident_*.wgsl)
@@ -103,18 +103,7 @@ function sparseKernel(ctx: GpuContext, store: PlainSparseStore): ResidentStoreKe
     itemsPerDistance: Math.max(1, Math.round(d.nnz / Math.max(1, d.size))),
     maxQueriesPerDispatch: queryLimit(ctx, dim * 4),
     async prepare(_encoder, queries, start, count) {
-      const rows = new Float32Array(count * dim);
-      const norms = new Float32Array(store.size + count);
-      norms.set(data.itemNorms);
-      for (let s = 0; s < count; s++) {
-        const q = queries.get(start + s) as SparseVector;
-        let qn = 0;
-        for (let j = 0; j < q.indices.length; j++) {
-          rows[s * dim + q.indices[j]!] = q.values[j]!;
-          qn += q.values[j]! * q.values[j]!;
-        }
-        norms[store.size + s] = qn;
-      }
+      const { rows, norms } = scatterQueries(data, queries, start, count);
       const qBuf = ctx.resources.storage(rows.byteLength);
       ctx.resources.write(qBuf, rows);
       const nBuf = ctx.resources.storage(norms.byteLength);

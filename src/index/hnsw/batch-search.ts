@@ -1,11 +1,12 @@
 import { checkInteger, fail } from '../../errors.js';
 import { AUTO_PROBE_QUERIES, decideAuto, recordResidentSpeed, residentSpeed } from '../../gpu/auto.js';
-import { noGpu, requestGpu, type GpuContext } from '../../gpu/device.js';
+import type { GpuContext } from '../../gpu/device.js';
 import { ResidentSearcher } from '../../gpu/resident/resident-search.js';
-import { BACKENDS, gpuEvaluatorFor, gpuFaultHandler, type BackendOptions } from '../../gpu/select.js';
+import { checkBackend, gpuContextFor, gpuEvaluatorFor, gpuFaultHandler, type BackendOptions } from '../../gpu/select.js';
 import { trafficSince, type GpuTraffic } from '../../gpu/resources.js';
 import type { BatchEvaluator, BatchSearchResult, Dataset, GpuMode, Vector, VectorStore } from '../../types.js';
-import { HostTimer, yieldToEventLoop } from '../../util/host-timer.js';
+import { HostTimer } from '../../util/host-timer.js';
+import { yieldToEventLoop } from '../../util/yield.js';
 import { asQueryDataset } from '../results.js';
 import { FaultTolerantEvaluator } from './batch.js';
 import { runHybrid } from './hybrid.js';
@@ -71,8 +72,7 @@ export async function searchHnswBatch(
   target: BatchTarget, queries: Dataset | readonly Vector[], base: ResolvedBatch, params: HnswBatchParams,
 ): Promise<BatchSearchResult> {
   if (params.gpuMode !== undefined && !GPU_MODES.includes(params.gpuMode)) fail('INVALID_ARGUMENT', `gpuMode must be 'resident' or 'hybrid', got ${String(params.gpuMode)}`);
-  const backend = params.backend ?? 'cpu';
-  if (!BACKENDS.includes(backend)) fail('INVALID_ARGUMENT', `backend must be 'auto', 'gpu' or 'cpu', got ${String(backend)}`);
+  const backend = checkBackend(params);
   const batchSize = checkInteger('batchSize', params.batchSize ?? 256, 1);
   if (params.width !== undefined) checkInteger('width', params.width, 1, 64);
   const qs = asQueryDataset(queries, target.store.dim);
@@ -84,13 +84,8 @@ export async function searchHnswBatch(
     await run.hybrid(() => given, 1, null, batchSize, params.width ?? 1, params);
     return run.result(null);
   }
-  if (backend === 'cpu') {
-    await run.cpu(0, qs.size);
-    return run.result(null);
-  }
-  const ctx = params.gpu !== undefined ? (params.gpu?.usable ? params.gpu : null) : await requestGpu();
+  const ctx = await gpuContextFor(params);
   if (!ctx) {
-    if (backend === 'gpu') noGpu();
     await run.cpu(0, qs.size);
     return run.result(null);
   }
@@ -109,17 +104,24 @@ export async function searchHnswBatch(
   }
   if (resident) await run.resident(ctx, resident, from, params);
   else {
-    let makeEvaluator: (() => BatchEvaluator) | null = null;
+    let first: BatchEvaluator | null = null;
     try {
-      if (gpuEvaluatorFor(ctx, target.store) !== null) makeEvaluator = () => gpuEvaluatorFor(ctx, target.store)!;
+      first = gpuEvaluatorFor(ctx, target.store);
     } catch (error) {
       gpuFaultHandler(ctx, params)(error);
     }
-    if (makeEvaluator === null) {
+    if (first === null) {
       if (backend === 'gpu') fail('NO_GPU', `the GPU cannot search a '${target.store.kind}' store: use backend 'auto' or 'cpu'`);
       await run.cpu(from, qs.size);
       return run.result(null);
     }
+    // The first lane takes the evaluator made above; later lanes get their own.
+    let spare: BatchEvaluator | null = first;
+    const makeEvaluator = () => {
+      const ev = spare ?? gpuEvaluatorFor(ctx, target.store)!;
+      spare = null;
+      return ev;
+    };
     await run.hybrid(makeEvaluator, HYBRID_LANES, ctx, batchSize, params.width ?? 1, params, from);
   }
   return run.result({ ctx, before });

@@ -147,7 +147,6 @@ export class HnswIndex {
     if (this.rerankStore === null) fail('INVALID_ARGUMENT', 'rerank needs the plain vectors: this index does not keep them (quantize with keepPlain)');
     return rerank;
   }
-
 }
 
 export function resolveEf(ef: number | undefined, k: number): number {
