@@ -38,8 +38,8 @@ export async function guarded<T>(ctx: GpuContext, work: () => Promise<T>): Promi
   try {
     result = await work();
   } finally {
-    const validation = await device.popErrorScope().catch(() => null);
-    const oom = await device.popErrorScope().catch(() => null);
+    const validation = await ctx.resources.awaitDevice(device.popErrorScope()).catch(() => null);
+    const oom = await ctx.resources.awaitDevice(device.popErrorScope()).catch(() => null);
     const error = validation ?? oom;
     if (error) throw new WebannoloError('GPU_FAILURE', `WebGPU error: ${error.message}`);
   }

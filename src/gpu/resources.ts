@@ -25,6 +25,12 @@ export class GpuResources {
    * the device, bytes read back. A search reports the difference across its call.
    */
   readonly traffic: GpuTraffic = { roundTrips: 0, bytesUp: 0, bytesDown: 0 };
+  /**
+   * The host clock of the search running on this device, if any: stopped while the host
+   * awaits the device (a readback, a settle, a pipeline compilation), so `hostMs` counts
+   * every JavaScript segment of the search and nothing else.
+   */
+  clock: { pause(): void; resume(): void } | null = null;
 
   constructor(private readonly device: GPUDevice) {}
 
@@ -34,10 +40,10 @@ export class GpuResources {
     let p = this.pipelines.get(full);
     if (!p) {
       p = code().then((text) =>
-        this.device.createComputePipelineAsync({
+        this.awaitDevice(this.device.createComputePipelineAsync({
           layout: 'auto',
           compute: { module: this.device.createShaderModule({ code: text, label: key }), entryPoint: 'main', constants },
-        }),
+        })),
       );
       // A failed compilation is not cached: the next call reports it again.
       p.catch(() => this.pipelines.delete(full));
@@ -104,7 +110,18 @@ export class GpuResources {
   /** Waits for the submitted work without reading anything back (one round trip). */
   async settle(): Promise<void> {
     this.traffic.roundTrips++;
-    await this.device.queue.onSubmittedWorkDone();
+    await this.awaitDevice(this.device.queue.onSubmittedWorkDone());
+  }
+
+  /** Awaits the device with the search's host clock stopped. */
+  async awaitDevice<T>(p: Promise<T>): Promise<T> {
+    const clock = this.clock;
+    clock?.pause();
+    try {
+      return await p;
+    } finally {
+      clock?.resume();
+    }
   }
 
   /** Maps a readback buffer and copies `bytes` out (then returns it to the pool). */
@@ -121,11 +138,17 @@ export class GpuResources {
 
   private async mapAndCopy(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
     const size = Math.ceil(bytes / 4) * 4;
-    await buffer.mapAsync(MapMode.READ, 0, size);
+    await this.awaitDevice(buffer.mapAsync(MapMode.READ, 0, size));
+    // The copy out of the mapped range is part of the readback: on SwiftShader it costs about
+    // 2.5 ms per mapping whatever its size (the emulated device's memory), so the host clock
+    // stops for it as it does for mapAsync.
+    this.clock?.pause();
     const copy = buffer.getMappedRange(0, size).slice(0);
     buffer.unmap();
+    this.clock?.resume();
     this.release(buffer);
     this.traffic.bytesDown += bytes;
     return copy;
   }
+
 }

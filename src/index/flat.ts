@@ -65,32 +65,38 @@ export class FlatIndex {
     timer.resume();
     const gpu = gpuExactSupports(this.store, k) || options.backend === 'gpu' ? await chooseGpu(options, qs.size) : null;
     const before = gpu ? { ...gpu.resources.traffic } : null;
-    if (gpu) {
-      if (!gpuExactSupports(this.store, k)) fail('NO_GPU', `exact GPU search supports dense and PQ stores with k <= ${GPU_MAX_K}: use backend 'auto' or 'cpu'`);
-      try {
-        const r = await timer.wait(gpuExactSearch(gpu, this.store, qs, k));
-        for (let i = 0; i < r.ids.length; i++) {
-          const found = r.dists[i] !== Number.POSITIVE_INFINITY;
-          ids[i] = found ? r.ids[i]! : -1;
-          scores[i] = found ? toScore(this.metric, r.dists[i]!) : Number.NaN;
+    // The device's waits stop this call's host clock (see GpuResources.clock).
+    if (gpu) gpu.resources.clock = timer;
+    try {
+      if (gpu) {
+        if (!gpuExactSupports(this.store, k)) fail('NO_GPU', `exact GPU search supports dense and PQ stores with k <= ${GPU_MAX_K}: use backend 'auto' or 'cpu'`);
+        try {
+          const r = await gpuExactSearch(gpu, this.store, qs, k);
+          for (let i = 0; i < r.ids.length; i++) {
+            const found = r.dists[i] !== Number.POSITIVE_INFINITY;
+            ids[i] = found ? r.ids[i]! : -1;
+            scores[i] = found ? toScore(this.metric, r.dists[i]!) : Number.NaN;
+          }
+          timer.pause();
+          return {
+            count: qs.size, k, ids, scores, backend: 'gpu', device: gpu.description,
+            gpuMode: 'exact', ...trafficSince(gpu.resources.traffic, before!), hostMs: timer.ms,
+          };
+        } catch (error) {
+          gpuFaultHandler(gpu, options)(error);
         }
-        timer.pause();
-        return {
-          count: qs.size, k, ids, scores, backend: 'gpu', device: gpu.description,
-          gpuMode: 'exact', ...trafficSince(gpu.resources.traffic, before!), hostMs: timer.ms,
-        };
-      } catch (error) {
-        gpuFaultHandler(gpu, options)(error);
       }
+      for (let q = 0; q < qs.size; q++) this.searchInto(qs.get(q), k, ids, scores, q * k);
+      timer.pause();
+      // After a GPU fault the traffic it caused is still reported.
+      const traffic = gpu ? trafficSince(gpu.resources.traffic, before!) : { roundTrips: 0, bytesUp: 0, bytesDown: 0 };
+      return {
+        count: qs.size, k, ids, scores, backend: gpu ? 'gpu+cpu' : 'cpu', ...(gpu ? { device: gpu.description } : {}),
+        gpuMode: gpu ? 'exact' : 'none', ...traffic, hostMs: timer.ms,
+      };
+    } finally {
+      if (gpu) gpu.resources.clock = null;
     }
-    for (let q = 0; q < qs.size; q++) this.searchInto(qs.get(q), k, ids, scores, q * k);
-    timer.pause();
-    // After a GPU fault the traffic it caused is still reported.
-    const traffic = gpu ? trafficSince(gpu.resources.traffic, before!) : { roundTrips: 0, bytesUp: 0, bytesDown: 0 };
-    return {
-      count: qs.size, k, ids, scores, backend: gpu ? 'gpu+cpu' : 'cpu', ...(gpu ? { device: gpu.description } : {}),
-      gpuMode: gpu ? 'exact' : 'none', ...traffic, hostMs: timer.ms,
-    };
   }
 
   private searchInto(query: Vector, k: number, ids: Int32Array, scores: Float32Array, offset: number): void {

@@ -2,7 +2,7 @@ import { checkInteger, fail } from '../../errors.js';
 import { AUTO_PROBE_QUERIES, decideAuto, recordResidentSpeed, residentSpeed } from '../../gpu/auto.js';
 import type { GpuContext } from '../../gpu/device.js';
 import { ResidentSearcher } from '../../gpu/resident/resident-search.js';
-import { checkBackend, gpuContextFor, gpuEvaluatorFor, gpuFaultHandler, type BackendOptions } from '../../gpu/select.js';
+import { checkBackend, gpuContextFor, gpuEvaluatorFor, gpuFaultHandler, type Backend, type BackendOptions } from '../../gpu/select.js';
 import { trafficSince, type GpuTraffic } from '../../gpu/resources.js';
 import type { BatchEvaluator, BatchSearchResult, Dataset, GpuMode, Vector, VectorStore } from '../../types.js';
 import { HostTimer } from '../../util/host-timer.js';
@@ -31,7 +31,7 @@ export interface HnswBatchParams extends HnswSearchParams, BackendOptions {
    * workgroup-memory capacity) takes the hybrid path, and the result's gpuMode says so.
    */
   gpuMode?: GpuMode;
-  /** Queries a hybrid lockstep batch holds. Default 256. */
+  /** Queries a hybrid lockstep batch holds. Default 1024 (each round costs a submit: fewer, fuller rounds). */
   batchSize?: number;
   /**
    * Candidates each query expands per round (w). Default: 1 on the hybrid path (exact
@@ -73,7 +73,7 @@ export async function searchHnswBatch(
 ): Promise<BatchSearchResult> {
   if (params.gpuMode !== undefined && !GPU_MODES.includes(params.gpuMode)) fail('INVALID_ARGUMENT', `gpuMode must be 'resident' or 'hybrid', got ${String(params.gpuMode)}`);
   const backend = checkBackend(params);
-  const batchSize = checkInteger('batchSize', params.batchSize ?? 256, 1);
+  const batchSize = checkInteger('batchSize', params.batchSize ?? 1024, 1);
   if (params.width !== undefined) checkInteger('width', params.width, 1, 64);
   const qs = asQueryDataset(queries, target.store.dim);
   for (let q = 0; q < qs.size; q++) checkQueryAt(target.store, qs, q);
@@ -89,6 +89,17 @@ export async function searchHnswBatch(
     await run.cpu(0, qs.size);
     return run.result(null);
   }
+  ctx.resources.clock = run.timer;
+  try {
+    return await onGpu(run, ctx, params, backend, batchSize);
+  } finally {
+    ctx.resources.clock = null;
+  }
+}
+
+/** The GPU part of searchHnswBatch: resident, hybrid, or the CPU after auto's measurements. */
+async function onGpu(run: BatchRun, ctx: GpuContext, params: HnswBatchParams, backend: Backend, batchSize: number): Promise<BatchSearchResult> {
+  const { target, base, queries: qs } = run;
   const before = { ...ctx.resources.traffic };
   const width = params.width ?? Math.max(1, Math.min(8, Math.floor(64 / target.graph.m0)));
   let resident: ResidentSearcher | null = null;
@@ -211,7 +222,7 @@ class BatchRun {
       let batch;
       try {
         const t = performance.now();
-        batch = await this.timer.wait(searcher.search(this.queries, start, count, outK));
+        batch = await searcher.search(this.queries, start, count, outK);
         recordResidentSpeed(ctx, this.target.store, searcher.ef, (performance.now() - t) / count);
       } catch (error) {
         gpuFaultHandler(ctx, options)(error);
@@ -245,7 +256,7 @@ class BatchRun {
     for (let i = 0; i < lanes; i++) evaluators.push(new FaultTolerantEvaluator(makePrimary(), () => this.target.store.batchEvaluator(), onFault));
     const primaryBackend = evaluators[0]!.backend;
     try {
-      await runHybrid(this.target.graph, evaluators, this.queries, from, { ef, width, batchSize }, this.timer, (q, top) => {
+      await runHybrid(this.target.graph, evaluators, this.queries, from, { ef, width, batchSize }, (q, top) => {
         this.target.writer.fromHeap(top, this.queries.get(q), k, rerank, this.ids, this.scores, q * k);
       });
     } finally {

@@ -1,6 +1,5 @@
 import type { BatchEvaluator, Dataset } from '../../types.js';
 import { MaxHeap, MinHeap } from '../../util/heap.js';
-import type { HostTimer } from '../../util/host-timer.js';
 import { BitVisited, HashVisited } from '../../util/visited.js';
 import type { HnswGraph } from './graph.js';
 
@@ -132,17 +131,13 @@ export class BatchController {
   private readonly slots: SlotState[] = [];
   private readonly pairs = new PairBuffer(4096);
 
-  constructor(private readonly graph: HnswGraph, private readonly timer: HostTimer | null = null) {}
+  constructor(private readonly graph: HnswGraph) {}
 
   private newSlot(count: number): SlotState {
     const n = this.graph.n;
     return new SlotState((count * n) / 8 <= BITSET_BUDGET ? new BitVisited(n) : new HashVisited(1024));
   }
 
-  /** Awaits `p` with the host clock stopped. */
-  private wait(p: Promise<void>): Promise<void> {
-    return this.timer ? this.timer.wait(p) : p;
-  }
 
   /**
    * Searches queries[start .. start+count) and writes, per slot, the best `ef` candidates
@@ -158,7 +153,7 @@ export class BatchController {
   ): Promise<void> {
     const g = this.graph;
     while (this.slots.length < count) this.slots.push(this.newSlot(count));
-    await this.wait(evaluator.setQueries(queries, start, count));
+    await evaluator.setQueries(queries, start, count);
     const pairs = this.pairs;
 
     // Entry point distances.
@@ -215,8 +210,7 @@ export class BatchController {
   private evaluate(evaluator: FaultTolerantEvaluator): void | Promise<void> {
     const p = this.pairs;
     if (p.count === 0) return;
-    const r = evaluator.distances(p.slots, p.ids, p.count, p.out);
-    if (r) return this.wait(r);
+    return evaluator.distances(p.slots, p.ids, p.count, p.out);
   }
 
   /** Moves each active query to its best neighbour, or retires it; returns the active count. */

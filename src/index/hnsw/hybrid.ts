@@ -1,5 +1,4 @@
 import type { Dataset } from '../../types.js';
-import type { HostTimer } from '../../util/host-timer.js';
 import type { MaxHeap } from '../../util/heap.js';
 import { BatchController, type FaultTolerantEvaluator } from './batch.js';
 import type { HnswGraph } from './graph.js';
@@ -20,7 +19,7 @@ export interface HybridOptions {
  */
 export async function runHybrid(
   graph: HnswGraph, lanes: readonly FaultTolerantEvaluator[], queries: Dataset, from: number,
-  opts: HybridOptions, timer: HostTimer, emit: (query: number, top: MaxHeap) => void,
+  opts: HybridOptions, emit: (query: number, top: MaxHeap) => void,
 ): Promise<void> {
   const nq = queries.size;
   // Smaller batches when there are more lanes than full batches, so every lane has work.
@@ -28,7 +27,7 @@ export async function runHybrid(
   const batchSize = Math.max(1, Math.min(opts.batchSize, perLane));
   let next = from;
   const lane = async (evaluator: FaultTolerantEvaluator) => {
-    const controller = new BatchController(graph, timer);
+    const controller = new BatchController(graph);
     while (next < nq) {
       const start = next;
       const count = Math.min(batchSize, nq - start);
