@@ -1,10 +1,11 @@
-// Top-k selection, one pass: each workgroup sorts a segment of 1024 (distance, id) entries of
-// one row in workgroup memory (bitonic sort, ties broken by smaller id) and writes its best k.
-// The host repeats passes over the survivors until one segment per row remains.
+// Top-k selection, one pass: each workgroup sorts a segment of SEG (1024, or 2048 for k > 512)
+// (distance, id) entries of one row in workgroup memory (bitonic sort, ties broken by smaller
+// id) and writes its best k. The host repeats passes over the survivors until one segment per
+// row remains. 2048 entries take 16 KiB of workgroup memory, WebGPU's guaranteed minimum.
 struct Params {
   len: u32,         // entries per input row
-  segs: u32,        // segments per row = ceil(len / 1024)
-  k: u32,           // survivors per segment (<= 512)
+  segs: u32,        // segments per row = ceil(len / SEG)
+  k: u32,           // survivors per segment (<= SEG / 2)
   implicitIds: u32, // 1: the id of entry e is e (first pass over a distance matrix)
 }
 
@@ -14,9 +15,10 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> outIds: array<u32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-const SEG: u32 = 1024u;
-var<workgroup> kd: array<f32, 1024>;
-var<workgroup> ki: array<u32, 1024>;
+override SEG: u32 = 1024u; // a power of two, 1024 or 2048
+override PER_THREAD: u32 = SEG / 256u;
+var<workgroup> kd: array<f32, SEG>;
+var<workgroup> ki: array<u32, SEG>;
 
 fn worse(a: u32, b: u32) -> bool {
   return kd[a] > kd[b] || (kd[a] == kd[b] && ki[a] > ki[b]);
@@ -26,7 +28,7 @@ fn worse(a: u32, b: u32) -> bool {
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let seg = wg.x;
   let row = wg.y;
-  for (var e = 0u; e < 4u; e++) {
+  for (var e = 0u; e < PER_THREAD; e++) {
     let i = lid + e * 256u;
     let pos = seg * SEG + i;
     if (pos < params.len) {
@@ -40,7 +42,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   workgroupBarrier();
   for (var size = 2u; size <= SEG; size = size << 1u) {
     for (var stride = size >> 1u; stride > 0u; stride = stride >> 1u) {
-      for (var e = 0u; e < 4u; e++) {
+      for (var e = 0u; e < PER_THREAD; e++) {
         let i = lid + e * 256u;
         let l = i ^ stride;
         if (l > i) {
@@ -59,7 +61,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
   }
   let outLen = params.segs * params.k;
-  for (var e = 0u; e < 4u; e++) {
+  for (var e = 0u; e < PER_THREAD; e++) {
     let i = lid + e * 256u;
     if (i < params.k) {
       outDist[row * outLen + seg * params.k + i] = kd[i];

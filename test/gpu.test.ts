@@ -92,6 +92,20 @@ describeGpu('WebGPU on MNIST (always available data)', () => {
     }
   });
 
+  it('exact GPU search keeps up to k = 1024 (segments of 2048 above 512) and matches the CPU', async () => {
+    const { base, queries } = await loadMnistWithTruth(20_000, 1_000);
+    const flat = FlatIndex.build(base.slice(0, 5000), { metric: 'l2' });
+    const q = queries.slice(0, 6);
+    for (const k of [513, 1024]) {
+      const onGpu = await flat.searchBatch(q, k, { backend: 'gpu' });
+      const onCpu = await flat.searchBatch(q, k);
+      expect(onGpu.backend).toBe('gpu');
+      expect(onGpu.gpuMode).toBe('exact');
+      expect(Array.from(onGpu.ids)).toEqual(Array.from(onCpu.ids)); // integer pixels: exact in f32
+    }
+    await expect(flat.searchBatch(q, 1025, { backend: 'gpu' })).rejects.toThrow(/k <= 1024/);
+  });
+
   it('k-means assignment on the GPU matches the CPU', async () => {
     const { base } = await loadMnistWithTruth(20_000, 1_000);
     const points = base.data.subarray(0, 3000 * 8); // 3000 points of 8 dims

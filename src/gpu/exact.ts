@@ -7,9 +7,12 @@ import { encodeDispatch, grid, guarded } from './dispatch.js';
 import { denseData, padRows } from './gpu-dense.js';
 import { buildLuts, pqData } from './gpu-pq.js';
 
-const SEG = 1024;
-/** The top-k pass keeps k of every 1024: it must keep fewer than half to make progress. */
-export const GPU_MAX_K = 512;
+/**
+ * The top-k pass keeps k of every segment of SEG entries, and must keep at most half to make
+ * progress: segments of 1024 up to k = 512, of 2048 (16 KiB of workgroup memory) up to 1024.
+ */
+export const GPU_MAX_K = 1024;
+const segmentFor = (k: number) => (k > 512 ? 2048 : 1024);
 
 export function gpuExactSupports(store: VectorStore, k: number): boolean {
   return k <= GPU_MAX_K && (store instanceof PlainDenseStore || store instanceof PqStore);
@@ -79,7 +82,8 @@ async function searchBlock(ctx: GpuContext, store: VectorStore, queries: Dataset
     void PQ_KSUB;
   }
   // Top-k passes, ping-ponging between two (distance, id) buffer pairs.
-  const topk = await resources.pipeline('topk');
+  const SEG = segmentFor(k);
+  const topk = await resources.pipeline('topk', { SEG });
   let len = n;
   let inDist = matrix;
   let inIds = keep(resources.storage(16)); // unused by the first pass (implicit ids)

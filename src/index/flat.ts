@@ -52,7 +52,7 @@ export class FlatIndex {
 
   /**
    * Exact k-NN of every query: on the GPU when `backend` asks for it (brute-force distances
-   * and on-GPU top-k; dense and PQ stores, k <= 512), else on the CPU. A GPU fault finishes
+   * and on-GPU top-k; dense and PQ stores, k <= 1024), else on the CPU. A GPU fault finishes
    * the work on the CPU.
    */
   async searchBatch(queries: Dataset | readonly Vector[], k: number, options: BackendOptions = {}): Promise<BatchSearchResult> {
