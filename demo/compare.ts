@@ -8,7 +8,11 @@ import { recallOf, searchAll, searchEach, type Backend, type Timed } from './sea
 
 Chart.register(ScatterController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip);
 
-/** The ef sweep: recall@10 against queries per second, per backend, batched and one by one. */
+/**
+ * The ef sweep: recall@10 against queries per second, per backend and mode: on the CPU batched
+ * and one by one; on the GPU the resident kernel (the whole search on the GPU, one round trip
+ * per batch), the hybrid controller (beam on the CPU, one round trip per round) and one by one.
+ */
 
 export const SWEEP_EF = [10, 20, 40, 80, 160];
 const K = 10;
@@ -28,10 +32,10 @@ export interface SweepPoint {
 }
 
 export interface Series {
-  /** e.g. "gpu · batched": the backend the library reported, and the mode. */
+  /** e.g. "gpu · resident": the backend the library reported, and the mode. */
   label: string;
   backend: string;
-  mode: 'batched' | 'single';
+  mode: 'batched' | 'resident' | 'hybrid' | 'single';
   points: SweepPoint[];
 }
 
@@ -58,14 +62,16 @@ export async function runSweep(
   onSeries: (series: Series[]) => void,
 ): Promise<Series[]> {
   const series: Series[] = [];
-  const total = backends.length * 2 * SWEEP_EF.length;
+  const modesOf = (backend: Backend): Mode[] => (backend === 'gpu' ? ['resident', 'hybrid', 'single'] : ['batched', 'single']);
+  const total = backends.reduce((n, b) => n + modesOf(b).length, 0) * SWEEP_EF.length;
   const nq = Math.min(queries.size, SWEEP_QUERIES);
   const batch = Array.from({ length: nq }, (_, i) => queries.get(i));
   let done = 0;
   for (const backend of backends) {
     // Warm up (shader compilation, buffer pools, JIT) before timing.
     await searchAll(index, batch.slice(0, 8), K, SWEEP_EF[0]!, backend, gpu);
-    for (const mode of ['batched', 'single'] as Mode[]) {
+    if (backend === 'gpu') await searchAll(index, batch.slice(0, 8), K, SWEEP_EF[0]!, backend, gpu, 'hybrid');
+    for (const mode of modesOf(backend)) {
       const s: Series = { label: '', backend: '', mode, points: [] };
       series.push(s);
       const ran = new Set<string>();
@@ -73,8 +79,9 @@ export async function runSweep(
         onStep(done, total, `${backend} ${mode}, ef = ${ef}`);
         let rows = nq;
         let r: Timed;
-        if (mode === 'batched') {
-          r = await measure(() => searchAll(index, batch, K, ef, backend, gpu));
+        if (mode !== 'single') {
+          const gpuMode = mode === 'hybrid' ? 'hybrid' : undefined;
+          r = await measure(() => searchAll(index, batch, K, ef, backend, gpu, gpuMode));
         } else {
           const first = await searchEach(index, queries, nq, K, ef, backend, gpu, { budgetMs: SINGLE_BUDGET_MS, min: MIN_SINGLE });
           rows = first.ids.length / K;
@@ -94,10 +101,10 @@ export async function runSweep(
   return series;
 }
 
-const COLORS: Record<string, string> = { gpu: '#7c3aed', cpu: '#0891b2' };
+const COLORS: Record<string, string> = { gpu: '#7c3aed', 'gpu/hybrid': '#db2777', cpu: '#0891b2' };
 
-function colorOf(backend: string): string {
-  return COLORS[backend] ?? '#b45309';
+function colorOf(backend: string, mode: Mode): string {
+  return COLORS[mode === 'hybrid' ? `${backend}/hybrid` : backend] ?? '#b45309';
 }
 
 let chart: Chart<'scatter'> | null = null;
@@ -118,8 +125,8 @@ export function drawChart(canvas: HTMLCanvasElement, series: Series[]): Chart<'s
     label: s.label,
     data: s.points.map((p) => ({ x: p.qps, y: p.recall, ef: p.ef, n: p.queries })),
     showLine: true,
-    borderColor: colorOf(s.backend),
-    backgroundColor: colorOf(s.backend),
+    borderColor: colorOf(s.backend, s.mode),
+    backgroundColor: colorOf(s.backend, s.mode),
     borderDash: s.mode === 'single' ? [6, 4] : [],
     pointStyle: s.mode === 'single' ? 'triangle' : 'circle',
     pointRadius: 4,

@@ -120,7 +120,8 @@ async function compare(): Promise<void> {
     drawChart(canvas, series);
     const nq = Math.min(data.queries.size, SWEEP_QUERIES);
     info.textContent = `${series.length} curves, ef ∈ {${SWEEP_EF.join(', ')}}, measured in ${((performance.now() - start) / 1000).toFixed(1)} s. ` +
-      `Solid: ${nq} queries in one batched call; dashed: one query per call (as many of them as fit in about 2 s per point).` +
+      `Solid: ${nq} queries in one batched call (on the GPU: resident, the whole search in one kernel and one round trip; hybrid, the beam on the CPU and one round trip per round); ` +
+      'dashed: one query per call (as many of them as fit in about 2 s per point).' +
       (app.gpu ? '' : ' WebGPU is not available here: CPU only.');
     update({ chartReady: true, sweep: series.map((s) => ({ label: s.label, points: s.points })) });
   } finally {

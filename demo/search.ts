@@ -1,6 +1,6 @@
 import {
-  FlatIndex, recallAtK, type BatchSearchResult, type Dataset, type GroundTruth, type HnswBatchParams, type HnswIndex,
-  type Vector,
+  FlatIndex, recallAtK, type BatchSearchResult, type Dataset, type GpuMode, type GroundTruth, type HnswBatchParams,
+  type HnswIndex, type Vector,
 } from '../src/index.js';
 import type { Loaded } from './datasets.js';
 import { gpuOptions, type DemoGpu } from './gpu.js';
@@ -93,10 +93,13 @@ export async function searchOne(index: HnswIndex, query: Vector, k: number, ef: 
   return { ids: r.ids, scores: r.scores, backend: r.backend, ms: performance.now() - start };
 }
 
-/** Every query in one batched call. */
-export async function searchAll(index: HnswIndex, queries: Dataset | readonly Vector[], k: number, ef: number, backend: Backend, gpu: DemoGpu | null): Promise<Timed> {
+/** Every query in one batched call (on the GPU: resident unless `gpuMode` says hybrid). */
+export async function searchAll(
+  index: HnswIndex, queries: Dataset | readonly Vector[], k: number, ef: number, backend: Backend, gpu: DemoGpu | null,
+  gpuMode?: GpuMode,
+): Promise<Timed> {
   const start = performance.now();
-  const r = await batch(index, queries, k, backend, gpu, { ef });
+  const r = await batch(index, queries, k, backend, gpu, { ef, ...(gpuMode ? { gpuMode } : {}) });
   return { ids: r.ids, scores: r.scores, backend: r.backend, ms: performance.now() - start };
 }
 

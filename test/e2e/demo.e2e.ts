@@ -202,7 +202,7 @@ describe.sequential('demo in Chromium with WebGPU (SwiftShader)', () => {
     await page.click('#compare');
     const s = await until(page, 'the comparison chart', (st) => st.chartReady, 280_000);
     const labels = s.sweep!.map((x) => x.label).sort();
-    expect(labels).toEqual(['cpu · batched', 'cpu · single', 'gpu · batched', 'gpu · single']);
+    expect(labels).toEqual(['cpu · batched', 'cpu · single', 'gpu · hybrid', 'gpu · resident', 'gpu · single']);
     for (const series of s.sweep!) for (const p of series.points) expect(p.qps).toBeGreaterThan(0);
     const best = Math.max(...s.sweep!.flatMap((x) => x.points.map((p) => p.recall)));
     expect(best).toBeGreaterThanOrEqual(0.95);
