@@ -2,7 +2,7 @@
 // One workgroup per pair: 64 threads stride over the row's vec4s, then a tree reduction.
 // Rows are padded with zeros to a multiple of 4 components (zeros change neither metric).
 // Pair p (global index base + local) reads pairs[2p], pairs[2p+1] and writes out[p]; item ids
-// are local to the bound chunk of the store.
+// are local to the bound chunk of the store; id 0xffffffff (an empty neighbour slot) scores far.
 struct Params {
   count: u32,      // pairs in this dispatch
   vecsPerRow: u32, // vec4s per row
@@ -26,10 +26,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     return;
   }
   let p = params.base + local;
+  let id = pairs[2u * p + 1u];
   let qBase = pairs[2u * p] * params.vecsPerRow;
-  let iBase = pairs[2u * p + 1u] * params.vecsPerRow;
+  let iBase = id * params.vecsPerRow;
+  // An empty neighbour slot (id 0xffffffff) reads nothing and scores as far.
+  let n = select(params.vecsPerRow, 0u, id == 0xffffffffu);
   var s = 0.0;
-  for (var i = lid; i < params.vecsPerRow; i += 64u) {
+  for (var i = lid; i < n; i += 64u) {
     let a = queries[qBase + i];
     let b = items[iBase + i];
     if (params.metric == 0u) {
@@ -48,6 +51,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
   }
   if (lid == 0u) {
-    out[p] = select(-partial[0], partial[0], params.metric == 0u);
+    out[p] = select(select(-partial[0], partial[0], params.metric == 0u), 3.4e38, id == 0xffffffffu);
   }
 }

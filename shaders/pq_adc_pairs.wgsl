@@ -25,6 +25,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     return;
   }
   let p = params.base + local;
+  if (pairs[2u * p + 1u] == 0xffffffffu) {
+    out[p] = 3.4e38; // an empty neighbour slot
+    return;
+  }
   let lBase = pairs[2u * p] * params.m * 256u;
   let cBase = pairs[2u * p + 1u] * params.wordsPerRow;
   var s = 0.0;

@@ -24,6 +24,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   let slot = pairs[2u * p];
   let id = pairs[2u * p + 1u];
+  if (id == 0xffffffffu) {
+    out[p] = 3.4e38; // an empty neighbour slot
+    return;
+  }
   let qBase = slot * params.dim;
   var s = 0.0;
   for (var j = indptr[id]; j < indptr[id + 1u]; j++) {

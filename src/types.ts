@@ -39,6 +39,20 @@ export interface QueryEvaluator {
 }
 
 /**
+ * The layout of an HNSW graph as kernels see it (HnswGraph has it): level 0 as n x (m0 + 1)
+ * u32 slots, a count then ids; upper levels per node, level l at (l - 1) x (m + 1).
+ */
+export interface GraphLayout {
+  readonly n: number;
+  readonly m: number;
+  readonly m0: number;
+  readonly level0: Uint32Array;
+  readonly upper: readonly (Uint32Array | undefined)[];
+  readonly entryPoint: number;
+  readonly maxLevel: number;
+}
+
+/**
  * Many queries bound to one store: the seam where the WebGPU evaluator plugs in. Both methods
  * may be synchronous (CPU) or return a promise (GPU); the batch controller awaits only
  * promises so the CPU path pays nothing for the GPU's asynchrony.
@@ -48,6 +62,13 @@ export interface BatchEvaluator {
   setQueries(queries: Dataset, start: number, count: number): void | Promise<void>;
   /** out[i] = distance from the query in slot slots[i] to item ids[i], for i < count. */
   distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): void | Promise<void>;
+  /**
+   * Optional: the distances from query slot slots[e] to every level-0 neighbour of nodes[e],
+   * gathered by the evaluator itself (the GPU reads the uploaded graph, so only the expanded
+   * nodes go up): out[e * m0 + i] for the i-th neighbour; entries past a node's count are
+   * unspecified.
+   */
+  neighbourDistances?(graph: GraphLayout, slots: Uint32Array, nodes: Uint32Array, count: number, out: Float32Array): void | Promise<void>;
   /** What actually computed the distances, e.g. 'cpu' or 'gpu'. */
   readonly backend: string;
   dispose?(): void;

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { HnswIndex, ProductQuantizer, recallAtK, requestGpu, type BatchSearchResult, type GroundTruth } from '../src/index.js';
+import {
+  GpuDenseEvaluator, HnswIndex, ProductQuantizer, recallAtK, requestGpu,
+  type BatchEvaluator, type BatchSearchResult, type GroundTruth, type PlainDenseStore,
+} from '../src/index.js';
 import { decideAuto } from '../src/gpu/auto.js';
 import { maxResidentEf, residentLayout } from '../src/gpu/resident/layout.js';
 import { loadBge, loadMnistWithTruth, loadSplade } from './helpers/data.js';
@@ -124,6 +127,51 @@ describeGpu('GPU-resident HNSW search (MNIST)', () => {
     expect(warnings).toHaveLength(1);
     expect(r.backend).toBe('gpu+cpu');
     expect(Array.from(r.ids)).toEqual(Array.from(reference.ids));
+    expect(await requestGpu({ renew: true })).not.toBeNull();
+  });
+});
+
+describeGpu('hybrid path: neighbours gathered on the GPU', () => {
+  it('gives the same results as host-built pairs, chunked or not, and survives a lost device', async () => {
+    const { base, queries } = await mnist(3000, 80);
+    const index = HnswIndex.build(base, { metric: 'l2', m: 8, efConstruction: 60 });
+    const gathered = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu', gpuMode: 'hybrid' });
+    expect(gathered.gpuMode).toBe('hybrid');
+    // The same evaluator without its neighbour gather: the controller sends (slot, item) pairs.
+    const inner = new GpuDenseEvaluator(gpu!, index.store as PlainDenseStore);
+    const pairsOnly: BatchEvaluator = {
+      backend: 'gpu',
+      setQueries: (ds, start, count) => inner.setQueries(ds, start, count),
+      distances: (sl, ids, count, out) => inner.distances(sl, ids, count, out),
+    };
+    const byPairs = await index.searchBatch(queries, 10, { ef: 40, evaluator: pairsOnly });
+    expect(Array.from(gathered.ids)).toEqual(Array.from(byPairs.ids));
+    expect(gathered.bytesUp).toBeGreaterThan(0);
+
+    const saved = gpu!.limits.maxStorageBufferBindingSize;
+    gpu!.limits.maxStorageBufferBindingSize = 1100 * 784 * 4; // 3 chunks: pairs come from the host
+    try {
+      const chunked = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu', gpuMode: 'hybrid' });
+      expect(Array.from(chunked.ids)).toEqual(Array.from(gathered.ids));
+    } finally {
+      gpu!.limits.maxStorageBufferBindingSize = saved;
+    }
+
+    const reference = await index.searchBatch(queries, 10, { ef: 40 });
+    const doomed = (await requestGpu({ renew: true }))!;
+    const queue = doomed.device.queue;
+    const submit = queue.submit.bind(queue);
+    let submits = 0;
+    queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
+      submit(buffers);
+      if (++submits === 6) doomed.device.destroy(); // lost in the middle of the level-0 rounds
+    };
+    const warnings: unknown[] = [];
+    const r = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu', gpuMode: 'hybrid', gpu: doomed, onFallback: (e) => warnings.push(e) });
+    expect(warnings).toHaveLength(1);
+    expect(r.backend).toBe('gpu+cpu');
+    expect(r.ids.every((id) => id >= 0)).toBe(true);
+    expect(Math.abs(recallAtK(r.ids, 10, await truthFor(index, queries, 10)) - recallAtK(reference.ids, 10, await truthFor(index, queries, 10)))).toBeLessThanOrEqual(0.01);
     expect(await requestGpu({ renew: true })).not.toBeNull();
   });
 });

@@ -1,6 +1,8 @@
 import { WebannoloError } from '../errors.js';
 import { MAX_GROUPS_PER_DIM } from './constants.js';
+import type { GraphLayout } from '../types.js';
 import type { GpuContext } from './device.js';
+import { gpuGraph } from './resident/graph-upload.js';
 
 /** Workgroup grid for `groups` workgroups: 2-D when one dimension is not enough. */
 export function grid(groups: number): { x: number; y: number } {
@@ -52,6 +54,8 @@ export async function guarded<T>(ctx: GpuContext, work: () => Promise<T>): Promi
  * `order[j]` is the position in the caller's list of the j-th grouped pair; null when the
  * store has one chunk (the common case: no reordering at all).
  */
+const NONE = 0xffffffff;
+
 export function partitionPairs(
   slots: Uint32Array, ids: Uint32Array, count: number, rowsPerChunk: number, chunks: number,
 ): { pairs: Uint32Array; order: Uint32Array | null; starts: number[] } {
@@ -63,60 +67,134 @@ export function partitionPairs(
     }
     return { pairs, order: null, starts: [0, count] };
   }
+  // An empty slot (id NONE) goes to chunk 0 and stays NONE: the kernels score it far.
+  const chunkOf = (id: number) => (id === NONE ? 0 : Math.floor(id / rowsPerChunk));
   const counts = new Uint32Array(chunks + 1);
-  for (let i = 0; i < count; i++) counts[Math.floor(ids[i]! / rowsPerChunk) + 1]!++;
+  for (let i = 0; i < count; i++) counts[chunkOf(ids[i]!) + 1]!++;
   for (let c = 0; c < chunks; c++) counts[c + 1]! += counts[c]!;
   const starts = Array.from(counts);
   const next = counts.slice(0, chunks);
   const order = new Uint32Array(count);
   for (let i = 0; i < count; i++) {
-    const c = Math.floor(ids[i]! / rowsPerChunk);
+    const c = chunkOf(ids[i]!);
     const j = next[c]!++;
     order[j] = i;
     pairs[2 * j] = slots[i]!;
-    pairs[2 * j + 1] = ids[i]! - c * rowsPerChunk;
+    pairs[2 * j + 1] = ids[i] === NONE ? NONE : ids[i]! - c * rowsPerChunk;
   }
   return { pairs, order, starts };
 }
 
 /**
- * Scores (slot, id) pairs against a chunked store: pairs are grouped by chunk, one dispatch of
- * `shader` per non-empty chunk, one submit, one read. `bind(chunk, pairs, out, params)` lists
- * the shader's buffers; `paramsOf(count, groupsX, base)` its uniform words; `threadsPerPair`
- * is 64 for a workgroup per pair, 1 for a thread per pair.
+ * A pair kernel (dense_pairs, pq_adc_pairs): its shader, the store chunks it reads, how to bind
+ * and parametrise one chunk's dispatch. `threadsPerPair` is 64 for a workgroup per pair, 1 for
+ * a thread per pair. The kernels score id 0xffffffff as "far" (an empty neighbour slot).
+ */
+export interface PairKernel {
+  readonly store: { chunks: GPUBuffer[]; rowsPerChunk: number };
+  readonly shader: string;
+  readonly threadsPerPair: 1 | 64;
+  bind(chunk: GPUBuffer, pairs: GPUBuffer, out: GPUBuffer, params: GPUBuffer): GPUBuffer[];
+  paramsOf(count: number, groupsX: number, base: number): number[];
+}
+
+/**
+ * Scores (slot, id) pairs against a chunked store: pairs are grouped by chunk, one dispatch per
+ * non-empty chunk, one submit, one read.
  */
 export async function scoreChunkedPairs(
-  ctx: GpuContext,
-  store: { chunks: GPUBuffer[]; rowsPerChunk: number },
-  shader: string,
-  threadsPerPair: 1 | 64,
-  bind: (chunk: GPUBuffer, pairs: GPUBuffer, out: GPUBuffer, params: GPUBuffer) => GPUBuffer[],
-  paramsOf: (count: number, groupsX: number, base: number) => number[],
-  slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array,
+  ctx: GpuContext, kernel: PairKernel, slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array,
 ): Promise<void> {
-  const { device, resources } = ctx;
-  const { pairs, order, starts } = partitionPairs(slots, ids, count, store.rowsPerChunk, store.chunks.length);
+  const { resources } = ctx;
+  const { pairs, order, starts } = partitionPairs(slots, ids, count, kernel.store.rowsPerChunk, kernel.store.chunks.length);
   const pairBuf = resources.storage(pairs.byteLength);
   resources.write(pairBuf, pairs);
+  const encoder = ctx.device.createCommandEncoder();
+  try {
+    const result = await runPairKernel(ctx, kernel, encoder, pairBuf, starts, count);
+    if (order === null) out.set(result);
+    else for (let j = 0; j < count; j++) out[order[j]!] = result[j]!;
+  } finally {
+    resources.release(pairBuf);
+  }
+}
+
+/**
+ * The distances from slots[e] to every level-0 neighbour of nodes[e]: out[e * m0 + i] for the
+ * i-th neighbour (empty link slots score far). A one-chunk store gathers the neighbours on the
+ * GPU from the uploaded graph (only the (slot, node) list goes up); a chunked one gets the
+ * pairs from the host, since its dispatches are per chunk.
+ */
+export function scoreNeighbours(
+  ctx: GpuContext, kernel: PairKernel, graph: GraphLayout, slots: Uint32Array, nodes: Uint32Array, count: number, out: Float32Array,
+): Promise<void> {
+  if (kernel.store.chunks.length === 1) return scoreNeighbourPairs(ctx, kernel, graph, slots, nodes, count, out);
+  const m0 = graph.m0;
+  const pairSlots = new Uint32Array(count * m0);
+  const pairIds = new Uint32Array(count * m0).fill(0xffffffff);
+  for (let e = 0; e < count; e++) {
+    const base = nodes[e]! * (m0 + 1);
+    const n = graph.level0[base]!;
+    pairSlots.fill(slots[e]!, e * m0, (e + 1) * m0);
+    pairIds.set(graph.level0.subarray(base + 1, base + 1 + n), e * m0);
+  }
+  return scoreChunkedPairs(ctx, kernel, pairSlots, pairIds, count * m0, out);
+}
+
+/** scoreNeighbours on the GPU gather (expand_pairs.wgsl), for one-chunk stores. */
+async function scoreNeighbourPairs(
+  ctx: GpuContext, kernel: PairKernel, graph: GraphLayout, slots: Uint32Array, nodes: Uint32Array, count: number, out: Float32Array,
+): Promise<void> {
+  const { device, resources } = ctx;
+  const expansions = new Uint32Array(2 * count);
+  for (let e = 0; e < count; e++) {
+    expansions[2 * e] = slots[e]!;
+    expansions[2 * e + 1] = nodes[e]!;
+  }
+  const total = count * graph.m0;
+  const expBuf = resources.storage(expansions.byteLength);
+  resources.write(expBuf, expansions);
+  const pairBuf = resources.storage(total * 8);
+  const groups = grid(Math.ceil(total / 64));
+  const params = resources.params([total, graph.m0, groups.x, 0]);
+  const encoder = device.createCommandEncoder();
+  try {
+    encodeDispatch(device, encoder, await resources.pipeline('expand_pairs'), [gpuGraph(ctx, graph).level0, expBuf, pairBuf, params], groups);
+    out.set(await runPairKernel(ctx, kernel, encoder, pairBuf, [0, total], total));
+  } finally {
+    resources.release(expBuf);
+    resources.release(pairBuf);
+    resources.release(params);
+  }
+}
+
+/**
+ * Encodes the pair kernel over `pairBuf` (chunk c holds pairs starts[c] .. starts[c+1]) after
+ * whatever `encoder` already holds, submits, and reads the `count` distances back.
+ */
+async function runPairKernel(
+  ctx: GpuContext, kernel: PairKernel, encoder: GPUCommandEncoder, pairBuf: GPUBuffer, starts: readonly number[], count: number,
+): Promise<Float32Array> {
+  const { device, resources } = ctx;
   const outBuf = resources.storage(count * 4);
   const readBuf = resources.readback(count * 4);
-  const pipeline = await resources.pipeline(shader);
-  const encoder = device.createCommandEncoder();
   const params: GPUBuffer[] = [];
-  for (let c = 0; c < store.chunks.length; c++) {
-    const n = starts[c + 1]! - starts[c]!;
-    if (n === 0) continue;
-    const g = grid(threadsPerPair === 64 ? n : Math.ceil(n / 64));
-    const p = resources.params(paramsOf(n, g.x, starts[c]!));
-    params.push(p);
-    encodeDispatch(device, encoder, pipeline, bind(store.chunks[c]!, pairBuf, outBuf, p), g);
+  try {
+    const pipeline = await resources.pipeline(kernel.shader);
+    const { chunks } = kernel.store;
+    for (let c = 0; c < chunks.length; c++) {
+      const n = starts[c + 1]! - starts[c]!;
+      if (n === 0) continue;
+      const g = grid(kernel.threadsPerPair === 64 ? n : Math.ceil(n / 64));
+      const p = resources.params(kernel.paramsOf(n, g.x, starts[c]!));
+      params.push(p);
+      encodeDispatch(device, encoder, pipeline, kernel.bind(chunks[c]!, pairBuf, outBuf, p), g);
+    }
+    encoder.copyBufferToBuffer(outBuf, 0, readBuf, 0, count * 4);
+    device.queue.submit([encoder.finish()]);
+    return new Float32Array(await resources.read(readBuf, count * 4), 0, count);
+  } finally {
+    resources.release(outBuf);
+    for (const p of params) resources.release(p);
   }
-  encoder.copyBufferToBuffer(outBuf, 0, readBuf, 0, count * 4);
-  device.queue.submit([encoder.finish()]);
-  const result = new Float32Array(await resources.read(readBuf, count * 4), 0, count);
-  if (order === null) out.set(result);
-  else for (let j = 0; j < count; j++) out[order[j]!] = result[j]!;
-  resources.release(pairBuf);
-  resources.release(outBuf);
-  for (const p of params) resources.release(p);
 }

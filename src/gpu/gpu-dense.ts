@@ -1,7 +1,7 @@
 import type { PlainDenseStore } from '../quant/dense-store.js';
-import type { BatchEvaluator, Dataset } from '../types.js';
+import type { BatchEvaluator, Dataset, GraphLayout } from '../types.js';
 import type { GpuContext } from './device.js';
-import { guarded, scoreChunkedPairs } from './dispatch.js';
+import { guarded, scoreChunkedPairs, scoreNeighbours, type PairKernel } from './dispatch.js';
 
 /**
  * A plain dense store uploaded once: rows padded to whole vec4s, split into chunks that each
@@ -75,13 +75,22 @@ export class GpuDenseEvaluator implements BatchEvaluator {
   }
 
   distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): Promise<void> {
-    const { ctx, data } = this;
-    const metric = data.store.metric === 'l2' ? 0 : 1;
-    return guarded(ctx, () =>
-      scoreChunkedPairs(ctx, data, 'dense_pairs', 64,
-        (chunk, pairs, outBuf, params) => [chunk, this.queries!, pairs, outBuf, params],
-        (n, groupsX, base) => [n, data.vecsPerRow, metric, groupsX, base],
-        slots, ids, count, out));
+    return guarded(this.ctx, () => scoreChunkedPairs(this.ctx, this.kernel, slots, ids, count, out));
+  }
+
+  neighbourDistances(graph: GraphLayout, slots: Uint32Array, nodes: Uint32Array, count: number, out: Float32Array): Promise<void> {
+    return guarded(this.ctx, () => scoreNeighbours(this.ctx, this.kernel, graph, slots, nodes, count, out));
+  }
+
+  /** dense_pairs.wgsl over this store and the bound queries. */
+  private get kernel(): PairKernel {
+    return {
+      store: this.data,
+      shader: 'dense_pairs',
+      threadsPerPair: 64,
+      bind: (chunk, pairs, out, params) => [chunk, this.queries!, pairs, out, params],
+      paramsOf: (n, groupsX, base) => [n, this.data.vecsPerRow, this.data.store.metric === 'l2' ? 0 : 1, groupsX, base],
+    };
   }
 
   dispose(): void {

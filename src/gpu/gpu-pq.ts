@@ -1,7 +1,7 @@
 import { PQ_KSUB, type PqStore } from '../quant/pq.js';
-import type { BatchEvaluator, Dataset } from '../types.js';
+import type { BatchEvaluator, Dataset, GraphLayout } from '../types.js';
 import type { GpuContext } from './device.js';
-import { encodeDispatch, grid, guarded, scoreChunkedPairs } from './dispatch.js';
+import { encodeDispatch, grid, guarded, scoreChunkedPairs, scoreNeighbours, type PairKernel } from './dispatch.js';
 import { cachedUpload } from './gpu-dense.js';
 
 /** PQ codes (packed 4 per u32, rows padded to whole words, chunked) and codebooks on the GPU. */
@@ -76,12 +76,22 @@ export class GpuPqEvaluator implements BatchEvaluator {
   }
 
   distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): Promise<void> {
-    const { ctx, data } = this;
-    return guarded(ctx, () =>
-      scoreChunkedPairs(ctx, data, 'pq_adc_pairs', 1,
-        (chunk, pairs, outBuf, params) => [chunk, this.luts!, pairs, outBuf, params],
-        (n, groupsX, base) => [n, data.store.pq.m, data.wordsPerRow, groupsX, base, 0, 0, 0],
-        slots, ids, count, out));
+    return guarded(this.ctx, () => scoreChunkedPairs(this.ctx, this.kernel, slots, ids, count, out));
+  }
+
+  neighbourDistances(graph: GraphLayout, slots: Uint32Array, nodes: Uint32Array, count: number, out: Float32Array): Promise<void> {
+    return guarded(this.ctx, () => scoreNeighbours(this.ctx, this.kernel, graph, slots, nodes, count, out));
+  }
+
+  /** pq_adc_pairs.wgsl over this store's codes and the bound lookup tables. */
+  private get kernel(): PairKernel {
+    return {
+      store: this.data,
+      shader: 'pq_adc_pairs',
+      threadsPerPair: 1,
+      bind: (chunk, pairs, out, params) => [chunk, this.luts!, pairs, out, params],
+      paramsOf: (n, groupsX, base) => [n, this.data.store.pq.m, this.data.wordsPerRow, groupsX, base, 0, 0, 0],
+    };
   }
 
   dispose(): void {

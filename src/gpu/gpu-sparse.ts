@@ -1,8 +1,8 @@
 import { WebannoloError } from '../errors.js';
 import type { PlainSparseStore } from '../quant/plain.js';
-import type { BatchEvaluator, Dataset, SparseVector } from '../types.js';
+import type { BatchEvaluator, Dataset, GraphLayout, SparseVector } from '../types.js';
 import type { GpuContext } from './device.js';
-import { encodeDispatch, grid, guarded } from './dispatch.js';
+import { guarded, scoreChunkedPairs, scoreNeighbours, type PairKernel } from './dispatch.js';
 import { cachedUpload } from './gpu-dense.js';
 
 /**
@@ -76,30 +76,22 @@ export class GpuSparseEvaluator implements BatchEvaluator {
   }
 
   distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): Promise<void> {
-    const { ctx, data } = this;
-    return guarded(ctx, async () => {
-      const { device, resources } = ctx;
-      const pairs = new Uint32Array(2 * count);
-      for (let i = 0; i < count; i++) {
-        pairs[2 * i] = slots[i]!;
-        pairs[2 * i + 1] = ids[i]!;
-      }
-      const pairBuf = resources.storage(pairs.byteLength);
-      resources.write(pairBuf, pairs);
-      const outBuf = resources.storage(count * 4);
-      const readBuf = resources.readback(count * 4);
-      const g = grid(Math.ceil(count / 64));
-      const params = resources.params([count, this.store.dim, this.store.metric === 'l2' ? 0 : 1, g.x]);
-      const encoder = device.createCommandEncoder();
-      encodeDispatch(device, encoder, await resources.pipeline('sparse_pairs'),
-        [data.indptr, data.indices, data.values, this.queries!, this.norms!, pairBuf, outBuf, params], g);
-      encoder.copyBufferToBuffer(outBuf, 0, readBuf, 0, count * 4);
-      device.queue.submit([encoder.finish()]);
-      out.set(new Float32Array(await resources.read(readBuf, count * 4), 0, count));
-      resources.release(pairBuf);
-      resources.release(outBuf);
-      resources.release(params);
-    });
+    return guarded(this.ctx, () => scoreChunkedPairs(this.ctx, this.kernel, slots, ids, count, out));
+  }
+
+  neighbourDistances(graph: GraphLayout, slots: Uint32Array, nodes: Uint32Array, count: number, out: Float32Array): Promise<void> {
+    return guarded(this.ctx, () => scoreNeighbours(this.ctx, this.kernel, graph, slots, nodes, count, out));
+  }
+
+  /** sparse_pairs.wgsl over the CSR arrays (one "chunk": the store is never split). */
+  private get kernel(): PairKernel {
+    return {
+      store: { chunks: [this.data.indptr], rowsPerChunk: Number.MAX_SAFE_INTEGER },
+      shader: 'sparse_pairs',
+      threadsPerPair: 1,
+      bind: (_chunk, pairs, out, params) => [this.data.indptr, this.data.indices, this.data.values, this.queries!, this.norms!, pairs, out, params],
+      paramsOf: (n, groupsX) => [n, this.store.dim, this.store.metric === 'l2' ? 0 : 1, groupsX],
+    };
   }
 
   dispose(): void {

@@ -1,4 +1,4 @@
-import type { HnswGraph } from '../../index/hnsw/graph.js';
+import type { GraphLayout } from '../../types.js';
 import type { GpuContext } from '../device.js';
 
 const NONE = 0xffffffff;
@@ -14,7 +14,7 @@ export class GpuGraph {
   readonly level0: GPUBuffer;
   readonly upper: GPUBuffer;
   readonly bytes: number;
-  constructor(ctx: GpuContext, readonly graph: HnswGraph) {
+  constructor(ctx: GpuContext, readonly graph: GraphLayout) {
     this.level0 = ctx.resources.upload(graph.level0);
     const flat = flattenUpper(graph);
     this.upper = ctx.resources.upload(flat);
@@ -22,19 +22,19 @@ export class GpuGraph {
   }
 
   /** Whether each part fits one binding of the device. */
-  static fits(ctx: GpuContext, graph: HnswGraph): boolean {
+  static fits(ctx: GpuContext, graph: GraphLayout): boolean {
     const limit = ctx.limits.maxStorageBufferBindingSize;
     return graph.level0.byteLength <= limit && upperWords(graph) * 4 <= limit;
   }
 }
 
-function upperWords(graph: HnswGraph): number {
+function upperWords(graph: GraphLayout): number {
   let words = graph.n;
   for (const u of graph.upper) if (u !== undefined) words += u.length;
   return words;
 }
 
-export function flattenUpper(graph: HnswGraph): Uint32Array {
+export function flattenUpper(graph: GraphLayout): Uint32Array {
   const flat = new Uint32Array(upperWords(graph));
   let at = graph.n;
   for (let node = 0; node < graph.n; node++) {
@@ -51,8 +51,8 @@ export function flattenUpper(graph: HnswGraph): Uint32Array {
 }
 
 /** The graph's GPU copy, cached per device; uploaded on first use. */
-export function gpuGraph(ctx: GpuContext, graph: HnswGraph): GpuGraph {
-  const holder = ctx as unknown as { graphCache?: WeakMap<HnswGraph, GpuGraph> };
+export function gpuGraph(ctx: GpuContext, graph: GraphLayout): GpuGraph {
+  const holder = ctx as unknown as { graphCache?: WeakMap<GraphLayout, GpuGraph> };
   const cache = (holder.graphCache ??= new WeakMap());
   let hit = cache.get(graph);
   if (!hit) {

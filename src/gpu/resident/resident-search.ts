@@ -1,4 +1,4 @@
-import type { HnswGraph } from '../../index/hnsw/graph.js';
+import type { GraphLayout } from '../../types.js';
 import type { Dataset, VectorStore } from '../../types.js';
 import type { GpuContext } from '../device.js';
 import { encodeDispatch, grid, guarded } from '../dispatch.js';
@@ -35,14 +35,14 @@ export type ResidentSupport = { ok: true; searcher: ResidentSearcher } | { ok: f
 export class ResidentSearcher {
   private constructor(
     private readonly ctx: GpuContext,
-    private readonly graph: HnswGraph,
+    private readonly graph: GraphLayout,
     private readonly kernel: ResidentStoreKernel,
     readonly layout: ResidentLayout,
     readonly ef: number,
   ) {}
 
   /** A searcher for (graph, store, ef, width) on `ctx`, or why the resident kernel cannot run it. */
-  static for(ctx: GpuContext, graph: HnswGraph, store: VectorStore, ef: number, width: number): ResidentSupport {
+  static for(ctx: GpuContext, graph: GraphLayout, store: VectorStore, ef: number, width: number): ResidentSupport {
     if (graph.entryPoint < 0) return { ok: false, reason: 'the graph is empty' };
     const layout = residentLayout(ctx.limits.maxComputeWorkgroupStorageSize, ef, width, graph.m0, graph.m);
     if ('error' in layout) return { ok: false, reason: layout.error };

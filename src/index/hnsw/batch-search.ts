@@ -8,7 +8,7 @@ import type { BatchEvaluator, BatchSearchResult, Dataset, GpuMode, Vector, Vecto
 import { HostTimer } from '../../util/host-timer.js';
 import { yieldToEventLoop } from '../../util/yield.js';
 import { asQueryDataset } from '../results.js';
-import { FaultTolerantEvaluator } from './batch.js';
+import { FaultTolerantEvaluator } from './fault-tolerant.js';
 import { runHybrid } from './hybrid.js';
 import type { HnswGraph } from './graph.js';
 import type { ResultWriter } from './result-writer.js';
@@ -252,8 +252,11 @@ class BatchRun {
       reported = true;
       report(e);
     };
+    // Full batches only: splitting one batch across lanes would double its rounds (each round
+    // costs a submit), so a batch of at most batchSize queries runs in one lane, alone.
+    const busy = Math.max(1, Math.min(lanes, Math.ceil((this.queries.size - from) / batchSize)));
     const evaluators: FaultTolerantEvaluator[] = [];
-    for (let i = 0; i < lanes; i++) evaluators.push(new FaultTolerantEvaluator(makePrimary(), () => this.target.store.batchEvaluator(), onFault));
+    for (let i = 0; i < busy; i++) evaluators.push(new FaultTolerantEvaluator(makePrimary(), () => this.target.store.batchEvaluator(), onFault));
     const primaryBackend = evaluators[0]!.backend;
     try {
       await runHybrid(this.target.graph, evaluators, this.queries, from, { ef, width, batchSize }, (q, top) => {

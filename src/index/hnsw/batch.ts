@@ -1,6 +1,7 @@
-import type { BatchEvaluator, Dataset } from '../../types.js';
+import type { Dataset } from '../../types.js';
 import { MaxHeap, MinHeap } from '../../util/heap.js';
 import { BitVisited, HashVisited } from '../../util/visited.js';
+import type { FaultTolerantEvaluator } from './fault-tolerant.js';
 import type { HnswGraph } from './graph.js';
 
 /**
@@ -29,81 +30,6 @@ class SlotState {
   active = false;
 }
 
-/**
- * Evaluates pair lists with a fallback: when the primary evaluator fails (a GPU fault), the
- * same pairs, and every later round, are computed by the CPU evaluator. Nothing is lost.
- */
-export class FaultTolerantEvaluator {
-  private current: BatchEvaluator;
-  private failedOver = false;
-  private queries: Dataset | null = null;
-  private start = 0;
-  private count = 0;
-
-  constructor(
-    primary: BatchEvaluator,
-    private readonly makeFallback: () => BatchEvaluator,
-    private readonly onFault: (error: unknown) => void,
-  ) {
-    this.current = primary;
-  }
-
-  get backend(): string {
-    return this.failedOver ? 'cpu' : this.current.backend;
-  }
-
-  get didFailOver(): boolean {
-    return this.failedOver;
-  }
-
-  async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
-    this.queries = queries;
-    this.start = start;
-    this.count = count;
-    try {
-      const r = this.current.setQueries(queries, start, count);
-      if (r) await r;
-    } catch (error) {
-      this.failOver(error);
-      this.current.setQueries(queries, start, count);
-    }
-  }
-
-  /** Returns a promise only when the evaluator did. */
-  distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): void | Promise<void> {
-    let r: void | Promise<void>;
-    try {
-      r = this.current.distances(slots, ids, count, out);
-    } catch (error) {
-      return this.retry(error, slots, ids, count, out);
-    }
-    if (r) return r.catch((error: unknown) => this.retry(error, slots, ids, count, out));
-  }
-
-  dispose(): void {
-    this.current.dispose?.();
-  }
-
-  private retry(error: unknown, slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): void {
-    if (this.failedOver) throw error;
-    this.failOver(error);
-    this.current.setQueries(this.queries!, this.start, this.count);
-    this.current.distances(slots, ids, count, out);
-  }
-
-  private failOver(error: unknown): void {
-    if (this.failedOver) throw error;
-    this.failedOver = true;
-    try {
-      this.current.dispose?.();
-    } catch {
-      // The failed device may throw again on cleanup; the CPU takes over regardless.
-    }
-    this.current = this.makeFallback();
-    this.onFault(error);
-  }
-}
-
 /** Pair buffers shared by the rounds of one batch. */
 class PairBuffer {
   slots: Uint32Array;
@@ -127,9 +53,25 @@ class PairBuffer {
   }
 }
 
+/** The expanded (slot, node) list of a round and the neighbour distances that come back. */
+class ExpansionBuffer {
+  slots = new Uint32Array(1024);
+  nodes = new Uint32Array(1024);
+  out = new Float32Array(1024);
+  count = 0;
+  ensure(expansions: number, m0: number): void {
+    if (expansions > this.slots.length) {
+      this.slots = new Uint32Array(expansions);
+      this.nodes = new Uint32Array(expansions);
+    }
+    if (expansions * m0 > this.out.length) this.out = new Float32Array(expansions * m0);
+  }
+}
+
 export class BatchController {
   private readonly slots: SlotState[] = [];
   private readonly pairs = new PairBuffer(4096);
+  private readonly expansions = new ExpansionBuffer();
 
   constructor(private readonly graph: HnswGraph) {}
 
@@ -199,10 +141,22 @@ export class BatchController {
       st.top.push(st.cur, st.curDist);
       st.active = true;
     }
-    for (;;) {
-      if (this.gatherBeamRound(count, ef, width) === 0) break;
-      await this.evaluate(evaluator);
-      this.applyBeam(ef);
+    if (evaluator.gathersNeighbours) {
+      // The evaluator gathers neighbours (the GPU, from its copy of the graph): only the
+      // expanded nodes go to it, and visited filtering happens here when the distances return.
+      const x = this.expansions;
+      x.ensure(count * width, g.m0);
+      for (;;) {
+        if (this.expandRound(count, ef, width) === 0) break;
+        if (x.count > 0) await evaluator.neighbourDistances(g, x.slots, x.nodes, x.count, x.out);
+        this.applyExpansions(ef);
+      }
+    } else {
+      for (;;) {
+        if (this.gatherBeamRound(count, ef, width) === 0) break;
+        await this.evaluate(evaluator);
+        this.applyBeam(ef);
+      }
     }
     for (let s = 0; s < count; s++) emit(s, this.slots[s]!.top);
   }
@@ -267,6 +221,52 @@ export class BatchController {
     // A query whose popped candidates had no fresh neighbours stays active with no pairs; it
     // pops again next round. The loop ends when no query is active.
     return active;
+  }
+
+  /** Pops up to `width` candidates per active query into the expansion list. */
+  private expandRound(count: number, ef: number, width: number): number {
+    const x = this.expansions;
+    x.count = 0;
+    let active = 0;
+    for (let s = 0; s < count; s++) {
+      const st = this.slots[s]!;
+      if (!st.active) continue;
+      const { candidates, top } = st;
+      for (let w = 0; w < width; w++) {
+        if (candidates.size === 0 || (candidates.topDist() > top.topDist() && top.size >= ef)) {
+          if (w === 0) st.active = false;
+          break;
+        }
+        x.slots[x.count] = s;
+        x.nodes[x.count++] = candidates.topId();
+        candidates.pop();
+      }
+      if (st.active) active++;
+    }
+    return active;
+  }
+
+  /** Applies each expansion's neighbour distances, skipping neighbours already visited. */
+  private applyExpansions(ef: number): void {
+    const x = this.expansions;
+    const level0 = this.graph.level0;
+    const m0 = this.graph.m0;
+    for (let e = 0; e < x.count; e++) {
+      const st = this.slots[x.slots[e]!]!;
+      const { visited, top, candidates } = st;
+      const base = x.nodes[e]! * (m0 + 1);
+      const n = level0[base]!;
+      for (let i = 0; i < n; i++) {
+        const id = level0[base + 1 + i]!;
+        if (visited.testAndSet(id)) continue;
+        const d = x.out[e * m0 + i]!;
+        if (top.size < ef || d < top.topDist()) {
+          candidates.push(id, d);
+          top.push(id, d);
+          if (top.size > ef) top.pop();
+        }
+      }
+    }
   }
 
   private applyBeam(ef: number): void {

@@ -1,6 +1,7 @@
 import type { Dataset } from '../../types.js';
 import type { MaxHeap } from '../../util/heap.js';
-import { BatchController, type FaultTolerantEvaluator } from './batch.js';
+import { BatchController } from './batch.js';
+import type { FaultTolerantEvaluator } from './fault-tolerant.js';
 import type { HnswGraph } from './graph.js';
 
 export interface HybridOptions {
@@ -12,9 +13,9 @@ export interface HybridOptions {
 
 /**
  * The hybrid path: queries [from, end) in lockstep batches of `batchSize`, the beam on the
- * CPU and each round's distances through an evaluator. With several evaluators (lanes), that
- * many batches are in flight at once: while the GPU scores one lane's round, the CPU applies
- * another's, so host work and device work overlap. Each lane owns its evaluator (its queries
+ * CPU and each round's distances through an evaluator. With several evaluators (lanes) and
+ * more than one batch, that many batches are in flight at once: while the GPU scores one
+ * lane's round, the CPU applies another's, so host work and device work overlap. Each lane owns its evaluator (its queries
  * live on the device) and its controller; `emit` receives each query's best candidates.
  */
 export async function runHybrid(
@@ -22,9 +23,7 @@ export async function runHybrid(
   opts: HybridOptions, emit: (query: number, top: MaxHeap) => void,
 ): Promise<void> {
   const nq = queries.size;
-  // Smaller batches when there are more lanes than full batches, so every lane has work.
-  const perLane = Math.ceil((nq - from) / lanes.length);
-  const batchSize = Math.max(1, Math.min(opts.batchSize, perLane));
+  const batchSize = opts.batchSize;
   let next = from;
   const lane = async (evaluator: FaultTolerantEvaluator) => {
     const controller = new BatchController(graph);
