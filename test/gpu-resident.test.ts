@@ -137,6 +137,9 @@ describeGpu('hybrid path: neighbours gathered on the GPU', () => {
     const index = HnswIndex.build(base, { metric: 'l2', m: 8, efConstruction: 60 });
     const gathered = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu', gpuMode: 'hybrid' });
     expect(gathered.gpuMode).toBe('hybrid');
+    const twoLanes = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu', gpuMode: 'hybrid', hybridLanes: 2, batchSize: 40 });
+    expect(twoLanes.roundTrips).toBeGreaterThan(gathered.roundTrips); // two batches, each its own rounds
+    expect(Array.from(twoLanes.ids)).toEqual(Array.from(gathered.ids)); // each query's beam is its own
     // The same evaluator without its neighbour gather: the controller sends (slot, item) pairs.
     const inner = new GpuDenseEvaluator(gpu!, index.store as PlainDenseStore);
     const pairsOnly: BatchEvaluator = {
@@ -167,7 +170,8 @@ describeGpu('hybrid path: neighbours gathered on the GPU', () => {
       if (++submits === 6) doomed.device.destroy(); // lost in the middle of the level-0 rounds
     };
     const warnings: unknown[] = [];
-    const r = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu', gpuMode: 'hybrid', gpu: doomed, onFallback: (e) => warnings.push(e) });
+    // Two lanes (batches of 40) in flight: both see the loss, it is reported once.
+    const r = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu', gpuMode: 'hybrid', hybridLanes: 2, batchSize: 40, gpu: doomed, onFallback: (e) => warnings.push(e) });
     expect(warnings).toHaveLength(1);
     expect(r.backend).toBe('gpu+cpu');
     expect(r.ids.every((id) => id >= 0)).toBe(true);

