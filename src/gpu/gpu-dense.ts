@@ -1,7 +1,8 @@
 import type { PlainDenseStore } from '../quant/dense-store.js';
-import type { BatchEvaluator, Dataset, GraphLayout } from '../types.js';
+import type { Dataset } from '../types.js';
 import type { GpuContext } from './device.js';
-import { guarded, scoreChunkedPairs, scoreNeighbours, type PairKernel } from './dispatch.js';
+import { guarded, type PairKernel } from './dispatch.js';
+import { PairKernelEvaluator } from './pair-evaluator.js';
 
 /**
  * A plain dense store uploaded once: rows padded to whole vec4s, split into chunks that each
@@ -54,11 +55,11 @@ export function denseData(ctx: GpuContext, store: PlainDenseStore): GpuDenseData
 }
 
 /** The WebGPU BatchEvaluator for plain dense stores (dense_pairs.wgsl). */
-export class GpuDenseEvaluator implements BatchEvaluator {
-  readonly backend = 'gpu';
+export class GpuDenseEvaluator extends PairKernelEvaluator {
   private queries: GPUBuffer | null = null;
   private readonly data: GpuDenseData;
-  constructor(private readonly ctx: GpuContext, store: PlainDenseStore) {
+  constructor(ctx: GpuContext, store: PlainDenseStore) {
+    super(ctx);
     this.data = denseData(ctx, store);
   }
 
@@ -74,16 +75,8 @@ export class GpuDenseEvaluator implements BatchEvaluator {
     });
   }
 
-  distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): Promise<void> {
-    return guarded(this.ctx, () => scoreChunkedPairs(this.ctx, this.kernel, slots, ids, count, out));
-  }
-
-  neighbourDistances(graph: GraphLayout, slots: Uint32Array, nodes: Uint32Array, count: number, out: Float32Array): Promise<void> {
-    return guarded(this.ctx, () => scoreNeighbours(this.ctx, this.kernel, graph, slots, nodes, count, out));
-  }
-
   /** dense_pairs.wgsl over this store and the bound queries. */
-  private get kernel(): PairKernel {
+  protected get kernel(): PairKernel {
     return {
       store: this.data,
       shader: 'dense_pairs',

@@ -1,7 +1,8 @@
 import { PQ_KSUB, type PqStore } from '../quant/pq.js';
-import type { BatchEvaluator, Dataset, GraphLayout } from '../types.js';
+import type { Dataset } from '../types.js';
 import type { GpuContext } from './device.js';
-import { encodeDispatch, grid, guarded, scoreChunkedPairs, scoreNeighbours, type PairKernel } from './dispatch.js';
+import { encodeDispatch, grid, guarded, type PairKernel } from './dispatch.js';
+import { PairKernelEvaluator } from './pair-evaluator.js';
 import { cachedUpload } from './gpu-dense.js';
 
 /** PQ codes (packed 4 per u32, rows padded to whole words, chunked) and codebooks on the GPU. */
@@ -55,11 +56,11 @@ export async function buildLuts(ctx: GpuContext, data: GpuPqData, queries: Datas
 }
 
 /** The WebGPU BatchEvaluator for PQ stores: tables per batch, ADC per round. */
-export class GpuPqEvaluator implements BatchEvaluator {
-  readonly backend = 'gpu';
+export class GpuPqEvaluator extends PairKernelEvaluator {
   private luts: GPUBuffer | null = null;
   private readonly data: GpuPqData;
-  constructor(private readonly ctx: GpuContext, store: PqStore) {
+  constructor(ctx: GpuContext, store: PqStore) {
+    super(ctx);
     this.data = pqData(ctx, store);
   }
 
@@ -75,16 +76,8 @@ export class GpuPqEvaluator implements BatchEvaluator {
     });
   }
 
-  distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): Promise<void> {
-    return guarded(this.ctx, () => scoreChunkedPairs(this.ctx, this.kernel, slots, ids, count, out));
-  }
-
-  neighbourDistances(graph: GraphLayout, slots: Uint32Array, nodes: Uint32Array, count: number, out: Float32Array): Promise<void> {
-    return guarded(this.ctx, () => scoreNeighbours(this.ctx, this.kernel, graph, slots, nodes, count, out));
-  }
-
   /** pq_adc_pairs.wgsl over this store's codes and the bound lookup tables. */
-  private get kernel(): PairKernel {
+  protected get kernel(): PairKernel {
     return {
       store: this.data,
       shader: 'pq_adc_pairs',

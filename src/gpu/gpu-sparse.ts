@@ -1,8 +1,9 @@
 import { WebannoloError } from '../errors.js';
 import type { PlainSparseStore } from '../quant/plain.js';
-import type { BatchEvaluator, Dataset, GraphLayout, SparseVector } from '../types.js';
+import type { Dataset, SparseVector } from '../types.js';
 import type { GpuContext } from './device.js';
-import { guarded, scoreChunkedPairs, scoreNeighbours, type PairKernel } from './dispatch.js';
+import { guarded, type PairKernel } from './dispatch.js';
+import { PairKernelEvaluator } from './pair-evaluator.js';
 import { cachedUpload } from './gpu-dense.js';
 
 /**
@@ -51,12 +52,12 @@ export function scatterQueries(data: GpuSparseData, queries: Dataset, start: num
 }
 
 /** The WebGPU BatchEvaluator for plain sparse stores (sparse_pairs.wgsl). */
-export class GpuSparseEvaluator implements BatchEvaluator {
-  readonly backend = 'gpu';
+export class GpuSparseEvaluator extends PairKernelEvaluator {
   private queries: GPUBuffer | null = null;
   private norms: GPUBuffer | null = null;
   private readonly data: GpuSparseData;
-  constructor(private readonly ctx: GpuContext, private readonly store: PlainSparseStore) {
+  constructor(ctx: GpuContext, private readonly store: PlainSparseStore) {
+    super(ctx);
     this.data = cachedUpload(ctx, store, Number.MAX_SAFE_INTEGER, () => new GpuSparseData(ctx, store));
   }
 
@@ -75,16 +76,8 @@ export class GpuSparseEvaluator implements BatchEvaluator {
     });
   }
 
-  distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): Promise<void> {
-    return guarded(this.ctx, () => scoreChunkedPairs(this.ctx, this.kernel, slots, ids, count, out));
-  }
-
-  neighbourDistances(graph: GraphLayout, slots: Uint32Array, nodes: Uint32Array, count: number, out: Float32Array): Promise<void> {
-    return guarded(this.ctx, () => scoreNeighbours(this.ctx, this.kernel, graph, slots, nodes, count, out));
-  }
-
   /** sparse_pairs.wgsl over the CSR arrays (one "chunk": the store is never split). */
-  private get kernel(): PairKernel {
+  protected get kernel(): PairKernel {
     return {
       store: { chunks: [this.data.indptr], rowsPerChunk: Number.MAX_SAFE_INTEGER },
       shader: 'sparse_pairs',
