@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'CORRUPT_FILE'
   | 'UNSUPPORTED_FORMAT'
   | 'NO_GPU'
-  | 'GPU_FAILURE';
+  | 'GPU_FAILURE'
+  | 'CANCELLED';
 
 export class WebannoloError extends Error {
   readonly code: ErrorCode;

@@ -8,7 +8,10 @@ export { SparseDataset } from './data/sparse.js';
 export { PlainQuantizer, PlainDenseStore, PlainSparseStore } from './quant/plain.js';
 export { CpuBatchEvaluator } from './quant/cpu-batch.js';
 export { FlatIndex } from './index/flat.js';
-export { HnswIndex, type HnswIndexOptions, type HnswSearchParams, type HnswBatchParams } from './index/hnsw/hnsw-index.js';
+export { HnswIndex, type HnswIndexOptions, type HnswAsyncBuildOptions, type HnswSearchParams, type HnswBatchParams } from './index/hnsw/hnsw-index.js';
+import { WorkerPool } from './parallel/pool.js';
+export { WorkerPool };
+export { trainPqParallel } from './quant/parallel-kmeans.js';
 export { HnswGraph } from './index/hnsw/graph.js';
 export type { HnswBuildParams } from './index/hnsw/build.js';
 export { serializeIndex, deserializeIndex, describeIndexFile, type AnyIndex } from './io/index-codec.js';
@@ -30,3 +33,8 @@ export { GpuDenseEvaluator } from './gpu/gpu-dense.js';
 export { GpuPqEvaluator } from './gpu/gpu-pq.js';
 export { GpuSparseEvaluator } from './gpu/gpu-sparse.js';
 export { gpuAssigner, trainPqOnGpu } from './gpu/kmeans.js';
+
+/** Ends the worker threads of parallel build and search (they restart on the next parallel task). */
+export function closeWorkers(): Promise<void> {
+  return WorkerPool.closeShared();
+}

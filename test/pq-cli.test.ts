@@ -15,6 +15,7 @@ import { DiskDenseStore } from '../src/node/disk-store.js';
 import { closeIndex, loadIndexFile, saveIndexFile } from '../src/node/index-files.js';
 import { PlainDenseStore } from '../src/quant/dense-store.js';
 import { WebannoloError } from '../src/errors.js';
+import { closeWorkers } from '../src/index.js';
 
 const N = 3000;
 const DIM = 32;
@@ -168,6 +169,8 @@ describe('loadIndexFile with re-ranking vectors on disk', () => {
   const openFds = () => (existsSync('/proc/self/fd') ? readdirSync('/proc/self/fd').length : 0);
 
   it('gives the same results as memory, holds no vectors, and closes', async () => {
+    // Worker threads hold descriptors of their own: count without them.
+    await closeWorkers();
     const fdsBefore = openFds();
     const mem = (await loadIndexFile(p('pq.idx'))) as HnswIndex;
     const disk = (await loadIndexFile(p('pq.idx'), { rerank: 'disk' })) as HnswIndex;
@@ -196,6 +199,7 @@ describe('loadIndexFile with re-ranking vectors on disk', () => {
     closeIndex(disk);
     expect((disk.rerankStore as DiskDenseStore).closed).toBe(true);
     expect(() => disk.search(queries.get(0), 10, { rerank: 20 })).toThrow(/closed/);
+    await closeWorkers();
     if (fdsBefore > 0) expect(openFds()).toBe(fdsBefore);
   });
 

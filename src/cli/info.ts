@@ -63,7 +63,8 @@ export const infoCommand: Command = {
       const part = sec.name.includes('.') ? sec.name.slice(0, sec.name.indexOf('.')) : sec.name;
       parts[part] = (parts[part] ?? 0) + sec.bytes;
     }
-    const graphBytes = parts['graph'] ?? 0;
+    // In memory the graph also keeps each node's offset into the upper-level pool (4 B/node).
+    const graphBytes = parts['graph'] !== undefined ? parts['graph'] + 4 * (n ?? 0) : 0;
     const storeBytes = parts['store'] ?? 0;
     const rerankBytes = parts['rerank'] ?? 0;
     const perVector = (b: number) => (n! > 0 ? b / n! : 0);

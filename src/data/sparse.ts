@@ -1,6 +1,7 @@
 import { checkInteger, fail } from '../errors.js';
 import type { Dataset, SparseVector } from '../types.js';
 import { firstNonFinite } from './dense.js';
+import { isShared, toShared } from '../util/shared-memory.js';
 
 /**
  * n sparse vectors in CSR form: row i has components indices[indptr[i] .. indptr[i+1]) with
@@ -13,6 +14,22 @@ export class SparseDataset implements Dataset {
   readonly indptr: Uint32Array;
   readonly indices: Uint32Array;
   readonly values: Float32Array;
+
+  /**
+   * The same rows on SharedArrayBuffers (for worker threads), or this dataset when they are
+   * there already.
+   */
+  toShared(): SparseDataset {
+    if (isShared(this.indptr) && isShared(this.indices) && isShared(this.values)) return this;
+    return SparseDataset.trusted(toShared(this.indptr), toShared(this.indices), toShared(this.values), this.dim);
+  }
+
+  /** A dataset over arrays already checked (by this class, in another thread): no second pass. */
+  static trusted(indptr: Uint32Array, indices: Uint32Array, values: Float32Array, dim: number): SparseDataset {
+    const d = Object.create(SparseDataset.prototype) as SparseDataset;
+    Object.assign(d, { kind: 'sparse', size: indptr.length - 1, dim, indptr, indices, values });
+    return d;
+  }
 
   constructor(indptr: Uint32Array, indices: Uint32Array, values: Float32Array, dim: number) {
     checkInteger('dim', dim, 1, 0xffffffff);

@@ -110,22 +110,15 @@ function restoreGraph(gp: Record<string, number>, levels: Uint8Array, level0: Ui
   if (![n, m, m0].every((v) => Number.isInteger(v) && v > 0)) fail('CORRUPT_FILE', 'index header has invalid graph parameters');
   if (levels.length !== n || level0.length !== n * (m0 + 1)) fail('CORRUPT_FILE', 'graph sections do not match the graph size');
   if (!(entryPoint >= 0 && entryPoint < n) || levels[entryPoint] !== maxLevel) fail('CORRUPT_FILE', 'graph entry point is invalid');
-  const g = new HnswGraph(n, m, m0);
-  g.levels.set(levels);
+  let words = 0;
+  for (let i = 0; i < n; i++) words += levels[i]! * (m + 1);
+  if (words !== upper.length) fail('CORRUPT_FILE', `upper-level graph section has ${upper.length} words, the node levels need ${words}`);
+  const g = new HnswGraph(m, levels, m0);
   g.level0.set(level0);
   checkLinks(g.level0, n, m0, n);
-  let at = 0;
-  for (let i = 0; i < n; i++) {
-    const l = levels[i]!;
-    if (l === 0) continue;
-    const len = l * (m + 1);
-    if (at + len > upper.length) fail('CORRUPT_FILE', 'upper-level graph section is too short');
-    const u = upper.slice(at, at + len);
-    checkLinks(u, l, m, n);
-    g.upper[i] = u;
-    at += len;
-  }
-  if (at !== upper.length) fail('CORRUPT_FILE', 'upper-level graph section has extra data');
+  // Node order in the file is the pool's order: one copy, then every node's lists are checked.
+  g.upperPool.set(upper);
+  for (let i = 0; i < n; i++) if (levels[i]! > 0) checkLinks(g.upper[i]!, levels[i]!, m, n);
   g.entryPoint = entryPoint;
   g.maxLevel = maxLevel;
   return g;

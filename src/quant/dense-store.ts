@@ -4,7 +4,8 @@ import type { BatchEvaluator, Dataset, Metric, QueryEvaluator, Vector, VectorSto
 import { isSparseVector } from '../types.js';
 import { CpuBatchEvaluator } from './cpu-batch.js';
 import { dot, l2sq } from './kernels.js';
-import { WasmArena } from './wasm/arena.js';
+import { WasmArena, type SharedArena } from './wasm/arena.js';
+import { toShared } from '../util/shared-memory.js';
 
 export interface DenseStoreOptions {
   /**
@@ -18,18 +19,46 @@ export interface DenseStoreOptions {
  * Plain dense vectors. With WebAssembly SIMD available the store copies the vectors into a
  * wasm memory and scores them there; otherwise it scores the dataset's own array in JS.
  */
+/** A PlainDenseStore as worker threads receive it. */
+export interface SharedDenseStore {
+  readonly kind: 'dense';
+  readonly size: number;
+  readonly dim: number;
+  readonly metric: Metric;
+  /** The wasm memory holding the vectors at byte 0 (SIMD kernels), or null ... */
+  readonly arena: SharedArena | null;
+  /** ... the vectors on a SharedArrayBuffer (JS kernels). */
+  readonly vectors: Float32Array | null;
+}
+
 export class PlainDenseStore implements VectorStore {
   readonly kind = 'dense';
   readonly size: number;
   readonly dim: number;
   private readonly arena: DenseArena | null;
-  private readonly jsVectors: Float32Array | null;
+  private jsVectors: Float32Array | null;
 
   constructor(data: DenseDataset, readonly metric: Metric, options: DenseStoreOptions = {}) {
     this.size = data.size;
     this.dim = data.dim;
     this.arena = options.simd === false ? null : DenseArena.create(data.data, data.dim);
     this.jsVectors = this.arena === null ? data.data : null;
+  }
+
+  /** The store for worker threads: its wasm memory (shared already) or its vectors, moved to shared memory. */
+  share(): SharedDenseStore {
+    const { size, dim, metric } = this;
+    if (this.arena !== null) return { kind: 'dense', size, dim, metric, arena: this.arena.share(), vectors: null };
+    this.jsVectors = toShared(this.jsVectors!);
+    return { kind: 'dense', size, dim, metric, arena: null, vectors: this.jsVectors };
+  }
+
+  /** A store over the memory another thread shared (no copy of the vectors). */
+  static attach(s: SharedDenseStore): PlainDenseStore {
+    const store = Object.create(PlainDenseStore.prototype) as PlainDenseStore;
+    const arena = s.arena === null ? null : DenseArena.attach(s.arena, s.size, s.dim);
+    Object.assign(store, { kind: 'dense', size: s.size, dim: s.dim, metric: s.metric, arena, jsVectors: s.vectors });
+    return store;
   }
 
   /** 'wasm-simd' or 'js': which kernels score this store. */
@@ -188,6 +217,12 @@ class DenseArena {
   readonly nbytes: number;
   private constructor(private readonly arena: WasmArena, readonly n: number, readonly dim: number) {
     this.nbytes = dim * 4;
+  }
+  static attach(shared: SharedArena, n: number, dim: number): DenseArena {
+    return new DenseArena(WasmArena.attach(shared), n, dim);
+  }
+  share(): SharedArena {
+    return this.arena.share();
   }
   static create(vectors: Float32Array, dim: number): DenseArena | null {
     const arena = WasmArena.create(vectors.byteLength + 64 * dim * 4);

@@ -6,8 +6,9 @@ import { isSparseVector } from '../types.js';
 import { CpuBatchEvaluator } from './cpu-batch.js';
 import { PlainDenseStore, type DenseStoreOptions } from './dense-store.js';
 import { sparseDotDense, sparseDotSparse } from './kernels.js';
+import { toShared } from '../util/shared-memory.js';
 
-export { PlainDenseStore, type DenseStoreOptions } from './dense-store.js';
+export { PlainDenseStore, type DenseStoreOptions, type SharedDenseStore } from './dense-store.js';
 
 /**
  * The identity quantizer: the store is the dataset itself (no copy). Exists so that plain
@@ -29,13 +30,28 @@ export class PlainQuantizer {
  * an item costs one gather per item non-zero. For L2 the item norms are precomputed:
  * |q - x|^2 = |q|^2 + |x|^2 - 2 q.x.
  */
+/** A PlainSparseStore as worker threads receive it. */
+export interface SharedSparseStore {
+  readonly kind: 'sparse';
+  readonly metric: Metric;
+  readonly dim: number;
+  readonly indptr: Uint32Array;
+  readonly indices: Uint32Array;
+  readonly values: Float32Array;
+  readonly norms: Float32Array | null;
+}
+
 export class PlainSparseStore implements VectorStore {
   readonly kind = 'sparse';
   private norms: Float32Array | null = null;
   /** Scratch rows are recycled: allocating dim floats per query would dominate small searches. */
   private readonly scratchPool: Float32Array[] = [];
 
-  constructor(readonly data: SparseDataset, readonly metric: Metric) {
+  /** The rows (moved to shared memory, once, when the store is shared with worker threads). */
+  data: SparseDataset;
+
+  constructor(data: SparseDataset, readonly metric: Metric) {
+    this.data = data;
     if (metric === 'l2') {
       const norms = new Float32Array(data.size);
       const { indptr, values } = data;
@@ -47,6 +63,23 @@ export class PlainSparseStore implements VectorStore {
       this.norms = norms;
     }
   }
+  /** The store for worker threads: its rows (and L2 norms) on SharedArrayBuffers, no copy per thread. */
+  share(): SharedSparseStore {
+    this.data = this.data.toShared();
+    if (this.norms !== null) this.norms = toShared(this.norms);
+    const { indptr, indices, values, dim } = this.data;
+    return { kind: 'sparse', metric: this.metric, dim, indptr, indices, values, norms: this.norms };
+  }
+
+  /** A store over rows another thread shared. */
+  static attach(s: SharedSparseStore): PlainSparseStore {
+    const store = Object.create(PlainSparseStore.prototype) as PlainSparseStore;
+    Object.assign(store, {
+      kind: 'sparse', metric: s.metric, data: SparseDataset.trusted(s.indptr, s.indices, s.values, s.dim), norms: s.norms, scratchPool: [],
+    });
+    return store;
+  }
+
   get size(): number {
     return this.data.size;
   }

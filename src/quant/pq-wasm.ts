@@ -1,6 +1,6 @@
 import type { BatchEvaluator, Dataset, Metric, QueryEvaluator } from '../types.js';
 import { PQ_KSUB, type ProductQuantizer } from './pq.js';
-import { WasmArena } from './wasm/arena.js';
+import { WasmArena, type SharedArena } from './wasm/arena.js';
 
 /**
  * PQ codes and codebooks in WebAssembly memory: lookup tables built with f32x4 over
@@ -17,6 +17,11 @@ export class PqArena {
     readonly cbPtr: number,
   ) {
     this.lutBytes = m * PQ_KSUB * 4;
+  }
+
+  /** The arena of a PqStore another thread shared. */
+  static attach(shared: SharedArena, pq: ProductQuantizer, codesPtr: number, cbPtr: number): PqArena {
+    return new PqArena(WasmArena.attach(shared), pq.m, pq.dim, codesPtr, cbPtr);
   }
 
   static create(pq: ProductQuantizer, codes: Uint8Array): PqArena | null {

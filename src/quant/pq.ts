@@ -6,6 +6,8 @@ import { CpuBatchEvaluator } from './cpu-batch.js';
 import { checkDenseQuery } from './dense-store.js';
 import { kmeans, kmeansWith, nearestCentroid, type KMeansOptions } from './kmeans.js';
 import { PqArena, PqWasmBatchEvaluator, PqWasmEvaluator } from './pq-wasm.js';
+import type { SharedArena } from './wasm/arena.js';
+import { toShared } from '../util/shared-memory.js';
 
 export const PQ_KSUB = 256;
 
@@ -172,11 +174,44 @@ function sampleRows(n: number, count: number, rng: Rng): Uint32Array {
  * PQ codes of n items, searchable with lookup tables: in WebAssembly (SIMD table builds, wasm
  * ADC) where available, else in JS.
  */
+/** A PqStore as worker threads receive it. */
+export interface SharedPqStore {
+  readonly kind: 'pq';
+  readonly metric: Metric;
+  readonly dim: number;
+  readonly m: number;
+  readonly codebooks: Float32Array;
+  readonly codes: Uint8Array;
+  readonly arena: { shared: SharedArena; codesPtr: number; cbPtr: number } | null;
+}
+
 export class PqStore implements VectorStore {
   readonly kind = 'pq';
   readonly size: number;
+  codes: Uint8Array;
   private readonly arena: PqArena | null;
-  constructor(readonly pq: ProductQuantizer, readonly codes: Uint8Array, readonly metric: Metric, options: { simd?: boolean } = {}) {
+
+  /** The store for worker threads: codes on a SharedArrayBuffer, the wasm memory shared. */
+  share(): SharedPqStore {
+    this.codes = toShared(this.codes);
+    const a = this.arena;
+    return {
+      kind: 'pq', metric: this.metric, dim: this.pq.dim, m: this.pq.m, codebooks: this.pq.codebooks, codes: this.codes,
+      arena: a === null ? null : { shared: a.arena.share(), codesPtr: a.codesPtr, cbPtr: a.cbPtr },
+    };
+  }
+
+  /** A store over codes another thread shared. */
+  static attach(s: SharedPqStore): PqStore {
+    const store = Object.create(PqStore.prototype) as PqStore;
+    const pq = ProductQuantizer.fromCodebooks(s.dim, s.m, s.codebooks);
+    const arena = s.arena === null ? null : PqArena.attach(s.arena.shared, pq, s.arena.codesPtr, s.arena.cbPtr);
+    Object.assign(store, { kind: 'pq', pq, codes: s.codes, metric: s.metric, size: s.codes.length / s.m, arena });
+    return store;
+  }
+
+  constructor(readonly pq: ProductQuantizer, codes: Uint8Array, readonly metric: Metric, options: { simd?: boolean } = {}) {
+    this.codes = codes;
     if (codes.length % pq.m !== 0) fail('CORRUPT_FILE', 'PQ codes length is not a multiple of m');
     this.size = codes.length / pq.m;
     this.arena = options.simd === false ? null : PqArena.create(pq, codes);

@@ -8,6 +8,9 @@ import type { BatchEvaluator, BatchSearchResult, Dataset, GpuMode, Vector, Vecto
 import { HostTimer } from '../../util/host-timer.js';
 import { yieldToEventLoop } from '../../util/yield.js';
 import { asQueryDataset } from '../results.js';
+import { WorkerPool } from '../../parallel/pool.js';
+import { searchOnWorkers } from './parallel-search.js';
+import type { WorkerAttachment } from './worker-attachment.js';
 import { FaultTolerantEvaluator } from './fault-tolerant.js';
 import { runHybrid } from './hybrid.js';
 import type { HnswGraph } from './graph.js';
@@ -46,6 +49,12 @@ export interface HnswBatchParams extends HnswSearchParams, BackendOptions {
   width?: number;
   /** Computes the distances on the hybrid path (a custom BatchEvaluator); implies 'hybrid'. */
   evaluator?: BatchEvaluator;
+  /**
+   * Threads of a CPU search: the queries are shared out to worker threads, each running the
+   * single-query search. Default: every core. 1 searches on the calling thread (yielding to
+   * the event loop every 20 ms); so does a batch of one query.
+   */
+  threads?: number;
 }
 
 /** What a batched search needs of its index. */
@@ -55,6 +64,8 @@ export interface BatchTarget {
   readonly writer: ResultWriter;
   /** Single-query search into ids/scores at offset (the CPU path). */
   searchInto(query: Vector, k: number, ef: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number): void;
+  /** The index as worker threads see it, or null when its stores cannot be shared. */
+  workers(): WorkerAttachment | null;
 }
 
 export interface ResolvedBatch {
@@ -82,9 +93,11 @@ export async function searchHnswBatch(
   const batchSize = checkInteger('batchSize', params.batchSize ?? 1024, 1);
   if (params.width !== undefined) checkInteger('width', params.width, 1, 64);
   if (params.hybridLanes !== undefined) checkInteger('hybridLanes', params.hybridLanes, 1, 16);
+  if (params.threads !== undefined) checkInteger('threads', params.threads, 1, 1024);
   const qs = asQueryDataset(queries, target.store.dim);
   for (let q = 0; q < qs.size; q++) checkQueryAt(target.store, qs, q);
-  const run = new BatchRun(target, qs, base);
+  const threads = qs.size > 1 ? await WorkerPool.threadsFor(params.threads) : 1;
+  const run = new BatchRun(target, qs, base, threads);
 
   if (params.evaluator) {
     const given = params.evaluator;
@@ -165,15 +178,24 @@ class BatchRun {
   gpuMode: GpuMode | 'none' = 'none';
   private usedGpu: GpuContext | null = null;
 
-  constructor(readonly target: BatchTarget, readonly queries: Dataset, readonly base: ResolvedBatch) {
+  constructor(readonly target: BatchTarget, readonly queries: Dataset, readonly base: ResolvedBatch, readonly threads: number) {
     this.ids = new Int32Array(queries.size * base.k);
     this.scores = new Float32Array(queries.size * base.k);
     this.timer.resume();
   }
 
-  /** Queries [from, to) on the CPU, one at a time. */
-  async cpu(from: number, to: number): Promise<void> {
+  /**
+   * Queries [from, to) on the CPU: on worker threads when there are several threads and
+   * queries (and the index can be shared), else one at a time on this thread.
+   */
+  async cpu(from: number, to: number, inline = false): Promise<void> {
     const { k, ef, rerank } = this.base;
+    const attachment = !inline && this.threads > 1 && to - from > 1 ? this.target.workers() : null;
+    if (attachment !== null) {
+      await this.timer.wait(searchOnWorkers(attachment, this.target.graph, this.queries, from, to, this.base, this.threads, this.ids, this.scores));
+      if (this.usedGpu && !this.backend.endsWith('+cpu')) this.backend = `${this.backend}+cpu`;
+      return;
+    }
     let sliceStart = performance.now();
     for (let q = from; q < to; q++) {
       this.target.searchInto(this.queries.get(q), k, ef, rerank, this.ids, this.scores, q * k);
@@ -193,8 +215,9 @@ class BatchRun {
     const nq = this.queries.size;
     const timed = Math.min(nq, 4);
     const t0 = performance.now();
-    await this.cpu(0, timed);
-    const cpuMsPerQuery = (performance.now() - t0) / timed;
+    await this.cpu(0, timed, true);
+    // The rest of a CPU batch runs on every thread.
+    const cpuMsPerQuery = (performance.now() - t0) / timed / this.threads;
     let from = timed;
     const inputs = () => ({
       remaining: nq - from, cpuMsPerQuery, roundTripMs: ctx.roundTripMs, software: ctx.software,

@@ -1,41 +1,97 @@
+import { fail } from '../../errors.js';
+import { canShareMemory, isShared, sharedArray, toShared } from '../../util/shared-memory.js';
+
 /**
- * HNSW graph storage in typed arrays, no per-node objects on level 0. Level 0 is one
- * Uint32Array of n x (m0 + 1) slots: slot 0 holds the neighbour count, then up to m0 ids.
- * Upper levels exist only for the ~1/m of nodes that reach them: such a node owns one
- * Uint32Array of level x (m + 1) slots, laid out the same way, level l at (l - 1) x (m + 1).
+ * The arrays of an HNSW graph, as worker threads receive them: views of SharedArrayBuffers,
+ * so every thread reads (and the builder writes) one copy.
  */
-export class HnswGraph {
+export interface SharedGraph {
   readonly n: number;
   readonly m: number;
   readonly m0: number;
   readonly levels: Uint8Array;
   readonly level0: Uint32Array;
-  readonly upper: (Uint32Array | undefined)[];
+  readonly upperPool: Uint32Array;
+  readonly upperAt: Uint32Array;
+  readonly entryPoint: number;
+  readonly maxLevel: number;
+}
+
+/**
+ * HNSW graph storage in typed arrays, no per-node objects. Level 0 is one Uint32Array of
+ * n x (m0 + 1) slots: slot 0 holds the neighbour count, then up to m0 ids. Upper levels exist
+ * only for the ~1/m of nodes that reach them; they live in one pool (`upperPool`), node i's
+ * lists at word `upperAt[i]`, level l at (l - 1) x (m + 1) from there. Node levels are known
+ * before the graph is made (the builder draws them all first), so the pool never grows.
+ * Where SharedArrayBuffer exists the arrays are shared: worker threads search and build on
+ * the same memory.
+ */
+export class HnswGraph {
+  readonly n: number;
+  readonly m: number;
+  readonly m0: number;
+  levels: Uint8Array;
+  level0: Uint32Array;
+  upperPool: Uint32Array;
+  upperAt: Uint32Array;
+  /** Node i's upper-level lists (a view into upperPool), undefined for level-0-only nodes. */
+  upper: (Uint32Array | undefined)[];
   entryPoint = -1;
   maxLevel = -1;
 
-  constructor(n: number, m: number, m0 = 2 * m) {
-    this.n = n;
+  /** An empty graph (no links) whose node levels are `levels`. */
+  constructor(m: number, levels: Uint8Array, m0 = 2 * m) {
+    this.n = levels.length;
     this.m = m;
     this.m0 = m0;
-    this.levels = new Uint8Array(n);
-    this.level0 = new Uint32Array(n * (m0 + 1));
-    this.upper = new Array<Uint32Array | undefined>(n);
+    let words = 0;
+    for (let i = 0; i < this.n; i++) words += levels[i]! * (m + 1);
+    this.levels = canShareMemory() ? toShared(levels) : levels;
+    this.level0 = sharedArray(Uint32Array, this.n * (m0 + 1));
+    this.upperPool = sharedArray(Uint32Array, words);
+    this.upperAt = sharedArray(Uint32Array, this.n);
+    let at = 0;
+    for (let i = 0; i < this.n; i++) {
+      this.upperAt[i] = at;
+      at += levels[i]! * (m + 1);
+    }
+    this.upper = upperViews(this.n, this.levels, this.upperPool, this.upperAt, m);
   }
 
-  /** Allocates a node's upper-level link lists. */
-  setLevel(node: number, level: number): void {
-    this.levels[node] = level;
-    if (level > 0) this.upper[node] = new Uint32Array(level * (this.m + 1));
+  /** A graph over arrays another thread shared (no copy). */
+  static attach(s: SharedGraph): HnswGraph {
+    const g = Object.create(HnswGraph.prototype) as HnswGraph;
+    Object.assign(g, { n: s.n, m: s.m, m0: s.m0, levels: s.levels, level0: s.level0, upperPool: s.upperPool, upperAt: s.upperAt });
+    g.upper = upperViews(s.n, s.levels, s.upperPool, s.upperAt, s.m);
+    g.entryPoint = s.entryPoint;
+    g.maxLevel = s.maxLevel;
+    return g;
+  }
+
+  /**
+   * The graph's arrays for worker threads. Arrays not yet on SharedArrayBuffers (a graph
+   * loaded from a file) move there once; this graph then uses the shared copy too.
+   */
+  share(): SharedGraph {
+    if (typeof SharedArrayBuffer !== 'function') fail('INVALID_ARGUMENT', 'this platform has no SharedArrayBuffer: the graph cannot be shared with worker threads');
+    if (!isShared(this.level0) || !isShared(this.upperPool) || !isShared(this.levels) || !isShared(this.upperAt)) {
+      this.levels = toShared(this.levels);
+      this.level0 = toShared(this.level0);
+      this.upperPool = toShared(this.upperPool);
+      this.upperAt = toShared(this.upperAt);
+      this.upper = upperViews(this.n, this.levels, this.upperPool, this.upperAt, this.m);
+    }
+    const { n, m, m0, levels, level0, upperPool, upperAt, entryPoint, maxLevel } = this;
+    return { n, m, m0, levels, level0, upperPool, upperAt, entryPoint, maxLevel };
   }
 
   /** The array holding node's links at `level` (count at linkBase, ids after it). */
   linkArray(node: number, level: number): Uint32Array {
-    return level === 0 ? this.level0 : this.upper[node]!;
+    return level === 0 ? this.level0 : this.upperPool;
   }
 
   linkBase(node: number, level: number): number {
-    return level === 0 ? node * (this.m0 + 1) : (level - 1) * (this.m + 1);
+    return level === 0 ? node * (this.m0 + 1) : this.upperAt[node]! + (level - 1) * (this.m + 1);
   }
 
   maxLinks(level: number): number {
@@ -52,9 +108,7 @@ export class HnswGraph {
 
   /** Bytes held by the graph: level 0, upper levels and the level of every node. */
   get byteLength(): number {
-    let bytes = this.level0.byteLength + this.levels.byteLength;
-    for (const u of this.upper) if (u !== undefined) bytes += u.byteLength;
-    return bytes;
+    return this.level0.byteLength + this.upperPool.byteLength + this.upperAt.byteLength + this.levels.byteLength;
   }
 
   /** Number of directed edges on level 0 (for diagnostics). */
@@ -64,4 +118,13 @@ export class HnswGraph {
     for (let i = 0; i < this.n; i++) e += this.level0[i * stride]!;
     return e;
   }
+}
+
+function upperViews(n: number, levels: Uint8Array, pool: Uint32Array, at: Uint32Array, m: number): (Uint32Array | undefined)[] {
+  const views = new Array<Uint32Array | undefined>(n);
+  for (let i = 0; i < n; i++) {
+    const l = levels[i]!;
+    if (l > 0) views[i] = pool.subarray(at[i]!, at[i]! + l * (m + 1));
+  }
+  return views;
 }

@@ -6,7 +6,10 @@ import { PlainDenseStore } from '../../quant/dense-store.js';
 import type { ProductQuantizer } from '../../quant/pq.js';
 import { checkK } from '../results.js';
 import { searchHnswBatch, type HnswBatchParams, type HnswSearchParams } from './batch-search.js';
-import { buildGraph, DEFAULT_BUILD, type HnswBuildParams } from './build.js';
+import { buildGraph, DEFAULT_BUILD, resolveBuildParams, type HnswBuildParams } from './build.js';
+import { buildGraphParallel } from './parallel-build.js';
+import { WorkerAttachment } from './worker-attachment.js';
+import { WorkerPool } from '../../parallel/pool.js';
 import type { HnswGraph } from './graph.js';
 import { ResultWriter } from './result-writer.js';
 import { LayerSearcher } from './search-layer.js';
@@ -15,6 +18,18 @@ export { checkQueryAt, type HnswBatchParams, type HnswSearchParams } from './bat
 
 export interface HnswIndexOptions extends HnswBuildParams {
   metric: Metric;
+}
+
+/** buildAsync's options: the build's, plus threads and cancellation. */
+export interface HnswAsyncBuildOptions extends HnswIndexOptions {
+  /**
+   * Worker threads that insert in parallel (batched, deterministic: the same seed gives the
+   * same graph for any thread count > 1). Default: every core. 1 runs hnswlib's serial
+   * insertion on the calling thread, yielding to the event loop every 20 ms.
+   */
+  threads?: number;
+  /** Aborting it stops the build with a CANCELLED error. */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_EF_FLOOR = 64;
@@ -26,6 +41,7 @@ export const DEFAULT_EF_FLOOR = 64;
  */
 export class HnswIndex {
   private searcher: LayerSearcher | null = null;
+  private attachment: WorkerAttachment | null | undefined;
   /** Turns a beam's candidates into results (and re-ranks them). */
   readonly writer: ResultWriter;
 
@@ -46,6 +62,30 @@ export class HnswIndex {
     if (!METRICS.includes(options.metric)) fail('INVALID_ARGUMENT', `metric must be 'l2' or 'ip', got ${String(options.metric)}`);
     const store = new PlainQuantizer().encode(data, options.metric);
     return HnswIndex.buildOnStore(store, options);
+  }
+
+  /**
+   * Builds an index on worker threads (see HnswAsyncBuildOptions.threads) without blocking
+   * the calling thread. Where SharedArrayBuffer is unavailable it builds on one thread and
+   * says so once.
+   */
+  static async buildAsync(data: Dataset, options: HnswAsyncBuildOptions): Promise<HnswIndex> {
+    if (!METRICS.includes(options.metric)) fail('INVALID_ARGUMENT', `metric must be 'l2' or 'ip', got ${String(options.metric)}`);
+    const store = new PlainQuantizer().encode(data, options.metric);
+    return HnswIndex.buildOnStoreAsync(store, options);
+  }
+
+  /** buildOnStore on worker threads (see buildAsync). */
+  static async buildOnStoreAsync(store: VectorStore, params: HnswBuildParams & { threads?: number; signal?: AbortSignal } = {}): Promise<HnswIndex> {
+    resolveBuildParams(params);
+    if (params.threads !== undefined) checkInteger('threads', params.threads, 1, 1024);
+    const threads = await WorkerPool.threadsFor(params.threads);
+    const graph = await buildGraphParallel(store, { ...params, threads });
+    return new HnswIndex(graph, store, {
+      m: params.m ?? DEFAULT_BUILD.m,
+      efConstruction: params.efConstruction ?? DEFAULT_BUILD.efConstruction,
+      seed: params.seed ?? DEFAULT_BUILD.seed,
+    });
   }
 
   /** Builds the graph over an existing store (its itemDistance defines the graph). */
@@ -134,6 +174,25 @@ export class HnswIndex {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** The index as worker threads see it (made on first use), or null when a store cannot be shared. */
+  workers(): WorkerAttachment | null {
+    if (this.attachment === undefined || (this.attachment !== null && !this.attachment.usable)) {
+      this.attachment = WorkerAttachment.create(this.graph, this.store, this.rerankStore, this.buildParams);
+    }
+    return this.attachment;
+  }
+
+  /**
+   * Releases this index's worker threads: they drop its shared memory, and when no other
+   * index uses them they end. Idle workers never keep a Node process alive, so this is only
+   * needed to free them early; the index stays usable (workers restart on demand).
+   */
+  async close(): Promise<void> {
+    const a = this.attachment;
+    this.attachment = undefined;
+    await a?.close(true);
   }
 
   /** Bytes held by the graph, the search store and the re-ranking vectors. */

@@ -1,18 +1,31 @@
+import { fail } from '../../errors.js';
+import { canShareMemory } from '../../util/shared-memory.js';
+import { MAX_PAGES } from './encoder.js';
 import { instantiateKernels, type WasmKernels } from './kernels-wasm.js';
 
 const PAGE = 65536;
-/** wasm32 addresses 4 GiB; keep headroom for scratch and query slots. */
-const MAX_BYTES = 4 * 1024 * 1024 * 1024 - 64 * 1024 * 1024;
+const MAX_BYTES = MAX_PAGES * PAGE;
+
+/** What a worker thread needs to use an arena made elsewhere: the memory and its allocator. */
+export interface SharedArena {
+  readonly memory: WebAssembly.Memory;
+  /** One i32: the allocator's top, shared so that every thread allocates from one counter. */
+  readonly top: Int32Array;
+}
 
 /**
  * A WebAssembly memory with the SIMD kernels bound to it: a store's data at the bottom, then
  * bump-allocated regions (query vectors, lookup tables, id lists, outputs). Views are
  * re-derived after the memory grows (growing detaches the old ArrayBuffer).
+ *
+ * Where threads can share memory the arena is a shared WebAssembly.Memory: worker threads
+ * attach to it (share/attach) and read the one copy of the data; each thread keeps its own
+ * scratch regions, allocated from the shared top with an atomic add.
  */
 export class WasmArena {
   readonly memory: WebAssembly.Memory;
   readonly kernels: WasmKernels;
-  private top = 0;
+  private readonly top: Int32Array;
   private readonly freeSlots = new Map<number, number[]>();
   private buffer: ArrayBuffer;
   private f32View: Float32Array;
@@ -24,9 +37,10 @@ export class WasmArena {
   slotsPtr = 0;
   outPtr = 0;
 
-  private constructor(memory: WebAssembly.Memory, kernels: WasmKernels) {
+  private constructor(memory: WebAssembly.Memory, kernels: WasmKernels, top: Int32Array) {
     this.memory = memory;
     this.kernels = kernels;
+    this.top = top;
     this.buffer = memory.buffer as ArrayBuffer;
     this.f32View = new Float32Array(this.buffer);
     this.u32View = new Uint32Array(this.buffer);
@@ -40,14 +54,29 @@ export class WasmArena {
   static create(reserveBytes: number): WasmArena | null {
     const needed = align(reserveBytes) + 256 * 1024;
     if (needed > MAX_BYTES) return null;
+    const shared = canShareMemory();
     let memory: WebAssembly.Memory;
     try {
-      memory = new WebAssembly.Memory({ initial: Math.ceil(needed / PAGE), maximum: MAX_BYTES / PAGE });
+      memory = new WebAssembly.Memory({ initial: Math.ceil(needed / PAGE), maximum: MAX_PAGES, shared });
     } catch {
       return null;
     }
-    const kernels = instantiateKernels(memory);
-    return kernels === null ? null : new WasmArena(memory, kernels);
+    const kernels = instantiateKernels(memory, shared);
+    const top = new Int32Array(shared ? new SharedArrayBuffer(4) : new ArrayBuffer(4));
+    return kernels === null ? null : new WasmArena(memory, kernels, top);
+  }
+
+  /** The arena for worker threads; fails where its memory is not shared. */
+  share(): SharedArena {
+    if (typeof SharedArrayBuffer !== 'function' || !(this.memory.buffer instanceof SharedArrayBuffer)) fail('INVALID_ARGUMENT', 'this store\'s WebAssembly memory is not shared: it cannot be used by worker threads');
+    return { memory: this.memory, top: this.top };
+  }
+
+  /** An arena over memory another thread shared (same data, this thread's own scratch). */
+  static attach(shared: SharedArena): WasmArena {
+    const kernels = instantiateKernels(shared.memory, true);
+    if (kernels === null) fail('INVALID_ARGUMENT', 'WebAssembly SIMD is not available in this worker');
+    return new WasmArena(shared.memory, kernels, shared.top);
   }
 
   get f32(): Float32Array {
@@ -85,11 +114,16 @@ export class WasmArena {
 
   /** A region of `bytes`, 16-byte aligned, never freed (data, long-lived blocks). */
   alloc(bytes: number): number {
-    const ptr = this.top;
-    const end = align(ptr + bytes);
-    const have = this.memory.buffer.byteLength;
-    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
-    this.top = end;
+    // Atomic: worker threads allocate their scratch from the same memory. Offsets stay below
+    // 4 GiB, so the i32 cell is read as unsigned.
+    const size = align(bytes);
+    const ptr = Atomics.add(this.top, 0, size) >>> 0;
+    const end = ptr + size;
+    if (end > MAX_BYTES) fail('INVALID_ARGUMENT', `the WebAssembly memory is full (${MAX_BYTES} bytes)`);
+    // Another thread may grow it at the same time: grow until it is large enough.
+    for (let have = this.memory.buffer.byteLength; end > have; have = this.memory.buffer.byteLength) {
+      this.memory.grow(Math.ceil((end - have) / PAGE));
+    }
     return ptr;
   }
 

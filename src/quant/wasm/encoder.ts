@@ -92,10 +92,18 @@ export interface FuncDef {
   body: number[][];
 }
 
-/** Encodes a module that imports its memory as ("e", "m") and exports every function. */
-export function encodeModule(funcs: FuncDef[]): Uint8Array<ArrayBuffer> {
+/** wasm32 addresses 4 GiB (65536 pages); keep headroom for scratch and query slots. */
+export const MAX_PAGES = 65536 - 1024;
+
+/**
+ * Encodes a module that imports its memory as ("e", "m") and exports every function. With
+ * `shared`, the memory import is a shared memory of at most shared.maxPages (threads need
+ * both: a shared memory must declare its maximum).
+ */
+export function encodeModule(funcs: FuncDef[], shared?: { maxPages: number }): Uint8Array<ArrayBuffer> {
   const types = funcs.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec(f.results.map((r) => [r]))]);
-  const imports = [[...name('e'), ...name('m'), 0x02, 0x00, ...uleb(1)]];
+  const limits = shared ? [0x03, ...uleb(1), ...uleb(shared.maxPages)] : [0x00, ...uleb(1)];
+  const imports = [[...name('e'), ...name('m'), 0x02, ...limits]];
   const funcIdx = funcs.map((_, i) => uleb(i));
   const exports = funcs.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]);
   const codes = funcs.map((f) => {

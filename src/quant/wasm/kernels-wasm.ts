@@ -1,4 +1,4 @@
-import { encodeModule, F32, I32, op, V128, type FuncDef } from './encoder.js';
+import { encodeModule, MAX_PAGES, F32, I32, op, V128, type FuncDef } from './encoder.js';
 import { PQ_KERNELS, type PqWasmKernels } from './kernels-pq.js';
 
 /**
@@ -108,11 +108,16 @@ export interface WasmKernels extends PqWasmKernels {
   ipPairs(qbase: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number): void;
 }
 
-let compiled: WebAssembly.Module | null | undefined;
+const compiled = new Map<boolean, WebAssembly.Module | null>();
 
-/** The compiled kernel module, or null where WebAssembly SIMD is unavailable. */
-export function kernelModule(): WebAssembly.Module | null {
-  if (compiled !== undefined) return compiled;
+/**
+ * The compiled kernel module, or null where WebAssembly SIMD is unavailable. A module
+ * declares whether its memory is shared (threads), so there is one of each kind.
+ */
+export function kernelModule(shared: boolean): WebAssembly.Module | null {
+  const known = compiled.get(shared);
+  if (known !== undefined) return known;
+  let mod: WebAssembly.Module | null;
   try {
     const bytes = encodeModule([
       oneKernel('l2', true), // 0
@@ -122,17 +127,18 @@ export function kernelModule(): WebAssembly.Module | null {
       pairsKernel('l2Pairs', 0),
       pairsKernel('ipPairs', 1),
       ...PQ_KERNELS,
-    ]);
-    compiled = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+    ], shared ? { maxPages: MAX_PAGES } : undefined);
+    mod = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
   } catch {
-    compiled = null;
+    mod = null;
   }
-  return compiled;
+  compiled.set(shared, mod);
+  return mod;
 }
 
 /** Instantiates the kernels over `memory`, or returns null without SIMD support. */
-export function instantiateKernels(memory: WebAssembly.Memory): WasmKernels | null {
-  const mod = kernelModule();
+export function instantiateKernels(memory: WebAssembly.Memory, shared: boolean): WasmKernels | null {
+  const mod = kernelModule(shared);
   if (mod === null) return null;
   return new WebAssembly.Instance(mod, { e: { m: memory } }).exports as unknown as WasmKernels;
 }
