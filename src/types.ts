@@ -131,6 +131,8 @@ export interface BatchSearchResult {
   readonly bytesDown: number;
   /** Milliseconds the call spent running JavaScript, excluding time awaiting the GPU. */
   readonly hostMs: number;
+  /** CPU threads that searched: worker threads sharing the queries, or 1 (this thread). */
+  readonly threads: number;
 }
 
 /** Converts an internal distance to the score users see. */

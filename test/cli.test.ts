@@ -171,7 +171,7 @@ describe('webannolo CLI: the main job', () => {
       '--batch', '16', '--groundtruth', p('gt.ivecs'));
     expectOk(sb);
     const sbj = lastJson(sb);
-    expect(Object.keys(sbj)).toEqual(['queries', 'k', 'ef', 'seconds', 'qps', 'recall', 'batch', 'backend', 'gpuMode', 'roundTrips', 'bytesUp', 'bytesDown', 'hostMs', 'index']);
+    expect(Object.keys(sbj)).toEqual(['queries', 'k', 'ef', 'seconds', 'qps', 'recall', 'batch', 'backend', 'gpuMode', 'roundTrips', 'bytesUp', 'bytesDown', 'hostMs', 'threads', 'index']);
     expect(sbj).toMatchObject({ queries: NQ, k: 10, ef: 100, batch: 16, backend: 'cpu', gpuMode: 'none', roundTrips: 0, bytesUp: 0, bytesDown: 0 });
     expect(sbj['recall']).toBeGreaterThanOrEqual(0.95);
 
@@ -301,6 +301,36 @@ describe('webannolo CLI: errors are one readable line', () => {
     const before = await readFile(p('flat.idx'));
     expectOneLineError(await cli('build', '--data', p('nan.fvecs'), '--metric', 'l2', '--out', p('flat.idx')), /non-finite/, 1);
     expect(Buffer.compare(await readFile(p('flat.idx')), before)).toBe(0);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('--threads: a parallel build is deterministic, reports its threads, and searchBatch shares the queries', async () => {
+    const files = [];
+    for (const name of ['t2a.idx', 't2b.idx']) {
+      const b = await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--m', '8', '--ef-construction', '60', '--threads', '2', '--out', p(name));
+      expectOk(b);
+      expect(lastJson(b)).toMatchObject({ items: N, threads: 2 });
+      expect(b.stdout).toContain('on 2 threads');
+      files.push(await readFile(p(name)));
+    }
+    expect(Buffer.compare(files[0]!, files[1]!)).toBe(0);
+    const s = await cli('search', '--index', p('t2a.idx'), '--queries', p('queries.fvecs'), '--batch', '40', '--threads', '2', '--groundtruth', p('gt.ivecs'));
+    expectOk(s);
+    expect(lastJson(s)).toMatchObject({ threads: 2, backend: 'cpu' });
+    expect(lastJson(s)['recall']).toBeGreaterThanOrEqual(0.95);
+    expectOneLineError(await cli('search', '--index', p('t2a.idx'), '--queries', p('queries.fvecs'), '--threads', '2'), /--threads needs --batch/, 2);
+    expectOneLineError(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--threads', '0', '--out', p('t0.idx')), /--threads/, 2);
+  });
+
+  it('a worker that fails mid-build fails the whole build with one line and writes no file', async () => {
+    // Finite values (reading accepts them) whose inner products overflow to +inf + -inf = NaN.
+    const rows = Array.from({ length: 300 }, (_, i) => Float32Array.of(1 + (i % 5), 2, 3, i / 100));
+    rows[250] = Float32Array.of(3e38, -3e38, 3e38, -3e38);
+    rows[251] = Float32Array.of(3e38, 3e38, 3e38, 3e38);
+    await writeFile(p('overflow.fvecs'), writeFvecs(DenseDataset.fromRows(rows)));
+    const r = await cli('build', '--data', p('overflow.fvecs'), '--metric', 'ip', '--threads', '2', '--out', p('overflow.idx'));
+    expectOneLineError(r, /item \d+: its distance to item \d+ is not a number/, 1);
+    expect(existsSync(p('overflow.idx'))).toBe(false);
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 

@@ -12,6 +12,8 @@ import {
   type CliIo, type Command, type ParsedArgs,
 } from './args.js';
 import { Progress } from './progress.js';
+import { WorkerPool } from '../parallel/pool.js';
+import { trainPqParallel } from '../quant/parallel-kmeans.js';
 
 const PQ_FLAGS = ['pq-m', 'pq-train-sample', 'pq-iterations', 'keep-plain'];
 
@@ -20,7 +22,7 @@ export const buildCommand: Command = {
   name: 'build',
   summary: 'build an index over a dataset file and save it',
   synopsis: '--data FILE --metric l2|ip --out INDEX [--index-type hnsw|flat] [--m 16] [--ef-construction 200] [--seed 1] [--format F] [--limit N]'
-    + ' [--quantizer plain|pq --pq-m M [--pq-train-sample N] [--pq-iterations N] [--keep-plain true|false]]',
+    + ' [--quantizer plain|pq --pq-m M [--pq-train-sample N] [--pq-iterations N] [--keep-plain true|false]] [--threads N]',
   flags: [
     { name: 'data', type: 'string', placeholder: 'FILE', required: true, help: 'dataset to index (.fvecs, .bvecs, .npy, .csr, .bin, idx3-ubyte)' },
     { name: 'metric', type: 'enum', values: ['l2', 'ip'], required: true, help: 'distance: squared Euclidean (l2) or inner product (ip)' },
@@ -36,9 +38,10 @@ export const buildCommand: Command = {
     { name: 'pq-train-sample', type: 'int', min: 1, placeholder: 'N', help: 'vectors PQ trains its codebooks on (default min(n, 20000))' },
     { name: 'pq-iterations', type: 'int', min: 1, placeholder: 'N', help: 'k-means iterations per PQ subspace at most (default 15)' },
     { name: 'keep-plain', type: 'boolean', help: 'PQ + hnsw: keep the plain vectors in the file for `search --rerank` (default true; --keep-plain false drops them)' },
+    { name: 'threads', type: 'int', min: 1, max: 1024, placeholder: 'N', help: 'worker threads for the HNSW build and PQ training (default: every core; 1 = hnswlib\'s serial insertion)' },
     { name: 'quiet', type: 'boolean', help: 'no progress bar' },
   ],
-  notes: 'The last line of stdout is one JSON object: {"items","dim","metric","seconds","graphBytes","storeBytes","out","index","fileBytes","quantizer",...};'
+  notes: 'The last line of stdout is one JSON object: {"items","dim","metric","seconds","graphBytes","storeBytes","out","index","fileBytes","quantizer","threads",...};'
     + ' with --quantizer pq also "pqM","pqKsub","pqDsub","codebookBytes","rerankBytes","keepPlain","trainSeconds".',
   async run(args, io) {
     const data = str(args, 'data');
@@ -49,6 +52,7 @@ export const buildCommand: Command = {
     checkFlags(args, type, quantizer);
     const keepPlain = type === 'hnsw' && args.values.get('keep-plain') !== false;
     checkWritable('out', out);
+    const threads = await WorkerPool.threadsFor(num(args, 'threads', true), (line) => println(io.stderr, line));
 
     let t = performance.now();
     const dataset = await aboutFile(data, () => readDatasetFile(data, { format: str(args, 'format', true), limit: num(args, 'limit', true) }));
@@ -59,7 +63,7 @@ export const buildCommand: Command = {
     let trainSeconds = 0;
     if (quantizer === 'pq') {
       if (!(dataset instanceof DenseDataset)) fail('INVALID_ARGUMENT', `${data} holds sparse vectors: product quantization (--quantizer pq) needs dense vectors`);
-      pq = trainPq(args, dataset, io);
+      pq = await trainPq(args, dataset, io, threads);
       trainSeconds = secondsSince(t);
     }
     let index: HnswIndex | FlatIndex;
@@ -72,7 +76,7 @@ export const buildCommand: Command = {
       const seed = num(args, 'seed');
       const progress = new Progress('build', io.stderr, { enabled: !bool(args, 'quiet') });
       try {
-        index = HnswIndex.build(dataset, { metric, m, efConstruction, seed, onProgress: (d, n) => progress.update(d, n) });
+        index = await HnswIndex.buildAsync(dataset, { metric, m, efConstruction, seed, threads, onProgress: (d, n) => progress.update(d, n) });
       } finally {
         progress.done();
       }
@@ -87,7 +91,8 @@ export const buildCommand: Command = {
       ? ` (m=${index.buildParams.m}, efConstruction=${index.buildParams.efConstruction}, seed=${index.buildParams.seed})`
       : '';
     const onPq = pq ? ` on PQ codes (m=${pq.m})` : '';
-    println(io.stdout, `built ${type} index${onPq}, metric ${metric}${params}, in ${formatSeconds(seconds)}${pq ? ' (PQ training included)' : ''}`);
+    const onThreads = type === 'hnsw' ? ` on ${threads} thread${threads === 1 ? '' : 's'}` : '';
+    println(io.stdout, `built ${type} index${onPq}, metric ${metric}${params}, in ${formatSeconds(seconds)}${onThreads}${pq ? ' (PQ training included)' : ''}`);
     const per = (b: number) => `${(b / index.size).toFixed(1)} B/vector`;
     const storeText = index.store instanceof PqStore
       ? `store ${formatBytes(storeBytes)} (PQ codes ${per(index.store.codes.byteLength)} + codebooks ${formatBytes(index.store.pq.codebooks.byteLength)})`
@@ -99,7 +104,7 @@ export const buildCommand: Command = {
     const fileBytes = statSync(out).size;
     println(io.stdout, `wrote ${out} (${formatBytes(fileBytes)})`);
     const json: Record<string, unknown> = {
-      items: index.size, dim: index.dim, metric, seconds: round(seconds), graphBytes, storeBytes, out, index: type, fileBytes, quantizer,
+      items: index.size, dim: index.dim, metric, seconds: round(seconds), graphBytes, storeBytes, out, index: type, fileBytes, quantizer, threads,
     };
     if (pq) {
       Object.assign(json, {
@@ -129,7 +134,7 @@ function checkFlags(args: ParsedArgs, type: string, quantizer: string): void {
 }
 
 /** Trains the product quantizer on the dataset, with a progress bar per subspace. */
-function trainPq(args: ParsedArgs, dataset: DenseDataset, io: CliIo): ProductQuantizer {
+async function trainPq(args: ParsedArgs, dataset: DenseDataset, io: CliIo, threads: number): Promise<ProductQuantizer> {
   const pq = new ProductQuantizer({
     m: num(args, 'pq-m'),
     trainSample: num(args, 'pq-train-sample', true),
@@ -139,7 +144,7 @@ function trainPq(args: ParsedArgs, dataset: DenseDataset, io: CliIo): ProductQua
   const start = performance.now();
   const progress = new Progress('pq training', io.stderr, { enabled: !bool(args, 'quiet') });
   try {
-    pq.train(dataset, { onProgress: (d, n) => progress.update(d, n) });
+    await trainPqParallel(pq, dataset, threads, { onProgress: (d, n) => progress.update(d, n) });
   } finally {
     progress.done();
   }

@@ -43,7 +43,7 @@ function aboutFileSync(path: string, fn: () => void): void {
 export const searchCommand: Command = {
   name: 'search',
   summary: 'search a saved index with a query file; time it, write results, compute recall',
-  synopsis: '--index INDEX --queries FILE [--k 10] [--ef 100] [--batch N] [--rerank N [--rerank-from memory|disk]] [--out RESULTS.ivecs] [--groundtruth GT.ivecs] [--format F] [--limit N]',
+  synopsis: '--index INDEX --queries FILE [--k 10] [--ef 100] [--batch N [--threads N]] [--rerank N [--rerank-from memory|disk]] [--out RESULTS.ivecs] [--groundtruth GT.ivecs] [--format F] [--limit N]',
   flags: [
     { name: 'index', type: 'string', placeholder: 'INDEX', required: true, help: 'index file written by `build`' },
     { name: 'queries', type: 'string', placeholder: 'FILE', required: true, help: 'query vectors (same formats as datasets)' },
@@ -59,8 +59,9 @@ export const searchCommand: Command = {
     { name: 'groundtruth', type: 'string', placeholder: 'GT.ivecs', help: 'true neighbours (.ivecs, >= k per query): report recall@k' },
     { name: 'format', type: 'enum', values: DATA_FORMATS, placeholder: 'FORMAT', help: `query file format, overriding the extension: ${DATA_FORMATS.join(', ')}` },
     { name: 'limit', type: 'int', min: 1, help: 'use only the first N queries' },
+    { name: 'threads', type: 'int', min: 1, max: 1024, placeholder: 'N', help: 'with --batch on the CPU: worker threads sharing the queries (default: every core)' },
   ],
-  notes: 'The last line of stdout is one JSON object: {"queries","k","ef","rerank"?,"rerankFrom"?,"seconds","qps","recall"?,"batch"?,"backend","device"?,"gpuMode"?,"roundTrips"?,"bytesUp"?,"bytesDown"?,"hostMs"?,...}; the GPU counters come with --batch.',
+  notes: 'The last line of stdout is one JSON object: {"queries","k","ef","rerank"?,"rerankFrom"?,"seconds","qps","recall"?,"batch"?,"backend","device"?,"gpuMode"?,"roundTrips"?,"bytesUp"?,"bytesDown"?,"hostMs"?,"threads"?,...}; the GPU counters and threads come with --batch.',
   async run(args, io) {
     const indexPath = str(args, 'index');
     const outPath = str(args, 'out', true);
@@ -112,6 +113,8 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
   const requested = str(args, 'backend') as Backend;
   if (requested !== 'cpu' && batch === undefined) throw new UsageError(`search: --backend ${requested} needs --batch N (one query at a time runs on the CPU)`);
   const width = num(args, 'width', true);
+  const threadsWanted = num(args, 'threads', true);
+  if (threadsWanted !== undefined && batch === undefined) throw new UsageError('search: --threads needs --batch N (one query at a time runs on this thread)');
   const gpuMode = str(args, 'gpu-mode', true) as GpuMode | undefined;
   if (gpuMode !== undefined && requested === 'cpu') throw new UsageError('search: --gpu-mode needs --backend gpu or auto');
   const gpuWanted = requested !== 'cpu' ? await requestGpu() : null;
@@ -122,7 +125,7 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
   const nq = queries.size;
   let ids: Int32Array;
   let backend = 'cpu';
-  let counters: Pick<BatchSearchResult, 'gpuMode' | 'roundTrips' | 'bytesUp' | 'bytesDown' | 'hostMs'> | undefined;
+  let counters: Pick<BatchSearchResult, 'gpuMode' | 'roundTrips' | 'bytesUp' | 'bytesDown' | 'hostMs' | 'threads'> | undefined;
   let seconds: number;
   if (batch === undefined) {
     ids = new Int32Array(nq * k);
@@ -136,14 +139,15 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
     seconds = secondsSince(start);
   } else {
     const start = performance.now();
+    if (threadsWanted !== undefined && index instanceof FlatIndex) throw new UsageError('search: --threads applies to hnsw indexes');
     const r = index instanceof FlatIndex
       ? await index.searchBatch(queries, k, { backend: requested, gpu: gpuWanted })
-      : await index.searchBatch(queries, k, { ef: ef!, rerank, batchSize: batch, ...(width !== undefined ? { width } : {}), ...(gpuMode ? { gpuMode } : {}), backend: requested, gpu: gpuWanted });
+      : await index.searchBatch(queries, k, { ef: ef!, rerank, batchSize: batch, ...(width !== undefined ? { width } : {}), ...(gpuMode ? { gpuMode } : {}), ...(threadsWanted !== undefined ? { threads: threadsWanted } : {}), backend: requested, gpu: gpuWanted });
     seconds = secondsSince(start);
     ids = r.ids;
     backend = r.backend;
     device = r.device;
-    counters = { gpuMode: r.gpuMode, roundTrips: r.roundTrips, bytesUp: r.bytesUp, bytesDown: r.bytesDown, hostMs: round(r.hostMs, 3) };
+    counters = { gpuMode: r.gpuMode, roundTrips: r.roundTrips, bytesUp: r.bytesUp, bytesDown: r.bytesDown, hostMs: round(r.hostMs, 3), threads: r.threads };
   }
   const qps = qpsOf(nq, seconds);
   const mode = batch === undefined ? 'one at a time' : `in batches of ${batch}`;

@@ -80,7 +80,7 @@ export class FlatIndex {
           timer.pause();
           return {
             count: qs.size, k, ids, scores, backend: 'gpu', device: gpu.description,
-            gpuMode: 'exact', ...trafficSince(gpu.resources.traffic, before!), hostMs: timer.ms,
+            gpuMode: 'exact', ...trafficSince(gpu.resources.traffic, before!), hostMs: timer.ms, threads: 1,
           };
         } catch (error) {
           gpuFaultHandler(gpu, options)(error);
@@ -92,7 +92,7 @@ export class FlatIndex {
       const traffic = gpu ? trafficSince(gpu.resources.traffic, before!) : { roundTrips: 0, bytesUp: 0, bytesDown: 0 };
       return {
         count: qs.size, k, ids, scores, backend: gpu ? 'gpu+cpu' : 'cpu', ...(gpu ? { device: gpu.description } : {}),
-        gpuMode: gpu ? 'exact' : 'none', ...traffic, hostMs: timer.ms,
+        gpuMode: gpu ? 'exact' : 'none', ...traffic, hostMs: timer.ms, threads: 1,
       };
     } finally {
       if (gpu) gpu.resources.clock = null;

@@ -176,6 +176,8 @@ class BatchRun {
   readonly timer = new HostTimer();
   backend = 'cpu';
   gpuMode: GpuMode | 'none' = 'none';
+  /** Threads that ran CPU searches: raised when workers took part. */
+  threadsUsed = 1;
   private usedGpu: GpuContext | null = null;
 
   constructor(readonly target: BatchTarget, readonly queries: Dataset, readonly base: ResolvedBatch, readonly threads: number) {
@@ -193,6 +195,7 @@ class BatchRun {
     const attachment = !inline && this.threads > 1 && to - from > 1 ? this.target.workers() : null;
     if (attachment !== null) {
       await this.timer.wait(searchOnWorkers(attachment, this.target.graph, this.queries, from, to, this.base, this.threads, this.ids, this.scores));
+      this.threadsUsed = this.threads;
       if (this.usedGpu && !this.backend.endsWith('+cpu')) this.backend = `${this.backend}+cpu`;
       return;
     }
@@ -308,7 +311,7 @@ class BatchRun {
     return {
       count: this.queries.size, k: this.base.k, ids: this.ids, scores: this.scores,
       backend: this.backend, ...(device !== undefined ? { device } : {}),
-      gpuMode: this.gpuMode, ...traffic, hostMs: this.timer.ms,
+      gpuMode: this.gpuMode, ...traffic, hostMs: this.timer.ms, threads: this.threadsUsed,
     };
   }
 }
