@@ -47,6 +47,11 @@ function rawIdxFiles(): Plugin {
   };
 }
 
+const CROSS_ORIGIN_ISOLATED = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
 export default defineConfig({
   root: 'demo',
   base: './',
@@ -64,6 +69,9 @@ export default defineConfig({
       },
     },
   },
-  server: { fs: { allow: [repoRoot] } },
+  // Cross-origin isolation (COOP + COEP) makes SharedArrayBuffer available: the library's
+  // worker threads share the index instead of the page using one core.
+  server: { fs: { allow: [repoRoot] }, headers: CROSS_ORIGIN_ISOLATED },
+  preview: { headers: CROSS_ORIGIN_ISOLATED },
   worker: { format: 'es' },
 });

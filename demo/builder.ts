@@ -1,4 +1,4 @@
-import { DenseDataset, HnswIndex, deserializeIndex, type Metric } from '../src/index.js';
+import { DenseDataset, HnswIndex, WorkerPool, deserializeIndex, serializeIndex, type Metric } from '../src/index.js';
 import type { AnyDataset } from './datasets.js';
 import type { BuildReply, BuildRequest, WireDataset } from './protocol.js';
 
@@ -11,10 +11,49 @@ export interface BuildParams {
   seed: number;
 }
 
+export interface Built {
+  index: HnswIndex;
+  bytes: Uint8Array;
+  ms: number;
+  /** Worker threads that inserted (1: the single build worker). */
+  threads: number;
+}
+
 export interface BuildJob {
   /** Resolves with the index and its serialized bytes; rejects with BuildCancelled on cancel. */
-  result: Promise<{ index: HnswIndex; bytes: Uint8Array; ms: number }>;
+  result: Promise<Built>;
   cancel(): void;
+}
+
+/**
+ * Threads the page can use: every core on a cross-origin isolated page (the demo's server
+ * sends COOP/COEP), else 1 (the library says why, once, through `notice`).
+ */
+export function usableThreads(notice: (message: string) => void): Promise<number> {
+  return WorkerPool.threadsFor(undefined, notice);
+}
+
+/**
+ * Builds on every core with the library's worker pool (the page only schedules batches), or,
+ * where the page cannot share memory with workers, in one build worker as before.
+ */
+export function startBuild(data: AnyDataset, params: BuildParams, threads: number, onProgress: (done: number, total: number) => void): BuildJob {
+  return threads > 1 ? startParallelBuild(data, params, threads, onProgress) : startWorkerBuild(data, params, onProgress);
+}
+
+function startParallelBuild(data: AnyDataset, params: BuildParams, threads: number, onProgress: (done: number, total: number) => void): BuildJob {
+  const controller = new AbortController();
+  const result = (async (): Promise<Built> => {
+    const start = performance.now();
+    try {
+      const index = await HnswIndex.buildAsync(data, { ...params, threads, onProgress, signal: controller.signal });
+      const ms = performance.now() - start;
+      return { index, bytes: serializeIndex(index), ms, threads };
+    } catch (e) {
+      throw (e as { code?: string }).code === 'CANCELLED' ? new BuildCancelled() : e;
+    }
+  })();
+  return { result, cancel: () => controller.abort() };
 }
 
 export class BuildCancelled extends Error {
@@ -35,10 +74,10 @@ function toWire(d: AnyDataset): WireDataset {
     : { kind: 'sparse', indptr: own(d.indptr), indices: own(d.indices), values: own(d.values), dim: d.dim };
 }
 
-export function startBuild(data: AnyDataset, params: BuildParams, onProgress: (done: number, total: number) => void): BuildJob {
+function startWorkerBuild(data: AnyDataset, params: BuildParams, onProgress: (done: number, total: number) => void): BuildJob {
   const worker = new Worker(new URL('./build-worker.ts', import.meta.url), { type: 'module', name: 'webannolo-build' });
   let settle: { reject: (e: unknown) => void } | null = null;
-  const result = new Promise<{ index: HnswIndex; bytes: Uint8Array; ms: number }>((resolve, reject) => {
+  const result = new Promise<Built>((resolve, reject) => {
     settle = { reject };
     worker.onmessage = (ev: MessageEvent<BuildReply>) => {
       const msg = ev.data;
@@ -55,7 +94,7 @@ export function startBuild(data: AnyDataset, params: BuildParams, onProgress: (d
         const bytes = new Uint8Array(msg.bytes);
         const index = deserializeIndex(bytes);
         if (!(index instanceof HnswIndex)) throw new Error('the worker sent back something other than an HNSW index');
-        resolve({ index, bytes, ms: msg.ms });
+        resolve({ index, bytes, ms: msg.ms, threads: 1 });
       } catch (e) {
         reject(e);
       }

@@ -1,5 +1,5 @@
 import type { HnswIndex, Metric } from '../src/index.js';
-import { BuildCancelled, startBuild, type BuildJob } from './builder.js';
+import { BuildCancelled, startBuild, usableThreads, type BuildJob } from './builder.js';
 import { isIndexFile, loadMnist, parseIndexFile, parseUserDataset, type Loaded } from './datasets.js';
 import { probeGpu } from './gpu.js';
 import { $, download, formatBytes, formatMs } from './render.js';
@@ -52,6 +52,25 @@ async function initGpu(): Promise<void> {
       message: probe.reason || `WebGPU: ${probe.gpu?.label}`,
     },
   });
+}
+
+// ---- Threads ---------------------------------------------------------------------------
+
+/** How many worker threads the page can use, shown in the header (once, at start). */
+async function initThreads(): Promise<number> {
+  const badge = $('threads-badge');
+  const threads = await usableThreads((line) => {
+    const note = $('threads-note');
+    note.textContent = line;
+    note.hidden = false;
+  });
+  badge.textContent = threads > 1 ? `CPU: ${threads} threads` : 'CPU: 1 thread';
+  badge.title = threads > 1
+    ? 'Builds and batched CPU searches run on this many Web Workers, sharing the index through SharedArrayBuffer.'
+    : 'SharedArrayBuffer is unavailable (the page is not cross-origin isolated): one thread.';
+  badge.className = threads > 1 ? 'badge ok' : 'badge warn';
+  update({ threads });
+  return threads;
 }
 
 // ---- Data ------------------------------------------------------------------------------
@@ -166,12 +185,14 @@ async function build(): Promise<void> {
   const info = $('build-info');
   const cancel = $<HTMLButtonElement>('cancel');
   bar.value = 0;
-  info.textContent = 'Building in a Web Worker…';
+  const threads = state.threads ?? (await initThreads());
+  const where = threads > 1 ? `on ${threads} threads (Web Workers)` : 'in a Web Worker (1 thread)';
+  info.textContent = `Building ${where}…`;
   cancel.disabled = false;
-  update({ building: true, buildProgress: 0, buildCancelled: false });
-  job = startBuild(data.base, { metric: data.metric, m, efConstruction, seed: 1 }, (done, total) => {
+  update({ building: true, buildProgress: 0, buildCancelled: false, threads });
+  job = startBuild(data.base, { metric: data.metric, m, efConstruction, seed: 1 }, threads, (done, total) => {
     bar.value = done / total;
-    info.textContent = `Building in a Web Worker… ${Math.round((100 * done) / total)}% (${done.toLocaleString('en')} / ${total.toLocaleString('en')} inserted)`;
+    info.textContent = `Building ${where}… ${Math.round((100 * done) / total)}% (${done.toLocaleString('en')} / ${total.toLocaleString('en')} inserted)`;
     state.buildProgress = done / total;
   });
   try {
@@ -181,7 +202,7 @@ async function build(): Promise<void> {
     app.indexBytes = bytes;
     $<HTMLButtonElement>('save').disabled = false;
     bar.value = 1;
-    info.innerHTML = `Built in <strong>${(ms / 1000).toFixed(1)} s</strong> in a Web Worker: ${indexSummary(index, bytes)}.`;
+    info.innerHTML = `Built in <strong>${(ms / 1000).toFixed(1)} s</strong> ${where}: ${indexSummary(index, bytes)}.`;
     resetResults();
     update({ built: true, buildMs: ms, buildProgress: 1 });
   } catch (e) {
@@ -218,6 +239,7 @@ function initErrors(): void {
 update({});
 initErrors();
 void initGpu(); // sets app.gpuReady at once; ground truth waits for it
+void initThreads();
 initData();
 initBuild();
 initSearchPanel();

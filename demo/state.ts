@@ -33,6 +33,8 @@ export interface PublicState {
   built: boolean;
   buildCancelled: boolean;
   buildMs: number | null;
+  /** Worker threads the page builds and searches with (null until known; 1 without cross-origin isolation). */
+  threads: number | null;
   lastSearch: LastSearch | null;
   sweeping: boolean;
   chartReady: boolean;
@@ -50,6 +52,7 @@ export const state: PublicState = {
   built: false,
   buildCancelled: false,
   buildMs: null,
+  threads: null,
   lastSearch: null,
   sweeping: false,
   chartReady: false,
@@ -75,6 +78,7 @@ export function update(patch: Partial<PublicState>): void {
   b['gpu'] = state.gpu.available ? 'available' : state.gpu.checked ? 'missing' : 'checking';
   b['lastBackend'] = state.lastSearch?.backend ?? '';
   b['error'] = state.error ? 'true' : 'false';
+  b['threads'] = String(state.threads ?? '');
 }
 
 /** The live objects behind the page. */

@@ -17,8 +17,15 @@ export interface WorkerPort {
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
+let cores: number | undefined;
+
 /** How many threads `threads` defaults to: every core the platform reports. */
 export async function hardwareThreads(): Promise<number> {
+  cores ??= await countCores();
+  return cores;
+}
+
+async function countCores(): Promise<number> {
   if (isNode) {
     const moduleName = 'node:os';
     const os = (await import(/* @vite-ignore */ moduleName)) as { availableParallelism?: () => number; cpus: () => unknown[] };

@@ -27,6 +27,7 @@ interface DemoState {
   buildProgress: number;
   built: boolean;
   buildCancelled: boolean;
+  threads: number | null;
   lastSearch: { mode: string; backend: string; requested: string; recall: number; latencyMs: number; queries: number; k: number } | null;
   chartReady: boolean;
   sweep: { label: string; points: { ef: number; qps: number; recall: number }[] }[] | null;
@@ -137,6 +138,14 @@ describe.sequential('demo in Chromium with WebGPU (SwiftShader)', () => {
     expect(s.groundTruth?.backend).toBe(s.gpu.software ? 'cpu' : 'gpu');
   });
 
+  it('is cross-origin isolated and uses every core', async () => {
+    expect(await page.evaluate(() => crossOriginIsolated), 'COOP/COEP headers from vite preview').toBe(true);
+    const s = await until(page, 'the thread check', (st) => st.threads !== null);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    expect(s.threads).toBe(cores);
+    expect(await page.textContent('#threads-badge')).toContain(cores > 1 ? `${cores} threads` : '1 thread');
+  });
+
   it('cancels a build, and the page answers while the worker builds', async () => {
     await page.click('#build');
     await until(page, 'build progress', (st) => st.buildProgress > 0, 60_000);
@@ -150,13 +159,14 @@ describe.sequential('demo in Chromium with WebGPU (SwiftShader)', () => {
     expect(await page.textContent('#build-info')).toContain('cancelled');
   });
 
-  it('builds the index in a Web Worker with a progress bar', async () => {
+  it('builds the index on every core (Web Workers) with a progress bar', async () => {
     await page.click('#build');
     const mid = await until(page, 'build progress', (st) => st.buildProgress > 0 || st.built, 60_000);
     expect(mid.building || mid.built).toBe(true);
     const s = await until(page, 'the built index', (st) => st.built && !st.building, 240_000);
     expect(s.buildProgress).toBe(1);
-    expect(await page.textContent('#build-info')).toMatch(/Built in .* Web Worker/);
+    const where = s.threads! > 1 ? `on ${s.threads} threads \\(Web Workers\\)` : 'in a Web Worker \\(1 thread\\)';
+    expect(await page.textContent('#build-info')).toMatch(new RegExp(`Built in .* ${where}`));
   });
 
   it('searches all queries on WebGPU: backend gpu, recall@10 >= 0.95', async () => {
