@@ -1,4 +1,4 @@
-import { registerShaderSources, requestGpu, type BackendOptions, type GpuContext } from '../src/index.js';
+import { requestGpu, type BackendOptions, type GpuContext } from '../src/index.js';
 
 /**
  * WebGPU for the demo: registers the WGSL sources with the library (browsers cannot read
@@ -21,21 +21,11 @@ export interface GpuProbe {
   reason: string;
 }
 
-let registered = false;
-
-function registerShaders(): void {
-  if (registered) return;
-  const sources = import.meta.glob('../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;
-  registerShaderSources(sources);
-  registered = true;
-}
-
 export async function probeGpu(): Promise<GpuProbe> {
   if (!('gpu' in navigator) || !navigator.gpu) {
     const why = window.isSecureContext ? 'this browser has no WebGPU' : 'WebGPU needs a secure context (https or localhost)';
     return { gpu: null, reason: `WebGPU is not available: ${why}. Searches run on the CPU only.` };
   }
-  registerShaders();
   try {
     const ctx = await requestGpu();
     if (!ctx) return { gpu: null, reason: 'WebGPU is not available: the browser found no GPU adapter. Searches run on the CPU only.' };

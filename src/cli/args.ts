@@ -1,12 +1,13 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { parseArgs as tokenize } from 'node:util';
 import { WebannoloError } from '../errors.js';
 
 /**
- * The CLI's small argument parser and the plumbing every command shares: where output goes
- * (so tests can run `main` in-process and read what it printed), the usage-error type, and a
- * few formatting helpers. No dependencies: flags are `--name value`, `--name=value`, or a bare
- * `--name` for booleans.
+ * The CLI's flag handling and the plumbing every command shares: where output goes (so tests
+ * can run `main` in-process and read what it printed), the usage-error type, and a few
+ * formatting helpers. Node's util.parseArgs splits the command line; flags are `--name value`,
+ * `--name=value`, or a bare `--name` for booleans.
  */
 
 /** Anything text can be written to: process.stdout, or a test's collector. */
@@ -71,40 +72,49 @@ function validList(specs: readonly FlagSpec[]): string {
 /** Parses argv (after the command name) against `specs`; throws UsageError on any mistake. */
 export function parseArgs(command: string, argv: readonly string[], specs: readonly FlagSpec[]): ParsedArgs {
   const byName = new Map(specs.map((s) => [s.name, s]));
+  // Node's own tokenizer (util.parseArgs) splits the command line; this file keeps what it does
+  // not do: typed values with ranges, required flags, `--switch true|false`, and the messages.
+  const { tokens } = tokenize({
+    args: [...argv], strict: false, allowPositionals: true, tokens: true,
+    options: Object.fromEntries(specs.map((s) => [s.name, { type: s.type === 'boolean' ? 'boolean' : 'string' }] as const)),
+  });
   const raw = new Map<string, string | true>();
   let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t.kind === 'option-terminator') throw new UsageError(`${command}: unexpected argument '--' (flags look like --name value; valid flags: ${validList(specs)})`);
+    if (t.kind === 'positional' || !t.rawName.startsWith('--')) {
+      const arg = t.kind === 'positional' ? t.value : t.rawName;
+      if (arg === '-h') {
+        help = true;
+        continue;
+      }
+      throw new UsageError(`${command}: unexpected argument '${arg}' (flags look like --name value; valid flags: ${validList(specs)})`);
+    }
+    const name = t.name;
+    if (name === 'help' && !byName.has('help')) {
       help = true;
       continue;
     }
-    if (!arg.startsWith('--') || arg === '--') {
-      throw new UsageError(`${command}: unexpected argument '${arg}' (flags look like --name value; valid flags: ${validList(specs)})`);
-    }
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
     const spec = byName.get(name);
     if (!spec) throw new UsageError(`${command}: unknown flag --${name}; valid flags: ${validList(specs)}`);
     if (raw.has(name)) throw new UsageError(`${command}: --${name} is given more than once`);
-    if (eq >= 0) {
-      raw.set(name, arg.slice(eq + 1));
+    if (t.inlineValue) {
+      raw.set(name, t.value ?? '');
     } else if (spec.type === 'boolean') {
       // `--name true|false` also works (a bare --name means true).
-      const next = argv[i + 1];
-      if (next === 'true' || next === 'false') {
-        raw.set(name, next);
+      const next = tokens[i + 1];
+      if (next?.kind === 'positional' && (next.value === 'true' || next.value === 'false')) {
+        raw.set(name, next.value);
         i++;
       } else {
         raw.set(name, true);
       }
     } else {
-      const next = argv[i + 1];
-      if (next === undefined || (next.startsWith('--') && next.length > 2)) {
+      if (t.value === undefined || (t.value.startsWith('--') && t.value.length > 2)) {
         throw new UsageError(`${command}: --${name} needs a value${spec.placeholder ? ` (${spec.placeholder})` : ''}`);
       }
-      raw.set(name, next);
-      i++;
+      raw.set(name, t.value);
     }
   }
   const values = new Map<string, FlagValue>();

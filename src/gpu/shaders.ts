@@ -1,37 +1,26 @@
 import { fail } from '../errors.js';
+import { SHADER_SOURCES } from './shader-sources.js';
 
 /**
- * WGSL sources by name (file basename in shaders/). In Node they are read from the package's
- * shaders/ folder; in browsers the app registers them once, e.g. with Vite:
- *   registerShaderSources(import.meta.glob('../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true }))
+ * WGSL sources by name (file basename in shaders/). They ship inside the library's JavaScript
+ * (src/gpu/shader-sources.ts, generated from shaders/*.wgsl by the build), so the GPU path
+ * works in Node, in any bundler and from a plain <script type="module"> with no set-up.
  */
-const sources = new Map<string, string>();
+const overrides = new Map<string, string>();
 
+/**
+ * Optional: replaces shaders by name (e.g. to try an edited kernel without rebuilding):
+ * `{ 'path/to/dense_pairs.wgsl': text }` or `{ dense_pairs: text }`. Pipelines already made
+ * with the old source stay cached on their device.
+ */
 export function registerShaderSources(record: Record<string, string>): void {
   for (const [path, text] of Object.entries(record)) {
     const base = path.split('/').pop()!.replace(/\.wgsl(\?.*)?$/, '');
-    sources.set(base, text);
+    overrides.set(base, text);
   }
 }
 
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-
 export async function shaderSource(name: string): Promise<string> {
-  const known = sources.get(name);
-  if (known !== undefined) return known;
-  if (!isNode) {
-    return fail('NO_GPU', `WGSL shader '${name}' is not registered: call registerShaderSources(...) with the shaders/*.wgsl sources first`);
-  }
-  const { readFile } = await import('node:fs/promises');
-  // From src/gpu (tests on sources) or dist/src/gpu (the built package) up to shaders/.
-  for (const up of ['../../shaders/', '../../../shaders/']) {
-    try {
-      const text = await readFile(new URL(`${up}${name}.wgsl`, import.meta.url), 'utf8');
-      sources.set(name, text);
-      return text;
-    } catch {
-      // try the next layout
-    }
-  }
-  return fail('NO_GPU', `WGSL shader '${name}.wgsl' not found next to the webannolo package`);
+  const text = overrides.get(name) ?? SHADER_SOURCES[name];
+  return text ?? fail('NO_GPU', `WGSL shader '${name}' does not exist`);
 }

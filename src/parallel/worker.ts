@@ -24,12 +24,14 @@ function serve(post: (message: unknown) => void, message: unknown): void {
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 if (isNode) {
-  // Node queues messages until the listener is attached, so the await is safe here.
+  // Node queues messages until the listener is attached. No top-level await: bundlers may
+  // emit the worker in a format without it.
   const moduleName = 'node:worker_threads';
-  const { parentPort } = (await import(/* @vite-ignore */ moduleName)) as { parentPort: { postMessage(m: unknown): void; on(e: 'message', l: (m: unknown) => void): void } };
-  parentPort.on('message', (m) => serve((r) => parentPort.postMessage(r), m));
+  void (import(/* @vite-ignore */ moduleName) as Promise<{ parentPort: { postMessage(m: unknown): void; on(e: 'message', l: (m: unknown) => void): void } }>).then(({ parentPort }) => {
+    parentPort.on('message', (m) => serve((r) => parentPort.postMessage(r), m));
+  });
 } else {
-  // A browser worker listens at once: no await before the listener.
+  // A browser worker listens at once.
   const scope = globalThis as unknown as { postMessage(m: unknown): void; addEventListener(e: 'message', l: (ev: MessageEvent) => void): void };
   scope.addEventListener('message', (ev) => serve((r) => scope.postMessage(r), ev.data));
 }
