@@ -92,6 +92,13 @@ const exact = await FlatIndex.build(data, { metric: 'l2' }).searchBatch(queries,
 const recall = recallAtK(onGpu.ids, 10, { rows: 50, dim: 10, data: exact.ids });
 window.__result = { backend: onGpu.backend, gpuMode: onGpu.gpuMode, adapter: gpu?.description, recall };
 `;
+  // The same library on worker threads: a cross-origin isolated page (COOP/COEP headers).
+  const threadsPage = `import { DenseDataset, HnswIndex } from 'webannolo';
+const data = new DenseDataset(Float32Array.from({ length: 3000 * 16 }, (_, i) => Math.sin(i * 0.37)), 16);
+const index = await HnswIndex.buildAsync(data, { metric: 'l2', m: 8, threads: 2 });
+const r = await index.searchBatch(Array.from({ length: 40 }, (_, q) => data.get(q * 7)), 1, { threads: 2 });
+window.__result = { threads: r.threads, self: r.ids.every((id, q) => id === q * 7), isolated: crossOriginIsolated };
+`;
   const html = (head, script) => `<!doctype html><html><head><meta charset="utf-8">${head}</head><body><script type="module" src="${script}"></script></body></html>`;
   writeFileSync(join(app, 'page.js'), page);
 
@@ -100,6 +107,13 @@ window.__result = { backend: onGpu.backend, gpuMode: onGpu.gpuMode, adapter: gpu
   const esbuild = await import(join(ROOT, 'node_modules', 'esbuild', 'lib', 'main.js'));
   await esbuild.build({ entryPoints: [join(app, 'page.js')], bundle: true, format: 'esm', platform: 'browser', minify: true, outfile: join(esbuildOut, 'page.js'), absWorkingDir: app, logLevel: 'error' });
   writeFileSync(join(esbuildOut, 'index.html'), html('', './page.js'));
+  writeFileSync(join(app, 'threads-page.js'), threadsPage);
+  const esbuildThreads = join(app, 'out-esbuild-threads');
+  await esbuild.build({
+    entryPoints: [join(app, 'threads-page.js'), join(installed, 'dist', 'src', 'parallel', 'worker.js')], entryNames: '[name]',
+    bundle: true, format: 'esm', platform: 'browser', minify: true, outdir: esbuildThreads, absWorkingDir: app, logLevel: 'error',
+  });
+  writeFileSync(join(esbuildThreads, 'index.html'), html('', './threads-page.js'));
   const gzipped = gzipSync(readFileSync(join(esbuildOut, 'page.js'))).length;
   log(`esbuild: bundle ${(statSync(join(esbuildOut, 'page.js')).size / 1024).toFixed(1)} kB, ${(gzipped / 1024).toFixed(1)} kB gzip`);
   if (gzipped > MAX_GZIP_BUNDLE) fail(`the esbuild bundle is ${gzipped} bytes gzip, over the ${MAX_GZIP_BUNDLE} budget`);
@@ -110,6 +124,11 @@ window.__result = { backend: onGpu.backend, gpuMode: onGpu.gpuMode, adapter: gpu
   writeFileSync(join(viteSrc, 'index.html'), html('', './page.js'));
   const vite = await import(join(ROOT, 'node_modules', 'vite', 'dist', 'node', 'index.js'));
   await vite.build({ root: viteSrc, configFile: false, logLevel: 'error', build: { outDir: join(app, 'out-vite'), target: 'es2022' } });
+  const viteThreads = join(app, 'vite-threads');
+  mkdirSync(viteThreads);
+  writeFileSync(join(viteThreads, 'page.js'), threadsPage);
+  writeFileSync(join(viteThreads, 'index.html'), html('', './page.js'));
+  await vite.build({ root: viteThreads, configFile: false, logLevel: 'error', build: { outDir: join(app, 'out-vite-threads'), target: 'es2022' } });
   log('Vite: built');
 
   writeFileSync(join(app, 'importmap.html'), html(
@@ -123,7 +142,7 @@ window.__result = { backend: onGpu.backend, gpuMode: onGpu.gpuMode, adapter: gpu
   });
   try {
     for (const [name, dir, file] of [['esbuild', esbuildOut, 'index.html'], ['vite', join(app, 'out-vite'), 'index.html'], ['import map', app, 'importmap.html']]) {
-      const server = await serve(dir);
+      const server = await serve(dir, false);
       try {
         const tab = await browser.newPage();
         const errors = [];
@@ -134,6 +153,21 @@ window.__result = { backend: onGpu.backend, gpuMode: onGpu.gpuMode, adapter: gpu
         if (result.backend !== 'gpu') fail(`${name}: the search ran on ${result.backend}, not the GPU`);
         if (!(result.recall >= 0.9)) fail(`${name}: the GPU search's recall@10 is only ${result.recall}`);
         log(`${name}: GPU search (${result.gpuMode}) on ${result.adapter}, recall@10 ${result.recall.toFixed(3)}`);
+        await tab.close();
+      } finally {
+        server.close();
+      }
+    }
+    for (const [name, dir] of [['esbuild + worker entry', esbuildThreads], ['vite', join(app, 'out-vite-threads')]]) {
+      const server = await serve(dir, true);
+      try {
+        const tab = await browser.newPage();
+        const errors = [];
+        tab.on('pageerror', (e) => errors.push(e.message));
+        await tab.goto(`http://127.0.0.1:${server.address().port}/index.html`);
+        const result = await tab.waitForFunction(() => window.__result, null, { timeout: 120_000 }).then((h) => h.jsonValue()).catch((e) => fail(`${name} (threads): no result (${errors.join('; ') || e.message})`));
+        if (!result.isolated || result.threads !== 2 || !result.self) fail(`${name} (threads): ${JSON.stringify(result)}`);
+        log(`${name}: build and searchBatch on 2 Web Workers (cross-origin isolated)`);
         await tab.close();
       } finally {
         server.close();
@@ -159,8 +193,11 @@ function fvecs(n, dim, salt) {
   return buf;
 }
 
-/** A static file server for `dir` on a free port of 127.0.0.1 (a secure context for WebGPU). */
-function serve(dir) {
+/**
+ * A static file server for `dir` on a free port of 127.0.0.1 (a secure context for WebGPU),
+ * cross-origin isolated (COOP/COEP: SharedArrayBuffer, worker threads) when `isolated`.
+ */
+function serve(dir, isolated) {
   const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm' };
   const server = createServer((req, res) => {
     const path = normalize(join(dir, decodeURIComponent(new URL(req.url, 'http://x').pathname)));
@@ -168,7 +205,8 @@ function serve(dir) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'Content-Type': types[extname(path)] ?? 'application/octet-stream' });
+    const isolation = isolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {};
+    res.writeHead(200, { 'Content-Type': types[extname(path)] ?? 'application/octet-stream', ...isolation });
     createReadStream(path).pipe(res);
   });
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
