@@ -99,6 +99,15 @@ export interface VectorStore {
   itemDistance(a: number, b: number): number;
   /** A CPU batch evaluator over this store. */
   batchEvaluator(): BatchEvaluator;
+  /**
+   * A new store of `size` items, encoded like this one: row i of `rows` at item `slots[i]`,
+   * every other item (below `size`) copied from this store. Rows are checked by the caller
+   * (checkQuery). What `add`, `update` and `compact` of a living index are built on; a store
+   * without it cannot change.
+   */
+  withRows?(rows: Dataset, slots: Uint32Array, size: number): VectorStore;
+  /** A new store of the items `ids`, in that order (compaction). */
+  subset?(ids: Uint32Array): VectorStore;
 }
 
 /** k nearest items of one query, best first. Missing entries (fewer than k found) are -1. */
@@ -106,6 +115,8 @@ export interface SearchResult {
   readonly ids: Int32Array;
   /** Natural scores: squared L2 distance (smaller is better) or inner product (larger is better). */
   readonly scores: Float32Array;
+  /** The items' user keys (null where an id is -1), when the index has keys. */
+  readonly keys?: readonly (number | string | null)[];
 }
 
 /** How the GPU took part in a batch: the resident kernel, the hybrid controller, exact scan, or not at all. */
@@ -133,6 +144,10 @@ export interface BatchSearchResult {
   readonly hostMs: number;
   /** CPU threads that searched: worker threads sharing the queries, or 1 (this thread). */
   readonly threads: number;
+  /** The items' user keys, row-major like ids (null where an id is -1), when the index has keys. */
+  readonly keys?: readonly (number | string | null)[];
+  /** True when a filter restricted the results. */
+  readonly filtered?: boolean;
 }
 
 /** Converts an internal distance to the score users see. */

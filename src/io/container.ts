@@ -17,7 +17,10 @@ import { crc32 } from './crc32.js';
  */
 
 export const MAGIC = 'WANNOLO\0';
-export const FORMAT_VERSION = 1;
+/** The version written. 2 added item keys and labels (optional sections); version 1 files still load. */
+export const FORMAT_VERSION = 2;
+/** Versions this reader accepts. */
+export const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 export type SectionArray = Uint8Array | Uint32Array | Int32Array | Float32Array;
 type Dtype = 'u8' | 'u32' | 'i32' | 'f32';
@@ -91,8 +94,8 @@ export function readContainerHeader(bytes: Uint8Array): ContainerHeader {
   if (magic !== MAGIC) fail('FOREIGN_FILE', 'not a webannolo index file (bad magic bytes)');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
-  if (version !== FORMAT_VERSION) {
-    fail('UNSUPPORTED_VERSION', `index file format version ${version} is not supported (this webannolo reads version ${FORMAT_VERSION})`);
+  if (!READABLE_VERSIONS.includes(version)) {
+    fail('UNSUPPORTED_VERSION', `index file format version ${version} is not supported (this webannolo reads versions ${READABLE_VERSIONS.join(' and ')})`);
   }
   const headerLength = view.getUint32(12, true);
   if (16 + headerLength > bytes.length) fail('TRUNCATED_FILE', 'index file is truncated inside its header');

@@ -1,4 +1,7 @@
-import { fail } from '../errors.js';
+import { fail, WebannoloError } from '../errors.js';
+import { ItemKeys } from '../index/item-keys.js';
+import { ItemLabels } from '../index/item-labels.js';
+import { Tombstones } from '../index/tombstones.js';
 import { FlatIndex } from '../index/flat.js';
 import { HnswGraph } from '../index/hnsw/graph.js';
 import { HnswIndex } from '../index/hnsw/hnsw-index.js';
@@ -29,6 +32,7 @@ export function serializeIndex(index: AnyIndex): Uint8Array {
     sections['graph.levels'] = g.levels;
     sections['graph.level0'] = g.level0;
     sections['graph.upper'] = flattenUpper(g);
+    encodeItems(index, header, sections);
   }
   return encodeContainer(header, sections);
 }
@@ -81,12 +85,81 @@ export function decodeIndexFromSections(header: ContainerHeader, section: (name:
   let rerank: VectorStore | null = null;
   if (rerankParams && options.rerankStore) rerank = options.rerankStore(rerankParams, metric);
   else if (rerankParams) rerank = storeCodec(String(rerankParams['kind'])).decode(rerankParams, (name) => file.section(`rerank.${name}`), metric);
-  return new HnswIndex(graph, store, { m: gp['m']!, efConstruction: gp['efConstruction']!, seed: gp['seed']! }, rerank);
+  return new HnswIndex(graph, store, { m: gp['m']!, efConstruction: gp['efConstruction']!, seed: gp['seed']! }, rerank, decodeItems(h, section, graph.n));
 }
 
 /** The header of an index file, checked for magic and version only (fast, for `info`). */
 export function describeIndexFile(bytes: Uint8Array): ContainerHeader {
   return readContainerHeader(bytes);
+}
+
+/**
+ * Keys, labels and removed slots (format version 2): numeric keys as float64 bytes, string keys
+ * as UTF-8 with offsets (a removed slot: key -1 or ""), labels as CSR, removed slots as a
+ * bitset. The header's `items` says which are there.
+ */
+function encodeItems(index: HnswIndex, header: Record<string, unknown>, sections: Record<string, SectionArray>): void {
+  const items: Record<string, unknown> = {};
+  if (index.keys) {
+    const keys = index.keys.toArray();
+    items['keys'] = index.keys.kind;
+    if (index.keys.kind === 'number') {
+      sections['keys.f64'] = new Uint8Array(Float64Array.from(keys, (k) => (k === null ? -1 : (k as number))).buffer);
+    } else {
+      const encoder = new TextEncoder();
+      const parts = keys.map((k) => encoder.encode(k === null ? '' : (k as string)));
+      const offsets = new Uint32Array(parts.length + 1);
+      for (let i = 0; i < parts.length; i++) offsets[i + 1] = offsets[i]! + parts[i]!.length;
+      const utf8 = new Uint8Array(offsets[parts.length]!);
+      parts.forEach((p, i) => utf8.set(p, offsets[i]!));
+      sections['keys.utf8'] = utf8;
+      sections['keys.offsets'] = offsets;
+    }
+  }
+  if (index.labels) {
+    items['labels'] = true;
+    sections['labels.indptr'] = index.labels.indptr;
+    sections['labels.values'] = index.labels.labels;
+  }
+  if (index.removed.count > 0) {
+    items['removed'] = index.removed.count;
+    sections['removed.bits'] = index.removed.bits;
+  }
+  if (Object.keys(items).length > 0) header['items'] = items;
+}
+
+function decodeItems(
+  h: ContainerHeader, section: (name: string) => SectionArray, n: number,
+): { keys: ItemKeys | null; labels: ItemLabels | null; removed: Tombstones | null } {
+  const items = h['items'] as Record<string, unknown> | undefined;
+  if (items === undefined) return { keys: null, labels: null, removed: null };
+  const removed = items['removed'] === undefined ? null : Tombstones.fromBits(section('removed.bits') as Uint32Array, n);
+  if (removed !== null && removed.count !== items['removed']) fail('CORRUPT_FILE', 'the removed-items section does not match its count');
+  const hole = (id: number) => removed?.has(id) ?? false;
+  let keys: ItemKeys | null = null;
+  try {
+    if (items['keys'] === 'number') {
+      const bytes = section('keys.f64') as Uint8Array;
+      if (bytes.length !== n * 8) fail('CORRUPT_FILE', 'the keys section does not match the item count');
+      keys = ItemKeys.from(Array.from(new Float64Array(bytes.slice().buffer)), n, hole);
+    } else if (items['keys'] === 'string') {
+      const utf8 = section('keys.utf8') as Uint8Array;
+      const offsets = section('keys.offsets') as Uint32Array;
+      if (offsets.length !== n + 1 || offsets[n] !== utf8.length) fail('CORRUPT_FILE', 'the keys section does not match the item count');
+      const decoder = new TextDecoder('utf-8', { fatal: true });
+      keys = ItemKeys.from(Array.from({ length: n }, (_, i) => decoder.decode(utf8.subarray(offsets[i]!, offsets[i + 1]!))), n, hole);
+    }
+  } catch (e) {
+    if (e instanceof WebannoloError && e.code === 'CORRUPT_FILE') throw e;
+    fail('CORRUPT_FILE', `the index file's keys are invalid: ${(e as Error).message}`);
+  }
+  let labels: ItemLabels | null = null;
+  if (items['labels'] === true) {
+    const indptr = section('labels.indptr') as Uint32Array;
+    if (indptr.length !== n + 1) fail('CORRUPT_FILE', 'the labels section does not match the item count');
+    labels = new ItemLabels(indptr.slice(), (section('labels.values') as Uint32Array).slice());
+  }
+  return { keys, labels, removed };
 }
 
 /** Upper-level link lists of all nodes that have them, concatenated in node order. */
@@ -109,7 +182,9 @@ function restoreGraph(gp: Record<string, number>, levels: Uint8Array, level0: Ui
   const { n, m, m0, entryPoint, maxLevel } = gp as { n: number; m: number; m0: number; entryPoint: number; maxLevel: number };
   if (![n, m, m0].every((v) => Number.isInteger(v) && v > 0)) fail('CORRUPT_FILE', 'index header has invalid graph parameters');
   if (levels.length !== n || level0.length !== n * (m0 + 1)) fail('CORRUPT_FILE', 'graph sections do not match the graph size');
-  if (!(entryPoint >= 0 && entryPoint < n) || levels[entryPoint] !== maxLevel) fail('CORRUPT_FILE', 'graph entry point is invalid');
+  // -1: every item was removed (a living index emptied, not yet refilled).
+  const empty = entryPoint === -1 && maxLevel === -1;
+  if (!empty && (!(entryPoint >= 0 && entryPoint < n) || levels[entryPoint] !== maxLevel)) fail('CORRUPT_FILE', 'graph entry point is invalid');
   let words = 0;
   for (let i = 0; i < n; i++) words += levels[i]! * (m + 1);
   if (words !== upper.length) fail('CORRUPT_FILE', `upper-level graph section has ${upper.length} words, the node levels need ${words}`);

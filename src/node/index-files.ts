@@ -4,7 +4,7 @@ import { checkInteger, fail } from '../errors.js';
 import { HnswIndex } from '../index/hnsw/hnsw-index.js';
 import { decodeIndexFromSections, describeIndexFile, deserializeIndex, serializeIndex, type AnyIndex } from '../io/index-codec.js';
 import {
-  bytesPer, checkContainerLength, FORMAT_VERSION, MAGIC, containerFromSections, readContainerHeader, sectionEntries, type ContainerHeader, type SectionEntry,
+  bytesPer, checkContainerLength, READABLE_VERSIONS, MAGIC, containerFromSections, readContainerHeader, sectionEntries, type ContainerHeader, type SectionEntry,
 } from '../io/container.js';
 import { crc32 } from '../io/crc32.js';
 import type { Metric } from '../types.js';
@@ -71,7 +71,7 @@ async function loadWithRerankOnDisk(fd: number, path: string, chunkBytes: number
   let prefix = head;
   if (head.length === 16) {
     const view = new DataView(head.buffer, head.byteOffset, 16);
-    const ours = new TextDecoder().decode(head.subarray(0, 8)) === MAGIC && view.getUint32(8, true) === FORMAT_VERSION;
+    const ours = new TextDecoder().decode(head.subarray(0, 8)) === MAGIC && READABLE_VERSIONS.includes(view.getUint32(8, true));
     if (ours) prefix = await readAt(fd, 0, Math.min(16 + view.getUint32(12, true), fileBytes));
   }
   const header = readContainerHeader(prefix);

@@ -113,6 +113,22 @@ export class PlainDenseStore implements VectorStore {
   batchEvaluator(): BatchEvaluator {
     return this.arena === null ? new CpuBatchEvaluator(this) : new WasmDenseBatchEvaluator(this.arena, this.metric);
   }
+
+  withRows(rows: Dataset, slots: Uint32Array, size: number): PlainDenseStore {
+    if (!(rows instanceof DenseDataset) || rows.dim !== this.dim) fail('DIMENSION_MISMATCH', `new vectors must be dense of dimension ${this.dim}`);
+    const out = new Float32Array(size * this.dim);
+    out.set(this.vectors.subarray(0, Math.min(size, this.size) * this.dim));
+    for (let i = 0; i < slots.length; i++) out.set(rows.get(i), slots[i]! * this.dim);
+    return new PlainDenseStore(new DenseDataset(out, this.dim), this.metric, { simd: this.arena !== null });
+  }
+
+  subset(ids: Uint32Array): PlainDenseStore {
+    const v = this.vectors;
+    const d = this.dim;
+    const out = new Float32Array(ids.length * d);
+    for (let i = 0; i < ids.length; i++) out.set(v.subarray(ids[i]! * d, (ids[i]! + 1) * d), i * d);
+    return new PlainDenseStore(new DenseDataset(out, d), this.metric, { simd: this.arena !== null });
+  }
 }
 
 export function checkDenseQuery(query: Vector, dim: number): void {

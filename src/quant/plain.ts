@@ -107,6 +107,47 @@ export class PlainSparseStore implements VectorStore {
   batchEvaluator(): CpuBatchEvaluator {
     return new CpuBatchEvaluator(this);
   }
+
+  withRows(rows: Dataset, slots: Uint32Array, size: number): PlainSparseStore {
+    if (!(rows instanceof SparseDataset)) fail('INVALID_ARGUMENT', 'this index holds sparse vectors: new vectors must be sparse');
+    const old = this.data;
+    const rowOf = new Int32Array(size).fill(-1);
+    for (let i = 0; i < slots.length; i++) rowOf[slots[i]!] = i;
+    const indptr = new Uint32Array(size + 1);
+    for (let id = 0; id < size; id++) {
+      const r = rowOf[id]!;
+      const len = r >= 0 ? rows.indptr[r + 1]! - rows.indptr[r]! : id < old.size ? old.indptr[id + 1]! - old.indptr[id]! : 0;
+      indptr[id + 1] = indptr[id]! + len;
+    }
+    const indices = new Uint32Array(indptr[size]!);
+    const values = new Float32Array(indptr[size]!);
+    for (let id = 0; id < size; id++) {
+      const r = rowOf[id]!;
+      const src = r >= 0 ? rows : old;
+      const at = r >= 0 ? r : id;
+      if (r < 0 && id >= old.size) continue;
+      const from = src.indptr[at]!;
+      const to = src.indptr[at + 1]!;
+      indices.set(src.indices.subarray(from, to), indptr[id]!);
+      values.set(src.values.subarray(from, to), indptr[id]!);
+    }
+    return new PlainSparseStore(SparseDataset.trusted(indptr, indices, values, old.dim), this.metric);
+  }
+
+  subset(ids: Uint32Array): PlainSparseStore {
+    const old = this.data;
+    const indptr = new Uint32Array(ids.length + 1);
+    for (let i = 0; i < ids.length; i++) indptr[i + 1] = indptr[i]! + old.indptr[ids[i]! + 1]! - old.indptr[ids[i]!]!;
+    const indices = new Uint32Array(indptr[ids.length]!);
+    const values = new Float32Array(indptr[ids.length]!);
+    for (let i = 0; i < ids.length; i++) {
+      const from = old.indptr[ids[i]!]!;
+      const to = old.indptr[ids[i]! + 1]!;
+      indices.set(old.indices.subarray(from, to), indptr[i]!);
+      values.set(old.values.subarray(from, to), indptr[i]!);
+    }
+    return new PlainSparseStore(SparseDataset.trusted(indptr, indices, values, old.dim), this.metric);
+  }
   /** @internal */
   takeScratch(): Float32Array {
     return this.scratchPool.pop() ?? new Float32Array(this.dim);

@@ -1,6 +1,6 @@
 import { DenseDataset } from '../data/dense.js';
 import { checkInteger, fail } from '../errors.js';
-import type { BatchEvaluator, Metric, QueryEvaluator, Vector, VectorStore } from '../types.js';
+import type { BatchEvaluator, Dataset, Metric, QueryEvaluator, Vector, VectorStore } from '../types.js';
 import { Rng } from '../util/rng.js';
 import { CpuBatchEvaluator } from './cpu-batch.js';
 import { checkDenseQuery } from './dense-store.js';
@@ -244,6 +244,24 @@ export class PqStore implements VectorStore {
   }
   batchEvaluator(): BatchEvaluator {
     return this.arena === null ? new CpuBatchEvaluator(this) : new PqWasmBatchEvaluator(this.arena, this.metric);
+  }
+
+  /** New rows are encoded with this store's trained codebooks. */
+  withRows(rows: Dataset, slots: Uint32Array, size: number): PqStore {
+    if (!(rows instanceof DenseDataset) || rows.dim !== this.dim) fail('DIMENSION_MISMATCH', `new vectors must be dense of dimension ${this.dim}`);
+    const m = this.pq.m;
+    const codes = new Uint8Array(size * m);
+    codes.set(this.codes.subarray(0, Math.min(size, this.size) * m));
+    const fresh = this.pq.encodeCodes(rows);
+    for (let i = 0; i < slots.length; i++) codes.set(fresh.subarray(i * m, (i + 1) * m), slots[i]! * m);
+    return new PqStore(this.pq, codes, this.metric, { simd: this.arena !== null });
+  }
+
+  subset(ids: Uint32Array): PqStore {
+    const m = this.pq.m;
+    const codes = new Uint8Array(ids.length * m);
+    for (let i = 0; i < ids.length; i++) codes.set(this.codes.subarray(ids[i]! * m, (ids[i]! + 1) * m), i * m);
+    return new PqStore(this.pq, codes, this.metric, { simd: this.arena !== null });
   }
 }
 

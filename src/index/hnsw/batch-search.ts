@@ -9,6 +9,7 @@ import { HostTimer } from '../../util/host-timer.js';
 import { yieldToEventLoop } from '../../util/yield.js';
 import { asQueryDataset } from '../results.js';
 import { WorkerPool } from '../../parallel/pool.js';
+import { QueryFilters, type AllowedSet, type FilterContext, type SearchFilter } from '../filter.js';
 import { searchOnWorkers } from './parallel-search.js';
 import type { WorkerAttachment } from './worker-attachment.js';
 import { FaultTolerantEvaluator } from './fault-tolerant.js';
@@ -24,9 +25,16 @@ export interface HnswSearchParams {
    * when the index keeps them (see quantize). Default 0: no re-ranking.
    */
   rerank?: number;
+  /** Only items this filter allows (labels, a predicate on keys, a bitset); see SearchFilter. */
+  filter?: SearchFilter;
 }
 
-export interface HnswBatchParams extends HnswSearchParams, BackendOptions {
+export interface HnswBatchParams extends Omit<HnswSearchParams, 'filter'>, BackendOptions {
+  /**
+   * One filter for every query, or one per query (null: unfiltered). Filtered batches run on
+   * the CPU (every thread), also when a GPU backend is asked for; `backend` then says 'cpu'.
+   */
+  filter?: SearchFilter | readonly (SearchFilter | null)[];
   /**
    * On the GPU: 'resident' (default) runs the whole search in one kernel, one round trip per
    * batch; 'hybrid' keeps the beam on the CPU and sends each round's distances to the GPU.
@@ -62,8 +70,10 @@ export interface BatchTarget {
   readonly graph: HnswGraph;
   readonly store: VectorStore;
   readonly writer: ResultWriter;
-  /** Single-query search into ids/scores at offset (the CPU path). */
-  searchInto(query: Vector, k: number, ef: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number): void;
+  /** Single-query search into ids/scores at offset (the CPU path), over `allowed` items when given. */
+  searchInto(query: Vector, k: number, ef: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number, allowed?: AllowedSet | null): void;
+  /** What filters resolve against: slots, labels, keys, removed items. */
+  filterContext(): FilterContext;
   /** The index as worker threads see it, or null when its stores cannot be shared. */
   workers(): WorkerAttachment | null;
 }
@@ -96,8 +106,16 @@ export async function searchHnswBatch(
   if (params.threads !== undefined) checkInteger('threads', params.threads, 1, 1024);
   const qs = asQueryDataset(queries, target.store.dim);
   for (let q = 0; q < qs.size; q++) checkQueryAt(target.store, qs, q);
+  const filters = params.filter === undefined ? null : QueryFilters.resolve(params.filter, qs.size, target.filterContext());
   const threads = qs.size > 1 ? await WorkerPool.threadsFor(params.threads) : 1;
-  const run = new BatchRun(target, qs, base, threads);
+  const run = new BatchRun(target, qs, base, threads, filters);
+
+  if (filters !== null || target.graph.entryPoint < 0) {
+    // The GPU kernels take no filter yet: filtered batches run on the CPU (as do searches of
+    // an index whose items were all removed: every result is -1).
+    await run.cpu(0, qs.size);
+    return run.result(null);
+  }
 
   if (params.evaluator) {
     const given = params.evaluator;
@@ -180,7 +198,10 @@ class BatchRun {
   threadsUsed = 1;
   private usedGpu: GpuContext | null = null;
 
-  constructor(readonly target: BatchTarget, readonly queries: Dataset, readonly base: ResolvedBatch, readonly threads: number) {
+  constructor(
+    readonly target: BatchTarget, readonly queries: Dataset, readonly base: ResolvedBatch, readonly threads: number,
+    readonly filters: QueryFilters | null = null,
+  ) {
     this.ids = new Int32Array(queries.size * base.k);
     this.scores = new Float32Array(queries.size * base.k);
     this.timer.resume();
@@ -194,14 +215,14 @@ class BatchRun {
     const { k, ef, rerank } = this.base;
     const attachment = !inline && this.threads > 1 && to - from > 1 ? this.target.workers() : null;
     if (attachment !== null) {
-      await this.timer.wait(searchOnWorkers(attachment, this.target.graph, this.queries, from, to, this.base, this.threads, this.ids, this.scores));
+      await this.timer.wait(searchOnWorkers(attachment, this.target.graph, this.queries, from, to, this.base, this.threads, this.ids, this.scores, this.filters));
       this.threadsUsed = this.threads;
       if (this.usedGpu && !this.backend.endsWith('+cpu')) this.backend = `${this.backend}+cpu`;
       return;
     }
     let sliceStart = performance.now();
     for (let q = from; q < to; q++) {
-      this.target.searchInto(this.queries.get(q), k, ef, rerank, this.ids, this.scores, q * k);
+      this.target.searchInto(this.queries.get(q), k, ef, rerank, this.ids, this.scores, q * k, this.filters?.for(q) ?? null);
       if (performance.now() - sliceStart > CPU_SLICE_MS && q + 1 < to) {
         await this.timer.wait(yieldToEventLoop());
         sliceStart = performance.now();
@@ -312,6 +333,7 @@ class BatchRun {
       count: this.queries.size, k: this.base.k, ids: this.ids, scores: this.scores,
       backend: this.backend, ...(device !== undefined ? { device } : {}),
       gpuMode: this.gpuMode, ...traffic, hostMs: this.timer.ms, threads: this.threadsUsed,
+      ...(this.filters ? { filtered: true } : {}),
     };
   }
 }

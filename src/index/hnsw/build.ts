@@ -87,6 +87,15 @@ export async function buildGraphSerialAsync(store: VectorStore, params: HnswBuil
   return builder.graph;
 }
 
+/**
+ * Links nodes `ids` (unlinked, their vectors in `store`) into an existing graph, one at a time
+ * in the given order (a living index's add). The graph's levels for them must be drawn.
+ */
+export function insertNodes(store: VectorStore, graph: HnswGraph, ids: readonly number[], efConstruction: number, keepPruned = false): void {
+  const builder = new GraphBuilder(store, graph, efConstruction, keepPruned);
+  for (const id of ids) builder.insert(id);
+}
+
 /** Inserts nodes one at a time, in id order (hnswlib's algorithm). */
 class GraphBuilder {
   private readonly searcher: LayerSearcher;

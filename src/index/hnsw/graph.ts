@@ -85,6 +85,25 @@ export class HnswGraph {
     return { n, m, m0, levels, level0, upperPool, upperAt, entryPoint, maxLevel };
   }
 
+  /**
+   * A copy of this graph over `levels.length` nodes with these levels (a living index grows,
+   * and a reused slot draws a new level): each node keeps its links on the levels it still
+   * has; new nodes start unlinked. The entry point carries over.
+   */
+  resized(levels: Uint8Array): HnswGraph {
+    const g = new HnswGraph(this.m, levels, this.m0);
+    const keep = Math.min(this.n, g.n);
+    g.level0.set(this.level0.subarray(0, keep * (this.m0 + 1)));
+    const stride = this.m + 1;
+    for (let i = 0; i < keep; i++) {
+      const l = Math.min(this.levels[i]!, levels[i]!);
+      if (l > 0) g.upperPool.set(this.upperPool.subarray(this.upperAt[i]!, this.upperAt[i]! + l * stride), g.upperAt[i]!);
+    }
+    g.entryPoint = this.entryPoint < g.n ? this.entryPoint : -1;
+    g.maxLevel = g.entryPoint < 0 ? -1 : this.maxLevel;
+    return g;
+  }
+
   /** The array holding node's links at `level` (count at linkBase, ids after it). */
   linkArray(node: number, level: number): Uint32Array {
     return level === 0 ? this.level0 : this.upperPool;

@@ -13,11 +13,30 @@ import { WorkerPool } from '../../parallel/pool.js';
 import type { HnswGraph } from './graph.js';
 import { ResultWriter } from './result-writer.js';
 import { LayerSearcher } from './search-layer.js';
+import { FilteredSearcher } from './filtered-search.js';
+import { resolveFilter, type AllowedSet, type FilterContext } from '../filter.js';
+import { ItemKeys, type ItemKey } from '../item-keys.js';
+import { ItemLabels } from '../item-labels.js';
+import { Tombstones } from '../tombstones.js';
+import { LivingIndex } from './living-index.js';
+import type { IndexState } from './mutations.js';
 
 export { checkQueryAt, type HnswBatchParams, type HnswSearchParams } from './batch-search.js';
 
 export interface HnswIndexOptions extends HnswBuildParams {
   metric: Metric;
+  /** A key per item (non-negative integers up to 2^53 - 1, or strings); results then carry keys. */
+  keys?: readonly ItemKey[];
+  /** Labels per item (a label, a list, or null), for filtered search ({ label }, { labels }). */
+  labels?: readonly (number | readonly number[] | null)[];
+}
+
+/** What an index knows about its items beyond their vectors. */
+export interface ItemInfo {
+  readonly keys?: ItemKeys | null;
+  readonly labels?: ItemLabels | null;
+  /** Removed slots (a living index's tombstones). */
+  readonly removed?: Tombstones | null;
 }
 
 /** buildAsync's options: the build's, plus threads and cancellation. */
@@ -39,29 +58,76 @@ export const DEFAULT_EF_FLOOR = 64;
  * on `buildStore` (plain vectors); searches run on `store`, which may be another encoding of
  * the same items (kANNolo's key result: graph from plain vectors, search on PQ codes).
  */
-export class HnswIndex {
+export class HnswIndex extends LivingIndex {
   private searcher: LayerSearcher | null = null;
+  private filtered: FilteredSearcher | null = null;
   private attachment: WorkerAttachment | null | undefined;
   /** Turns a beam's candidates into results (and re-ranks them). */
-  readonly writer: ResultWriter;
+  writer: ResultWriter;
 
   constructor(
-    readonly graph: HnswGraph,
-    readonly store: VectorStore,
+    graph: HnswGraph,
+    store: VectorStore,
     readonly buildParams: { m: number; efConstruction: number; seed: number },
     /** Plain vectors of the same items, for re-ranking a quantized search. */
-    readonly rerankStore: VectorStore | null = null,
+    rerankStore: VectorStore | null = null,
+    items: ItemInfo = {},
   ) {
-    if (graph.n !== store.size) fail('INVALID_ARGUMENT', `graph has ${graph.n} nodes but the store has ${store.size} items`);
-    if (rerankStore && rerankStore.size !== store.size) fail('INVALID_ARGUMENT', 'the re-ranking store must hold the same items');
+    const state: IndexState = {
+      graph, store, rerankStore, keys: items.keys ?? null, labels: items.labels ?? null, removed: items.removed ?? Tombstones.none(graph.n),
+    };
+    checkState(state);
+    super(state);
     this.writer = new ResultWriter(store.metric, rerankStore);
+  }
+
+  /** The graph (replaced, never changed in place, by add / remove / update / compact). */
+  get graph(): HnswGraph {
+    return this.state.graph;
+  }
+  /** The store searches score (one row per slot, removed slots included). */
+  get store(): VectorStore {
+    return this.state.store;
+  }
+  /** Plain vectors of the same items, for re-ranking a quantized search, or null. */
+  get rerankStore(): VectorStore | null {
+    return this.state.rerankStore;
+  }
+  /** User keys by internal id, or null (results are internal ids). */
+  get keys(): ItemKeys | null {
+    return this.state.keys;
+  }
+  /** Labels of the items, or null. */
+  get labels(): ItemLabels | null {
+    return this.state.labels;
+  }
+  /** Removed slots, waiting for reuse. */
+  get removed(): Tombstones {
+    return this.state.removed;
+  }
+
+  /** What a filter is resolved against (see SearchFilter). */
+  filterContext(): FilterContext {
+    const { graph, labels, keys, removed } = this.state;
+    return { n: graph.n, labels, keys, removed: removed.count > 0 ? removed : null };
+  }
+
+  /** A new state was installed: per-state caches go (workers re-attach on the next batch). */
+  protected override stateChanged(): void {
+    this.searcher = null;
+    this.filtered = null;
+    this.writer = new ResultWriter(this.state.store.metric, this.state.rerankStore);
+    const a = this.attachment;
+    this.attachment = undefined;
+    void a?.close(false);
   }
 
   /** Builds an index over plain vectors (DenseDataset or SparseDataset). */
   static build(data: Dataset, options: HnswIndexOptions): HnswIndex {
     if (!METRICS.includes(options.metric)) fail('INVALID_ARGUMENT', `metric must be 'l2' or 'ip', got ${String(options.metric)}`);
+    const items = itemInfo(options, data.size);
     const store = new PlainQuantizer().encode(data, options.metric);
-    return HnswIndex.buildOnStore(store, options);
+    return HnswIndex.buildOnStore(store, options).withItems(items);
   }
 
   /**
@@ -71,8 +137,9 @@ export class HnswIndex {
    */
   static async buildAsync(data: Dataset, options: HnswAsyncBuildOptions): Promise<HnswIndex> {
     if (!METRICS.includes(options.metric)) fail('INVALID_ARGUMENT', `metric must be 'l2' or 'ip', got ${String(options.metric)}`);
+    const items = itemInfo(options, data.size);
     const store = new PlainQuantizer().encode(data, options.metric);
-    return HnswIndex.buildOnStoreAsync(store, options);
+    return (await HnswIndex.buildOnStoreAsync(store, options)).withItems(items);
   }
 
   /** buildOnStore on worker threads (see buildAsync). */
@@ -98,8 +165,13 @@ export class HnswIndex {
     });
   }
 
+  /** Live items (removed ones excluded). */
   get size(): number {
-    return this.store.size;
+    return this.state.graph.n - this.state.removed.count;
+  }
+  /** Slots: live items plus removed ones waiting for reuse. */
+  get capacity(): number {
+    return this.state.graph.n;
   }
   get dim(): number {
     return this.store.dim;
@@ -110,8 +182,13 @@ export class HnswIndex {
 
   /** Same graph, another encoding of the same items (e.g. PQ codes) to search on. */
   withStore(store: VectorStore, rerankStore: VectorStore | null = null): HnswIndex {
-    if (store.size !== this.size) fail('INVALID_ARGUMENT', `store has ${store.size} items, the index has ${this.size}`);
-    return new HnswIndex(this.graph, store, this.buildParams, rerankStore);
+    if (store.size !== this.capacity) fail('INVALID_ARGUMENT', `store has ${store.size} items, the index has ${this.capacity} slots`);
+    return new HnswIndex(this.graph, store, this.buildParams, rerankStore, this);
+  }
+
+  /** The same index with these keys and labels (checked against its size). */
+  withItems(items: ItemInfo): HnswIndex {
+    return new HnswIndex(this.graph, this.store, this.buildParams, this.rerankStore, items);
   }
 
   /**
@@ -124,28 +201,44 @@ export class HnswIndex {
     if (!(plain instanceof PlainDenseStore)) fail('INVALID_ARGUMENT', 'product quantization needs an index over plain dense vectors');
     const data = plain.toDataset();
     const pqStore = pq.encode(data, this.metric);
-    return new HnswIndex(this.graph, pqStore, this.buildParams, options.keepPlain === false ? null : plain);
+    return new HnswIndex(this.graph, pqStore, this.buildParams, options.keepPlain === false ? null : plain, this);
   }
 
-  /** The k nearest items of `query`, best first. */
+  /**
+   * The k nearest items of `query`, best first; with `filter`, the k nearest allowed items
+   * (fewer, padded with id -1, only when fewer are allowed). With keys, `keys` holds theirs.
+   */
   search(query: Vector, k: number, params: HnswSearchParams = {}): SearchResult {
-    checkK(k, this.size);
+    checkK(k, this.capacity);
     const ef = resolveEf(params.ef, k);
     const rerank = this.resolveRerank(params.rerank);
     this.store.checkQuery(query);
+    const allowed = params.filter === undefined ? null : resolveFilter(params.filter, this.filterContext());
     const ids = new Int32Array(k);
     const scores = new Float32Array(k);
-    this.searchInto(query, k, ef, rerank, ids, scores, 0);
-    return { ids, scores };
+    this.searchInto(query, k, ef, rerank, ids, scores, 0, allowed);
+    return this.keys ? { ids, scores, keys: this.keys.keysOf(ids) } : { ids, scores };
   }
 
   /**
    * The single-query search without validation, writing k results at `offset`: the CPU path
    * of searchBatch runs it once per query.
    */
-  searchInto(query: Vector, k: number, ef: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number): void {
+  searchInto(
+    query: Vector, k: number, ef: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number, allowed: AllowedSet | null = null,
+  ): void {
     const g = this.graph;
     const searcher = (this.searcher ??= new LayerSearcher(g.n, Math.max(g.m0, g.m)));
+    if (g.entryPoint < 0) {
+      // Every item was removed.
+      ids.fill(-1, offset, offset + k);
+      scores.fill(Number.NaN, offset, offset + k);
+      return;
+    }
+    if (allowed !== null) {
+      this.searchAllowedInto(searcher, query, k, ef, rerank, ids, scores, offset, allowed);
+      return;
+    }
     const ev = this.store.queryEvaluator(query);
     let cur = g.entryPoint;
     let curDist = ev.distance(cur);
@@ -159,6 +252,31 @@ export class HnswIndex {
     this.writer.fromHeap(top, query, k, rerank, ids, scores, offset);
   }
 
+  /** searchInto over the items `allowed` lets through (see FilteredSearcher). */
+  private searchAllowedInto(
+    searcher: LayerSearcher, query: Vector, k: number, ef: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number, allowed: AllowedSet,
+  ): void {
+    const g = this.graph;
+    const filtered = (this.filtered ??= new FilteredSearcher(searcher, Math.max(g.m0, g.m)));
+    const ev = this.store.queryEvaluator(query);
+    let top;
+    if (allowed.count === 0 || FilteredSearcher.exhaustiveIsCheaper(allowed, ef, g.m0)) {
+      top = filtered.exhaustive(ev, allowed, g.n, ef);
+    } else {
+      let cur = g.entryPoint;
+      let curDist = ev.distance(cur);
+      for (let l = g.maxLevel; l > 0; l--) {
+        const r = searcher.greedy(g, ev, cur, curDist, l);
+        cur = r.node;
+        curDist = r.dist;
+      }
+      top = filtered.beam(g, ev, cur, curDist, ef, allowed);
+      if (top.size < Math.min(k, allowed.count)) top = filtered.exhaustive(ev, allowed, g.n, ef);
+    }
+    ev.release?.();
+    this.writer.fromHeap(top, query, k, rerank, ids, scores, offset);
+  }
+
   /**
    * Searches many queries. On the CPU (the default) a loop of the single-query search that
    * yields to the event loop; on the GPU (`backend: 'gpu'` or `'auto'`) the resident kernel
@@ -167,10 +285,11 @@ export class HnswIndex {
    */
   searchBatch(queries: Dataset | readonly Vector[], k: number, params: HnswBatchParams = {}): Promise<BatchSearchResult> {
     try {
-      checkK(k, this.size);
+      checkK(k, this.capacity);
       const ef = resolveEf(params.ef, k);
       const rerank = this.resolveRerank(params.rerank);
-      return searchHnswBatch(this, queries, { k, ef, rerank }, params);
+      const keys = this.keys;
+      return this.whileSearching(searchHnswBatch(this, queries, { k, ef, rerank }, params)).then((r) => (keys ? { ...r, keys: keys.keysOf(r.ids) } : r));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -206,6 +325,23 @@ export class HnswIndex {
     if (this.rerankStore === null) fail('INVALID_ARGUMENT', 'rerank needs the plain vectors: this index does not keep them (quantize with keepPlain)');
     return rerank;
   }
+}
+
+/** Checks that a state's parts agree on the number of slots. */
+function checkState(s: IndexState): void {
+  const n = s.graph.n;
+  if (s.keys && s.keys.size !== n) fail('INVALID_ARGUMENT', `${s.keys.size} keys for ${n} items`);
+  if (s.labels && s.labels.size !== n) fail('INVALID_ARGUMENT', `${s.labels.size} label rows for ${n} items`);
+  if (s.removed.capacity !== n) fail('INVALID_ARGUMENT', `the removed-items set covers ${s.removed.capacity} slots, the graph ${n}`);
+  if (n !== s.store.size) fail('INVALID_ARGUMENT', `graph has ${n} nodes but the store has ${s.store.size} items`);
+  if (s.rerankStore && s.rerankStore.size !== n) fail('INVALID_ARGUMENT', 'the re-ranking store must hold the same items');
+}
+
+function itemInfo(options: HnswIndexOptions, n: number): ItemInfo {
+  return {
+    keys: options.keys === undefined ? null : ItemKeys.from(options.keys, n),
+    labels: options.labels === undefined ? null : ItemLabels.from(options.labels, n),
+  };
 }
 
 export function resolveEf(ef: number | undefined, k: number): number {

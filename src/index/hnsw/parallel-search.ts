@@ -4,6 +4,7 @@ import type { Dataset } from '../../types.js';
 import { toShared } from '../../util/shared-memory.js';
 import type { HnswGraph } from './graph.js';
 import type { WorkerAttachment } from './worker-attachment.js';
+import type { QueryFilters } from '../filter.js';
 import type { SearchTask, SharedQueries } from './worker-tasks.js';
 
 /**
@@ -14,6 +15,7 @@ import type { SearchTask, SharedQueries } from './worker-tasks.js';
 export async function searchOnWorkers(
   attachment: WorkerAttachment, graph: HnswGraph, queries: Dataset, from: number, to: number,
   search: { k: number; ef: number; rerank: number }, threads: number, ids: Int32Array, scores: Float32Array,
+  filters: QueryFilters | null = null,
 ): Promise<void> {
   await attachment.ready(threads);
   const shared = shareQueries(queries, from, to);
@@ -26,7 +28,8 @@ export async function searchOnWorkers(
   const chunk = Math.max(1, Math.min(32, Math.floor(nq / (threads * 8))));
   await attachment.pool.runEach(threads, (): SearchTask => ({
     op: 'hnswSearch', handle: attachment.handle, entryPoint: graph.entryPoint, maxLevel: graph.maxLevel,
-    queries: shared, ...search, next, chunk, ids: outIds, scores: outScores,
+    queries: shared, ...search, next, chunk, ids: outIds, scores: outScores, from,
+    filters: filters === null ? null : { sets: filters.sets.map((a) => ({ bits: toShared(a.bits), count: a.count })), which: filters.which },
   }));
   ids.set(outIds, from * k);
   scores.set(outScores, from * k);

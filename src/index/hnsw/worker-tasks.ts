@@ -6,6 +6,7 @@ import { SparseDataset } from '../../data/sparse.js';
 import { BatchInserter, type BatchSpan } from './batch-insert.js';
 import { HnswGraph, type SharedGraph } from './graph.js';
 import { HnswIndex } from './hnsw-index.js';
+import { QueryFilters, type AllowedSet } from '../filter.js';
 
 /** An index (or a graph being built) as a worker thread attaches it: shared memory only. */
 export interface AttachTask extends Task {
@@ -37,6 +38,9 @@ export interface SearchTask extends Task {
   readonly chunk: number;
   readonly ids: Int32Array;
   readonly scores: Float32Array;
+  /** Row of the batch where these queries start (per-query filters are indexed by it). */
+  readonly from: number;
+  readonly filters: { sets: AllowedSet[]; which: Int32Array | null } | null;
 }
 
 export interface InsertTask extends Task {
@@ -91,11 +95,12 @@ export const HNSW_TASKS = {
     index.graph.entryPoint = t.entryPoint;
     index.graph.maxLevel = t.maxLevel;
     const queries = queriesOf(t.queries);
+    const filters = t.filters === null ? null : new QueryFilters(t.filters.sets, t.filters.which);
     const nq = queries.size;
     let done = 0;
     for (let start = Atomics.add(t.next, 0, t.chunk); start < nq; start = Atomics.add(t.next, 0, t.chunk)) {
       const end = Math.min(nq, start + t.chunk);
-      for (let q = start; q < end; q++) index.searchInto(queries.get(q), t.k, t.ef, t.rerank, t.ids, t.scores, q * t.k);
+      for (let q = start; q < end; q++) index.searchInto(queries.get(q), t.k, t.ef, t.rerank, t.ids, t.scores, q * t.k, filters?.for(t.from + q) ?? null);
       done += end - start;
     }
     return done;

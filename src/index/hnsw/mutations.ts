@@ -1,0 +1,161 @@
+import { fail } from '../../errors.js';
+import type { Dataset, Vector, VectorStore } from '../../types.js';
+import { Rng } from '../../util/rng.js';
+import { asQueryDataset } from '../results.js';
+import { checkNewKeys, ItemKeys, type ItemKey } from '../item-keys.js';
+import { ItemLabels } from '../item-labels.js';
+import { Tombstones } from '../tombstones.js';
+import { insertNodes } from './build.js';
+import type { HnswGraph } from './graph.js';
+import { unlinkRemoved } from './graph-repair.js';
+
+/** Labels of one item: a label, a list, or null for none. */
+export type LabelRow = number | readonly number[] | null;
+
+/**
+ * Everything a living index changes together. Mutations never touch a state in place: they
+ * return a new one (copy on write), so a search already running finishes on the state it
+ * started with, and a mutation that fails half-way leaves the index as it was.
+ */
+export interface IndexState {
+  readonly graph: HnswGraph;
+  readonly store: VectorStore;
+  readonly rerankStore: VectorStore | null;
+  readonly keys: ItemKeys | null;
+  readonly labels: ItemLabels | null;
+  readonly removed: Tombstones;
+}
+
+export interface AddOptions {
+  /** Labels of the new items, one row each. */
+  labels?: readonly LabelRow[];
+  /** A key already in the index is replaced (update) instead of failing. Default false. */
+  upsert?: boolean;
+}
+
+export interface BuildSettings {
+  readonly m: number;
+  readonly efConstruction: number;
+  readonly seed: number;
+}
+
+const MAX_LEVEL = 31;
+
+/** The state after adding `vectors` (see HnswIndex.add), and the keys the new items got. */
+export function addItems(
+  state: IndexState, vectors: Dataset | readonly Vector[], keys: readonly ItemKey[] | undefined, options: AddOptions, build: BuildSettings,
+): { state: IndexState; keys: ItemKey[] } {
+  const rows = checkRows(state.store, vectors);
+  const count = rows.size;
+  let labelRows = options.labels === undefined ? null : checkLabelRows(options.labels, count);
+  let current = state;
+  if (current.keys === null) {
+    if (keys !== undefined) fail('INVALID_ARGUMENT', 'this index has no keys (its items are known by id): add without keys, or build it with keys');
+    if (options.upsert) fail('INVALID_ARGUMENT', 'upsert needs keys: this index has none');
+  } else {
+    if (keys === undefined) fail('INVALID_ARGUMENT', 'this index has keys: give one key per new item');
+    if (keys.length !== count) fail('DIMENSION_MISMATCH', `${keys.length} keys for ${count} new items: give one key per item`);
+    const replaced = options.upsert ? keys.map((k) => current.keys!.idOf(k)).filter((id) => id >= 0) : [];
+    checkNewKeys(keys, current.keys.kind, current.keys, new Set(replaced));
+    if (replaced.length > 0) {
+      // An upsert keeps the labels of the items it replaces unless new ones are given.
+      const labels = current.labels;
+      if (labelRows === null && labels !== null) {
+        labelRows = keys.map((k) => {
+          const id = current.keys!.idOf(k);
+          return id < 0 ? [] : Array.from(labels.of(id));
+        });
+      }
+      current = removeIds(current, replaced);
+    }
+  }
+  const free = current.removed.freeSlots();
+  const slots: number[] = free.slice(0, count);
+  const oldCapacity = current.graph.n;
+  for (let next = oldCapacity; slots.length < count; next++) slots.push(next);
+  const capacity = Math.max(oldCapacity, slots[slots.length - 1]! + 1);
+  const slotArray = Uint32Array.from(slots);
+
+  const store = withRows(current.store, rows, slotArray, capacity);
+  const rerankStore = current.rerankStore === null ? null : withRows(current.rerankStore, rows, slotArray, capacity);
+  const levels = new Uint8Array(capacity);
+  levels.set(current.graph.levels.subarray(0, Math.min(oldCapacity, capacity)));
+  const rng = new Rng((build.seed + oldCapacity * 0x9e37 + current.removed.count * 0x85eb + count) >>> 0);
+  const levelMult = 1 / Math.log(build.m);
+  for (const s of slots) levels[s] = Math.min(MAX_LEVEL, Math.floor(-Math.log(rng.nextOpenUnit()) * levelMult));
+  const graph = current.graph.resized(levels);
+  insertNodes(rerankStore ?? store, graph, slots, build.efConstruction);
+
+  const newKeys: ItemKey[] = keys === undefined ? slots : [...keys];
+  const itemKeys = current.keys === null ? null : current.keys.edited(capacity, [], slots, newKeys);
+  let labels = current.labels;
+  if (labelRows !== null || (labels !== null && capacity > labels.size)) {
+    labels ??= ItemLabels.from(new Array(oldCapacity).fill(null), oldCapacity);
+    labels = labels.edited(capacity, slots, labelRows ?? slots.map(() => []));
+  }
+  const removed = current.removed.edited(capacity, [], slots);
+  return { state: { graph, store, rerankStore, keys: itemKeys, labels, removed }, keys: newKeys };
+}
+
+/** The internal ids of `keys` (ids themselves on an index without keys); unknown ones fail. */
+export function idsOfKeys(state: IndexState, keys: readonly ItemKey[]): number[] {
+  if (!Array.isArray(keys)) fail('INVALID_ARGUMENT', 'give the keys to remove as an array');
+  const ids = new Set<number>();
+  for (const key of keys) {
+    let id: number;
+    if (state.keys === null) {
+      id = typeof key === 'number' && Number.isInteger(key) && key >= 0 && key < state.graph.n && !state.removed.has(key) ? key : -1;
+    } else {
+      id = state.keys.idOf(key);
+    }
+    if (id < 0) fail('INVALID_ARGUMENT', `${state.keys === null ? 'id' : 'key'} ${JSON.stringify(key)} is not in the index`);
+    ids.add(id);
+  }
+  return [...ids];
+}
+
+/** The state without items `ids` (live internal ids): unlinked from the graph, their slots free. */
+export function removeIds(state: IndexState, ids: readonly number[]): IndexState {
+  if (ids.length === 0) return state;
+  const removed = state.removed.edited(state.graph.n, ids, []);
+  const graph = state.graph.resized(state.graph.levels);
+  unlinkRemoved(graph, state.rerankStore ?? state.store, (id) => removed.has(id), ids);
+  const keys = state.keys === null ? null : state.keys.edited(state.graph.n, ids, [], []);
+  const labels = state.labels === null ? null : state.labels.edited(state.graph.n, ids, ids.map(() => []));
+  return { ...state, graph, keys, labels, removed };
+}
+
+/** Live internal ids, ascending. */
+export function liveIds(state: IndexState): Uint32Array {
+  const out = new Uint32Array(state.graph.n - state.removed.count);
+  let c = 0;
+  for (let id = 0; id < state.graph.n; id++) if (!state.removed.has(id)) out[c++] = id;
+  return out;
+}
+
+function withRows(store: VectorStore, rows: Dataset, slots: Uint32Array, capacity: number): VectorStore {
+  if (store.withRows === undefined) fail('INVALID_ARGUMENT', `this index's ${store.kind} store cannot change (load the index into memory to add items)`);
+  return store.withRows(rows, slots, capacity);
+}
+
+/** The new vectors as a dataset, every row checked like a query (dimension, finite values). */
+function checkRows(store: VectorStore, vectors: Dataset | readonly Vector[]): Dataset {
+  if (Array.isArray(vectors) && vectors.length === 0) fail('EMPTY_DATA', 'no vectors to add');
+  const rows = asQueryDataset(vectors, store.dim);
+  for (let i = 0; i < rows.size; i++) {
+    try {
+      store.checkQuery(rows.get(i));
+    } catch (e) {
+      if (e instanceof Error) e.message = `new item ${i}: ${e.message.replace(/^query/, 'vector')}`;
+      throw e;
+    }
+  }
+  return rows;
+}
+
+function checkLabelRows(rows: readonly LabelRow[], count: number): (readonly number[])[] {
+  if (!Array.isArray(rows)) fail('INVALID_ARGUMENT', 'labels must be an array with one row per new item');
+  // ItemLabels.from checks every label and the row count.
+  const parsed = ItemLabels.from(rows, count);
+  return Array.from({ length: count }, (_, i) => Array.from(parsed.of(i)));
+}

@@ -1,0 +1,86 @@
+import { fail } from '../errors.js';
+
+/** A user's key for an item: a non-negative integer up to 2^53 - 1, or a string. */
+export type ItemKey = number | string;
+
+/**
+ * User keys of an index's items, by internal id, and the way back. All keys are numbers or
+ * all are strings; each is unique. A removed slot has no key (null). Without keys an index
+ * answers with internal ids. Immutable: `edited` makes a changed copy, so a running search
+ * keeps the keys it started with.
+ */
+export class ItemKeys {
+  private readonly byKey = new Map<ItemKey, number>();
+
+  private constructor(private readonly keys: (ItemKey | null)[], readonly kind: 'number' | 'string') {
+    for (let id = 0; id < keys.length; id++) if (keys[id] !== null) this.byKey.set(keys[id]!, id);
+  }
+
+  /**
+   * Checks keys (one per item, `n` items): their type, range and uniqueness. `holes` (removed
+   * slots, from a saved index) get no key.
+   */
+  static from(keys: readonly ItemKey[], n: number, holes?: (id: number) => boolean): ItemKeys {
+    if (keys.length !== n) fail('DIMENSION_MISMATCH', `${keys.length} keys for ${n} items: give one key per item`);
+    const kind = typeof keys[0] === 'string' ? 'string' : 'number';
+    const list: (ItemKey | null)[] = [...keys];
+    if (holes) for (let i = 0; i < n; i++) if (holes(i)) list[i] = null;
+    checkNewKeys(list.filter((k): k is ItemKey => k !== null), kind, null);
+    return new ItemKeys(list, kind);
+  }
+
+  /** Slots covered (live or not). */
+  get size(): number {
+    return this.keys.length;
+  }
+
+  /** The key of internal id `id` (null for a removed slot). */
+  keyOf(id: number): ItemKey | null {
+    return this.keys[id] ?? null;
+  }
+
+  /** The internal id of `key`, or -1. */
+  idOf(key: ItemKey): number {
+    return this.byKey.get(key) ?? -1;
+  }
+
+  /** Keys of result ids (row-major; -1, a missing result, gives null). */
+  keysOf(ids: Int32Array): (ItemKey | null)[] {
+    return Array.from(ids, (id) => (id < 0 ? null : this.keys[id] ?? null));
+  }
+
+  /** All keys, by internal id (a copy; null for removed slots). */
+  toArray(): (ItemKey | null)[] {
+    return [...this.keys];
+  }
+
+  /** A copy over `capacity` slots with `removed` slots cleared and key `keys[i]` at `slots[i]`. */
+  edited(capacity: number, removed: readonly number[], slots: readonly number[], keys: readonly ItemKey[]): ItemKeys {
+    const list = this.keys.slice(0, capacity);
+    while (list.length < capacity) list.push(null);
+    for (const id of removed) list[id] = null;
+    for (let i = 0; i < slots.length; i++) list[slots[i]!] = keys[i]!;
+    return new ItemKeys(list, this.kind);
+  }
+}
+
+/**
+ * Checks keys about to enter an index: their type (`kind`), range, and uniqueness among
+ * themselves and against `existing` (unless those slots are being freed in the same change).
+ */
+export function checkNewKeys(keys: readonly ItemKey[], kind: 'number' | 'string', existing: ItemKeys | null, freed?: ReadonlySet<number>): void {
+  const seen = new Map<ItemKey, number>();
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (kind === 'number' ? !(typeof k === 'number' && Number.isSafeInteger(k) && k >= 0) : typeof k !== 'string') {
+      fail('INVALID_ARGUMENT', `key ${i} (${JSON.stringify(k)}): keys must all be ${kind === 'number' ? 'non-negative integers up to 2^53 - 1' : 'strings'}${existing ? ', like the index\'s' : ' (or all strings)'}`);
+    }
+    const before = seen.get(k);
+    if (before !== undefined) fail('INVALID_ARGUMENT', `key ${JSON.stringify(k)} appears twice (items ${before} and ${i}): keys must be unique`);
+    seen.set(k, i);
+    if (existing) {
+      const id = existing.idOf(k);
+      if (id >= 0 && !freed?.has(id)) fail('INVALID_ARGUMENT', `key ${JSON.stringify(k)} is already in the index: remove it first, use update(), or add with { upsert: true }`);
+    }
+  }
+}
