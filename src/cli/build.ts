@@ -12,6 +12,7 @@ import {
   type CliIo, type Command, type ParsedArgs,
 } from './args.js';
 import { Progress } from './progress.js';
+import { readKeysFile, readLabelsFile } from './item-files.js';
 import { WorkerPool } from '../parallel/pool.js';
 import { trainPqParallel } from '../quant/parallel-kmeans.js';
 
@@ -22,7 +23,7 @@ export const buildCommand: Command = {
   name: 'build',
   summary: 'build an index over a dataset file and save it',
   synopsis: '--data FILE --metric l2|ip --out INDEX [--index-type hnsw|flat] [--m 16] [--ef-construction 200] [--seed 1] [--format F] [--limit N]'
-    + ' [--quantizer plain|pq --pq-m M [--pq-train-sample N] [--pq-iterations N] [--keep-plain true|false]] [--threads N]',
+    + ' [--quantizer plain|pq --pq-m M [--pq-train-sample N] [--pq-iterations N] [--keep-plain true|false]] [--threads N] [--keys FILE] [--labels FILE]',
   flags: [
     { name: 'data', type: 'string', placeholder: 'FILE', required: true, help: 'dataset to index (.fvecs, .bvecs, .npy, .csr, .bin, idx3-ubyte)' },
     { name: 'metric', type: 'enum', values: ['l2', 'ip'], required: true, help: 'distance: squared Euclidean (l2) or inner product (ip)' },
@@ -39,6 +40,8 @@ export const buildCommand: Command = {
     { name: 'pq-iterations', type: 'int', min: 1, placeholder: 'N', help: 'k-means iterations per PQ subspace at most (default 15)' },
     { name: 'keep-plain', type: 'boolean', help: 'PQ + hnsw: keep the plain vectors in the file for `search --rerank` (default true; --keep-plain false drops them)' },
     { name: 'threads', type: 'int', min: 1, max: 1024, placeholder: 'N', help: 'worker threads for the HNSW build and PQ training (default: every core; 1 = hnswlib\'s serial insertion)' },
+    { name: 'keys', type: 'string', placeholder: 'FILE', help: 'hnsw: a key per vector, one per line (integers below 2^53, or any text); results then report keys' },
+    { name: 'labels', type: 'string', placeholder: 'FILE', help: 'hnsw: labels per vector, one line each, separated by commas (empty line: none), for `search --filter-label`' },
     { name: 'quiet', type: 'boolean', help: 'no progress bar' },
   ],
   notes: 'The last line of stdout is one JSON object: {"items","dim","metric","seconds","graphBytes","storeBytes","out","index","fileBytes","quantizer","threads",...};'
@@ -74,9 +77,13 @@ export const buildCommand: Command = {
       const m = num(args, 'm');
       const efConstruction = num(args, 'ef-construction');
       const seed = num(args, 'seed');
+      const keysPath = str(args, 'keys', true);
+      const labelsPath = str(args, 'labels', true);
+      const keys = keysPath === undefined ? undefined : await readKeysFile(keysPath, dataset.size);
+      const labels = labelsPath === undefined ? undefined : await readLabelsFile(labelsPath, dataset.size);
       const progress = new Progress('build', io.stderr, { enabled: !bool(args, 'quiet') });
       try {
-        index = await HnswIndex.buildAsync(dataset, { metric, m, efConstruction, seed, threads, onProgress: (d, n) => progress.update(d, n) });
+        index = await HnswIndex.buildAsync(dataset, { metric, m, efConstruction, seed, threads, onProgress: (d, n) => progress.update(d, n), keys, labels });
       } finally {
         progress.done();
       }
@@ -106,6 +113,8 @@ export const buildCommand: Command = {
     const json: Record<string, unknown> = {
       items: index.size, dim: index.dim, metric, seconds: round(seconds), graphBytes, storeBytes, out, index: type, fileBytes, quantizer, threads,
     };
+    if (index instanceof HnswIndex && index.keys) json['keys'] = index.keys.kind;
+    if (index instanceof HnswIndex && index.labels) json['labels'] = true;
     if (pq) {
       Object.assign(json, {
         pqM: pq.m, pqKsub: PQ_KSUB, pqDsub: pq.dsub, codebookBytes: pq.codebooks.byteLength, rerankBytes, keepPlain, trainSeconds: round(trainSeconds),
@@ -119,7 +128,7 @@ export const buildCommand: Command = {
 /** Flags that do not fit the index type or quantizer are mistakes, not silently ignored. */
 function checkFlags(args: ParsedArgs, type: string, quantizer: string): void {
   if (type === 'flat') {
-    for (const f of quantizer === 'pq' ? ['m', 'ef-construction'] : ['m', 'ef-construction', 'seed']) {
+    for (const f of quantizer === 'pq' ? ['m', 'ef-construction', 'keys', 'labels'] : ['m', 'ef-construction', 'seed', 'keys', 'labels']) {
       if (args.given.has(f)) throw new UsageError(`build: --${f} only applies to --index-type hnsw`);
     }
     if (args.values.get('keep-plain') === true && args.given.has('keep-plain')) {

@@ -5,6 +5,7 @@ import { WebannoloError } from '../errors.js';
 import { flagHelp, parseArgs, println, UsageError, type CliIo, type Command } from './args.js';
 import { benchCommand } from './bench.js';
 import { buildCommand } from './build.js';
+import { addCommand, removeCommand } from './change.js';
 import { demoMnistCommand } from './demo-mnist.js';
 import { evalCommand } from './eval.js';
 import { infoCommand } from './info.js';
@@ -18,7 +19,7 @@ import { searchCommand } from './search.js';
  * trace only with WEBANNOLO_DEBUG=1.
  */
 
-export const COMMANDS: readonly Command[] = [buildCommand, searchCommand, evalCommand, infoCommand, demoMnistCommand, benchCommand];
+export const COMMANDS: readonly Command[] = [buildCommand, searchCommand, addCommand, removeCommand, evalCommand, infoCommand, demoMnistCommand, benchCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -5,14 +5,15 @@ import { FlatIndex } from '../index/flat.js';
 import { checkQueryAt, HnswIndex, resolveEf } from '../index/hnsw/hnsw-index.js';
 import type { AnyIndex } from '../io/index-codec.js';
 import { DATA_FORMATS } from '../io/formats.js';
-import { writeIvecs } from '../io/vecs.js';
-import { readDatasetFile, readIvecsFile, writeFileAtomic } from '../node/index.js';
+import { readDatasetFile, readIvecsFile } from '../node/index.js';
 import { closeIndex, loadIndexFile } from '../node/index-files.js';
 import type { BatchSearchResult, Dataset, GpuMode } from '../types.js';
 import {
   aboutFile, checkWritable, writingFile, formatSeconds, num, println, qpsOf, round, secondsSince, str, UsageError, type CliIo, type Command, type ParsedArgs,
 } from './args.js';
 import { recallAtK, type IdRows } from './eval.js';
+import { resultNumbers, searchFilter, writeResults } from './item-files.js';
+import type { SearchFilter } from '../index/filter.js';
 
 /** Checks that `queries` fit `index` (kind and dimension) with one clear message. */
 export function checkQueriesFit(index: AnyIndex, queries: Dataset, queriesPath: string): void {
@@ -43,7 +44,7 @@ function aboutFileSync(path: string, fn: () => void): void {
 export const searchCommand: Command = {
   name: 'search',
   summary: 'search a saved index with a query file; time it, write results, compute recall',
-  synopsis: '--index INDEX --queries FILE [--k 10] [--ef 100] [--batch N [--threads N]] [--rerank N [--rerank-from memory|disk]] [--out RESULTS.ivecs] [--groundtruth GT.ivecs] [--format F] [--limit N]',
+  synopsis: '--index INDEX --queries FILE [--k 10] [--ef 100] [--batch N [--threads N]] [--rerank N [--rerank-from memory|disk]] [--out RESULTS.ivecs|.txt] [--groundtruth GT.ivecs] [--format F] [--limit N] [--filter-label N | --query-labels FILE]',
   flags: [
     { name: 'index', type: 'string', placeholder: 'INDEX', required: true, help: 'index file written by `build`' },
     { name: 'queries', type: 'string', placeholder: 'FILE', required: true, help: 'query vectors (same formats as datasets)' },
@@ -55,13 +56,15 @@ export const searchCommand: Command = {
     { name: 'backend', type: 'enum', values: ['cpu', 'gpu', 'auto'], default: 'cpu', help: "with --batch: cpu, gpu (WebGPU; an error without an adapter), or auto (chosen by measuring the CPU, the device's round trip and the GPU's speed; a software adapter stays on the CPU)" },
     { name: 'gpu-mode', type: 'enum', values: ['resident', 'hybrid'], placeholder: 'MODE', help: 'with --backend gpu|auto on hnsw: resident (the whole search in one GPU kernel, the default) or hybrid (beam on the CPU, distances on the GPU per round)' },
     { name: 'width', type: 'int', min: 1, max: 64, placeholder: 'W', help: 'with --batch: candidates each query expands per round (default 1 on the hybrid path, 64 / (2m) on the resident one)' },
-    { name: 'out', type: 'string', placeholder: 'RESULTS.ivecs', help: 'write the k ids of every query as .ivecs (atomically)' },
+    { name: 'out', type: 'string', placeholder: 'RESULTS.ivecs', help: 'write the k ids (keys, for an index with keys) of every query as .ivecs, or as text lines with .txt (atomically); -1 pads a query with fewer than k allowed items' },
+    { name: 'filter-label', type: 'int', min: 0, max: 0xffffffff, placeholder: 'N', help: 'hnsw with labels: only items carrying label N, for every query' },
+    { name: 'query-labels', type: 'string', placeholder: 'FILE', help: 'hnsw with labels: a label per query line (an empty line: that query is unfiltered)' },
     { name: 'groundtruth', type: 'string', placeholder: 'GT.ivecs', help: 'true neighbours (.ivecs, >= k per query): report recall@k' },
     { name: 'format', type: 'enum', values: DATA_FORMATS, placeholder: 'FORMAT', help: `query file format, overriding the extension: ${DATA_FORMATS.join(', ')}` },
     { name: 'limit', type: 'int', min: 1, help: 'use only the first N queries' },
     { name: 'threads', type: 'int', min: 1, max: 1024, placeholder: 'N', help: 'with --batch on the CPU: worker threads sharing the queries (default: every core)' },
   ],
-  notes: 'The last line of stdout is one JSON object: {"queries","k","ef","rerank"?,"rerankFrom"?,"seconds","qps","recall"?,"batch"?,"backend","device"?,"gpuMode"?,"roundTrips"?,"bytesUp"?,"bytesDown"?,"hostMs"?,"threads"?,...}; the GPU counters and threads come with --batch.',
+  notes: 'The last line of stdout is one JSON object: {"queries","k","ef","rerank"?,"rerankFrom"?,"seconds","qps","recall"?,"filtered"?,"batch"?,"backend","device"?,"gpuMode"?,"roundTrips"?,"bytesUp"?,"bytesDown"?,"hostMs"?,"threads"?,...}; the GPU counters and threads come with --batch.',
   async run(args, io) {
     const indexPath = str(args, 'index');
     const outPath = str(args, 'out', true);
@@ -110,6 +113,12 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
   }
 
   const ef = index instanceof HnswIndex ? resolveEf(num(args, 'ef'), k) : null;
+  const filterLabel = num(args, 'filter-label', true);
+  const queryLabels = str(args, 'query-labels', true);
+  if (filterLabel !== undefined && queryLabels !== undefined) throw new UsageError('search: give --filter-label or --query-labels, not both');
+  if ((filterLabel !== undefined || queryLabels !== undefined) && !(index instanceof HnswIndex)) throw new UsageError('search: --filter-label and --query-labels apply to hnsw indexes');
+  const filter = await searchFilter(filterLabel, queryLabels, queries.size);
+  if (filter !== undefined && (index as HnswIndex).labels === null) fail('INVALID_ARGUMENT', `${indexPath} has no labels: build it with --labels FILE to filter by label`);
   const requested = str(args, 'backend') as Backend;
   if (requested !== 'cpu' && batch === undefined) throw new UsageError(`search: --backend ${requested} needs --batch N (one query at a time runs on the CPU)`);
   const width = num(args, 'width', true);
@@ -132,7 +141,11 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
     const start = performance.now();
     if (index instanceof HnswIndex) {
       const params = { ef: ef!, rerank };
-      for (let q = 0; q < nq; q++) ids.set(index.search(queries.get(q), k, params).ids, q * k);
+      const perQuery = Array.isArray(filter) ? filter : null;
+      for (let q = 0; q < nq; q++) {
+        const f = perQuery ? perQuery[q] : filter;
+        ids.set(index.search(queries.get(q), k, f ? { ...params, filter: f as SearchFilter } : params).ids, q * k);
+      }
     } else {
       for (let q = 0; q < nq; q++) ids.set(index.search(queries.get(q), k).ids, q * k);
     }
@@ -142,7 +155,7 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
     if (threadsWanted !== undefined && index instanceof FlatIndex) throw new UsageError('search: --threads applies to hnsw indexes');
     const r = index instanceof FlatIndex
       ? await index.searchBatch(queries, k, { backend: requested, gpu: gpuWanted })
-      : await index.searchBatch(queries, k, { ef: ef!, rerank, batchSize: batch, ...(width !== undefined ? { width } : {}), ...(gpuMode ? { gpuMode } : {}), ...(threadsWanted !== undefined ? { threads: threadsWanted } : {}), backend: requested, gpu: gpuWanted });
+      : await index.searchBatch(queries, k, { ef: ef!, rerank, batchSize: batch, ...(width !== undefined ? { width } : {}), ...(gpuMode ? { gpuMode } : {}), ...(threadsWanted !== undefined ? { threads: threadsWanted } : {}), ...(filter !== undefined ? { filter } : {}), backend: requested, gpu: gpuWanted });
     seconds = secondsSince(start);
     ids = r.ids;
     backend = r.backend;
@@ -154,19 +167,21 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
   const rr = rerank > 0 ? `, re-ranking ${rerank} (vectors from ${rerankFrom})` : '';
   println(io.stdout, `searched ${nq} queries ${mode}, k=${k}${ef === null ? '' : `, ef=${ef}`}${rr}: ${formatSeconds(seconds)}, ${qps} queries/s`);
 
+  const hnsw = index instanceof HnswIndex ? index : null;
   let recall: number | undefined;
   if (truth) {
-    recall = recallAtK({ rows: nq, dim: k, data: ids }, truth, k, nq);
+    recall = recallAtK({ rows: nq, dim: k, data: resultNumbers(hnsw, ids, gtPath!) }, truth, k, nq);
     println(io.stdout, `recall@${k}: ${recall.toFixed(4)}`);
   }
   if (outPath !== undefined) {
-    await writingFile(outPath, () => writeFileAtomic(outPath, writeIvecs(nq, k, ids)));
-    println(io.stdout, `wrote ${nq} x ${k} ids to ${outPath}`);
+    await writingFile(outPath, () => writeResults(outPath, hnsw, ids, nq, k));
+    println(io.stdout, `wrote ${nq} x ${k} ${hnsw?.keys ? 'keys' : 'ids'} to ${outPath}`);
   }
   const json: Record<string, unknown> = { queries: nq, k, ef };
   if (rerank > 0) Object.assign(json, { rerank, rerankFrom });
   Object.assign(json, { seconds: round(seconds), qps });
   if (recall !== undefined) json['recall'] = round(recall, 6);
+  if (filter !== undefined) json['filtered'] = true;
   if (batch !== undefined) json['batch'] = batch;
   json['backend'] = backend;
   if (device !== undefined) json['device'] = device;

@@ -1,11 +1,26 @@
 import type { QueryEvaluator } from '../../types.js';
 import type { MaxHeap } from '../../util/heap.js';
 import { isAllowed, type AllowedSet } from '../filter.js';
+import { popcount32 } from '../tombstones.js';
 import type { HnswGraph } from './graph.js';
 import type { LayerSearcher } from './search-layer.js';
 
 /** Items scored per evaluator call of the exhaustive path. */
 const CHUNK = 1024;
+/**
+ * Allowed items spread over the id range that also start the beam. The unfiltered descent
+ * ends where the query is, which may be far from every allowed item (a filter on a class
+ * the query does not belong to): two-hop expansion cannot cross such a gap, these can.
+ */
+const SEEDS = 16;
+/**
+ * Share of allowed items below which the expansion goes three hops: with 2m = 32 links, two
+ * hops find ~10 allowed neighbours at 1 % selectivity, too few to navigate; three find m0.
+ * Passing through costs bitset tests, not distances.
+ */
+const THREE_HOPS = 0.05;
+/** Share of allowed items from which the filtered beam walks the whole graph (see mostlyAllowed). */
+const MOSTLY_ALLOWED = 0.3;
 
 /**
  * Filtered search over allowed items only (never post-filtering):
@@ -21,15 +36,32 @@ const CHUNK = 1024;
 export class FilteredSearcher {
   private ids: Uint32Array;
   private dists: Float64Array;
+  /** Disallowed second-hop nodes of one expansion (three-hop mode). */
+  private far: Uint32Array;
 
   constructor(private readonly layer: LayerSearcher, maxLinks: number) {
     this.ids = new Uint32Array(Math.max(CHUNK, maxLinks));
     this.dists = new Float64Array(Math.max(CHUNK, maxLinks));
+    this.far = new Uint32Array(maxLinks * maxLinks);
   }
 
-  /** Whether scoring every allowed item costs less than a filtered beam of width ef. */
-  static exhaustiveIsCheaper(allowed: AllowedSet, ef: number, m0: number): boolean {
-    return allowed.count <= ef * m0;
+  /**
+   * Whether scoring every allowed item costs less than a filtered beam of width ef. A beam
+   * scores about ef x m0 items; at low selectivity its three-hop expansion costs about 8x
+   * that in graph walking (measured on MNIST 60k at 1 %: the beam at ef 10 ran at a quarter
+   * of the speed of scoring all 600 allowed items).
+   */
+  static exhaustiveIsCheaper(allowed: AllowedSet, ef: number, m0: number, n: number): boolean {
+    return allowed.count <= ef * m0 * (allowed.count < THREE_HOPS * n ? 8 : 1);
+  }
+
+  /**
+   * Whether most items are allowed: then the plain graph walk, keeping only allowed items as
+   * results (hnswlib's filtered search), wastes few distances and navigates better than
+   * two-hop expansion, whose far second-hop items crowd the beam.
+   */
+  static mostlyAllowed(allowed: AllowedSet, n: number): boolean {
+    return allowed.count >= MOSTLY_ALLOWED * n;
   }
 
   /** The up to `keep` nearest allowed items, as a max-heap. */
@@ -70,6 +102,7 @@ export class FilteredSearcher {
    * be disallowed, and then only guides the start) over allowed items.
    */
   beam(graph: HnswGraph, ev: QueryEvaluator, ep: number, epDist: number, ef: number, allowed: AllowedSet): MaxHeap {
+    if (FilteredSearcher.mostlyAllowed(allowed, graph.n)) return this.walk(graph, ev, ep, epDist, ef, allowed);
     const { candidates, top, visited } = this.layer;
     const bits = allowed.bits;
     const { ids, dists } = this;
@@ -82,13 +115,17 @@ export class FilteredSearcher {
     visited.testAndSet(ep);
     candidates.push(ep, epDist);
     if (isAllowed(bits, ep)) top.push(ep, epDist);
+    this.seed(ev, allowed, graph.n, Math.min(ef, SEEDS), ep);
+    const threeHops = allowed.count < THREE_HOPS * graph.n;
     while (candidates.size > 0) {
       const cDist = candidates.topDist();
       if (top.size >= ef && cDist > top.topDist()) break;
       const c = candidates.topId();
       candidates.pop();
-      // Allowed neighbours of c, and of its disallowed neighbours (two hops), up to m0.
+      // Allowed neighbours of c, and of its disallowed neighbours (two hops), up to m0; at
+      // low selectivity also three hops (see THREE_HOPS).
       let fresh = 0;
+      let far = 0;
       const base = c * stride;
       const count = level0[base]!;
       for (let i = 1; i <= count && fresh < want; i++) {
@@ -102,7 +139,21 @@ export class FilteredSearcher {
         const eCount = level0[eBase]!;
         for (let j = 1; j <= eCount && fresh < want; j++) {
           const f = level0[eBase + j]!;
-          if (isAllowed(bits, f) && !visited.testAndSet(f)) ids[fresh++] = f;
+          if (isAllowed(bits, f)) {
+            if (!visited.testAndSet(f)) ids[fresh++] = f;
+          } else if (threeHops && far < this.far.length) {
+            this.far[far++] = f;
+          }
+        }
+      }
+      for (let i = 0; i < far && fresh < want; i++) {
+        const f = this.far[i]!;
+        if (visited.testAndSet(f)) continue;
+        const fBase = f * stride;
+        const fCount = level0[fBase]!;
+        for (let j = 1; j <= fCount && fresh < want; j++) {
+          const g = level0[fBase + j]!;
+          if (isAllowed(bits, g) && !visited.testAndSet(g)) ids[fresh++] = g;
         }
       }
       if (fresh === 0) continue;
@@ -117,5 +168,82 @@ export class FilteredSearcher {
       }
     }
     return top;
+  }
+
+  /** The unfiltered level-0 walk where only allowed items enter the results (hnswlib's filter). */
+  private walk(graph: HnswGraph, ev: QueryEvaluator, ep: number, epDist: number, ef: number, allowed: AllowedSet): MaxHeap {
+    const { candidates, top, visited } = this.layer;
+    const bits = allowed.bits;
+    const { ids, dists } = this;
+    const level0 = graph.level0;
+    const stride = graph.m0 + 1;
+    candidates.clear();
+    top.clear();
+    visited.reset(graph.n);
+    visited.testAndSet(ep);
+    candidates.push(ep, epDist);
+    if (isAllowed(bits, ep)) top.push(ep, epDist);
+    while (candidates.size > 0) {
+      const cDist = candidates.topDist();
+      if (top.size >= ef && cDist > top.topDist()) break;
+      const c = candidates.topId();
+      candidates.pop();
+      let fresh = 0;
+      const base = c * stride;
+      const count = level0[base]!;
+      for (let i = 1; i <= count; i++) {
+        const e = level0[base + i]!;
+        if (!visited.testAndSet(e)) ids[fresh++] = e;
+      }
+      if (fresh === 0) continue;
+      ev.distances(ids, fresh, dists);
+      for (let i = 0; i < fresh; i++) {
+        const d = dists[i]!;
+        if (top.size < ef || d < top.topDist()) {
+          const e = ids[i]!;
+          candidates.push(e, d);
+          if (isAllowed(bits, e)) {
+            top.push(e, d);
+            if (top.size > ef) top.pop();
+          }
+        }
+      }
+    }
+    return top;
+  }
+
+  /** Scores `count` allowed items at even steps through the allowed set and queues them. */
+  private seed(ev: QueryEvaluator, allowed: AllowedSet, n: number, count: number, ep: number): void {
+    if (count <= 0 || allowed.count === 0) return;
+    const { candidates, top, visited } = this.layer;
+    const { ids, dists } = this;
+    const bits = allowed.bits;
+    const step = allowed.count / count;
+    let next = step / 2;
+    let seen = 0;
+    let got = 0;
+    for (let w = 0; w < bits.length && got < count; w++) {
+      let word = bits[w]!;
+      const pop = popcount32(word);
+      if (seen + pop <= next) {
+        seen += pop;
+        continue;
+      }
+      while (word !== 0 && got < count) {
+        const bit = 31 - Math.clz32(word & -word);
+        word &= word - 1;
+        if (seen++ < Math.floor(next)) continue;
+        next += step;
+        const id = (w << 5) + bit;
+        if (id >= n || id === ep || visited.testAndSet(id)) continue;
+        ids[got++] = id;
+      }
+    }
+    ev.distances(ids, got, dists);
+    for (let i = 0; i < got; i++) {
+      candidates.push(ids[i]!, dists[i]!);
+      top.push(ids[i]!, dists[i]!);
+    }
+    while (top.size > count) top.pop();
   }
 }

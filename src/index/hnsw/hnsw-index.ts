@@ -260,7 +260,7 @@ export class HnswIndex extends LivingIndex {
     const filtered = (this.filtered ??= new FilteredSearcher(searcher, Math.max(g.m0, g.m)));
     const ev = this.store.queryEvaluator(query);
     let top;
-    if (allowed.count === 0 || FilteredSearcher.exhaustiveIsCheaper(allowed, ef, g.m0)) {
+    if (allowed.count === 0 || FilteredSearcher.exhaustiveIsCheaper(allowed, ef, g.m0, g.n)) {
       top = filtered.exhaustive(ev, allowed, g.n, ef);
     } else {
       let cur = g.entryPoint;
