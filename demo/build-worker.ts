@@ -21,6 +21,7 @@ scope.onmessage = (ev) => {
       m: req.m,
       efConstruction: req.efConstruction,
       seed: req.seed,
+      labels: req.labels,
       onProgress: (done, total) => scope.postMessage({ type: 'progress', done, total }),
     });
     const bytes = serializeIndex(index);

@@ -9,6 +9,8 @@ export interface BuildParams {
   m: number;
   efConstruction: number;
   seed: number;
+  /** A label per item (MNIST: its digit), for filtered search. */
+  labels?: number[];
 }
 
 export interface Built {

@@ -190,7 +190,8 @@ async function build(): Promise<void> {
   info.textContent = `Building ${where}…`;
   cancel.disabled = false;
   update({ building: true, buildProgress: 0, buildCancelled: false, threads });
-  job = startBuild(data.base, { metric: data.metric, m, efConstruction, seed: 1 }, threads, (done, total) => {
+  const labels = data.baseLabels ? Array.from(data.baseLabels) : undefined;
+  job = startBuild(data.base, { metric: data.metric, m, efConstruction, seed: 1, labels }, threads, (done, total) => {
     bar.value = done / total;
     info.textContent = `Building ${where}… ${Math.round((100 * done) / total)}% (${done.toLocaleString('en')} / ${total.toLocaleString('en')} inserted)`;
     state.buildProgress = done / total;

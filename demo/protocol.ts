@@ -12,6 +12,8 @@ export interface BuildRequest {
   m: number;
   efConstruction: number;
   seed: number;
+  /** A label per item (MNIST: its digit), for filtered search. */
+  labels?: number[];
 }
 
 export type BuildReply =

@@ -1,4 +1,4 @@
-import { recallAtK, type Vector } from '../src/index.js';
+import { DenseDataset, recallAtK, serializeIndex, type HnswIndex, type Vector } from '../src/index.js';
 import { drawChart, runSweep, SWEEP_EF, SWEEP_QUERIES } from './compare.js';
 import { $, el, formatMs, formatScore, tile } from './render.js';
 import { searchAll, searchOne, type Backend, type Timed } from './search.js';
@@ -8,6 +8,21 @@ import { action, app, update } from './state.js';
 
 /** The query being looked at: a query-set row or a base item. */
 let pick: { kind: 'query' | 'base'; i: number } = { kind: 'query', i: 0 };
+
+/**
+ * The live index's changes: base rows removed from `removedFrom` (an index without keys:
+ * its ids are the base rows; adding them back in ascending order refills the same slots).
+ */
+const removed = new Set<number>();
+let removedFrom: HnswIndex | null = null;
+/** Ids shown by the last single search (what "Remove these results" removes). */
+let shown: number[] = [];
+
+/** The digit filter, or null for any. */
+function digitFilter(): number | null {
+  const v = $<HTMLSelectElement>('filter-digit').value;
+  return v === '' ? null : Number(v);
+}
 
 function readInt(id: string, min: number, max: number, name: string): number {
   const v = Number($<HTMLInputElement>(id).value);
@@ -34,9 +49,25 @@ function queryVector(): { vector: Vector; title: string; label?: number } {
   return { vector: data.base.get(pick.i), title: `base item ${pick.i}`, label: data.baseLabels?.[pick.i] };
 }
 
-/** The exact top-k of the picked query: from the ground truth, or by brute force. */
-async function exactOf(vector: Vector, k: number): Promise<{ ids: Int32Array; scores: Float32Array }> {
+/**
+ * The exact top-k of the picked query among the live items `digit` allows: from the ground
+ * truth, or by brute force (always, once the index was filtered or changed).
+ */
+async function exactOf(vector: Vector, k: number, digit: number | null): Promise<{ ids: Int32Array; scores: Float32Array }> {
   const truth = await app.truth!;
+  const data = app.data!;
+  if (digit !== null || removed.size > 0) {
+    const all = truth.flat.search(vector, data.base.size);
+    const ids: number[] = [];
+    const scores: number[] = [];
+    for (let i = 0; i < all.ids.length && ids.length < k; i++) {
+      const id = all.ids[i]!;
+      if (removed.has(id) || (digit !== null && data.baseLabels?.[id] !== digit)) continue;
+      ids.push(id);
+      scores.push(all.scores[i]!);
+    }
+    return { ids: Int32Array.from(ids), scores: Float32Array.from(scores) };
+  }
   if (pick.kind === 'query' && k <= truth.gt.dim) {
     const at = pick.i * truth.gt.dim;
     return { ids: truth.gt.data.slice(at, at + k), scores: truth.gt.scores!.slice(at, at + k) };
@@ -76,12 +107,55 @@ async function searchPicked(): Promise<void> {
   const ef = readInt('ef', 1, 4096, 'ef');
   const backend = backendChoice();
   const q = queryVector();
-  const r = await searchOne(index, q.vector, k, ef, backend, app.gpu);
-  const exact = await exactOf(q.vector, k);
-  const recall = recallAtK(r.ids, k, { rows: 1, dim: k, data: exact.ids, scores: exact.scores }, { scores: r.scores });
-  describe(r, backend, `1 query in ${formatMs(r.ms)}`, recall, k);
+  const digit = digitFilter();
+  if (digit !== null && !index.labels) throw new Error('this index has no labels to filter by (build it from MNIST)');
+  const r = await searchOne(index, q.vector, k, ef, backend, app.gpu, digit === null ? undefined : { label: digit });
+  const exact = await exactOf(q.vector, k, digit);
+  // Recall over the results that exist (fewer than k when fewer items are allowed).
+  const recall = exact.ids.length === 0 ? 1 : recallAtK(r.ids.slice(0, exact.ids.length), exact.ids.length, { rows: 1, dim: exact.ids.length, data: exact.ids, scores: exact.scores }, { scores: r.scores.slice(0, exact.ids.length) });
+  const what = `1 query in ${formatMs(r.ms)}${digit === null ? '' : `, only digit ${digit}`}${removed.size > 0 ? `, ${removed.size} items removed` : ''}`;
+  describe(r, backend, what, recall, k);
   showTiles(q.vector, q.title, q.label, r.ids, r.scores, exact.ids);
-  update({ lastSearch: { mode: 'single', backend: r.backend, requested: backend, recall, latencyMs: r.ms, queries: 1, k, ef } });
+  shown = Array.from(r.ids).filter((id) => id >= 0);
+  $<HTMLButtonElement>('remove-shown').disabled = shown.length === 0;
+  const labels = shown.map((id) => app.data!.baseLabels?.[id] ?? null);
+  update({ lastSearch: { mode: 'single', backend: r.backend, requested: backend, recall, latencyMs: r.ms, queries: 1, k, ef, filter: digit, ids: shown, labels } });
+}
+
+/** Removes the shown results from the live index, then searches again. */
+async function removeShown(): Promise<void> {
+  const { index } = ready();
+  if (removedFrom !== index) {
+    removed.clear();
+    removedFrom = index;
+  }
+  index.remove(shown);
+  for (const id of shown) removed.add(id);
+  app.indexBytes = serializeIndex(index);
+  liveChanged(`Removed ${shown.length} items: ${index.size.toLocaleString('en')} live.`);
+  await searchPicked();
+}
+
+/** Adds every removed item back (same vectors and labels, same slots). */
+async function addBack(): Promise<void> {
+  const { index, data } = ready();
+  if (removedFrom !== index || removed.size === 0) return;
+  const rows = [...removed].sort((a, b) => a - b);
+  const vectors = new Float32Array(rows.length * data.base.dim);
+  rows.forEach((row, i) => vectors.set(data.base.get(row) as Float32Array, i * data.base.dim));
+  const labels = data.baseLabels ? rows.map((row) => data.baseLabels![row]!) : undefined;
+  const ids = index.add(new DenseDataset(vectors, data.base.dim), undefined, { labels });
+  if (ids.some((id, i) => id !== rows[i])) throw new Error('the index gave the items other ids than their rows');
+  removed.clear();
+  app.indexBytes = serializeIndex(index);
+  liveChanged(`Added ${rows.length} items back: ${index.size.toLocaleString('en')} live.`);
+  await searchPicked();
+}
+
+function liveChanged(message: string): void {
+  $('live-info').textContent = message;
+  $<HTMLButtonElement>('add-back').disabled = removed.size === 0;
+  update({ removed: removed.size });
 }
 
 async function searchEvery(): Promise<void> {
@@ -141,7 +215,12 @@ export function resetResults(): void {
     pick = { kind: 'query', i: Number(input.value) };
   }
   $('pick-label').textContent = '';
-  update({ lastSearch: null });
+  removed.clear();
+  removedFrom = null;
+  shown = [];
+  $<HTMLButtonElement>('remove-shown').disabled = true;
+  $<HTMLButtonElement>('add-back').disabled = true;
+  update({ lastSearch: null, removed: 0 });
 }
 
 export function initSearchPanel(): void {
@@ -162,6 +241,10 @@ export function initSearchPanel(): void {
   one.addEventListener('click', () => void action(one, 'Search failed', searchPicked));
   const all = $<HTMLButtonElement>('search-all');
   all.addEventListener('click', () => void action(all, 'Search failed', searchEvery));
+  const removeButton = $<HTMLButtonElement>('remove-shown');
+  removeButton.addEventListener('click', () => void action(removeButton, 'Remove failed', removeShown));
+  const addButton = $<HTMLButtonElement>('add-back');
+  addButton.addEventListener('click', () => void action(addButton, 'Add failed', addBack));
   const cmp = $<HTMLButtonElement>('compare');
   cmp.addEventListener('click', () => void action(cmp, 'Comparison failed', compare));
 }

@@ -1,3 +1,4 @@
+import type { SearchFilter } from '../src/index.js';
 import {
   FlatIndex, recallAtK, type BatchSearchResult, type Dataset, type GpuMode, type GroundTruth, type HnswBatchParams,
   type HnswIndex, type Vector,
@@ -82,14 +83,17 @@ export function recallOf(r: { ids: Int32Array; scores: Float32Array }, k: number
 }
 
 /** One query. The CPU uses the single-query search; the GPU a batch of one. */
-export async function searchOne(index: HnswIndex, query: Vector, k: number, ef: number, backend: Backend, gpu: DemoGpu | null): Promise<Timed> {
+export async function searchOne(
+  index: HnswIndex, query: Vector, k: number, ef: number, backend: Backend, gpu: DemoGpu | null, filter?: SearchFilter,
+): Promise<Timed> {
   if (backend === 'cpu') {
     const start = performance.now();
-    const r = index.search(query, k, { ef });
+    const r = index.search(query, k, filter ? { ef, filter } : { ef });
     return { ids: r.ids, scores: r.scores, backend: 'cpu', ms: performance.now() - start };
   }
   const start = performance.now();
-  const r = await batch(index, [query], k, backend, gpu, { ef });
+  // A filtered batch runs on the CPU (the GPU kernels take no filter yet): result.backend says so.
+  const r = await batch(index, [query], k, backend, gpu, filter ? { ef, filter } : { ef });
   return { ids: r.ids, scores: r.scores, backend: r.backend, ms: performance.now() - start };
 }
 

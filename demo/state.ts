@@ -21,6 +21,11 @@ export interface LastSearch {
   queries: number;
   k: number;
   ef: number;
+  /** The digit a single search was filtered by, or null. */
+  filter?: number | null;
+  /** Ids and labels of a single search's results. */
+  ids?: number[];
+  labels?: (number | null)[];
 }
 
 export interface PublicState {
@@ -36,6 +41,8 @@ export interface PublicState {
   /** Worker threads the page builds and searches with (null until known; 1 without cross-origin isolation). */
   threads: number | null;
   lastSearch: LastSearch | null;
+  /** Items removed from the live index (and not added back). */
+  removed: number;
   sweeping: boolean;
   chartReady: boolean;
   sweep: { label: string; points: { ef: number; qps: number; recall: number; queries: number }[] }[] | null;
@@ -54,6 +61,7 @@ export const state: PublicState = {
   buildMs: null,
   threads: null,
   lastSearch: null,
+  removed: 0,
   sweeping: false,
   chartReady: false,
   sweep: null,

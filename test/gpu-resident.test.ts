@@ -31,6 +31,32 @@ function expectCounters(r: BatchSearchResult, mode: string) {
 }
 
 describeGpu('GPU-resident HNSW search (MNIST)', () => {
+  it('a living index: the GPU searches the changed graph, never returns a removed item; filtered batches run on the CPU', async () => {
+    const { base, queries } = await mnist(3000, 100);
+    const index = HnswIndex.build(base.slice(0, 2500), { metric: 'l2', m: 12, efConstruction: 80, labels: Array.from({ length: 2500 }, (_, i) => i % 4) });
+    await index.searchBatch(queries, 10, { ef: 48, backend: 'gpu' }); // uploads the first graph
+    const gone = Array.from({ length: 2500 }, (_, i) => i).filter((i) => i % 5 === 0);
+    index.remove(gone);
+    index.add(base.slice(2500, 3000), undefined, { labels: Array.from({ length: 500 }, (_, i) => i % 4) });
+    expect(index.capacity).toBe(2500); // the 500 new items took the 500 freed slots
+    const all = index.capacity;
+    const truth = await new FlatIndex(index.store).searchBatch(queries, all);
+    const live = (id: number) => id >= 0 && !index.removed.has(id);
+    const exact = new Int32Array(100 * 10);
+    for (let q = 0; q < 100; q++) exact.set(Array.from(truth.ids.subarray(q * all, (q + 1) * all)).filter(live).slice(0, 10), q * 10);
+    const gpuRun = await index.searchBatch(queries, 10, { ef: 48, backend: 'gpu' });
+    expect(gpuRun.gpuMode).toBe('resident');
+    for (const id of gpuRun.ids) expect(live(id)).toBe(true);
+    expect(recallAtK(gpuRun.ids, 10, { rows: 100, dim: 10, data: exact })).toBeGreaterThan(0.95);
+    const filtered = await index.searchBatch(queries, 10, { ef: 48, backend: 'gpu', filter: { label: 2 } });
+    expect(filtered.filtered).toBe(true);
+    expect(filtered.backend).toBe('cpu');
+    for (const id of filtered.ids) {
+      expect(live(id)).toBe(true);
+      expect(Array.from(index.labels!.of(id))).toEqual([2]);
+    }
+  });
+
   it('dense L2: resident and hybrid recall within 0.01 of the CPU; one round trip; counters', async () => {
     const { base, queries } = await mnist(6000, 200);
     const index = HnswIndex.build(base, { metric: 'l2', m: 12, efConstruction: 80 });

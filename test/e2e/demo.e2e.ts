@@ -28,7 +28,11 @@ interface DemoState {
   built: boolean;
   buildCancelled: boolean;
   threads: number | null;
-  lastSearch: { mode: string; backend: string; requested: string; recall: number; latencyMs: number; queries: number; k: number } | null;
+  lastSearch: {
+    mode: string; backend: string; requested: string; recall: number; latencyMs: number; queries: number; k: number;
+    filter?: number | null; ids?: number[]; labels?: (number | null)[];
+  } | null;
+  removed: number;
   chartReady: boolean;
   sweep: { label: string; points: { ef: number; qps: number; recall: number }[] }[] | null;
   error: string | null;
@@ -193,6 +197,25 @@ describe.sequential('demo in Chromium with WebGPU (SwiftShader)', () => {
     expect(s.lastSearch?.latencyMs).toBeGreaterThan(0);
     expect(await page.locator('#results canvas.digit').count()).toBe(11);
     expect(await page.textContent('#search-info')).toContain('Ran on gpu');
+  });
+
+  it('filters by digit, removes the results live and adds them back', async () => {
+    await page.check('#backend-cpu');
+    await page.selectOption('#filter-digit', '3');
+    await page.click('#search');
+    const first = await until(page, 'a search for 3s', (st) => st.lastSearch?.mode === 'single' && st.lastSearch.filter === 3);
+    const shown = first.lastSearch!.ids!;
+    expect(shown).toHaveLength(10);
+    expect(first.lastSearch!.labels).toEqual(new Array(10).fill(3));
+    expect(first.lastSearch!.recall).toBeGreaterThanOrEqual(0.9);
+    await page.click('#remove-shown');
+    const after = await until(page, 'the removal', (st) => st.removed === 10 && st.lastSearch?.ids?.every((id) => !shown.includes(id)) === true);
+    expect(after.lastSearch!.labels).toEqual(new Array(10).fill(3));
+    expect(after.lastSearch!.recall).toBeGreaterThanOrEqual(0.9);
+    await page.click('#add-back');
+    const back = await until(page, 'adding back', (st) => st.removed === 0 && st.lastSearch?.ids?.some((id) => shown.includes(id)) === true);
+    expect(back.lastSearch!.recall).toBeGreaterThanOrEqual(0.9);
+    await page.selectOption('#filter-digit', '');
   });
 
   it('saves the index and loads it back', async () => {
