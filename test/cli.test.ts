@@ -160,7 +160,7 @@ describe('webannolo CLI: the main job', () => {
       '--groundtruth', p('gt.ivecs'), '--out', p('res2.ivecs'));
     expectOk(s);
     const sj = lastJson(s);
-    expect(Object.keys(sj)).toEqual(['queries', 'k', 'ef', 'seconds', 'qps', 'recall', 'backend', 'index']);
+    expect(Object.keys(sj)).toEqual(['queries', 'k', 'ef', 'seconds', 'qps', 'recall', 'backend', 'index', 'loadSeconds']);
     expect(sj).toMatchObject({ queries: NQ, k: 10, ef: 100, backend: 'cpu' });
     expect(sj['recall']).toBeGreaterThanOrEqual(0.95);
     expect(sj['qps']).toBeGreaterThan(0);
@@ -171,7 +171,7 @@ describe('webannolo CLI: the main job', () => {
       '--batch', '16', '--groundtruth', p('gt.ivecs'));
     expectOk(sb);
     const sbj = lastJson(sb);
-    expect(Object.keys(sbj)).toEqual(['queries', 'k', 'ef', 'seconds', 'qps', 'recall', 'batch', 'backend', 'gpuMode', 'roundTrips', 'bytesUp', 'bytesDown', 'hostMs', 'threads', 'index']);
+    expect(Object.keys(sbj)).toEqual(['queries', 'k', 'ef', 'seconds', 'qps', 'recall', 'batch', 'backend', 'gpuMode', 'roundTrips', 'bytesUp', 'bytesDown', 'hostMs', 'threads', 'index', 'loadSeconds']);
     expect(sbj).toMatchObject({ queries: NQ, k: 10, ef: 100, batch: 16, backend: 'cpu', gpuMode: 'none', roundTrips: 0, bytesUp: 0, bytesDown: 0 });
     expect(sbj['recall']).toBeGreaterThanOrEqual(0.95);
 

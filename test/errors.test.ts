@@ -68,3 +68,21 @@ describe('bad input gets a clear error', () => {
     expect(sparse.search({ indices: Uint32Array.of(3, 12), values: Float32Array.of(1, 1) }, 3).ids.length).toBe(3);
   });
 });
+
+describe('the SIMD store size limit', () => {
+  it('says what fits instead of silently falling back to the slow kernels', async () => {
+    const { WasmArena } = await import('../src/quant/wasm/arena.js');
+    const { PlainDenseStore } = await import('../src/quant/dense-store.js');
+    const { DenseDataset } = await import('../src/data/dense.js');
+    const data = new DenseDataset(new Float32Array(2000 * 784).fill(1), 784);
+    const saved = WasmArena.maxBytes;
+    WasmArena.maxBytes = 4 << 20; // stands in for 4 GiB
+    try {
+      expect(() => new PlainDenseStore(data, 'l2')).toThrow(/2000 vectors of dimension 784 take 0\.01 GiB; .* holds at most \d+ of them .*product quantization/);
+      expect(new PlainDenseStore(data, 'l2', { simd: false }).kernels).toBe('js');
+    } finally {
+      WasmArena.maxBytes = saved;
+    }
+    expect(new PlainDenseStore(data, 'l2').kernels).toBe('wasm-simd');
+  });
+});

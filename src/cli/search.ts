@@ -64,7 +64,7 @@ export const searchCommand: Command = {
     { name: 'limit', type: 'int', min: 1, help: 'use only the first N queries' },
     { name: 'threads', type: 'int', min: 1, max: 1024, placeholder: 'N', help: 'with --batch on the CPU: worker threads sharing the queries (default: every core)' },
   ],
-  notes: 'The last line of stdout is one JSON object: {"queries","k","ef","rerank"?,"rerankFrom"?,"seconds","qps","recall"?,"filtered"?,"batch"?,"backend","device"?,"gpuMode"?,"roundTrips"?,"bytesUp"?,"bytesDown"?,"hostMs"?,"threads"?,...}; the GPU counters and threads come with --batch.',
+  notes: 'The last line of stdout is one JSON object: {"queries","k","ef","rerank"?,"rerankFrom"?,"seconds","qps","recall"?,"filtered"?,"batch"?,"backend","device"?,"gpuMode"?,"roundTrips"?,"bytesUp"?,"bytesDown"?,"hostMs"?,"threads"?,...,"index","loadSeconds"}; the GPU counters and threads come with --batch; loadSeconds is the time to read and check the index file.',
   async run(args, io) {
     const indexPath = str(args, 'index');
     const outPath = str(args, 'out', true);
@@ -73,9 +73,11 @@ export const searchCommand: Command = {
     if (args.given.has('rerank-from') && rerank === 0) throw new UsageError('search: --rerank-from only applies with --rerank N');
     if (outPath !== undefined) checkWritable('out', outPath);
 
+    const loadStart = performance.now();
     const index = await aboutFile(indexPath, () => loadIndexFile(indexPath, { rerank: rerank > 0 ? rerankFrom : 'memory' }));
+    const loadSeconds = secondsSince(loadStart);
     try {
-      return await searchIndex(index, rerank, rerankFrom, args, io);
+      return await searchIndex(index, rerank, rerankFrom, args, io, loadSeconds);
     } finally {
       closeIndex(index);
     }
@@ -83,7 +85,7 @@ export const searchCommand: Command = {
 };
 
 /** Searches a loaded index (the caller closes it) and reports, like `search` documents. */
-async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, args: ParsedArgs, io: CliIo): Promise<number> {
+async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, args: ParsedArgs, io: CliIo, loadSeconds: number): Promise<number> {
   const indexPath = str(args, 'index');
   const queriesPath = str(args, 'queries');
   const k = num(args, 'k');
@@ -187,6 +189,8 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
   if (device !== undefined) json['device'] = device;
   if (counters) Object.assign(json, counters);
   json['index'] = kind;
+  // Reading and checking the index file, apart from the search's own time.
+  json['loadSeconds'] = round(loadSeconds);
   println(io.stdout, JSON.stringify(json));
   return 0;
 }

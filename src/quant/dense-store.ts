@@ -241,7 +241,13 @@ class DenseArena {
     return this.arena.share();
   }
   static create(vectors: Float32Array, dim: number): DenseArena | null {
-    const arena = WasmArena.create(vectors.byteLength + 64 * dim * 4);
+    const reserve = vectors.byteLength + 64 * dim * 4;
+    if (!WasmArena.fits(reserve)) {
+      // Never a silent 10x slowdown on the JS kernels: say what fits and what to do.
+      const fit = Math.floor((WasmArena.capacityBytes - 64 * dim * 4) / (dim * 4));
+      fail('INVALID_ARGUMENT', `${vectors.length / dim} vectors of dimension ${dim} take ${(vectors.byteLength / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them (${(WasmArena.capacityBytes / 2 ** 30).toFixed(2)} GiB): use product quantization (ProductQuantizer, --quantizer pq), or { simd: false } for the plain JS kernels (about 10x slower)`);
+    }
+    const arena = WasmArena.create(reserve);
     if (arena === null) return null;
     // The kernels address item i at i * nbytes: the vectors must start at byte 0.
     if (arena.alloc(vectors.byteLength) !== 0) return null;

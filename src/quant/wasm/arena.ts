@@ -53,7 +53,7 @@ export class WasmArena {
    */
   static create(reserveBytes: number): WasmArena | null {
     const needed = align(reserveBytes) + 256 * 1024;
-    if (needed > MAX_BYTES) return null;
+    if (needed > WasmArena.maxBytes) return null;
     const shared = canShareMemory();
     let memory: WebAssembly.Memory;
     try {
@@ -64,6 +64,19 @@ export class WasmArena {
     const kernels = instantiateKernels(memory, shared);
     const top = new Int32Array(shared ? new SharedArrayBuffer(4) : new ArrayBuffer(4));
     return kernels === null ? null : new WasmArena(memory, kernels, top);
+  }
+
+  /** The largest arena: one 32-bit WebAssembly memory (tests lower it to check the limit's error). */
+  static maxBytes = MAX_BYTES;
+
+  /** Whether `reserveBytes` of data fit one arena (less room for scratch). */
+  static fits(reserveBytes: number): boolean {
+    return align(reserveBytes) + 256 * 1024 <= WasmArena.maxBytes;
+  }
+
+  /** Bytes of data one arena can hold at most. */
+  static get capacityBytes(): number {
+    return WasmArena.maxBytes - 256 * 1024;
   }
 
   /** The arena for worker threads; fails where its memory is not shared. */
