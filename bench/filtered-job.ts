@@ -116,13 +116,18 @@ async function main(): Promise<void> {
     options: {
       lib: { type: 'string' }, dataset: { type: 'string' }, n: { type: 'string', default: '60000' }, nq: { type: 'string', default: '500' },
       efs: { type: 'string', default: '16,32,64,128,256' }, 'min-time': { type: 'string', default: '1000' },
+      /** Only the filters whose name contains one of these (comma-separated); default all. */
+      cases: { type: 'string' },
     },
   });
   const lib = values.lib as 'webannolo' | 'hnswlib';
   const dataset = values.dataset!;
   const efs = values.efs!.split(',').map(Number);
   const minTime = Number(values['min-time']);
-  const { base, queries, metric, labels, cases } = load(dataset, Number(values.n), Number(values.nq));
+  const loaded = load(dataset, Number(values.n), Number(values.nq));
+  const { base, queries, metric, labels } = loaded;
+  const only = values.cases?.split(',');
+  const cases = only ? loaded.cases.filter((c) => only.some((o) => c.name.includes(o))) : loaded.cases;
   const nq = queries.size;
 
   const t0 = performance.now();
