@@ -15,7 +15,7 @@ export { trainPqParallel } from './quant/parallel-kmeans.js';
 export { HnswGraph } from './index/hnsw/graph.js';
 export type { SearchFilter, AllowedSet } from './index/filter.js';
 export type { ItemKey } from './index/item-keys.js';
-export type { AddOptions, LabelRow, CompactOptions } from './index/hnsw/living-index.js';
+export type { AddOptions, AddAsyncOptions, LabelRow, CompactOptions } from './index/hnsw/living-index.js';
 export type { HnswBuildParams } from './index/hnsw/build.js';
 export { serializeIndex, deserializeIndex, describeIndexFile, type AnyIndex } from './io/index-codec.js';
 export { registerStoreCodec, type StoreCodec } from './io/store-codecs.js';

@@ -78,6 +78,27 @@ describe('a living index on MNIST', () => {
     expect(rLiving).toBeGreaterThanOrEqual(rFresh - 0.01);
   });
 
+  it('adds on worker threads (addAsync): same recall as a serial add; a cancelled add changes nothing', async () => {
+    const first = range(0, 3000);
+    const more = range(3000, 6000);
+    const serial = HnswIndex.build(rows(base, first), { ...BUILD, keys: first });
+    serial.add(rows(base, more), more);
+    const parallel = HnswIndex.build(rows(base, first), { ...BUILD, keys: first });
+    parallel.remove([5, 6]);
+    expect(await parallel.addAsync(rows(base, [5, 6, ...more]), [5, 6, ...more], { threads: 2 })).toEqual([5, 6, ...more]);
+    expect(parallel.size).toBe(6000);
+    expect(parallel.capacity).toBe(6000);
+    const live = new Set(range(0, 6000));
+    const rSerial = liveRecall(serial, base, queries, live);
+    const rParallel = liveRecall(parallel, base, queries, live);
+    expect(rParallel).toBeGreaterThanOrEqual(rSerial - 0.01);
+    const before = serializeIndex(parallel);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(parallel.addAsync(rows(base, range(6000, 7000)), range(6000, 7000), { threads: 2, signal: controller.signal })).rejects.toThrow(/cancelled/);
+    expect(sameBytes(serializeIndex(parallel), before)).toBe(true);
+  });
+
   it('updates an item in place of its key, keeping its labels', () => {
     const index = HnswIndex.build(rows(base, range(0, 2000)), { ...BUILD, keys: range(0, 2000).map((i) => `k${i}`), labels: range(0, 2000).map((i) => digits[i]!) });
     // Item k5 now holds the vector of row 3000: searching that vector finds k5 first.

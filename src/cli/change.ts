@@ -33,13 +33,14 @@ async function save(index: HnswIndex, path: string, io: CliIo, json: Record<stri
 export const addCommand: Command = {
   name: 'add',
   summary: 'add vectors (with keys and labels) to a saved hnsw index, in place',
-  synopsis: '--index INDEX --data FILE [--keys FILE] [--labels FILE] [--upsert] [--format F]',
+  synopsis: '--index INDEX --data FILE [--keys FILE] [--labels FILE] [--upsert] [--format F] [--threads N]',
   flags: [
     { name: 'index', type: 'string', placeholder: 'INDEX', required: true, help: 'hnsw index file to change (rewritten atomically)' },
     { name: 'data', type: 'string', placeholder: 'FILE', required: true, help: 'vectors to add (same formats as build)' },
     { name: 'keys', type: 'string', placeholder: 'FILE', help: 'a key per new vector, one per line (required when the index has keys)' },
     { name: 'labels', type: 'string', placeholder: 'FILE', help: 'labels per new vector, one line each, separated by commas' },
     { name: 'upsert', type: 'boolean', help: 'replace items whose key is already in the index (default: that is an error)' },
+    { name: 'threads', type: 'int', min: 1, max: 1024, placeholder: 'N', help: 'worker threads inserting the new vectors (default: every core)' },
     { name: 'format', type: 'enum', values: DATA_FORMATS, placeholder: 'FORMAT', help: 'dataset format, overriding the extension' },
   ],
   notes: 'Removed items\' slots are reused first. The last line of stdout is one JSON object: {"added","items","capacity","seconds","index"}.',
@@ -54,7 +55,7 @@ export const addCommand: Command = {
     let keys = keysPath === undefined ? undefined : await readKeysFile(keysPath, data.size);
     if (keys && index.keys?.kind === 'string') keys = keys.map(String);
     const labels = labelsPath === undefined ? undefined : await readLabelsFile(labelsPath, data.size);
-    const added = await aboutFile(dataPath, () => index.add(data, keys, { labels, upsert: bool(args, 'upsert') }));
+    const added = await aboutFile(dataPath, () => index.addAsync(data, keys, { labels, upsert: bool(args, 'upsert'), threads: num(args, 'threads', true) }));
     println(io.stdout, `added ${added.length} vectors from ${dataPath}`);
     return save(index, path, io, { added: added.length }, start);
   },

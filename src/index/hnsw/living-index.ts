@@ -4,10 +4,22 @@ import { WorkerPool } from '../../parallel/pool.js';
 import { ItemKeys, type ItemKey } from '../item-keys.js';
 import { ItemLabels } from '../item-labels.js';
 import { Tombstones } from '../tombstones.js';
-import { buildGraphParallel } from './parallel-build.js';
-import { addItems, idsOfKeys, liveIds, removeIds, type AddOptions, type BuildSettings, type IndexState, type LabelRow } from './mutations.js';
+import { buildGraphParallel, insertRangeParallel } from './parallel-build.js';
+import { insertNodes } from './build.js';
+import { addItems, idsOfKeys, linkStore, liveIds, prepareAdd, removeIds, type AddOptions, type BuildSettings, type IndexState, type LabelRow } from './mutations.js';
 
 export type { AddOptions, LabelRow } from './mutations.js';
+
+/** addAsync's options: add's, plus threads and cancellation. */
+export interface AddAsyncOptions extends AddOptions {
+  /** Worker threads inserting the new items (default: every core). */
+  threads?: number;
+  /** Aborting stops the add with a CANCELLED error; the index is then unchanged. */
+  signal?: AbortSignal;
+}
+
+/** Fewest appended items worth sharing out to worker threads. */
+const PARALLEL_ADD_MIN = 256;
 
 /** compact's options. */
 export interface CompactOptions {
@@ -44,6 +56,33 @@ export abstract class LivingIndex {
     const r = addItems(this.state, vectors, keys, options, this.buildParams);
     this.install(r.state);
     return r.keys;
+  }
+
+  /**
+   * `add` on worker threads, without blocking the calling thread: the appended items are
+   * inserted in parallel batches (as buildAsync does; the graph then differs from a serial
+   * add's), items that reuse removed slots first on this thread. All-or-nothing like add: the
+   * index changes only when it resolves.
+   */
+  async addAsync(vectors: Dataset | readonly Vector[], keys?: readonly ItemKey[], options: AddAsyncOptions = {}): Promise<ItemKey[]> {
+    this.checkIdle('add');
+    const build = this.buildParams;
+    const p = prepareAdd(this.state, vectors, keys, options, build);
+    const threads = await WorkerPool.threadsFor(options.threads);
+    await this.whileSearching((async () => {
+      const { graph } = p.state;
+      const store = linkStore(p.state);
+      const serial = (ids: readonly number[]) => insertNodes(store, graph, ids, build.efConstruction);
+      serial(p.slots.slice(0, p.reused));
+      let from = p.reused;
+      if (graph.entryPoint < 0 && from < p.slots.length) serial([p.slots[from++]!]);
+      const appended = p.slots.slice(from);
+      const linked = threads > 1 && appended.length >= PARALLEL_ADD_MIN
+        && await insertRangeParallel(graph, store, appended[0]!, appended[appended.length - 1]! + 1, { efConstruction: build.efConstruction, keepPruned: false, threads, signal: options.signal });
+      if (!linked) serial(appended);
+    })());
+    this.install(p.state);
+    return p.keys;
   }
 
   /**

@@ -41,10 +41,37 @@ export interface BuildSettings {
 
 const MAX_LEVEL = 31;
 
+/**
+ * An add, checked and laid out but not yet linked: the new state holds the new items'
+ * vectors, keys, labels and levels; `slots` (the reused ones first, ascending, then the
+ * appended range) still have to be inserted into its graph.
+ */
+export interface PreparedAdd {
+  readonly state: IndexState;
+  readonly keys: ItemKey[];
+  readonly slots: readonly number[];
+  /** How many of `slots` reuse removed slots (they come first). */
+  readonly reused: number;
+}
+
 /** The state after adding `vectors` (see HnswIndex.add), and the keys the new items got. */
 export function addItems(
   state: IndexState, vectors: Dataset | readonly Vector[], keys: readonly ItemKey[] | undefined, options: AddOptions, build: BuildSettings,
 ): { state: IndexState; keys: ItemKey[] } {
+  const p = prepareAdd(state, vectors, keys, options, build);
+  insertNodes(linkStore(p.state), p.state.graph, p.slots, build.efConstruction);
+  return p;
+}
+
+/** The store the graph is built on: the plain vectors (the re-ranking store of a PQ index). */
+export function linkStore(state: IndexState): VectorStore {
+  return state.rerankStore ?? state.store;
+}
+
+/** Everything of an add but linking the new nodes (see PreparedAdd). */
+export function prepareAdd(
+  state: IndexState, vectors: Dataset | readonly Vector[], keys: readonly ItemKey[] | undefined, options: AddOptions, build: BuildSettings,
+): PreparedAdd {
   const rows = checkRows(state.store, vectors);
   const count = rows.size;
   let labelRows = options.labels === undefined ? null : checkLabelRows(options.labels, count);
@@ -84,7 +111,6 @@ export function addItems(
   const levelMult = 1 / Math.log(build.m);
   for (const s of slots) levels[s] = Math.min(MAX_LEVEL, Math.floor(-Math.log(rng.nextOpenUnit()) * levelMult));
   const graph = current.graph.resized(levels);
-  insertNodes(rerankStore ?? store, graph, slots, build.efConstruction);
 
   const newKeys: ItemKey[] = keys === undefined ? slots : [...keys];
   const itemKeys = current.keys === null ? null : current.keys.edited(capacity, [], slots, newKeys);
@@ -94,7 +120,7 @@ export function addItems(
     labels = labels.edited(capacity, slots, labelRows ?? slots.map(() => []));
   }
   const removed = current.removed.edited(capacity, [], slots);
-  return { state: { graph, store, rerankStore, keys: itemKeys, labels, removed }, keys: newKeys };
+  return { state: { graph, store, rerankStore, keys: itemKeys, labels, removed }, keys: newKeys, slots, reused: Math.min(free.length, count) };
 }
 
 /** The internal ids of `keys` (ids themselves on an index without keys); unknown ones fail. */

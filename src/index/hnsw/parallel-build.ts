@@ -33,45 +33,62 @@ export function batchSizeAfter(inserted: number): number {
  */
 export async function buildGraphParallel(store: VectorStore, params: ParallelBuildParams): Promise<HnswGraph> {
   const { m, efConstruction, seed, keepPruned } = resolveBuildParams(params);
-  const { threads, signal } = params;
+  const { threads } = params;
   if (threads <= 1) return buildGraphSerialAsync(store, params);
   const n = store.size;
   const graph = new HnswGraph(m, drawLevels(n, m, seed));
+  graph.entryPoint = 0;
+  graph.maxLevel = graph.levels[0]!;
+  const done = await insertRangeParallel(graph, store, 1, n, { efConstruction, keepPruned, threads, signal: params.signal, onProgress: params.onProgress });
+  if (!done) return buildGraph(store, params);
+  if (n === 1) params.onProgress?.(1, 1);
+  return graph;
+}
+
+/**
+ * Links nodes [from, to) into `graph` (which holds the nodes it links to; nodes before
+ * `from` that are unlinked, such as a living index's removed slots, are simply never met) on
+ * worker threads, batch by batch. The graph needs an entry point. Returns false, doing
+ * nothing, when the store cannot be shared with workers (the caller inserts on its thread).
+ */
+export async function insertRangeParallel(
+  graph: HnswGraph, store: VectorStore, from: number, to: number,
+  params: { efConstruction: number; keepPruned: boolean; threads: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void },
+): Promise<boolean> {
+  const { efConstruction, keepPruned, threads, signal } = params;
+  const m = graph.m;
   const attachment = WorkerAttachment.create(graph, store, null, { efConstruction, keepPruned });
-  if (attachment === null) return buildGraph(store, params);
+  if (attachment === null) return false;
   try {
     await attachment.ready(threads);
-    graph.entryPoint = 0;
-    graph.maxLevel = graph.levels[0]!;
     let scratch = new Uint32Array(new SharedArrayBuffer(MAX_BATCH * 4 * (m + 1) * 4));
     const slotAt = new Uint32Array(new SharedArrayBuffer(MAX_BATCH * 4));
-    const step = Math.max(1, Math.floor(n / 100));
+    const step = Math.max(1, Math.floor(to / 100));
     let reported = 0;
-    for (let from = 1; from < n; ) {
+    for (let at = from; at < to; ) {
       if (signal?.aborted) fail('CANCELLED', 'the build was cancelled');
-      const to = Math.min(n, from + batchSizeAfter(from));
-      const words = layoutScratch(graph.levels, m, from, to, slotAt);
+      const end = Math.min(to, at + batchSizeAfter(at));
+      const words = layoutScratch(graph.levels, m, at, end, slotAt);
       if (words > scratch.length) scratch = new Uint32Array(new SharedArrayBuffer(words * 4));
-      const span: BatchSpan = { from, to, entryPoint: graph.entryPoint, maxLevel: graph.maxLevel, slotAt, scratch };
+      const span: BatchSpan = { from: at, to: end, entryPoint: graph.entryPoint, maxLevel: graph.maxLevel, slotAt, scratch };
       const next = new Int32Array(new SharedArrayBuffer(4));
       const task = (op: InsertTask['op']) => (worker: number): InsertTask => ({ op, handle: attachment.handle, span, next, worker, workers: threads });
       await attachment.pool.runEach(threads, task('hnswSelect'));
       await attachment.pool.runEach(threads, task('hnswLink'));
       // As in the serial build, the first node to reach a new top level becomes the entry.
-      for (let x = from; x < to; x++) {
+      for (let x = at; x < end; x++) {
         if (graph.levels[x]! > graph.maxLevel) {
           graph.entryPoint = x;
           graph.maxLevel = graph.levels[x]!;
         }
       }
-      from = to;
-      if (params.onProgress && (Math.floor(to / step) > reported || to === n)) {
-        reported = Math.floor(to / step);
-        params.onProgress(to, n);
+      at = end;
+      if (params.onProgress && (Math.floor(end / step) > reported || end === to)) {
+        reported = Math.floor(end / step);
+        params.onProgress(end, to);
       }
     }
-    if (n === 1) params.onProgress?.(1, 1);
-    return graph;
+    return true;
   } finally {
     await attachment.close();
     // Let a caller's abort listener or progress redraw run between builds.
