@@ -100,10 +100,8 @@ describe('filtered search on MNIST', () => {
       const got = new Int32Array(NQ * K).fill(-1);
       for (let q = 0; q < NQ; q++) {
         const ev = index.store.queryEvaluator(queries.get(q));
-        let cur = g.entryPoint;
-        let curDist = ev.distance(cur);
-        for (let l = g.maxLevel; l > 0; l--) ({ node: cur, dist: curDist } = layer.greedy(g, ev, cur, curDist, l));
-        const top = filtered.beam(g, ev, cur, curDist, 64, allowed);
+        const { node, dist } = layer.descend(g, ev);
+        const top = filtered.beam(g, ev, node, dist, 64, allowed);
         while (top.size > K) top.pop();
         for (let i = top.size - 1; i >= 0; i--) {
           got[q * K + i] = top.topId();

@@ -19,7 +19,7 @@ import { ItemKeys, type ItemKey } from '../item-keys.js';
 import { ItemLabels } from '../item-labels.js';
 import { Tombstones } from '../tombstones.js';
 import { LivingIndex } from './living-index.js';
-import type { IndexState } from './mutations.js';
+import { checkState, itemInfo, type IndexState } from './mutations.js';
 
 export { checkQueryAt, type HnswBatchParams, type HnswSearchParams } from './batch-search.js';
 
@@ -235,43 +235,13 @@ export class HnswIndex extends LivingIndex {
       scores.fill(Number.NaN, offset, offset + k);
       return;
     }
-    if (allowed !== null) {
-      this.searchAllowedInto(searcher, query, k, ef, rerank, ids, scores, offset, allowed);
-      return;
-    }
-    const ev = this.store.queryEvaluator(query);
-    let cur = g.entryPoint;
-    let curDist = ev.distance(cur);
-    for (let l = g.maxLevel; l > 0; l--) {
-      const r = searcher.greedy(g, ev, cur, curDist, l);
-      cur = r.node;
-      curDist = r.dist;
-    }
-    const top = searcher.beam(g, ev, cur, curDist, ef, 0);
-    ev.release?.();
-    this.writer.fromHeap(top, query, k, rerank, ids, scores, offset);
-  }
-
-  /** searchInto over the items `allowed` lets through (see FilteredSearcher). */
-  private searchAllowedInto(
-    searcher: LayerSearcher, query: Vector, k: number, ef: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number, allowed: AllowedSet,
-  ): void {
-    const g = this.graph;
-    const filtered = (this.filtered ??= new FilteredSearcher(searcher, Math.max(g.m0, g.m)));
     const ev = this.store.queryEvaluator(query);
     let top;
-    if (allowed.count === 0 || FilteredSearcher.exhaustiveIsCheaper(allowed, ef, g.m0, g.n)) {
-      top = filtered.exhaustive(ev, allowed, g.n, ef);
+    if (allowed === null) {
+      const { node, dist } = searcher.descend(g, ev);
+      top = searcher.beam(g, ev, node, dist, ef, 0);
     } else {
-      let cur = g.entryPoint;
-      let curDist = ev.distance(cur);
-      for (let l = g.maxLevel; l > 0; l--) {
-        const r = searcher.greedy(g, ev, cur, curDist, l);
-        cur = r.node;
-        curDist = r.dist;
-      }
-      top = filtered.beam(g, ev, cur, curDist, ef, allowed);
-      if (top.size < Math.min(k, allowed.count)) top = filtered.exhaustive(ev, allowed, g.n, ef);
+      top = (this.filtered ??= new FilteredSearcher(searcher, Math.max(g.m0, g.m))).search(g, ev, k, ef, allowed);
     }
     ev.release?.();
     this.writer.fromHeap(top, query, k, rerank, ids, scores, offset);
@@ -325,23 +295,6 @@ export class HnswIndex extends LivingIndex {
     if (this.rerankStore === null) fail('INVALID_ARGUMENT', 'rerank needs the plain vectors: this index does not keep them (quantize with keepPlain)');
     return rerank;
   }
-}
-
-/** Checks that a state's parts agree on the number of slots. */
-function checkState(s: IndexState): void {
-  const n = s.graph.n;
-  if (s.keys && s.keys.size !== n) fail('INVALID_ARGUMENT', `${s.keys.size} keys for ${n} items`);
-  if (s.labels && s.labels.size !== n) fail('INVALID_ARGUMENT', `${s.labels.size} label rows for ${n} items`);
-  if (s.removed.capacity !== n) fail('INVALID_ARGUMENT', `the removed-items set covers ${s.removed.capacity} slots, the graph ${n}`);
-  if (n !== s.store.size) fail('INVALID_ARGUMENT', `graph has ${n} nodes but the store has ${s.store.size} items`);
-  if (s.rerankStore && s.rerankStore.size !== n) fail('INVALID_ARGUMENT', 'the re-ranking store must hold the same items');
-}
-
-function itemInfo(options: HnswIndexOptions, n: number): ItemInfo {
-  return {
-    keys: options.keys === undefined ? null : ItemKeys.from(options.keys, n),
-    labels: options.labels === undefined ? null : ItemLabels.from(options.labels, n),
-  };
 }
 
 export function resolveEf(ef: number | undefined, k: number): number {

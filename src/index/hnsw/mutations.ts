@@ -185,3 +185,20 @@ function checkLabelRows(rows: readonly LabelRow[], count: number): (readonly num
   const parsed = ItemLabels.from(rows, count);
   return Array.from({ length: count }, (_, i) => Array.from(parsed.of(i)));
 }
+
+/** Checks that a state's parts agree on the number of slots. */
+export function checkState(s: IndexState): void {
+  const n = s.graph.n;
+  if (s.keys && s.keys.size !== n) fail('INVALID_ARGUMENT', `${s.keys.size} keys for ${n} items`);
+  if (s.labels && s.labels.size !== n) fail('INVALID_ARGUMENT', `${s.labels.size} label rows for ${n} items`);
+  if (s.removed.capacity !== n) fail('INVALID_ARGUMENT', `the removed-items set covers ${s.removed.capacity} slots, the graph ${n}`);
+  if (n !== s.store.size) fail('INVALID_ARGUMENT', `graph has ${n} nodes but the store has ${s.store.size} items`);
+  if (s.rerankStore && s.rerankStore.size !== n) fail('INVALID_ARGUMENT', 'the re-ranking store must hold the same items');
+}
+
+export function itemInfo(options: { keys?: readonly ItemKey[]; labels?: readonly LabelRow[] }, n: number): { keys: ItemKeys | null; labels: ItemLabels | null } {
+  return {
+    keys: options.keys === undefined ? null : ItemKeys.from(options.keys, n),
+    labels: options.labels === undefined ? null : ItemLabels.from(options.labels, n),
+  };
+}

@@ -2,6 +2,7 @@ import type { QueryEvaluator } from '../../types.js';
 import { MaxHeap, MinHeap } from '../../util/heap.js';
 import { EpochVisited } from '../../util/visited.js';
 import type { HnswGraph } from './graph.js';
+import { isAllowed } from '../filter.js';
 
 /**
  * Scratch state for one search at a time: heaps, visited set and gather buffers, reused
@@ -44,25 +45,39 @@ export class LayerSearcher {
     return { node: cur, dist: curDist };
   }
 
+  /** Greedy descent through the upper levels from the entry point: level 0's entry and its distance. */
+  descend(graph: HnswGraph, ev: QueryEvaluator): { node: number; dist: number } {
+    let node = graph.entryPoint;
+    let dist = ev.distance(node);
+    for (let l = graph.maxLevel; l > 0; l--) ({ node, dist } = this.greedy(graph, ev, node, dist, l));
+    return { node, dist };
+  }
+
+  /** Empties the heaps and the visited set, then queues `ep` (a result unless `keep` rules it out). */
+  start(graph: HnswGraph, ep: number, epDist: number, keep: Uint32Array | null): void {
+    this.candidates.clear();
+    this.top.clear();
+    this.visited.reset(graph.n);
+    this.visited.testAndSet(ep);
+    this.candidates.push(ep, epDist);
+    if (keep === null || isAllowed(keep, ep)) this.top.push(ep, epDist);
+  }
+
   /**
    * Beam search on `level` from entry `ep` with beam width ef. On return `top` holds the (up
-   * to) ef best items found, as a max-heap.
+   * to) ef best items found, as a max-heap. With `keep` (a bitset over ids) the walk goes
+   * through every node but only kept ones become results: hnswlib's filtered search.
    */
-  beam(graph: HnswGraph, ev: QueryEvaluator, ep: number, epDist: number, ef: number, level: number): MaxHeap {
+  beam(graph: HnswGraph, ev: QueryEvaluator, ep: number, epDist: number, ef: number, level: number, keep: Uint32Array | null = null): MaxHeap {
     const { candidates, top, visited } = this;
     const ids = this.gatherIds;
     const dists = this.gatherDists;
-    candidates.clear();
-    top.clear();
-    visited.reset(graph.n);
-    visited.testAndSet(ep);
-    candidates.push(ep, epDist);
-    top.push(ep, epDist);
+    this.start(graph, ep, epDist, keep);
     const level0 = graph.level0;
     const stride0 = graph.m0 + 1;
     while (candidates.size > 0) {
       const cDist = candidates.topDist();
-      if (cDist > top.topDist() && top.size >= ef) break;
+      if (top.size >= ef && cDist > top.topDist()) break;
       const c = candidates.topId();
       candidates.pop();
       const arr = level === 0 ? level0 : graph.upper[c]!;
@@ -79,6 +94,7 @@ export class LayerSearcher {
         const d = dists[i]!;
         if (top.size < ef || d < top.topDist()) {
           candidates.push(ids[i]!, d);
+          if (keep !== null && !isAllowed(keep, ids[i]!)) continue;
           top.push(ids[i]!, d);
           if (top.size > ef) top.pop();
         }
