@@ -101,11 +101,12 @@ export interface VectorStore {
   batchEvaluator(): BatchEvaluator;
   /**
    * A new store of `size` items, encoded like this one: row i of `rows` at item `slots[i]`,
-   * every other item (below `size`) copied from this store. Rows are checked by the caller
-   * (checkQuery). What `add`, `update` and `compact` of a living index are built on; a store
-   * without it cannot change.
+   * every other item (below `size`) as in this store. Rows are checked by the caller
+   * (checkQuery). With `inPlace` (nothing else uses this store any more) it may write into
+   * this store's memory and share it, when it has room. What `add` and `update` of a living
+   * index are built on; a store without it cannot change.
    */
-  withRows?(rows: Dataset, slots: Uint32Array, size: number): VectorStore;
+  withRows?(rows: Dataset, slots: Uint32Array, size: number, inPlace?: boolean): VectorStore;
   /** A new store of the items `ids`, in that order (compaction). */
   subset?(ids: Uint32Array): VectorStore;
 }

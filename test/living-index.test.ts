@@ -99,6 +99,20 @@ describe('a living index on MNIST', () => {
     expect(sameBytes(serializeIndex(parallel), before)).toBe(true);
   });
 
+  it('changes in place, but never into memory another index shares (withStore, quantize)', () => {
+    const index = HnswIndex.build(rows(base, range(0, 1000)), { ...BUILD, keys: range(0, 1000) });
+    index.add(rows(base, [1000]), [1000]); // the first change copies; later ones may write in place
+    const sibling = index.withStore(index.store);
+    const before = serializeIndex(sibling);
+    index.remove([5, 6]);
+    index.add(rows(base, [2000, 2001, 2002]), [2000, 2001, 2002]); // two reused slots, one appended
+    index.add(rows(base, [2003]), [2003]);
+    expect(sameBytes(serializeIndex(sibling), before)).toBe(true);
+    expect(index.search(base.get(2000), 1).keys).toEqual([2000]);
+    expect(sibling.search(base.get(5), 1).keys).toEqual([5]);
+    expect(index.memory.storeBytes).toBeGreaterThan(index.capacity * 784 * 4 - 1); // spare room counted
+  });
+
   it('updates an item in place of its key, keeping its labels', () => {
     const index = HnswIndex.build(rows(base, range(0, 2000)), { ...BUILD, keys: range(0, 2000).map((i) => `k${i}`), labels: range(0, 2000).map((i) => digits[i]!) });
     // Item k5 now holds the vector of row 3000: searching that vector finds k5 first.

@@ -12,8 +12,9 @@ export type ItemKey = number | string;
 export class ItemKeys {
   private readonly byKey = new Map<ItemKey, number>();
 
-  private constructor(private readonly keys: (ItemKey | null)[], readonly kind: 'number' | 'string') {
-    for (let id = 0; id < keys.length; id++) if (keys[id] !== null) this.byKey.set(keys[id]!, id);
+  private constructor(private readonly keys: (ItemKey | null)[], readonly kind: 'number' | 'string', byKey?: Map<ItemKey, number>) {
+    if (byKey) this.byKey = byKey;
+    else for (let id = 0; id < keys.length; id++) if (keys[id] !== null) this.byKey.set(keys[id]!, id);
   }
 
   /**
@@ -54,13 +55,25 @@ export class ItemKeys {
     return [...this.keys];
   }
 
-  /** A copy over `capacity` slots with `removed` slots cleared and key `keys[i]` at `slots[i]`. */
-  edited(capacity: number, removed: readonly number[], slots: readonly number[], keys: readonly ItemKey[]): ItemKeys {
-    const list = this.keys.slice(0, capacity);
+  /**
+   * Keys over `capacity` slots with `removed` slots cleared and key `keys[i]` at `slots[i]`:
+   * a copy, or with `inPlace` (nothing else uses these keys any more) a new object over this
+   * one's changed arrays, at the cost of the change alone.
+   */
+  edited(capacity: number, removed: readonly number[], slots: readonly number[], keys: readonly ItemKey[], inPlace = false): ItemKeys {
+    const list = inPlace ? this.keys : this.keys.slice(0, capacity);
+    const byKey = inPlace ? this.byKey : undefined;
+    list.length = Math.min(list.length, capacity);
     while (list.length < capacity) list.push(null);
-    for (const id of removed) list[id] = null;
-    for (let i = 0; i < slots.length; i++) list[slots[i]!] = keys[i]!;
-    return new ItemKeys(list, this.kind);
+    for (const id of removed) {
+      if (byKey && list[id] !== null) byKey.delete(list[id]!);
+      list[id] = null;
+    }
+    for (let i = 0; i < slots.length; i++) {
+      list[slots[i]!] = keys[i]!;
+      byKey?.set(keys[i]!, slots[i]!);
+    }
+    return new ItemKeys(list, this.kind, byKey);
   }
 }
 

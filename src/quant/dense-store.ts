@@ -68,11 +68,12 @@ export class PlainDenseStore implements VectorStore {
 
   /** The vectors, row-major (a view; re-read it after other calls on the store). */
   get vectors(): Float32Array {
-    return this.arena?.vectors() ?? this.jsVectors!;
+    return this.arena?.vectors(this.size) ?? this.jsVectors!;
   }
 
+  /** Bytes of the vectors, with the spare room a living index keeps to grow into. */
   get byteLength(): number {
-    return this.size * this.dim * 4;
+    return (this.arena?.capacity ?? this.size) * this.dim * 4;
   }
 
   /** The vectors as a dataset (a view that shares the store's memory). */
@@ -114,12 +115,36 @@ export class PlainDenseStore implements VectorStore {
     return this.arena === null ? new CpuBatchEvaluator(this) : new WasmDenseBatchEvaluator(this.arena, this.metric);
   }
 
-  withRows(rows: Dataset, slots: Uint32Array, size: number): PlainDenseStore {
+  /**
+   * With SIMD kernels the rows go into the wasm memory: in place when allowed and there is
+   * room, else into a new memory with room for half as many again (a living index that grows
+   * by one item at a time then copies only now and then).
+   */
+  withRows(rows: Dataset, slots: Uint32Array, size: number, inPlace = false): PlainDenseStore {
     if (!(rows instanceof DenseDataset) || rows.dim !== this.dim) fail('DIMENSION_MISMATCH', `new vectors must be dense of dimension ${this.dim}`);
-    const out = new Float32Array(size * this.dim);
-    out.set(this.vectors.subarray(0, Math.min(size, this.size) * this.dim));
-    for (let i = 0; i < slots.length; i++) out.set(rows.get(i), slots[i]! * this.dim);
-    return new PlainDenseStore(new DenseDataset(out, this.dim), this.metric, { simd: this.arena !== null });
+    const dim = this.dim;
+    if (this.arena === null) {
+      const out = new Float32Array(size * dim);
+      out.set(this.vectors.subarray(0, Math.min(size, this.size) * dim));
+      for (let i = 0; i < slots.length; i++) out.set(rows.get(i), slots[i]! * dim);
+      return new PlainDenseStore(new DenseDataset(out, dim), this.metric, { simd: false });
+    }
+    let arena = this.arena;
+    if (!inPlace || size > arena.capacity) {
+      const room = size > this.size ? Math.max(size, Math.min(Math.ceil(size * 1.5), DenseArena.largestFitting(dim))) : size;
+      arena = DenseArena.allocate(room, dim)!;
+      arena.f32.set(this.vectors.subarray(0, Math.min(size, this.size) * dim), 0);
+    }
+    const f32 = arena.f32;
+    for (let i = 0; i < slots.length; i++) f32.set(rows.get(i), slots[i]! * dim);
+    return PlainDenseStore.over(arena, size, this.metric);
+  }
+
+  /** A store of the first `size` vectors of `arena`. */
+  private static over(arena: DenseArena, size: number, metric: Metric): PlainDenseStore {
+    const store = Object.create(PlainDenseStore.prototype) as PlainDenseStore;
+    Object.assign(store, { kind: 'dense', size, dim: arena.dim, metric, arena, jsVectors: null });
+    return store;
   }
 
   subset(ids: Uint32Array): PlainDenseStore {
@@ -231,7 +256,7 @@ class WasmDenseBatchEvaluator implements BatchEvaluator {
 /** Dense vectors at byte 0 of a WasmArena, and query slots of one vector each. */
 class DenseArena {
   readonly nbytes: number;
-  private constructor(private readonly arena: WasmArena, readonly n: number, readonly dim: number) {
+  private constructor(private readonly arena: WasmArena, readonly capacity: number, readonly dim: number) {
     this.nbytes = dim * 4;
   }
   static attach(shared: SharedArena, n: number, dim: number): DenseArena {
@@ -241,18 +266,30 @@ class DenseArena {
     return this.arena.share();
   }
   static create(vectors: Float32Array, dim: number): DenseArena | null {
-    const reserve = vectors.byteLength + 64 * dim * 4;
+    const arena = DenseArena.allocate(vectors.length / dim, dim);
+    arena?.f32.set(vectors, 0);
+    return arena;
+  }
+
+  /** An arena with room for `capacity` vectors at byte 0 (zeroed), or null without SIMD. */
+  static allocate(capacity: number, dim: number): DenseArena | null {
+    const bytes = capacity * dim * 4;
+    const reserve = bytes + 64 * dim * 4;
     if (!WasmArena.fits(reserve)) {
       // Never a silent 10x slowdown on the JS kernels: say what fits and what to do.
       const fit = Math.floor((WasmArena.capacityBytes - 64 * dim * 4) / (dim * 4));
-      fail('INVALID_ARGUMENT', `${vectors.length / dim} vectors of dimension ${dim} take ${(vectors.byteLength / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them (${(WasmArena.capacityBytes / 2 ** 30).toFixed(2)} GiB): use product quantization (ProductQuantizer, --quantizer pq), or { simd: false } for the plain JS kernels (about 10x slower)`);
+      fail('INVALID_ARGUMENT', `${capacity} vectors of dimension ${dim} take ${(bytes / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them (${(WasmArena.capacityBytes / 2 ** 30).toFixed(2)} GiB): use product quantization (ProductQuantizer, --quantizer pq), or { simd: false } for the plain JS kernels (about 10x slower)`);
     }
     const arena = WasmArena.create(reserve);
     if (arena === null) return null;
     // The kernels address item i at i * nbytes: the vectors must start at byte 0.
-    if (arena.alloc(vectors.byteLength) !== 0) return null;
-    arena.f32.set(vectors, 0);
-    return new DenseArena(arena, vectors.length / dim, dim);
+    if (arena.alloc(bytes) !== 0) return null;
+    return new DenseArena(arena, capacity, dim);
+  }
+
+  /** Vectors the arena can hold without growing (a living index's spare room). */
+  static largestFitting(dim: number): number {
+    return Math.floor((WasmArena.capacityBytes - 64 * dim * 4) / (dim * 4));
   }
   get kernels() {
     return this.arena.kernels;
@@ -272,8 +309,9 @@ class DenseArena {
   get outPtr(): number {
     return this.arena.outPtr;
   }
-  vectors(): Float32Array {
-    return this.arena.f32.subarray(0, this.n * this.dim);
+  /** The first n vectors. */
+  vectors(n: number): Float32Array {
+    return this.arena.f32.subarray(0, n * this.dim);
   }
   ensureScratch(count: number): void {
     this.arena.ensureScratch(count);

@@ -22,7 +22,8 @@ export interface SharedGraph {
  * n x (m0 + 1) slots: slot 0 holds the neighbour count, then up to m0 ids. Upper levels exist
  * only for the ~1/m of nodes that reach them; they live in one pool (`upperPool`), node i's
  * lists at word `upperAt[i]`, level l at (l - 1) x (m + 1) from there. Node levels are known
- * before the graph is made (the builder draws them all first), so the pool never grows.
+ * before the graph is made (the builder draws them all first), so a build sizes the pool
+ * once; a living index grows the graph with `grown` (spare room, reused in place).
  * Where SharedArrayBuffer exists the arrays are shared: worker threads search and build on
  * the same memory.
  */
@@ -39,29 +40,46 @@ export class HnswGraph {
   entryPoint = -1;
   maxLevel = -1;
 
-  /** An empty graph (no links) whose node levels are `levels`. */
-  constructor(m: number, levels: Uint8Array, m0 = 2 * m) {
+  /** The arrays behind the views, with spare room for a living index to grow into. */
+  private room!: { levels: Uint8Array; level0: Uint32Array; pool: Uint32Array; upperAt: Uint32Array; poolTop: number };
+
+  /**
+   * An empty graph (no links) whose node levels are `levels`; `spare` reserves room for more
+   * nodes (capacity) and upper-level words (see grown).
+   */
+  constructor(m: number, levels: Uint8Array, m0 = 2 * m, spare?: { capacity: number; poolWords: number }) {
     this.n = levels.length;
     this.m = m;
     this.m0 = m0;
     let words = 0;
     for (let i = 0; i < this.n; i++) words += levels[i]! * (m + 1);
-    this.levels = canShareMemory() ? toShared(levels) : levels;
-    this.level0 = sharedArray(Uint32Array, this.n * (m0 + 1));
-    this.upperPool = sharedArray(Uint32Array, words);
-    this.upperAt = sharedArray(Uint32Array, this.n);
+    const capacity = Math.max(this.n, spare?.capacity ?? 0);
+    const roomLevels = sharedArray(Uint8Array, capacity);
+    roomLevels.set(levels);
+    this.room = {
+      levels: canShareMemory() || capacity > this.n ? roomLevels : levels,
+      level0: sharedArray(Uint32Array, capacity * (m0 + 1)),
+      pool: sharedArray(Uint32Array, Math.max(words, spare?.poolWords ?? 0)),
+      upperAt: sharedArray(Uint32Array, capacity),
+      poolTop: words,
+    };
     let at = 0;
     for (let i = 0; i < this.n; i++) {
-      this.upperAt[i] = at;
+      this.room.upperAt[i] = at;
       at += levels[i]! * (m + 1);
     }
+    this.levels = this.level0 = this.upperPool = this.upperAt = undefined as never;
+    this.viewRoom();
     this.upper = upperViews(this.n, this.levels, this.upperPool, this.upperAt, m);
   }
 
   /** A graph over arrays another thread shared (no copy). */
   static attach(s: SharedGraph): HnswGraph {
     const g = Object.create(HnswGraph.prototype) as HnswGraph;
-    Object.assign(g, { n: s.n, m: s.m, m0: s.m0, levels: s.levels, level0: s.level0, upperPool: s.upperPool, upperAt: s.upperAt });
+    Object.assign(g, {
+      n: s.n, m: s.m, m0: s.m0, levels: s.levels, level0: s.level0, upperPool: s.upperPool, upperAt: s.upperAt,
+      room: { levels: s.levels, level0: s.level0, pool: s.upperPool, upperAt: s.upperAt, poolTop: s.upperPool.length },
+    });
     g.upper = upperViews(s.n, s.levels, s.upperPool, s.upperAt, s.m);
     g.entryPoint = s.entryPoint;
     g.maxLevel = s.maxLevel;
@@ -80,28 +98,80 @@ export class HnswGraph {
       this.upperPool = toShared(this.upperPool);
       this.upperAt = toShared(this.upperAt);
       this.upper = upperViews(this.n, this.levels, this.upperPool, this.upperAt, this.m);
+      // The shared copies are exact: no spare room any more.
+      this.room = { levels: this.levels, level0: this.level0, pool: this.upperPool, upperAt: this.upperAt, poolTop: this.upperPool.length };
     }
     const { n, m, m0, levels, level0, upperPool, upperAt, entryPoint, maxLevel } = this;
     return { n, m, m0, levels, level0, upperPool, upperAt, entryPoint, maxLevel };
   }
 
   /**
-   * A copy of this graph over `levels.length` nodes with these levels (a living index grows,
-   * and a reused slot draws a new level): each node keeps its links on the levels it still
-   * has; new nodes start unlinked. The entry point carries over.
+   * This graph over `levels.length` nodes with these levels (a living index grows, and a
+   * reused slot draws a new level): each node keeps its links on the levels it still has;
+   * new nodes start unlinked; the entry point carries over. Returns a new graph object. With
+   * `inPlace` (no other index uses these arrays) it shares this graph's memory when the
+   * spare room allows, so a small change costs O(changed nodes), not O(n); otherwise it
+   * copies into arrays with room to grow by half again.
    */
-  resized(levels: Uint8Array): HnswGraph {
-    const g = new HnswGraph(this.m, levels, this.m0);
-    const keep = Math.min(this.n, g.n);
-    g.level0.set(this.level0.subarray(0, keep * (this.m0 + 1)));
+  grown(levels: Uint8Array, inPlace: boolean): HnswGraph {
+    const n2 = levels.length;
     const stride = this.m + 1;
+    const room = this.room;
+    // Upper-level words for nodes that are new or climb above their old level.
+    let extra = 0;
+    for (let i = 0; i < n2; i++) if (i >= this.n || levels[i]! > this.levels[i]!) extra += levels[i]! * stride;
+    if (inPlace && n2 <= room.levels.length && room.poolTop + extra <= room.pool.length) {
+      const g = Object.create(HnswGraph.prototype) as HnswGraph;
+      const upper = this.upper.slice(0, n2);
+      let top = room.poolTop;
+      for (let i = 0; i < n2; i++) {
+        const old = i < this.n ? this.levels[i]! : 0;
+        if (i < this.n && levels[i] === old) continue;
+        if (i >= this.n || levels[i]! > old) {
+          room.upperAt[i] = top;
+          top += levels[i]! * stride;
+        }
+        upper[i] = levels[i]! > 0 ? room.pool.subarray(room.upperAt[i]!, room.upperAt[i]! + levels[i]! * stride) : undefined;
+      }
+      // Only now: the loop above compares with the old levels (this.levels views the room).
+      room.levels.set(levels);
+      Object.assign(g, {
+        n: n2, m: this.m, m0: this.m0, upper, entryPoint: this.entryPoint < n2 ? this.entryPoint : -1,
+        room: { ...room, poolTop: top },
+      });
+      g.maxLevel = g.entryPoint < 0 ? -1 : this.maxLevel;
+      g.viewRoom();
+      return g;
+    }
+    const capacity = n2 > this.n ? Math.ceil(n2 * 1.5) : n2;
+    let words = 0;
+    for (let i = 0; i < n2; i++) words += levels[i]! * stride;
+    const g = new HnswGraph(this.m, levels, this.m0, { capacity, poolWords: n2 > this.n ? Math.ceil(words * 1.5) : words });
+    const keep = Math.min(this.n, n2);
+    g.level0.set(this.level0.subarray(0, keep * (this.m0 + 1)));
     for (let i = 0; i < keep; i++) {
       const l = Math.min(this.levels[i]!, levels[i]!);
       if (l > 0) g.upperPool.set(this.upperPool.subarray(this.upperAt[i]!, this.upperAt[i]! + l * stride), g.upperAt[i]!);
     }
-    g.entryPoint = this.entryPoint < g.n ? this.entryPoint : -1;
+    g.entryPoint = this.entryPoint < n2 ? this.entryPoint : -1;
     g.maxLevel = g.entryPoint < 0 ? -1 : this.maxLevel;
     return g;
+  }
+
+  /** The same graph as a new object over the same memory (a change in place gets a new identity: caches keyed by the graph, such as its GPU copy, then miss). */
+  renewed(): HnswGraph {
+    const g = Object.create(HnswGraph.prototype) as HnswGraph;
+    Object.assign(g, this);
+    return g;
+  }
+
+  /** Points the public views at the first n nodes (and used pool words) of the room. */
+  private viewRoom(): void {
+    const r = this.room;
+    this.levels = r.levels.subarray(0, this.n);
+    this.level0 = r.level0.subarray(0, this.n * (this.m0 + 1));
+    this.upperAt = r.upperAt.subarray(0, this.n);
+    this.upperPool = r.pool.subarray(0, r.poolTop);
   }
 
   /** The array holding node's links at `level` (count at linkBase, ids after it). */
@@ -125,9 +195,10 @@ export class HnswGraph {
     for (let i = 0; i < count; i++) arr[base + 1 + i] = ids[i]!;
   }
 
-  /** Bytes held by the graph: level 0, upper levels and the level of every node. */
+  /** Bytes held by the graph: level 0, upper levels and the level of every node (spare room included). */
   get byteLength(): number {
-    return this.level0.byteLength + this.upperPool.byteLength + this.upperAt.byteLength + this.levels.byteLength;
+    const r = this.room;
+    return r.level0.byteLength + r.pool.byteLength + r.upperAt.byteLength + r.levels.byteLength;
   }
 
   /** Number of directed edges on level 0 (for diagnostics). */

@@ -183,11 +183,13 @@ export class HnswIndex extends LivingIndex {
   /** Same graph, another encoding of the same items (e.g. PQ codes) to search on. */
   withStore(store: VectorStore, rerankStore: VectorStore | null = null): HnswIndex {
     if (store.size !== this.capacity) fail('INVALID_ARGUMENT', `store has ${store.size} items, the index has ${this.capacity} slots`);
+    this.shareState();
     return new HnswIndex(this.graph, store, this.buildParams, rerankStore, this);
   }
 
   /** The same index with these keys and labels (checked against its size). */
   withItems(items: ItemInfo): HnswIndex {
+    this.shareState();
     return new HnswIndex(this.graph, this.store, this.buildParams, this.rerankStore, items);
   }
 
@@ -201,6 +203,7 @@ export class HnswIndex extends LivingIndex {
     if (!(plain instanceof PlainDenseStore)) fail('INVALID_ARGUMENT', 'product quantization needs an index over plain dense vectors');
     const data = plain.toDataset();
     const pqStore = pq.encode(data, this.metric);
+    this.shareState();
     return new HnswIndex(this.graph, pqStore, this.buildParams, options.keepPlain === false ? null : plain, this);
   }
 

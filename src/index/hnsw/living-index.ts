@@ -31,9 +31,9 @@ export interface CompactOptions {
 /**
  * The changing half of an HNSW index: add, remove, update and compact by key (hnswlib's
  * addPoint / markDelete / replaceDeleted / resizeIndex, usearch's add / remove). Every change
- * is all-or-nothing: it is checked first, then built on copies (copy on write) and installed
- * in one step, so a failed change leaves the index as it was and a search never sees half of
- * one. Each call copies the graph and the stores once (O(n)): add in batches where you can.
+ * checks all its input first and installs the next state in one step, so bad input leaves
+ * the index as it was. Changes write in place with spare room to grow once the index owns its
+ * memory (after its first change); see docs/design-notes.md.
  */
 export abstract class LivingIndex {
   /** Batch searches and compactions running: changes wait until they end (see checkIdle). */
@@ -67,7 +67,8 @@ export abstract class LivingIndex {
   async addAsync(vectors: Dataset | readonly Vector[], keys?: readonly ItemKey[], options: AddAsyncOptions = {}): Promise<ItemKey[]> {
     this.checkIdle('add');
     const build = this.buildParams;
-    const p = prepareAdd(this.state, vectors, keys, options, build);
+    // Copies, never writes in place: a cancelled or failed add must leave the index as it was.
+    const p = prepareAdd(this.state, vectors, keys, options, build, false);
     const threads = await WorkerPool.threadsFor(options.threads);
     await this.whileSearching((async () => {
       const { graph } = p.state;
@@ -147,7 +148,16 @@ export abstract class LivingIndex {
       keys: keys === null ? null : ItemKeys.from(ids.map((id) => keys[id]!), ids.length),
       labels: s.labels === null ? null : ItemLabels.from(ids.map((id) => Array.from(s.labels!.of(id))), ids.length),
       removed: Tombstones.none(ids.length),
+      exclusive: true,
     });
+  }
+
+  /**
+   * Another index is about to share this one's graph or stores (withStore, quantize,
+   * withItems): from now on changes must copy, not write in place.
+   */
+  protected shareState(): void {
+    if (this.state.exclusive) this.state = { ...this.state, exclusive: false };
   }
 
   /** Tracks a running batch search or compaction: changes wait until it ends. */

@@ -13,9 +13,10 @@ import { unlinkRemoved } from './graph-repair.js';
 export type LabelRow = number | readonly number[] | null;
 
 /**
- * Everything a living index changes together. Mutations never touch a state in place: they
- * return a new one (copy on write), so a search already running finishes on the state it
- * started with, and a mutation that fails half-way leaves the index as it was.
+ * Everything a living index changes together. A change checks its input, then returns the
+ * next state: written into this one's memory when it is exclusive (see below), else built on
+ * copies; either way with new graph and store objects, so nothing keyed by the old ones (GPU
+ * copies, worker attachments) is reused.
  */
 export interface IndexState {
   readonly graph: HnswGraph;
@@ -24,6 +25,12 @@ export interface IndexState {
   readonly keys: ItemKeys | null;
   readonly labels: ItemLabels | null;
   readonly removed: Tombstones;
+  /**
+   * True when no other index shares this state's graph and store memory (a state a change
+   * made): the next change may then write into it in place. An index built, loaded, or made
+   * by withStore / quantize starts false, and its first change copies.
+   */
+  readonly exclusive?: boolean;
 }
 
 export interface AddOptions {
@@ -71,7 +78,9 @@ export function linkStore(state: IndexState): VectorStore {
 /** Everything of an add but linking the new nodes (see PreparedAdd). */
 export function prepareAdd(
   state: IndexState, vectors: Dataset | readonly Vector[], keys: readonly ItemKey[] | undefined, options: AddOptions, build: BuildSettings,
+  mayWriteInPlace = true,
 ): PreparedAdd {
+  const inPlace = mayWriteInPlace && state.exclusive === true;
   const rows = checkRows(state.store, vectors);
   const count = rows.size;
   let labelRows = options.labels === undefined ? null : checkLabelRows(options.labels, count);
@@ -93,7 +102,7 @@ export function prepareAdd(
           return id < 0 ? [] : Array.from(labels.of(id));
         });
       }
-      current = removeIds(current, replaced);
+      current = removeIds(current, replaced, inPlace);
     }
   }
   const free = current.removed.freeSlots();
@@ -103,24 +112,24 @@ export function prepareAdd(
   const capacity = Math.max(oldCapacity, slots[slots.length - 1]! + 1);
   const slotArray = Uint32Array.from(slots);
 
-  const store = withRows(current.store, rows, slotArray, capacity);
-  const rerankStore = current.rerankStore === null ? null : withRows(current.rerankStore, rows, slotArray, capacity);
+  const store = withRows(current.store, rows, slotArray, capacity, inPlace);
+  const rerankStore = current.rerankStore === null ? null : withRows(current.rerankStore, rows, slotArray, capacity, inPlace);
   const levels = new Uint8Array(capacity);
   levels.set(current.graph.levels.subarray(0, Math.min(oldCapacity, capacity)));
   const rng = new Rng((build.seed + oldCapacity * 0x9e37 + current.removed.count * 0x85eb + count) >>> 0);
   const levelMult = 1 / Math.log(build.m);
   for (const s of slots) levels[s] = Math.min(MAX_LEVEL, Math.floor(-Math.log(rng.nextOpenUnit()) * levelMult));
-  const graph = current.graph.resized(levels);
+  const graph = current.graph.grown(levels, inPlace);
 
   const newKeys: ItemKey[] = keys === undefined ? slots : [...keys];
-  const itemKeys = current.keys === null ? null : current.keys.edited(capacity, [], slots, newKeys);
+  const itemKeys = current.keys === null ? null : current.keys.edited(capacity, [], slots, newKeys, inPlace);
   let labels = current.labels;
   if (labelRows !== null || (labels !== null && capacity > labels.size)) {
     labels ??= ItemLabels.from(new Array(oldCapacity).fill(null), oldCapacity);
     labels = labels.edited(capacity, slots, labelRows ?? slots.map(() => []));
   }
   const removed = current.removed.edited(capacity, [], slots);
-  return { state: { graph, store, rerankStore, keys: itemKeys, labels, removed }, keys: newKeys, slots, reused: Math.min(free.length, count) };
+  return { state: { graph, store, rerankStore, keys: itemKeys, labels, removed, exclusive: true }, keys: newKeys, slots, reused: Math.min(free.length, count) };
 }
 
 /** The internal ids of `keys` (ids themselves on an index without keys); unknown ones fail. */
@@ -141,14 +150,17 @@ export function idsOfKeys(state: IndexState, keys: readonly ItemKey[]): number[]
 }
 
 /** The state without items `ids` (live internal ids): unlinked from the graph, their slots free. */
-export function removeIds(state: IndexState, ids: readonly number[]): IndexState {
+export function removeIds(state: IndexState, ids: readonly number[], mayWriteInPlace = true): IndexState {
   if (ids.length === 0) return state;
+  const inPlace = mayWriteInPlace && state.exclusive === true;
   const removed = state.removed.edited(state.graph.n, ids, []);
-  const graph = state.graph.resized(state.graph.levels);
+  // Repairs only touch lists; a new graph object either way (see HnswGraph.renewed).
+  const graph = inPlace ? state.graph.renewed() : state.graph.grown(state.graph.levels, false);
   unlinkRemoved(graph, state.rerankStore ?? state.store, (id) => removed.has(id), ids);
-  const keys = state.keys === null ? null : state.keys.edited(state.graph.n, ids, [], []);
+  const keys = state.keys === null ? null : state.keys.edited(state.graph.n, ids, [], [], inPlace);
   const labels = state.labels === null ? null : state.labels.edited(state.graph.n, ids, ids.map(() => []));
-  return { ...state, graph, keys, labels, removed };
+  // The stores are shared with the state before: exclusive only if that one was.
+  return { ...state, graph, keys, labels, removed, exclusive: state.exclusive === true && inPlace };
 }
 
 /** Live internal ids, ascending. */
@@ -159,9 +171,9 @@ export function liveIds(state: IndexState): Uint32Array {
   return out;
 }
 
-function withRows(store: VectorStore, rows: Dataset, slots: Uint32Array, capacity: number): VectorStore {
+function withRows(store: VectorStore, rows: Dataset, slots: Uint32Array, capacity: number, inPlace: boolean): VectorStore {
   if (store.withRows === undefined) fail('INVALID_ARGUMENT', `this index's ${store.kind} store cannot change (load the index into memory to add items)`);
-  return store.withRows(rows, slots, capacity);
+  return store.withRows(rows, slots, capacity, inPlace);
 }
 
 /** The new vectors as a dataset, every row checked like a query (dimension, finite values). */
