@@ -126,7 +126,7 @@ export function prepareAdd(
   let labels = current.labels;
   if (labelRows !== null || (labels !== null && capacity > labels.size)) {
     labels ??= ItemLabels.from(new Array(oldCapacity).fill(null), oldCapacity);
-    labels = labels.edited(capacity, slots, labelRows ?? slots.map(() => []));
+    labels = labels.edited(capacity, slots, labelRows ?? slots.map(() => []), inPlace && current.labels !== null);
   }
   const removed = current.removed.edited(capacity, [], slots);
   return { state: { graph, store, rerankStore, keys: itemKeys, labels, removed, exclusive: true }, keys: newKeys, slots, reused: Math.min(free.length, count) };
@@ -158,7 +158,7 @@ export function removeIds(state: IndexState, ids: readonly number[], mayWriteInP
   const graph = inPlace ? state.graph.renewed() : state.graph.grown(state.graph.levels, false);
   unlinkRemoved(graph, state.rerankStore ?? state.store, (id) => removed.has(id), ids);
   const keys = state.keys === null ? null : state.keys.edited(state.graph.n, ids, [], [], inPlace);
-  const labels = state.labels === null ? null : state.labels.edited(state.graph.n, ids, ids.map(() => []));
+  const labels = state.labels === null ? null : state.labels.edited(state.graph.n, ids, ids.map(() => []), inPlace);
   // The stores are shared with the state before: exclusive only if that one was.
   return { ...state, graph, keys, labels, removed, exclusive: state.exclusive === true && inPlace };
 }
