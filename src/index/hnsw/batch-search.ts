@@ -9,7 +9,8 @@ import { HostTimer } from '../../util/host-timer.js';
 import { yieldToEventLoop } from '../../util/yield.js';
 import { asQueryDataset } from '../results.js';
 import { WorkerPool } from '../../parallel/pool.js';
-import { QueryFilters, type AllowedSet, type FilterContext, type SearchFilter } from '../filter.js';
+import { isAllowed, QueryFilters, type AllowedSet, type FilterContext, type SearchFilter } from '../filter.js';
+import { FilteredSearcher } from './filtered-search.js';
 import { searchOnWorkers } from './parallel-search.js';
 import type { WorkerAttachment } from './worker-attachment.js';
 import { FaultTolerantEvaluator } from './fault-tolerant.js';
@@ -110,9 +111,13 @@ export async function searchHnswBatch(
   const threads = qs.size > 1 ? await WorkerPool.threadsFor(params.threads) : 1;
   const run = new BatchRun(target, qs, base, threads, filters);
 
+  if (filters !== null && backend === 'gpu' && !params.evaluator && params.gpuMode !== 'hybrid' && target.graph.entryPoint >= 0) {
+    const done = await filteredOnGpu(run, filters, params, width(target, params));
+    if (done) return done;
+  }
   if (filters !== null || target.graph.entryPoint < 0) {
-    // The GPU kernels take no filter yet: filtered batches run on the CPU (as do searches of
-    // an index whose items were all removed: every result is -1).
+    // Filters the GPU does not take (see filteredOnGpu) run on the CPU, as do searches of an
+    // index whose items were all removed (every result is -1).
     await run.cpu(0, qs.size);
     return run.result(null);
   }
@@ -139,10 +144,9 @@ export async function searchHnswBatch(
 async function onGpu(run: BatchRun, ctx: GpuContext, params: HnswBatchParams, backend: Backend, batchSize: number): Promise<BatchSearchResult> {
   const { target, base, queries: qs } = run;
   const before = { ...ctx.resources.traffic };
-  const width = params.width ?? Math.max(1, Math.min(8, Math.floor(64 / target.graph.m0)));
   let resident: ResidentSearcher | null = null;
   if (params.gpuMode !== 'hybrid') {
-    const support = ResidentSearcher.for(ctx, target.graph, target.store, base.ef, width);
+    const support = ResidentSearcher.for(ctx, target.graph, target.store, base.ef, width(target, params));
     if (support.ok) resident = support.searcher;
     else if (params.gpuMode === 'resident') fail('INVALID_ARGUMENT', `gpuMode 'resident' cannot run this search: ${support.reason}; use gpuMode 'hybrid'`);
   }
@@ -175,6 +179,42 @@ async function onGpu(run: BatchRun, ctx: GpuContext, params: HnswBatchParams, ba
     await run.hybrid(makeEvaluator, lanes, ctx, batchSize, params.width ?? 1, params, from);
   }
   return run.result({ ctx, before });
+}
+
+/** Candidates the resident kernel expands per round: as given, else what fills 64 threads. */
+function width(target: BatchTarget, params: HnswBatchParams): number {
+  return params.width ?? Math.max(1, Math.min(8, Math.floor(64 / target.graph.m0)));
+}
+
+/**
+ * A filtered batch on the resident kernel, where every filter lets most items through
+ * (FilteredSearcher.mostlyAllowed, the case where the CPU walks the whole graph too): the
+ * kernel searches unfiltered with its beam widened to ef / share (so about ef allowed items
+ * stay in it) and returns the whole beam; the host keeps the allowed items. A query left with
+ * fewer than min(k, allowed) of them is searched on the CPU. Returns null, having done
+ * nothing, when the GPU cannot take this batch (narrower filters, no adapter, a beam wider
+ * than the kernel holds): the caller then searches on the CPU.
+ */
+async function filteredOnGpu(run: BatchRun, filters: QueryFilters, params: HnswBatchParams, w: number): Promise<BatchSearchResult | null> {
+  const { target, base } = run;
+  const n = target.graph.n;
+  let share = 1;
+  for (const set of filters.sets) {
+    if (!FilteredSearcher.mostlyAllowed(set, n)) return null;
+    share = Math.min(share, set.count / n);
+  }
+  const ctx = await gpuContextFor(params);
+  if (!ctx) return null;
+  const support = ResidentSearcher.for(ctx, target.graph, target.store, Math.ceil(base.ef / share), w);
+  if (!support.ok) return null;
+  ctx.resources.clock = run.timer;
+  try {
+    const before = { ...ctx.resources.traffic };
+    await run.resident(ctx, support.searcher, 0, params);
+    return run.result({ ctx, before });
+  } finally {
+    ctx.resources.clock = null;
+  }
 }
 
 /** Validates query q of a query set, naming it in the error. */
@@ -266,8 +306,9 @@ class BatchRun {
   /** Queries [from, to) with the resident kernel; a GPU fault finishes them on the CPU. */
   async resident(ctx: GpuContext, searcher: ResidentSearcher, from: number, options: BackendOptions, to = this.queries.size): Promise<void> {
     const { k, ef, rerank } = this.base;
-    // As on the CPU, re-ranking draws from the beam: at most ef candidates.
-    const outK = Math.max(k, Math.min(rerank, ef));
+    // As on the CPU, re-ranking draws from the beam: at most ef candidates. A filtered batch
+    // takes the whole (widened) beam and keeps its allowed items.
+    const outK = this.filters ? searcher.ef : Math.max(k, Math.min(rerank, ef));
     this.usedGpu = ctx;
     this.backend = 'gpu';
     this.gpuMode = 'resident';
@@ -285,7 +326,14 @@ class BatchRun {
         return;
       }
       for (let q = 0; q < count; q++) {
-        this.target.writer.fromSorted(batch.ids, batch.dists, q * outK, outK, this.queries.get(start + q), k, rerank, this.ids, this.scores, (start + q) * k);
+        const allowed = this.filters?.for(start + q) ?? null;
+        const kept = allowed === null ? outK : keepAllowed(batch.ids, batch.dists, q * outK, outK, allowed.bits);
+        if (allowed !== null && kept < Math.min(k, allowed.count)) {
+          this.target.searchInto(this.queries.get(start + q), k, ef, rerank, this.ids, this.scores, (start + q) * k, allowed);
+          if (!this.backend.endsWith('+cpu')) this.backend = `${this.backend}+cpu`;
+          continue;
+        }
+        this.target.writer.fromSorted(batch.ids, batch.dists, q * outK, kept, this.queries.get(start + q), k, rerank, this.ids, this.scores, (start + q) * k);
       }
     }
   }
@@ -336,4 +384,22 @@ class BatchRun {
       ...(this.filters ? { filtered: true } : {}),
     };
   }
+}
+
+/**
+ * Moves the allowed entries of candidates [from, from + count) (sorted, id -1 ending them) to
+ * its front, in order; returns how many there are.
+ */
+function keepAllowed(ids: Int32Array, dists: Float32Array, from: number, count: number, bits: Uint32Array): number {
+  let kept = 0;
+  for (let i = 0; i < count; i++) {
+    const id = ids[from + i]!;
+    if (id < 0) break;
+    if (!isAllowed(bits, id)) continue;
+    ids[from + kept] = id;
+    dists[from + kept] = dists[from + i]!;
+    kept++;
+  }
+  if (kept < count) ids[from + kept] = -1;
+  return kept;
 }
