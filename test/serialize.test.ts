@@ -84,3 +84,30 @@ describe('index files', () => {
     await expect(loadIndexFile(path)).rejects.toThrow(/truncated/);
   });
 });
+
+describe('format 1 files (before keys, labels and removed items)', () => {
+  it('still load, and search like a fresh build of the same points', () => {
+    const bytes = new Uint8Array(readFileSync(new URL('./fixtures/format-1.wann', import.meta.url)));
+    expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true)).toBe(1);
+    const old = deserializeIndex(bytes) as HnswIndex;
+    // The points the fixture was built from (written by webannolo 3139cb1, format 1).
+    const data = new Float32Array(64 * 8);
+    let s = 12345;
+    for (let i = 0; i < data.length; i++) {
+      s = (s * 1103515245 + 12345) >>> 0;
+      data[i] = (s >>> 8) / 16777216 - 0.5;
+    }
+    const fresh = HnswIndex.build(new DenseDataset(data, 8), { metric: 'l2', m: 4, efConstruction: 32, seed: 7 });
+    expect(old.size).toBe(64);
+    expect(old.keys).toBeNull();
+    expect(old.removed.count).toBe(0);
+    for (let q = 0; q < 64; q += 7) {
+      const query = data.subarray(q * 8, q * 8 + 8);
+      expect(Array.from(old.search(query, 5).ids)).toEqual(Array.from(fresh.search(query, 5).ids));
+    }
+    // And it can change: the first change copies it into a living index.
+    old.add([new Float32Array(8).fill(0.25)]);
+    expect(old.size).toBe(65);
+    expect(new DataView(serializeIndex(old).buffer).getUint32(8, true)).toBe(2);
+  });
+});
