@@ -78,8 +78,7 @@ export const removeCommand: Command = {
     const index = await loadHnsw(path);
     const keysPath = str(args, 'keys');
     const text = await aboutFile(keysPath, () => readFile(keysPath, 'utf8'));
-    const lineCount = text === '' ? 0 : text.replace(/\n$/, '').split('\n').length;
-    let keys: ItemKey[] = await aboutFile(keysPath, () => parseKeysText(text, lineCount, keysPath));
+    let keys: ItemKey[] = await aboutFile(keysPath, () => parseKeysText(text, null, keysPath));
     // An index with string keys takes every line as text, numbers included.
     if (index.keys?.kind === 'string') keys = keys.map(String);
     await aboutFile(keysPath, () => index.remove(keys));

@@ -6,9 +6,10 @@ import type { ItemKey } from '../index/item-keys.js';
  * - keys: a key per line; all lines integers in [0, 2^53) make numeric keys, otherwise
  *   every key is the line's text;
  * - labels: the row's labels separated by commas (an empty line: none).
- * `rows` is the number of vectors they describe: a different line count is an error.
+ * `rows` is the number of vectors they describe: a different line count is an error (null:
+ * any count, for a list of keys to remove).
  */
-export function parseKeysText(text: string, rows: number, what: string): ItemKey[] {
+export function parseKeysText(text: string, rows: number | null, what: string): ItemKey[] {
   const lines = splitLines(text, rows, what);
   const numeric = lines.every((l) => /^\d{1,16}$/.test(l) && Number.isSafeInteger(Number(l)));
   return numeric ? lines.map(Number) : lines;
@@ -25,9 +26,9 @@ export function parseLabelsText(text: string, rows: number, what: string): numbe
   });
 }
 
-function splitLines(text: string, rows: number, what: string): string[] {
+function splitLines(text: string, rows: number | null, what: string): string[] {
   const body = text.endsWith('\n') ? text.slice(0, -1) : text;
   const lines = body === '' ? [] : body.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-  if (lines.length !== rows) fail('DIMENSION_MISMATCH', `${what} has ${lines.length} lines for ${rows} ${rows === 1 ? 'row' : 'rows'}: give one line per row`);
+  if (rows !== null && lines.length !== rows) fail('DIMENSION_MISMATCH', `${what} has ${lines.length} lines for ${rows} ${rows === 1 ? 'row' : 'rows'}: give one line per row`);
   return lines;
 }

@@ -32,8 +32,9 @@ export interface HnswSearchParams {
 
 export interface HnswBatchParams extends Omit<HnswSearchParams, 'filter'>, BackendOptions {
   /**
-   * One filter for every query, or one per query (null: unfiltered). Filtered batches run on
-   * the CPU (every thread), also when a GPU backend is asked for; `backend` then says 'cpu'.
+   * One filter for every query, or one per query (null: unfiltered). With backend 'gpu', a
+   * batch whose filters all let most items through runs on the resident kernel (see
+   * filteredOnGpu); other filtered batches run on the CPU (every thread). `backend` says which.
    */
   filter?: SearchFilter | readonly (SearchFilter | null)[];
   /**

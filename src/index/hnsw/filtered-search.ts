@@ -167,16 +167,8 @@ export class FilteredSearcher {
           if (isAllowed(bits, g) && !visited.testAndSet(g)) ids[fresh++] = g;
         }
       }
-      if (fresh === 0) continue;
-      ev.distances(ids, fresh, dists);
-      for (let i = 0; i < fresh; i++) {
-        const d = dists[i]!;
-        if (top.size < ef || d < top.topDist()) {
-          candidates.push(ids[i]!, d);
-          top.push(ids[i]!, d);
-          if (top.size > ef) top.pop();
-        }
-      }
+      // Every gathered item is allowed: no result filter.
+      if (fresh > 0) this.layer.admit(ev, ids, fresh, dists, ef, null);
     }
     return top;
   }

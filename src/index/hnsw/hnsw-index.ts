@@ -81,7 +81,7 @@ export class HnswIndex extends LivingIndex {
     this.writer = new ResultWriter(store.metric, rerankStore);
   }
 
-  /** The graph (replaced, never changed in place, by add / remove / update / compact). */
+  /** The graph: a new object after every add / remove / update / compact (over the same memory when the change was made in place). */
   get graph(): HnswGraph {
     return this.state.graph;
   }

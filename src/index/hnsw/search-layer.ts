@@ -88,18 +88,26 @@ export class LayerSearcher {
         const e = arr[base + i]!;
         if (!visited.testAndSet(e)) ids[fresh++] = e;
       }
-      if (fresh === 0) continue;
-      ev.distances(ids, fresh, dists);
-      for (let i = 0; i < fresh; i++) {
-        const d = dists[i]!;
-        if (top.size < ef || d < top.topDist()) {
-          candidates.push(ids[i]!, d);
-          if (keep !== null && !isAllowed(keep, ids[i]!)) continue;
-          top.push(ids[i]!, d);
-          if (top.size > ef) top.pop();
-        }
-      }
+      if (fresh > 0) this.admit(ev, ids, fresh, dists, ef, keep);
     }
     return top;
+  }
+
+  /**
+   * Scores ids[0..count) and queues those closer than the beam's worst (or all while it has
+   * fewer than ef); only those `keep` allows (all, when null) become results.
+   */
+  admit(ev: QueryEvaluator, ids: Uint32Array, count: number, dists: Float64Array, ef: number, keep: Uint32Array | null): void {
+    const { candidates, top } = this;
+    ev.distances(ids, count, dists);
+    for (let i = 0; i < count; i++) {
+      const d = dists[i]!;
+      if (top.size < ef || d < top.topDist()) {
+        candidates.push(ids[i]!, d);
+        if (keep !== null && !isAllowed(keep, ids[i]!)) continue;
+        top.push(ids[i]!, d);
+        if (top.size > ef) top.pop();
+      }
+    }
   }
 }
