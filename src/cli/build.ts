@@ -6,6 +6,8 @@ import { HnswIndex } from '../index/hnsw/hnsw-index.js';
 import { DATA_FORMATS } from '../io/formats.js';
 import { readDatasetFile, saveIndexFile } from '../node/index.js';
 import { PQ_KSUB, PqStore, ProductQuantizer } from '../quant/pq.js';
+import { ScalarQuantizer } from '../quant/scalar-quantizer.js';
+import { ScalarStore } from '../quant/scalar-store.js';
 import type { Metric } from '../types.js';
 import {
   aboutFile, bool, writingFile, checkWritable, formatBytes, formatSeconds, num, println, round, secondsSince, str, UsageError,
@@ -16,14 +18,14 @@ import { readKeysFile, readLabelsFile } from './item-files.js';
 import { WorkerPool } from '../parallel/pool.js';
 import { trainPqParallel } from '../quant/parallel-kmeans.js';
 
-const PQ_FLAGS = ['pq-m', 'pq-train-sample', 'pq-iterations', 'keep-plain'];
+const PQ_FLAGS = ['pq-m', 'pq-train-sample', 'pq-iterations'];
 
 /** `webannolo build`: dataset file -> index file. */
 export const buildCommand: Command = {
   name: 'build',
   summary: 'build an index over a dataset file and save it',
   synopsis: '--data FILE --metric l2|ip --out INDEX [--index-type hnsw|flat] [--m 16] [--ef-construction 200] [--seed 1] [--format F] [--limit N]'
-    + ' [--quantizer plain|pq --pq-m M [--pq-train-sample N] [--pq-iterations N] [--keep-plain true|false]] [--threads N] [--keys FILE] [--labels FILE]',
+    + ' [--quantizer plain|f16|sq8|pq [--pq-m M [--pq-train-sample N] [--pq-iterations N]] [--keep-plain true|false]] [--threads N] [--keys FILE] [--labels FILE]',
   flags: [
     { name: 'data', type: 'string', placeholder: 'FILE', required: true, help: 'dataset to index (.fvecs, .bvecs, .npy, .csr, .bin, idx3-ubyte)' },
     { name: 'metric', type: 'enum', values: ['l2', 'ip'], required: true, help: 'distance: squared Euclidean (l2) or inner product (ip)' },
@@ -34,18 +36,18 @@ export const buildCommand: Command = {
     { name: 'seed', type: 'int', min: 0, max: 0xffffffff, default: 1, help: 'seed of the HNSW level draws (and of the PQ training sample)' },
     { name: 'format', type: 'enum', values: DATA_FORMATS, placeholder: 'FORMAT', help: `dataset format, overriding the extension: ${DATA_FORMATS.join(', ')}` },
     { name: 'limit', type: 'int', min: 1, help: 'index only the first N vectors' },
-    { name: 'quantizer', type: 'enum', values: ['plain', 'pq'], default: 'plain', help: 'search on plain vectors, or on product-quantization codes (dense data)' },
+    { name: 'quantizer', type: 'enum', values: ['plain', 'f16', 'sq8', 'pq'], default: 'plain', help: 'search on plain f32 vectors, or (dense data) on f16 halves (2 B/component), sq8 bytes (1 B/component, min/max per dimension) or product-quantization codes' },
     { name: 'pq-m', type: 'int', min: 1, max: 65535, placeholder: 'M', help: 'PQ subspaces = bytes per vector; must divide the dimension (required with --quantizer pq)' },
     { name: 'pq-train-sample', type: 'int', min: 1, placeholder: 'N', help: 'vectors PQ trains its codebooks on (default min(n, 20000))' },
     { name: 'pq-iterations', type: 'int', min: 1, placeholder: 'N', help: 'k-means iterations per PQ subspace at most (default 15)' },
-    { name: 'keep-plain', type: 'boolean', help: 'PQ + hnsw: keep the plain vectors in the file for `search --rerank` (default true; --keep-plain false drops them)' },
+    { name: 'keep-plain', type: 'boolean', help: 'hnsw with f16/sq8/pq: keep the plain f32 vectors in the file for `search --rerank` (default true for pq and sq8, false for f16)' },
     { name: 'threads', type: 'int', min: 1, max: 1024, placeholder: 'N', help: 'worker threads for the HNSW build and PQ training (default: every core; 1 = hnswlib\'s serial insertion)' },
     { name: 'keys', type: 'string', placeholder: 'FILE', help: 'hnsw: a key per vector, one per line (integers below 2^53, or any text); results then report keys' },
     { name: 'labels', type: 'string', placeholder: 'FILE', help: 'hnsw: labels per vector, one line each, separated by commas (empty line: none), for `search --filter-label`' },
     { name: 'quiet', type: 'boolean', help: 'no progress bar' },
   ],
   notes: 'The last line of stdout is one JSON object: {"items","dim","metric","seconds","graphBytes","storeBytes","out","index","fileBytes","quantizer","threads",...};'
-    + ' with --quantizer pq also "pqM","pqKsub","pqDsub","codebookBytes","rerankBytes","keepPlain","trainSeconds".',
+    + ' with --quantizer f16/sq8/pq also "rerankBytes","keepPlain"; with pq also "pqM","pqKsub","pqDsub","codebookBytes","trainSeconds".',
   async run(args, io) {
     const data = str(args, 'data');
     const out = str(args, 'out');
@@ -53,7 +55,9 @@ export const buildCommand: Command = {
     const type = str(args, 'index-type');
     const quantizer = str(args, 'quantizer');
     checkFlags(args, type, quantizer);
-    const keepPlain = type === 'hnsw' && args.values.get('keep-plain') !== false;
+    const scalar = quantizer === 'f16' || quantizer === 'sq8' ? new ScalarQuantizer(quantizer) : null;
+    // f16 matches f32 recall without re-ranking; sq8 and pq need it to.
+    const keepPlain = type === 'hnsw' && quantizer !== 'plain' && (args.values.get('keep-plain') as boolean | undefined ?? quantizer !== 'f16');
     checkWritable('out', out);
     const threads = await WorkerPool.threadsFor(num(args, 'threads', true), (line) => println(io.stderr, line));
 
@@ -69,10 +73,12 @@ export const buildCommand: Command = {
       pq = await trainPq(args, dataset, io, threads);
       trainSeconds = secondsSince(t);
     }
+    if (scalar && !(dataset instanceof DenseDataset)) fail('INVALID_ARGUMENT', `${data} holds sparse vectors: --quantizer ${quantizer} needs dense vectors`);
     let index: HnswIndex | FlatIndex;
     let graphBytes = 0;
     if (type === 'flat') {
-      index = pq ? new FlatIndex(pq.encode(dataset as DenseDataset, metric)) : FlatIndex.build(dataset, { metric });
+      const q = pq ?? scalar;
+      index = q ? new FlatIndex(q.encode(dataset as DenseDataset, metric)) : FlatIndex.build(dataset, { metric });
     } else {
       const m = num(args, 'm');
       const efConstruction = num(args, 'ef-construction');
@@ -87,8 +93,9 @@ export const buildCommand: Command = {
       } finally {
         progress.done();
       }
-      // The graph is built on the plain vectors; searches then run on the PQ codes.
-      if (pq) index = index.quantize(pq, { keepPlain });
+      // The graph is built on the plain vectors; searches then run on the codes.
+      const q = pq ?? scalar;
+      if (q) index = index.quantize(q, { keepPlain });
       graphBytes = index.memory.graphBytes;
     }
     const seconds = secondsSince(t);
@@ -97,14 +104,14 @@ export const buildCommand: Command = {
     const params = index instanceof HnswIndex
       ? ` (m=${index.buildParams.m}, efConstruction=${index.buildParams.efConstruction}, seed=${index.buildParams.seed})`
       : '';
-    const onPq = pq ? ` on PQ codes (m=${pq.m})` : '';
+    const onPq = pq ? ` on PQ codes (m=${pq.m})` : scalar ? ` on ${quantizer} codes` : '';
     const onThreads = type === 'hnsw' ? ` on ${threads} thread${threads === 1 ? '' : 's'}` : '';
     println(io.stdout, `built ${type} index${onPq}, metric ${metric}${params}, in ${formatSeconds(seconds)}${onThreads}${pq ? ' (PQ training included)' : ''}`);
     const per = (b: number) => `${(b / index.size).toFixed(1)} B/vector`;
     const storeText = index.store instanceof PqStore
       ? `store ${formatBytes(storeBytes)} (PQ codes ${per(index.store.codes.byteLength)} + codebooks ${formatBytes(index.store.pq.codebooks.byteLength)})`
-      : `store ${formatBytes(storeBytes)} (${per(storeBytes)})`;
-    const rerankText = pq && type === 'hnsw' ? `, re-rank vectors ${keepPlain ? `${formatBytes(rerankBytes)} (${per(rerankBytes)})` : 'none (--keep-plain false)'}` : '';
+      : `store ${formatBytes(storeBytes)} (${per(storeBytes)}${index.store instanceof ScalarStore ? `, ${quantizer}` : ''})`;
+    const rerankText = quantizer !== 'plain' && type === 'hnsw' ? `, re-rank vectors ${keepPlain ? `${formatBytes(rerankBytes)} (${per(rerankBytes)})` : 'none (--keep-plain false)'}` : '';
     println(io.stdout, `memory: graph ${formatBytes(graphBytes)} (${per(graphBytes)}), ${storeText}${rerankText}`);
 
     await writingFile(out, () => saveIndexFile(index, out));
@@ -115,11 +122,8 @@ export const buildCommand: Command = {
     };
     if (index instanceof HnswIndex && index.keys) json['keys'] = index.keys.kind;
     if (index instanceof HnswIndex && index.labels) json['labels'] = true;
-    if (pq) {
-      Object.assign(json, {
-        pqM: pq.m, pqKsub: PQ_KSUB, pqDsub: pq.dsub, codebookBytes: pq.codebooks.byteLength, rerankBytes, keepPlain, trainSeconds: round(trainSeconds),
-      });
-    }
+    if (quantizer !== 'plain') Object.assign(json, { rerankBytes, keepPlain });
+    if (pq) Object.assign(json, { pqM: pq.m, pqKsub: PQ_KSUB, pqDsub: pq.dsub, codebookBytes: pq.codebooks.byteLength, trainSeconds: round(trainSeconds) });
     println(io.stdout, JSON.stringify(json));
     return 0;
   },
@@ -132,9 +136,10 @@ function checkFlags(args: ParsedArgs, type: string, quantizer: string): void {
       if (args.given.has(f)) throw new UsageError(`build: --${f} only applies to --index-type hnsw`);
     }
     if (args.values.get('keep-plain') === true && args.given.has('keep-plain')) {
-      throw new UsageError('build: --keep-plain only applies to --index-type hnsw (a flat PQ index scans the codes and keeps no plain vectors)');
+      throw new UsageError('build: --keep-plain only applies to --index-type hnsw (a flat index scans its codes and keeps no plain vectors)');
     }
   }
+  if (quantizer === 'plain' && args.given.has('keep-plain')) throw new UsageError('build: --keep-plain only applies with --quantizer f16, sq8 or pq');
   if (quantizer !== 'pq') {
     for (const f of PQ_FLAGS) if (args.given.has(f)) throw new UsageError(`build: --${f} only applies to --quantizer pq`);
   } else if (!args.given.has('pq-m')) {

@@ -117,7 +117,7 @@ export const infoCommand: Command = {
       parts, rerank: rerankKind,
       verified,
       rerankBytes, rerankBytesPerVector: round(perVector(rerankBytes), 6),
-      quantizer: quantizer ? { kind: 'pq', ...quantizer } : { kind: 'plain' },
+      quantizer: quantizer ? { kind: 'pq', ...quantizer } : { kind: storeKind === 'f16' || storeKind === 'sq8' ? storeKind : 'plain' },
       bytesPerVector: {
         graph: round(perVector(graphBytes), 6), store: round(perVector(storeBytes), 6),
         ...(quantizer ? { codes: round(perVector(quantizer.codeBytes), 6), codebooks: round(perVector(quantizer.codebookBytes), 6) } : {}),

@@ -4,6 +4,8 @@ import { fail } from '../errors.js';
 import { PlainDenseStore } from '../quant/dense-store.js';
 import { PlainSparseStore } from '../quant/plain.js';
 import { PQ_KSUB, PqStore, ProductQuantizer } from '../quant/pq.js';
+import { ScalarCodec, SCALAR_ENCODINGS } from '../quant/scalar-codec.js';
+import { ScalarStore } from '../quant/scalar-store.js';
 import type { Metric, VectorStore } from '../types.js';
 import type { SectionArray } from './container.js';
 
@@ -90,3 +92,28 @@ registerStoreCodec({
     return new PqStore(pq, codes, metric);
   },
 });
+
+// f16 and SQ8: the padded code rows as the kernels read them (so loading is one copy), and
+// SQ8's per-dimension range.
+for (const encoding of SCALAR_ENCODINGS) {
+  registerStoreCodec({
+    kind: encoding,
+    encode(store) {
+      const s = store as ScalarStore;
+      const { mins, scales, rowBytes } = s.codec;
+      const sections: Record<string, SectionArray> = { codes: s.codes };
+      if (mins && scales) Object.assign(sections, { mins, scales });
+      return { params: { size: s.size, dim: s.dim, rowBytes, kernels: s.kernels }, sections };
+    },
+    decode(params, section, metric) {
+      const dim = num(params, 'dim');
+      const size = num(params, 'size');
+      const ranges = encoding === 'sq8' ? [typed(section('mins'), Float32Array, 'mins'), typed(section('scales'), Float32Array, 'scales')] : [null, null];
+      const codec = new ScalarCodec(encoding, dim, metric, ranges[0]!, ranges[1]!);
+      if (num(params, 'rowBytes') !== codec.rowBytes) fail('CORRUPT_FILE', `${encoding} rows of ${String(params['rowBytes'])} bytes do not match dimension ${dim}`);
+      const codes = typed(section('codes'), Uint8Array, 'codes');
+      if (codes.length !== size * codec.rowBytes) fail('CORRUPT_FILE', `${encoding} codes section holds ${codes.length} bytes, expected ${size} x ${codec.rowBytes}`);
+      return ScalarStore.fromCodes(codec, codes, { simd: params['kernels'] !== 'js' });
+    },
+  });
+}

@@ -3,7 +3,7 @@ import { PlainQuantizer } from '../../quant/plain.js';
 import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../../types.js';
 import { METRICS } from '../../types.js';
 import { PlainDenseStore } from '../../quant/dense-store.js';
-import type { ProductQuantizer } from '../../quant/pq.js';
+import type { DenseQuantizer } from '../../quant/quantizer.js';
 import { checkK } from '../results.js';
 import { searchHnswBatch, type HnswBatchParams, type HnswSearchParams } from './batch-search.js';
 import { buildGraph, DEFAULT_BUILD, resolveBuildParams, type HnswBuildParams } from './build.js';
@@ -194,17 +194,18 @@ export class HnswIndex extends LivingIndex {
   }
 
   /**
-   * The one-call conversion to product quantization (kANNolo's key result): the same graph,
-   * built on plain vectors, now searched over PQ codes. Trains `pq` on the plain vectors if it
-   * is untrained. With keepPlain (default true) the plain vectors stay for re-ranking.
+   * The one-call conversion to a compressed store (kANNolo's key result for PQ): the same
+   * graph, built on plain vectors, now searched over codes: a ProductQuantizer, or a
+   * ScalarQuantizer ('f16', 'sq8'). Trains the quantizer on the plain vectors if it is
+   * untrained. With keepPlain (default true) the plain vectors stay for re-ranking.
    */
-  quantize(pq: ProductQuantizer, options: { keepPlain?: boolean } = {}): HnswIndex {
+  quantize(quantizer: DenseQuantizer, options: { keepPlain?: boolean } = {}): HnswIndex {
     const plain = this.rerankStore ?? this.store;
-    if (!(plain instanceof PlainDenseStore)) fail('INVALID_ARGUMENT', 'product quantization needs an index over plain dense vectors');
+    if (!(plain instanceof PlainDenseStore)) fail('INVALID_ARGUMENT', `${quantizer.name} quantization needs an index over plain dense vectors`);
     const data = plain.toDataset();
-    const pqStore = pq.encode(data, this.metric);
+    const encoded = quantizer.encode(data, this.metric);
     this.shareState();
-    return new HnswIndex(this.graph, pqStore, this.buildParams, options.keepPlain === false ? null : plain, this);
+    return new HnswIndex(this.graph, encoded, this.buildParams, options.keepPlain === false ? null : plain, this);
   }
 
   /**

@@ -75,6 +75,18 @@ export const op = {
   f32x4Sub: [0xfd, ...uleb(0xe5)],
   f32x4Mul: [0xfd, ...uleb(0xe6)],
   f32x4Lane: (lane: number) => [0xfd, ...uleb(0x1f), lane],
+  /** A v128 constant of four equal i32 lanes (bit patterns, so also f32 constants via f32Bits). */
+  v128I32x4: (v: number) => [0xfd, ...uleb(0x0c), ...[0, 1, 2, 3].flatMap(() => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff])],
+  v128And: [0xfd, ...uleb(0x4e)],
+  v128Or: [0xfd, ...uleb(0x50)],
+  i16x8ExtendLowU8: [0xfd, ...uleb(0x89)],
+  i16x8ExtendHighU8: [0xfd, ...uleb(0x8a)],
+  i32x4ExtendLowS16: [0xfd, ...uleb(0xa7)],
+  i32x4ExtendHighS16: [0xfd, ...uleb(0xa8)],
+  i32x4ExtendLowU16: [0xfd, ...uleb(0xa9)],
+  i32x4ExtendHighU16: [0xfd, ...uleb(0xaa)],
+  i32x4Shl: [0xfd, ...uleb(0xab)],
+  f32x4ConvertI32x4U: [0xfd, ...uleb(0xfb)],
   call: (f: number) => [0x10, ...uleb(f)],
   block: [0x02, 0x40],
   loop: [0x03, 0x40],
@@ -82,6 +94,11 @@ export const op = {
   brIf: (depth: number) => [0x0d, ...uleb(depth)],
   end: [0x0b],
 };
+
+/** The bit pattern of f32 `x` (for v128I32x4). */
+export function f32Bits(x: number): number {
+  return new Uint32Array(new Float32Array([x]).buffer)[0]!;
+}
 
 export interface FuncDef {
   name: string;

@@ -1,5 +1,7 @@
 import { encodeModule, MAX_PAGES, F32, I32, op, V128, type FuncDef } from './encoder.js';
 import { PQ_KERNELS, type PqWasmKernels } from './kernels-pq.js';
+import { gatherKernel, pairsKernel } from './loops.js';
+import { scalarKernels, type ScalarWasmKernels } from './kernels-scalar.js';
 
 /**
  * WebAssembly SIMD distance kernels (f32x4, four accumulators = 16 floats per iteration, a
@@ -54,52 +56,7 @@ function oneKernel(name: string, squareDiff: boolean): FuncDef {
   };
 }
 
-function gatherKernel(name: string, one: number): FuncDef {
-  // params: 0 q, 1 base, 2 nbytes, 3 ids, 4 count, 5 out; local 6 j
-  const J = 6;
-  return {
-    name,
-    params: [I32, I32, I32, I32, I32, I32],
-    results: [],
-    locals: [I32],
-    body: [
-      op.block, op.loop,
-      op.get(J), op.get(4), op.i32GeU, op.brIf(1),
-      op.get(5), op.get(J), op.i32(2), op.i32Shl, op.i32Add,
-      op.get(0),
-      op.get(1), op.get(3), op.get(J), op.i32(2), op.i32Shl, op.i32Add, op.i32Load(), op.get(2), op.i32Mul, op.i32Add,
-      op.get(2), op.call(one),
-      op.f32Store(),
-      op.get(J), op.i32(1), op.i32Add, op.set(J),
-      op.br(0), op.end, op.end,
-    ],
-  };
-}
-
-function pairsKernel(name: string, one: number): FuncDef {
-  // params: 0 qbase, 1 base, 2 nbytes, 3 slots, 4 ids, 5 count, 6 out; local 7 j, 8 j*4
-  const J = 7, J4 = 8;
-  return {
-    name,
-    params: [I32, I32, I32, I32, I32, I32, I32],
-    results: [],
-    locals: [I32, I32],
-    body: [
-      op.block, op.loop,
-      op.get(J), op.get(5), op.i32GeU, op.brIf(1),
-      op.get(J), op.i32(2), op.i32Shl, op.set(J4),
-      op.get(6), op.get(J4), op.i32Add,
-      op.get(0), op.get(3), op.get(J4), op.i32Add, op.i32Load(), op.get(2), op.i32Mul, op.i32Add,
-      op.get(1), op.get(4), op.get(J4), op.i32Add, op.i32Load(), op.get(2), op.i32Mul, op.i32Add,
-      op.get(2), op.call(one),
-      op.f32Store(),
-      op.get(J), op.i32(1), op.i32Add, op.set(J),
-      op.br(0), op.end, op.end,
-    ],
-  };
-}
-
-export interface WasmKernels extends PqWasmKernels {
+export interface WasmKernels extends PqWasmKernels, ScalarWasmKernels {
   l2(a: number, b: number, nbytes: number): number;
   ip(a: number, b: number, nbytes: number): number;
   l2Gather(q: number, base: number, nbytes: number, ids: number, count: number, out: number): void;
@@ -119,7 +76,7 @@ export function kernelModule(shared: boolean): WebAssembly.Module | null {
   if (known !== undefined) return known;
   let mod: WebAssembly.Module | null;
   try {
-    const bytes = encodeModule([
+    const funcs = [
       oneKernel('l2', true), // 0
       oneKernel('ip', false), // 1
       gatherKernel('l2Gather', 0),
@@ -127,7 +84,10 @@ export function kernelModule(shared: boolean): WebAssembly.Module | null {
       pairsKernel('l2Pairs', 0),
       pairsKernel('ipPairs', 1),
       ...PQ_KERNELS,
-    ], shared ? { maxPages: MAX_PAGES } : undefined);
+    ];
+    // The scalar kernels call their one-pair kernels by index: they go last, told where they start.
+    funcs.push(...scalarKernels(funcs.length));
+    const bytes = encodeModule(funcs, shared ? { maxPages: MAX_PAGES } : undefined);
     mod = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
   } catch {
     mod = null;

@@ -1,0 +1,12 @@
+import type { DenseDataset } from '../data/dense.js';
+import type { Metric, VectorStore } from '../types.js';
+
+/**
+ * A compressed encoding of dense vectors: product quantization ('pq'), IEEE half ('f16'), or
+ * per-dimension bytes ('sq8'). encode() trains first when the quantizer needs it and is
+ * untrained. HnswIndex.quantize() swaps an index's plain vectors for such a store.
+ */
+export interface DenseQuantizer {
+  readonly name: string;
+  encode(data: DenseDataset, metric: Metric): VectorStore;
+}

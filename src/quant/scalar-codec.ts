@@ -1,0 +1,112 @@
+import { DenseDataset } from '../data/dense.js';
+import { fail } from '../errors.js';
+import type { Metric } from '../types.js';
+import { HALF_MAX, halfBits, halfTable } from './half.js';
+import { F16_IP_QUERY_SCALE } from './wasm/kernels-scalar.js';
+
+/** How a scalar-quantized store encodes each component: IEEE half, or one byte over [min, max]. */
+export type ScalarEncoding = 'f16' | 'sq8';
+export const SCALAR_ENCODINGS: readonly ScalarEncoding[] = ['f16', 'sq8'];
+
+/** Components per padded row: the SIMD kernels decode 16 at a time with no scalar tail. */
+const LANES = 16;
+
+/**
+ * The shape of one scalar encoding over one dimension: how many bytes a row takes, and for SQ8
+ * the per-dimension range (x_d = min_d + scale_d * c_d, scale_d = (max_d - min_d) / 255).
+ */
+export class ScalarCodec {
+  readonly paddedDim: number;
+  readonly rowBytes: number;
+  /** Bytes of one prepared query: f32 per padded component, and for SQ8 l2 the scales after it. */
+  readonly queryBytes: number;
+
+  constructor(
+    readonly encoding: ScalarEncoding,
+    readonly dim: number,
+    readonly metric: Metric,
+    readonly mins: Float32Array | null,
+    readonly scales: Float32Array | null,
+  ) {
+    this.paddedDim = Math.ceil(dim / LANES) * LANES;
+    this.rowBytes = this.paddedDim * (encoding === 'f16' ? 2 : 1);
+    this.queryBytes = this.paddedDim * 4 * (encoding === 'sq8' && metric === 'l2' ? 2 : 1);
+    if (encoding === 'sq8' && (mins?.length !== dim || scales?.length !== dim)) fail('CORRUPT_FILE', `SQ8 needs ${dim} minimums and scales`);
+  }
+
+  /** Writes the codes of rows [0, data.size) of `data` into `out` at row slots[i] (or i). */
+  encodeRows(data: DenseDataset, out: Uint8Array, slots?: Uint32Array): void {
+    const { dim, rowBytes } = this;
+    const x = data.data;
+    if (this.encoding === 'f16') {
+      const halves = new Uint16Array(out.buffer, out.byteOffset, out.byteLength >> 1);
+      for (let i = 0; i < data.size; i++) {
+        const at = ((slots ? slots[i]! : i) * rowBytes) >> 1;
+        for (let d = 0; d < dim; d++) {
+          const v = x[i * dim + d]!;
+          if (Math.abs(v) > HALF_MAX) fail('INVALID_ARGUMENT', `vector ${i} has ${v} at component ${d}, outside the f16 range (±${HALF_MAX}): use sq8, pq or plain vectors`);
+          halves[at + d] = halfBits(v);
+        }
+      }
+      return;
+    }
+    const mins = this.mins!;
+    const scales = this.scales!;
+    for (let i = 0; i < data.size; i++) {
+      const at = (slots ? slots[i]! : i) * rowBytes;
+      for (let d = 0; d < dim; d++) {
+        const s = scales[d]!;
+        // Values outside the trained range (rows added later) clamp to its ends.
+        const c = s === 0 ? 0 : Math.round((x[i * dim + d]! - mins[d]!) / s);
+        out[at + d] = c < 0 ? 0 : c > 255 ? 255 : c;
+      }
+    }
+  }
+
+  /** Row `id` of `codes`, decoded to f32 (dim components). */
+  decodeRow(codes: Uint8Array, id: number, out: Float32Array<ArrayBufferLike> = new Float32Array(this.dim)): Float32Array<ArrayBufferLike> {
+    const at = id * this.rowBytes;
+    if (this.encoding === 'f16') {
+      const table = halfTable();
+      for (let d = 0; d < this.dim; d++) out[d] = table[codes[at + 2 * d]! | (codes[at + 2 * d + 1]! << 8)]!;
+    } else {
+      for (let d = 0; d < this.dim; d++) out[d] = this.mins![d]! + this.scales![d]! * codes[at + d]!;
+    }
+    return out;
+  }
+
+  /**
+   * Writes the query in the form the kernels take (queryBytes at f32 index `at` of `f32`) and
+   * returns the constant the caller adds to an ip kernel's sum after multiplying it by
+   * ipScale (0 for l2, whose kernels return the squared distance itself).
+   */
+  prepareQuery(q: Float32Array, f32: Float32Array, at: number): number {
+    const { dim, paddedDim } = this;
+    f32.fill(0, at, at + (this.queryBytes >> 2));
+    if (this.encoding === 'f16') {
+      const scale = this.metric === 'ip' ? F16_IP_QUERY_SCALE : 1;
+      for (let d = 0; d < dim; d++) f32[at + d] = q[d]! * scale;
+      return 0;
+    }
+    const mins = this.mins!;
+    const scales = this.scales!;
+    if (this.metric === 'l2') {
+      for (let d = 0; d < dim; d++) {
+        f32[at + d] = q[d]! - mins[d]!;
+        f32[at + paddedDim + d] = scales[d]!;
+      }
+      return 0;
+    }
+    let offset = 0;
+    for (let d = 0; d < dim; d++) {
+      f32[at + d] = q[d]! * scales[d]!;
+      offset += q[d]! * mins[d]!;
+    }
+    return offset;
+  }
+
+  /** What an ip kernel's sum is multiplied by (f16 decodes to value * 2^-112, see kernels-scalar.ts). */
+  get ipScale(): number {
+    return this.encoding === 'f16' ? F16_IP_QUERY_SCALE : 1;
+  }
+}

@@ -1,0 +1,66 @@
+import { I32, op, type FuncDef } from './encoder.js';
+
+/**
+ * The loops around a one-pair distance kernel `one(q, x, nbytes) -> f32` (function index
+ * `one` in the module): every store kind scores a list of items or a batch round with them.
+ *
+ *   gather(q, base, nbytes, ids, count, out)        out[j] = one(q, base + ids[j]*nbytes, nbytes)
+ *   pairs(qbase, base, nbytes, slots, ids, count, out)
+ *                           out[j] = one(qbase + slots[j]*nbytes, base + ids[j]*nbytes, nbytes)
+ *   stridedPairs(qbase, qstride, base, nbytes, slots, ids, count, out): pairs whose prepared
+ *     queries are qstride bytes each (encoded stores: a query is f32 while an item is a code).
+ */
+export function gatherKernel(name: string, one: number): FuncDef {
+  // params: 0 q, 1 base, 2 nbytes, 3 ids, 4 count, 5 out; local 6 j
+  const J = 6;
+  return {
+    name,
+    params: [I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32],
+    body: [
+      op.block, op.loop,
+      op.get(J), op.get(4), op.i32GeU, op.brIf(1),
+      op.get(5), op.get(J), op.i32(2), op.i32Shl, op.i32Add,
+      op.get(0),
+      op.get(1), op.get(3), op.get(J), op.i32(2), op.i32Shl, op.i32Add, op.i32Load(), op.get(2), op.i32Mul, op.i32Add,
+      op.get(2), op.call(one),
+      op.f32Store(),
+      op.get(J), op.i32(1), op.i32Add, op.set(J),
+      op.br(0), op.end, op.end,
+    ],
+  };
+}
+
+export function pairsKernel(name: string, one: number): FuncDef {
+  return pairsLoop(name, one, false);
+}
+
+export function stridedPairsKernel(name: string, one: number): FuncDef {
+  return pairsLoop(name, one, true);
+}
+
+function pairsLoop(name: string, one: number, strided: boolean): FuncDef {
+  // params: qbase, [qstride], base, nbytes, slots, ids, count, out; locals j, j*4
+  const s = strided ? 1 : 0;
+  const QB = 0, QS = s ? 1 : 2 + s, BASE = 1 + s, N = 2 + s, SLOTS = 3 + s, IDS = 4 + s, COUNT = 5 + s, OUT = 6 + s;
+  const J = 7 + s, J4 = 8 + s;
+  return {
+    name,
+    params: new Array<number>(7 + s).fill(I32),
+    results: [],
+    locals: [I32, I32],
+    body: [
+      op.block, op.loop,
+      op.get(J), op.get(COUNT), op.i32GeU, op.brIf(1),
+      op.get(J), op.i32(2), op.i32Shl, op.set(J4),
+      op.get(OUT), op.get(J4), op.i32Add,
+      op.get(QB), op.get(SLOTS), op.get(J4), op.i32Add, op.i32Load(), op.get(QS), op.i32Mul, op.i32Add,
+      op.get(BASE), op.get(IDS), op.get(J4), op.i32Add, op.i32Load(), op.get(N), op.i32Mul, op.i32Add,
+      op.get(N), op.call(one),
+      op.f32Store(),
+      op.get(J), op.i32(1), op.i32Add, op.set(J),
+      op.br(0), op.end, op.end,
+    ],
+  };
+}
