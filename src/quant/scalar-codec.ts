@@ -18,7 +18,10 @@ const LANES = 16;
 export class ScalarCodec {
   readonly paddedDim: number;
   readonly rowBytes: number;
-  /** Bytes of one prepared query: f32 per padded component, and for SQ8 l2 the scales after it. */
+  /**
+   * Bytes of one prepared query: f32 per padded component (for SQ8 l2 followed by the scales),
+   * or for SQ8 ip i16 per padded component.
+   */
   readonly queryBytes: number;
 
   constructor(
@@ -30,7 +33,7 @@ export class ScalarCodec {
   ) {
     this.paddedDim = Math.ceil(dim / LANES) * LANES;
     this.rowBytes = this.paddedDim * (encoding === 'f16' ? 2 : 1);
-    this.queryBytes = this.paddedDim * 4 * (encoding === 'sq8' && metric === 'l2' ? 2 : 1);
+    this.queryBytes = this.paddedDim * (encoding === 'f16' ? 4 : metric === 'l2' ? 8 : 2);
     if (encoding === 'sq8' && (mins?.length !== dim || scales?.length !== dim)) fail('CORRUPT_FILE', `SQ8 needs ${dim} minimums and scales`);
   }
 
@@ -76,37 +79,50 @@ export class ScalarCodec {
   }
 
   /**
-   * Writes the query in the form the kernels take (queryBytes at f32 index `at` of `f32`) and
-   * returns the constant the caller adds to an ip kernel's sum after multiplying it by
-   * ipScale (0 for l2, whose kernels return the squared distance itself).
+   * Writes the query in the form the kernels take (queryBytes at byte `at` of `buffer`, 16-byte
+   * aligned). An ip distance is then -(kernel * scale + offset); l2 kernels return the squared
+   * distance itself.
    */
-  prepareQuery(q: Float32Array, f32: Float32Array, at: number): number {
+  prepareQuery(q: Float32Array, buffer: ArrayBufferLike, at: number): PreparedQuery {
     const { dim, paddedDim } = this;
-    f32.fill(0, at, at + (this.queryBytes >> 2));
     if (this.encoding === 'f16') {
+      const f32 = new Float32Array(buffer, at, paddedDim);
       const scale = this.metric === 'ip' ? F16_IP_QUERY_SCALE : 1;
-      for (let d = 0; d < dim; d++) f32[at + d] = q[d]! * scale;
-      return 0;
+      f32.fill(0);
+      for (let d = 0; d < dim; d++) f32[d] = q[d]! * scale;
+      return { scale, offset: 0 };
     }
     const mins = this.mins!;
     const scales = this.scales!;
     if (this.metric === 'l2') {
+      const f32 = new Float32Array(buffer, at, 2 * paddedDim);
+      f32.fill(0);
       for (let d = 0; d < dim; d++) {
-        f32[at + d] = q[d]! - mins[d]!;
-        f32[at + paddedDim + d] = scales[d]!;
+        f32[d] = q[d]! - mins[d]!;
+        f32[paddedDim + d] = scales[d]!;
       }
-      return 0;
+      return { scale: 1, offset: 0 };
     }
+    // ip: r_d = round(q_d * scale_d / unit), |r_d| <= limit, where the limit keeps every i32
+    // lane of the kernel (dim / 4 products of |r| <= limit and c <= 255) from overflowing.
+    const i16 = new Int16Array(buffer, at, paddedDim);
+    i16.fill(0);
     let offset = 0;
+    let largest = 0;
     for (let d = 0; d < dim; d++) {
-      f32[at + d] = q[d]! * scales[d]!;
       offset += q[d]! * mins[d]!;
+      largest = Math.max(largest, Math.abs(q[d]! * scales[d]!));
     }
-    return offset;
+    if (largest === 0) return { scale: 0, offset };
+    const limit = Math.min(32767, Math.floor((2 ** 31 - 1) / ((paddedDim / 4) * 255)));
+    const unit = largest / limit;
+    for (let d = 0; d < dim; d++) i16[d] = Math.round((q[d]! * scales[d]!) / unit);
+    return { scale: unit, offset };
   }
+}
 
-  /** What an ip kernel's sum is multiplied by (f16 decodes to value * 2^-112, see kernels-scalar.ts). */
-  get ipScale(): number {
-    return this.encoding === 'f16' ? F16_IP_QUERY_SCALE : 1;
-  }
+/** A prepared query's constants: an ip distance is -(kernel sum * scale + offset). */
+export interface PreparedQuery {
+  readonly scale: number;
+  readonly offset: number;
 }

@@ -4,7 +4,7 @@ import type { BatchEvaluator, Dataset, Metric, QueryEvaluator, Vector, VectorSto
 import { toShared } from '../util/shared-memory.js';
 import { CpuBatchEvaluator } from './cpu-batch.js';
 import { checkDenseQuery } from './dense-store.js';
-import { ScalarCodec, type ScalarEncoding } from './scalar-codec.js';
+import { ScalarCodec, type PreparedQuery, type ScalarEncoding } from './scalar-codec.js';
 import { WasmArena, type SharedArena } from './wasm/arena.js';
 import type { ScalarWasmKernels } from './wasm/kernels-scalar.js';
 
@@ -157,13 +157,13 @@ function pairsOf(k: ScalarWasmKernels, codec: ScalarCodec): Pairs {
 /** One query over the codes in wasm: the prepared query sits in a slot of the arena. */
 class WasmScalarEvaluator implements QueryEvaluator {
   private readonly qPtr: number;
-  private readonly offset: number;
+  private readonly prepared: PreparedQuery;
   private readonly gather: Gather;
   private released = false;
 
   constructor(private readonly codec: ScalarCodec, private readonly arena: WasmArena, query: Float32Array) {
     this.qPtr = arena.allocSlot(codec.queryBytes);
-    this.offset = codec.prepareQuery(query, arena.f32, this.qPtr >> 2);
+    this.prepared = codec.prepareQuery(query, arena.memory.buffer, this.qPtr);
     this.gather = gatherOf(arena.kernels, codec);
   }
 
@@ -185,8 +185,7 @@ class WasmScalarEvaluator implements QueryEvaluator {
     if (this.codec.metric === 'l2') {
       for (let i = 0; i < count; i++) out[i] = f32[outAt + i]!;
     } else {
-      const scale = this.codec.ipScale;
-      const offset = this.offset;
+      const { scale, offset } = this.prepared;
       for (let i = 0; i < count; i++) out[i] = -(f32[outAt + i]! * scale + offset);
     }
   }
@@ -204,6 +203,7 @@ class WasmScalarBatchEvaluator implements BatchEvaluator {
   private blockPtr = 0;
   private blockCap = 0;
   private offsets = new Float64Array(0);
+  private scales = new Float64Array(0);
   private readonly pairs: Pairs;
 
   constructor(private readonly codec: ScalarCodec, private readonly arena: WasmArena) {
@@ -216,9 +216,14 @@ class WasmScalarBatchEvaluator implements BatchEvaluator {
       this.blockPtr = this.arena.alloc(count * qb);
       this.blockCap = count;
       this.offsets = new Float64Array(count);
+      this.scales = new Float64Array(count);
     }
-    const f32 = this.arena.f32;
-    for (let s = 0; s < count; s++) this.offsets[s] = this.codec.prepareQuery(queries.get(start + s) as Float32Array, f32, (this.blockPtr + s * qb) >> 2);
+    const buffer = this.arena.memory.buffer;
+    for (let s = 0; s < count; s++) {
+      const p = this.codec.prepareQuery(queries.get(start + s) as Float32Array, buffer, this.blockPtr + s * qb);
+      this.offsets[s] = p.offset;
+      this.scales[s] = p.scale;
+    }
   }
 
   distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): void {
@@ -233,8 +238,8 @@ class WasmScalarBatchEvaluator implements BatchEvaluator {
     if (this.codec.metric === 'l2') {
       out.set(f32.subarray(outAt, outAt + count));
     } else {
-      const scale = this.codec.ipScale;
-      for (let i = 0; i < count; i++) out[i] = -(f32[outAt + i]! * scale + this.offsets[slots[i]!]!);
+      const { scales, offsets } = this;
+      for (let i = 0; i < count; i++) out[i] = -(f32[outAt + i]! * scales[slots[i]!]! + offsets[slots[i]!]!);
     }
   }
 }

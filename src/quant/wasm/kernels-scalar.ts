@@ -15,9 +15,11 @@ import { gatherKernel, stridedPairsKernel } from './loops.js';
  * 2^56 and the sum multiplied by 2^56, keeping every product in the normal f32 range); l2
  * multiplies by 2^112 to compare with the query in its own units.
  *
- * SQ8 (x_d = min_d + scale_d * c_d): ip takes the query as q_d * scale_d, so the kernel is
- * sum q'_d * c_d and the caller adds sum q_d * min_d; l2 takes (q_d - min_d) followed, at
- * byte 4 * nbytes of the query, by scale_d: sum (a_d - scale_d * c_d)^2.
+ * SQ8 (x_d = min_d + scale_d * c_d): ip is an integer dot product, the cheapest kernel here:
+ * the query is taken as q_d * scale_d rounded to i16 (r_d, scaled so no i32 lane can
+ * overflow), the kernel sums r_d * c_d with i32x4.dot_i16x8_s, and the caller multiplies by
+ * the query's scale and adds sum q_d * min_d. l2 takes (q_d - min_d) as f32 followed, at byte
+ * 4 * nbytes of the query, by scale_d: sum (a_d - scale_d * c_d)^2.
  *
  *   f16L2 / f16Ip / sq8L2 / sq8Ip (q, x, nbytes) -> f32     nbytes: code bytes of one row
  *   ...Gather (q, base, nbytes, ids, count, out), ...Pairs (qbase, qstride, base, nbytes, slots, ids, count, out)
@@ -72,7 +74,33 @@ function accumulate(enc: Encoding, k: number, l2: boolean): number[][] {
   return [op.get(ACC + k), ...term, op.f32x4Add, op.set(ACC + k)];
 }
 
+/** SQ8 ip: sum over the row of i16 query r_d times u8 code c_d, in i32, returned as f32. */
+function sq8IpKernel(name: string): FuncDef {
+  const term = (acc: number, half: number, offset: number) => [
+    op.get(acc), op.get(half), op.get(Q), op.get(QI), op.i32Add, op.v128Load(offset), op.i32x4DotI16x8S, op.i32x4Add, op.set(acc),
+  ];
+  return {
+    name,
+    params: [I32, I32, I32],
+    results: [F32],
+    locals: [I32, I32, V128, V128, V128, V128, V128, V128, V128, V128, I32],
+    body: [
+      op.block, op.loop,
+      op.get(CI), op.get(N), op.i32GeU, op.brIf(1),
+      op.get(X), op.get(CI), op.i32Add, op.v128Load(), op.tee(HI), op.i16x8ExtendLowU8, op.set(LO), op.get(HI), op.i16x8ExtendHighU8, op.set(HI),
+      ...term(ACC, LO, 0), ...term(ACC + 1, HI, 16),
+      op.get(CI), op.i32(16), op.i32Add, op.set(CI),
+      op.get(QI), op.i32(32), op.i32Add, op.set(QI),
+      op.br(0), op.end, op.end,
+      op.get(ACC), op.get(ACC + 1), op.i32x4Add, op.set(ACC),
+      op.get(ACC), op.i32x4Lane(0), op.get(ACC), op.i32x4Lane(1), op.i32Add,
+      op.get(ACC), op.i32x4Lane(2), op.get(ACC), op.i32x4Lane(3), op.i32Add, op.i32Add, op.f32ConvertI32S,
+    ],
+  };
+}
+
 function oneKernel(name: string, enc: Encoding, l2: boolean): FuncDef {
+  if (enc === 'sq8' && !l2) return sq8IpKernel(name);
   const load = enc === 'sq8'
     ? [op.get(X), op.get(CI), op.i32Add, op.v128Load(), op.tee(HI), op.i16x8ExtendLowU8, op.set(LO), op.get(HI), op.i16x8ExtendHighU8, op.set(HI)]
     : [op.get(X), op.get(CI), op.i32Add, op.v128Load(), op.set(LO), op.get(X), op.get(CI), op.i32Add, op.v128Load(16), op.set(HI)];
