@@ -49,7 +49,7 @@ export class ResidentSearcher {
     if (!GpuGraph.fits(ctx, graph)) return { ok: false, reason: 'the graph exceeds one GPU binding' };
     const kernel = residentStoreKernel(ctx, store);
     if (kernel === null) return { ok: false, reason: `the resident kernel has no '${store.kind}' store snippet (or the store exceeds one binding)` };
-    if (kernel.chunks.length > ctx.limits.maxStorageBuffersPerShaderStage - FIXED_STORAGE_BINDINGS) {
+    if (kernel.chunks.length > ctx.limits.maxStorageBuffersPerShaderStage - FIXED_STORAGE_BINDINGS - (kernel.bindingsBeforeChunks ?? 1) + 1) {
       return { ok: false, reason: `the store spans ${kernel.chunks.length} GPU bindings, more than the resident kernel can bind` };
     }
     return { ok: true, searcher: new ResidentSearcher(ctx, graph, kernel, layout, ef) };
@@ -119,7 +119,7 @@ export class ResidentSearcher {
       let snippet = await shaderSource(kernel.shader);
       if (kernel.chunkElement !== null) {
         const marker = `// @chunks ${kernel.chunkElement}`;
-        snippet = snippet.replace(marker, chunkSource(kernel.chunkElement, chunks, FIXED_STORAGE_BINDINGS + 1));
+        snippet = snippet.replace(marker, chunkSource(kernel.chunkElement, chunks, FIXED_STORAGE_BINDINGS + (kernel.bindingsBeforeChunks ?? 1)));
       }
       return `${snippet}\n${await shaderSource('beam_resident')}`;
     };

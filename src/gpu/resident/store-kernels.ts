@@ -1,11 +1,13 @@
 import { PlainDenseStore } from '../../quant/dense-store.js';
 import { PlainSparseStore } from '../../quant/plain.js';
 import { PqStore } from '../../quant/pq.js';
+import { ScalarStore } from '../../quant/scalar-store.js';
 import type { Dataset, VectorStore } from '../../types.js';
 import type { GpuContext } from '../device.js';
 import { cachedUpload, denseData, padRows } from '../gpu-dense.js';
 import { buildLuts, pqData } from '../gpu-pq.js';
 import { GpuSparseData, scatterQueries } from '../gpu-sparse.js';
+import { scalarData } from '../gpu-scalar.js';
 
 /**
  * How one store kind plugs into the resident kernel: a WGSL snippet (shaders/resident_*.wgsl)
@@ -18,6 +20,8 @@ export interface ResidentStoreKernel {
   readonly shader: string;
   /** WGSL element type of the store's chunk bindings, or null when the snippet declares its own. */
   readonly chunkElement: string | null;
+  /** Buffers prepare() returns, bound from binding 4 on before the chunks (default 1). */
+  readonly bindingsBeforeChunks?: number;
   /** Store chunks bound after the per-dispatch buffers (empty when chunkElement is null). */
   readonly chunks: readonly GPUBuffer[];
   readonly constants: Record<string, number>;
@@ -40,6 +44,7 @@ export function residentStoreKernel(ctx: GpuContext, store: VectorStore): Reside
   if (store instanceof PlainDenseStore) return denseKernel(ctx, store);
   if (store instanceof PqStore) return pqKernel(ctx, store);
   if (store instanceof PlainSparseStore) return sparseKernel(ctx, store);
+  if (store instanceof ScalarStore) return scalarKernel(ctx, store);
   return null;
 }
 
@@ -86,6 +91,30 @@ function pqKernel(ctx: GpuContext, store: PqStore): ResidentStoreKernel {
           ctx.resources.release(built.luts);
         },
       };
+    },
+  };
+}
+
+/** f16 and SQ8 codes, decoded in the shader (resident_f16.wgsl, resident_sq8.wgsl); queries go up as f32. */
+function scalarKernel(ctx: GpuContext, store: ScalarStore): ResidentStoreKernel {
+  const data = scalarData(ctx, store);
+  const { paddedDim, encoding } = store.codec;
+  const vecs = paddedDim / 4;
+  return {
+    shader: `resident_${encoding}`,
+    chunkElement: 'u32',
+    bindingsBeforeChunks: data.mins ? 3 : 1,
+    chunks: data.chunks,
+    constants: { VECS: vecs, ROWS_PER_CHUNK: data.rowsPerChunk, METRIC: store.metric === 'l2' ? 0 : 1 },
+    itemsPerDistance: vecs,
+    maxQueriesPerDispatch: queryLimit(ctx, paddedDim * 4),
+    async prepare(_encoder, queries, start, count) {
+      const block = new Float32Array(count * paddedDim);
+      for (let s = 0; s < count; s++) block.set(queries.get(start + s) as Float32Array, s * paddedDim);
+      const buf = ctx.resources.storage(block.byteLength);
+      ctx.resources.write(buf, block);
+      const ranges = data.mins && data.steps ? [data.mins, data.steps] : [];
+      return { bindings: [buf, ...ranges], release: () => ctx.resources.release(buf) };
     },
   };
 }

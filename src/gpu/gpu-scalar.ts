@@ -1,0 +1,45 @@
+import type { ScalarStore } from '../quant/scalar-store.js';
+import type { GpuContext } from './device.js';
+import { cachedUpload } from './gpu-dense.js';
+
+/**
+ * An f16 or SQ8 store uploaded once for the resident kernel: the code rows as the CPU keeps
+ * them (padded to 16 components, so a row is whole u32 words and whole vec4s), split into
+ * chunks that each fit one binding; SQ8 adds its per-component minimums and steps
+ * (scale * 255, since the shader's unpack4x8unorm yields code / 255).
+ */
+export class GpuScalarData {
+  readonly wordsPerRow: number;
+  readonly rowsPerChunk: number;
+  readonly chunks: GPUBuffer[] = [];
+  readonly mins: GPUBuffer | null = null;
+  readonly steps: GPUBuffer | null = null;
+
+  constructor(readonly ctx: GpuContext, readonly store: ScalarStore) {
+    const { rowBytes, paddedDim, mins, scales } = store.codec;
+    this.wordsPerRow = rowBytes / 4;
+    this.rowsPerChunk = rowsPerChunkOf(ctx, store);
+    const codes = store.codes;
+    for (let start = 0; start < store.size; start += this.rowsPerChunk) {
+      const rows = Math.min(this.rowsPerChunk, store.size - start);
+      // A copy: the codes may live in a (shared) WebAssembly memory.
+      this.chunks.push(ctx.resources.upload(codes.slice(start * rowBytes, (start + rows) * rowBytes)));
+    }
+    if (mins && scales) {
+      const m = new Float32Array(paddedDim);
+      const s = new Float32Array(paddedDim);
+      m.set(mins);
+      for (let d = 0; d < scales.length; d++) s[d] = scales[d]! * 255;
+      this.mins = ctx.resources.upload(m);
+      this.steps = ctx.resources.upload(s);
+    }
+  }
+}
+
+function rowsPerChunkOf(ctx: GpuContext, store: ScalarStore): number {
+  return Math.max(1, Math.floor(ctx.limits.maxStorageBufferBindingSize / store.codec.rowBytes));
+}
+
+export function scalarData(ctx: GpuContext, store: ScalarStore): GpuScalarData {
+  return cachedUpload(ctx, store, rowsPerChunkOf(ctx, store), () => new GpuScalarData(ctx, store));
+}
