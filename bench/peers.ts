@@ -137,7 +137,8 @@ class WebannoloAdapter implements LibAdapter {
       setEf(e) { ef = e; },
       searchAll(count, k) {
         const qs = count === queries!.size ? queries! : queries!.slice(0, count);
-        return self.must().searchBatch(qs, k, { ef, batchSize: self.p.batchSize });
+        // threads: 1: the comparison is single-threaded (searchBatch's default is every core).
+        return self.must().searchBatch(qs, k, { ef, batchSize: self.p.batchSize, threads: 1 });
       },
       ids(raw) {
         return (raw as { ids: Int32Array }).ids;

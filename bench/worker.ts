@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchArgs, DatasetName, LibName } from './args.js';
-import { loadDataset } from './datasets.js';
+import { loadDataset, metricOf } from './datasets.js';
 import { memoryAfterGc, recallAtK, sweep, sweepInterleaved, type ModeResult } from './measure.js';
 import { isWebannolo, makeAdapter, type PqMemory, type PqQuantizeInfo } from './peers.js';
 
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2]!) as WorkerJob;
   const { args, lib } = job;
   const log = (s: string) => process.stderr.write(`[${job.dataset}/${lib}] ${s}\n`);
-  const metric = job.dataset === 'mnist' ? 'l2' : 'ip';
+  const metric = metricOf(job.dataset);
   const adapter = await makeAdapter(lib, {
     metric, m: args.m, efConstruction: args.efConstruction, seed: args.seed, batchSize: args.batchSize,
   });
