@@ -160,8 +160,11 @@ describe('webannolo CLI: the main job', () => {
       '--groundtruth', p('gt.ivecs'), '--out', p('res2.ivecs'));
     expectOk(s);
     const sj = lastJson(s);
-    expect(Object.keys(sj)).toEqual(['queries', 'k', 'ef', 'seconds', 'qps', 'recall', 'backend', 'index', 'loadSeconds']);
+    expect(Object.keys(sj)).toEqual(['queries', 'k', 'ef', 'seconds', 'qps', 'recall', 'backend', 'index', 'loadSeconds', 'warmupSeconds']);
     expect(sj).toMatchObject({ queries: NQ, k: 10, ef: 100, backend: 'cpu' });
+    const cold = lastJson(await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--warmup', '0'));
+    expect(cold['warmupSeconds']).toBeUndefined();
+    expectOneLineError(await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--warmup', '4', '--batch', '8'), /--warmup applies to one-at-a-time search/, 2);
     expect(sj['recall']).toBeGreaterThanOrEqual(0.95);
     expect(sj['qps']).toBeGreaterThan(0);
     const res = readIvecs(await readFile(p('res2.ivecs')));

@@ -216,11 +216,12 @@ export class HnswIndex extends LivingIndex {
     checkK(k, this.capacity);
     const ef = resolveEf(params.ef, k);
     const rerank = this.resolveRerank(params.rerank);
+    const lambda = resolveLambda(params.lambda);
     this.store.checkQuery(query);
     const allowed = params.filter === undefined ? null : resolveFilter(params.filter, this.filterContext());
     const ids = new Int32Array(k);
     const scores = new Float32Array(k);
-    this.searchInto(query, k, ef, rerank, ids, scores, 0, allowed);
+    this.searchInto(query, k, ef, rerank, ids, scores, 0, allowed, lambda);
     return this.keys ? { ids, scores, keys: this.keys.keysOf(ids) } : { ids, scores };
   }
 
@@ -230,6 +231,7 @@ export class HnswIndex extends LivingIndex {
    */
   searchInto(
     query: Vector, k: number, ef: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number, allowed: AllowedSet | null = null,
+    lambda = Infinity,
   ): void {
     const g = this.graph;
     const searcher = (this.searcher ??= new LayerSearcher(g.n, Math.max(g.m0, g.m)));
@@ -243,7 +245,7 @@ export class HnswIndex extends LivingIndex {
     let top;
     if (allowed === null) {
       const { node, dist } = searcher.descend(g, ev);
-      top = searcher.beam(g, ev, node, dist, ef, 0);
+      top = searcher.beam(g, ev, node, dist, ef, 0, null, lambda === Infinity ? null : { k, lambda });
     } else {
       top = (this.filtered ??= new FilteredSearcher(searcher, Math.max(g.m0, g.m))).search(g, ev, k, ef, allowed);
     }
@@ -262,8 +264,9 @@ export class HnswIndex extends LivingIndex {
       checkK(k, this.capacity);
       const ef = resolveEf(params.ef, k);
       const rerank = this.resolveRerank(params.rerank);
+      const lambda = resolveLambda(params.lambda);
       const keys = this.keys;
-      return this.whileSearching(searchHnswBatch(this, queries, { k, ef, rerank }, params)).then((r) => (keys ? { ...r, keys: keys.keysOf(r.ids) } : r));
+      return this.whileSearching(searchHnswBatch(this, queries, { k, ef, rerank, lambda }, params)).then((r) => (keys ? { ...r, keys: keys.keysOf(r.ids) } : r));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -299,6 +302,13 @@ export class HnswIndex extends LivingIndex {
     if (this.rerankStore === null) fail('INVALID_ARGUMENT', 'rerank needs the plain vectors: this index does not keep them (quantize with keepPlain)');
     return rerank;
   }
+}
+
+/** The early-termination slack: a finite number >= 0, or Infinity (off) when not given. */
+export function resolveLambda(lambda: number | undefined): number {
+  if (lambda === undefined) return Infinity;
+  if (typeof lambda !== 'number' || !Number.isFinite(lambda) || lambda < 0) fail('INVALID_ARGUMENT', `lambda must be a finite number >= 0 (or left out: no early termination), got ${String(lambda)}`);
+  return lambda;
 }
 
 export function resolveEf(ef: number | undefined, k: number): number {

@@ -14,7 +14,7 @@ import type { SearchTask, SharedQueries } from './worker-tasks.js';
  */
 export async function searchOnWorkers(
   attachment: WorkerAttachment, graph: HnswGraph, queries: Dataset, from: number, to: number,
-  search: { k: number; ef: number; rerank: number }, threads: number, ids: Int32Array, scores: Float32Array,
+  search: { k: number; ef: number; rerank: number; lambda: number }, threads: number, ids: Int32Array, scores: Float32Array,
   filters: QueryFilters | null = null,
 ): Promise<void> {
   await attachment.ready(threads);

@@ -5,12 +5,26 @@ import type { HnswGraph } from './graph.js';
 import { isAllowed } from '../filter.js';
 
 /**
+ * Distance-adaptive early termination (after Al-Jazzazi et al., as kANNolo ships it): the beam
+ * also stops once its best unexpanded candidate is worse than the k-th best result found by
+ * more than lambda x |that distance|, so easy queries stop well before ef is exhausted while
+ * hard ones keep going (ef stays the cap).
+ */
+export interface EarlyStop {
+  readonly k: number;
+  readonly lambda: number;
+}
+
+/**
  * Scratch state for one search at a time: heaps, visited set and gather buffers, reused
  * across searches so the hot path allocates nothing.
  */
 export class LayerSearcher {
   readonly candidates = new MinHeap(256);
   readonly top = new MaxHeap(256);
+  /** The k best results so far, kept only while an early stop is in force (stopK > 0). */
+  private readonly kBest = new MaxHeap(16);
+  private stopK = 0;
   readonly visited: EpochVisited;
   private gatherIds: Uint32Array;
   private gatherDists: Float64Array;
@@ -68,16 +82,27 @@ export class LayerSearcher {
    * to) ef best items found, as a max-heap. With `keep` (a bitset over ids) the walk goes
    * through every node but only kept ones become results: hnswlib's filtered search.
    */
-  beam(graph: HnswGraph, ev: QueryEvaluator, ep: number, epDist: number, ef: number, level: number, keep: Uint32Array | null = null): MaxHeap {
-    const { candidates, top, visited } = this;
+  beam(
+    graph: HnswGraph, ev: QueryEvaluator, ep: number, epDist: number, ef: number, level: number,
+    keep: Uint32Array | null = null, stop: EarlyStop | null = null,
+  ): MaxHeap {
+    const { candidates, top, visited, kBest } = this;
     const ids = this.gatherIds;
     const dists = this.gatherDists;
     this.start(graph, ep, epDist, keep);
+    const stopK = (this.stopK = stop === null ? 0 : stop.k);
+    const lambda = stop === null ? 0 : stop.lambda;
+    kBest.clear();
+    if (stopK > 0 && top.size > 0) kBest.push(ep, epDist);
     const level0 = graph.level0;
     const stride0 = graph.m0 + 1;
     while (candidates.size > 0) {
       const cDist = candidates.topDist();
       if (top.size >= ef && cDist > top.topDist()) break;
+      if (kBest.size >= stopK && stopK > 0) {
+        const kth = kBest.topDist();
+        if (cDist > kth + lambda * Math.abs(kth)) break;
+      }
       const c = candidates.topId();
       candidates.pop();
       const arr = level === 0 ? level0 : graph.upper[c]!;
@@ -90,6 +115,7 @@ export class LayerSearcher {
       }
       if (fresh > 0) this.admit(ev, ids, fresh, dists, ef, keep);
     }
+    this.stopK = 0;
     return top;
   }
 
@@ -107,6 +133,10 @@ export class LayerSearcher {
         if (keep !== null && !isAllowed(keep, ids[i]!)) continue;
         top.push(ids[i]!, d);
         if (top.size > ef) top.pop();
+        if (this.stopK > 0 && (this.kBest.size < this.stopK || d < this.kBest.topDist())) {
+          this.kBest.push(ids[i]!, d);
+          if (this.kBest.size > this.stopK) this.kBest.pop();
+        }
       }
     }
   }

@@ -33,6 +33,7 @@ export interface SearchTask extends Task {
   readonly k: number;
   readonly ef: number;
   readonly rerank: number;
+  readonly lambda: number;
   /** The next query no worker has taken yet (workers take `chunk` at a time). */
   readonly next: Int32Array;
   readonly chunk: number;
@@ -100,7 +101,7 @@ export const HNSW_TASKS = {
     let done = 0;
     for (let start = Atomics.add(t.next, 0, t.chunk); start < nq; start = Atomics.add(t.next, 0, t.chunk)) {
       const end = Math.min(nq, start + t.chunk);
-      for (let q = start; q < end; q++) index.searchInto(queries.get(q), t.k, t.ef, t.rerank, t.ids, t.scores, q * t.k, filters?.for(t.from + q) ?? null);
+      for (let q = start; q < end; q++) index.searchInto(queries.get(q), t.k, t.ef, t.rerank, t.ids, t.scores, q * t.k, filters?.for(t.from + q) ?? null, t.lambda);
       done += end - start;
     }
     return done;

@@ -137,10 +137,19 @@ export class WasmArena {
     for (let have = this.memory.buffer.byteLength; end > have; have = this.memory.buffer.byteLength) {
       this.memory.grow(Math.ceil((end - have) / PAGE));
     }
+    this.refresh(true);
     return ptr;
   }
 
-  private refresh(): void {
+  /**
+   * Re-derives the views when they may be stale. Reading memory.buffer costs more than a
+   * distance on short vectors, so the hot getters only check whether the old buffer was
+   * detached (a non-shared memory that grew); a shared memory's views stay valid, and the
+   * regions this thread may touch beyond them are its own allocations, after which alloc()
+   * refreshes.
+   */
+  private refresh(force = false): void {
+    if (!force && this.buffer.byteLength !== 0) return;
     if (this.memory.buffer !== this.buffer) {
       this.buffer = this.memory.buffer as ArrayBuffer;
       this.f32View = new Float32Array(this.buffer);
@@ -148,6 +157,7 @@ export class WasmArena {
       this.u8View = new Uint8Array(this.buffer);
     }
   }
+
 }
 
 function align(bytes: number): number {
