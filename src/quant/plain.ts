@@ -7,6 +7,8 @@ import { CpuBatchEvaluator } from './cpu-batch.js';
 import { PlainDenseStore, type DenseStoreOptions } from './dense-store.js';
 import { sparseDotDense, sparseDotSparse } from './kernels.js';
 import { toShared } from '../util/shared-memory.js';
+import { SparseArena, WasmSparseEvaluator, type SparseLayout } from './sparse-wasm.js';
+import type { SharedArena } from './wasm/arena.js';
 
 export { PlainDenseStore, type DenseStoreOptions, type SharedDenseStore } from './dense-store.js';
 
@@ -25,11 +27,6 @@ export class PlainQuantizer {
   }
 }
 
-/**
- * Plain sparse store. A query is scattered into a dense scratch row of length dim, so scoring
- * an item costs one gather per item non-zero. For L2 the item norms are precomputed:
- * |q - x|^2 = |q|^2 + |x|^2 - 2 q.x.
- */
 /** A PlainSparseStore as worker threads receive it. */
 export interface SharedSparseStore {
   readonly kind: 'sparse';
@@ -39,19 +36,27 @@ export interface SharedSparseStore {
   readonly indices: Uint32Array;
   readonly values: Float32Array;
   readonly norms: Float32Array | null;
+  /** The wasm memory the rows live in (the arrays above are views of it), or null (JS kernels). */
+  readonly arena: { shared: SharedArena; layout: SparseLayout } | null;
 }
 
+/**
+ * Plain sparse store. A query is scattered into a dense scratch row of length dim, so scoring
+ * an item costs one gather per item non-zero: in WebAssembly when available (the rows then
+ * live in its memory, held once), else in JS. For L2 the item norms are precomputed:
+ * |q - x|^2 = |q|^2 + |x|^2 - 2 q.x.
+ */
 export class PlainSparseStore implements VectorStore {
   readonly kind = 'sparse';
   private norms: Float32Array | null = null;
   /** Scratch rows are recycled: allocating dim floats per query would dominate small searches. */
   private readonly scratchPool: Float32Array[] = [];
+  private readonly arena: SparseArena | null;
+  private jsData: SparseDataset | null;
 
-  /** The rows (moved to shared memory, once, when the store is shared with worker threads). */
-  data: SparseDataset;
-
-  constructor(data: SparseDataset, readonly metric: Metric) {
-    this.data = data;
+  constructor(data: SparseDataset, readonly metric: Metric, options: { simd?: boolean } = {}) {
+    this.arena = options.simd === false ? null : SparseArena.create(data);
+    this.jsData = this.arena === null ? data : null;
     if (metric === 'l2') {
       const norms = new Float32Array(data.size);
       const { indptr, values } = data;
@@ -63,19 +68,32 @@ export class PlainSparseStore implements VectorStore {
       this.norms = norms;
     }
   }
-  /** The store for worker threads: its rows (and L2 norms) on SharedArrayBuffers, no copy per thread. */
+  /** The rows: views of the wasm memory, or the dataset itself (JS kernels). */
+  get data(): SparseDataset {
+    return this.arena?.data ?? this.jsData!;
+  }
+
+  /** 'wasm' or 'js': which kernel scores this store. */
+  get kernels(): 'wasm' | 'js' {
+    return this.arena === null ? 'js' : 'wasm';
+  }
+
+  /** The store for worker threads: its rows (and L2 norms) on shared memory, no copy per thread. */
   share(): SharedSparseStore {
-    this.data = this.data.toShared();
+    if (this.jsData !== null) this.jsData = this.jsData.toShared();
     if (this.norms !== null) this.norms = toShared(this.norms);
+    const arena = this.arena === null ? null : { shared: this.arena.share(), layout: this.arena.layout };
     const { indptr, indices, values, dim } = this.data;
-    return { kind: 'sparse', metric: this.metric, dim, indptr, indices, values, norms: this.norms };
+    return { kind: 'sparse', metric: this.metric, dim, indptr, indices, values, norms: this.norms, arena };
   }
 
   /** A store over rows another thread shared. */
   static attach(s: SharedSparseStore): PlainSparseStore {
     const store = Object.create(PlainSparseStore.prototype) as PlainSparseStore;
+    const arena = s.arena === null ? null : SparseArena.attach(s.arena.shared, s.arena.layout);
     Object.assign(store, {
-      kind: 'sparse', metric: s.metric, data: SparseDataset.trusted(s.indptr, s.indices, s.values, s.dim), norms: s.norms, scratchPool: [],
+      kind: 'sparse', metric: s.metric, arena, jsData: arena === null ? SparseDataset.trusted(s.indptr, s.indices, s.values, s.dim) : null,
+      norms: s.norms, scratchPool: [],
     });
     return store;
   }
@@ -93,11 +111,12 @@ export class PlainSparseStore implements VectorStore {
     if (!isSparseVector(query)) fail('INVALID_ARGUMENT', 'this index holds sparse vectors: pass a {indices, values} query');
     checkSparseVector(query, this.dim, 'query');
   }
-  queryEvaluator(query: Vector): SparseEvaluator {
+  queryEvaluator(query: Vector): QueryEvaluator {
+    if (this.arena !== null) return new WasmSparseEvaluator(this.arena, query as SparseVector, this.norms);
     return new SparseEvaluator(this, query as SparseVector);
   }
-  itemEvaluator(id: number): SparseEvaluator {
-    return new SparseEvaluator(this, this.data.get(id));
+  itemEvaluator(id: number): QueryEvaluator {
+    return this.queryEvaluator(this.data.get(id));
   }
   itemDistance(a: number, b: number): number {
     const { indptr, indices, values } = this.data;
@@ -131,7 +150,7 @@ export class PlainSparseStore implements VectorStore {
       indices.set(src.indices.subarray(from, to), indptr[id]!);
       values.set(src.values.subarray(from, to), indptr[id]!);
     }
-    return new PlainSparseStore(SparseDataset.trusted(indptr, indices, values, old.dim), this.metric);
+    return new PlainSparseStore(SparseDataset.trusted(indptr, indices, values, old.dim), this.metric, { simd: this.arena !== null });
   }
 
   subset(ids: Uint32Array): PlainSparseStore {
@@ -146,7 +165,7 @@ export class PlainSparseStore implements VectorStore {
       indices.set(old.indices.subarray(from, to), indptr[i]!);
       values.set(old.values.subarray(from, to), indptr[i]!);
     }
-    return new PlainSparseStore(SparseDataset.trusted(indptr, indices, values, old.dim), this.metric);
+    return new PlainSparseStore(SparseDataset.trusted(indptr, indices, values, old.dim), this.metric, { simd: this.arena !== null });
   }
   /** @internal */
   takeScratch(): Float32Array {

@@ -57,6 +57,7 @@ export const op = {
   i32And: [0x71],
   i32Shl: [0x74],
   i32GeU: [0x4f],
+  i32GtU: [0x4b],
   f32Const0: [0x43, 0, 0, 0, 0],
   f32Add: [0x92],
   f32Sub: [0x93],

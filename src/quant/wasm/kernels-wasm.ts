@@ -2,6 +2,7 @@ import { encodeModule, MAX_PAGES, F32, I32, op, V128, type FuncDef } from './enc
 import { PQ_KERNELS, type PqWasmKernels } from './kernels-pq.js';
 import { gatherKernel, pairsKernel } from './loops.js';
 import { scalarKernels, type ScalarWasmKernels } from './kernels-scalar.js';
+import { sparseKernels, type SparseWasmKernels } from './kernels-sparse.js';
 
 /**
  * WebAssembly SIMD distance kernels (f32x4, four accumulators = 16 floats per iteration, a
@@ -56,7 +57,7 @@ function oneKernel(name: string, squareDiff: boolean): FuncDef {
   };
 }
 
-export interface WasmKernels extends PqWasmKernels, ScalarWasmKernels {
+export interface WasmKernels extends PqWasmKernels, ScalarWasmKernels, SparseWasmKernels {
   l2(a: number, b: number, nbytes: number): number;
   ip(a: number, b: number, nbytes: number): number;
   l2Gather(q: number, base: number, nbytes: number, ids: number, count: number, out: number): void;
@@ -84,6 +85,7 @@ export function kernelModule(shared: boolean): WebAssembly.Module | null {
       pairsKernel('l2Pairs', 0),
       pairsKernel('ipPairs', 1),
       ...PQ_KERNELS,
+      ...sparseKernels(),
     ];
     // The scalar kernels call their one-pair kernels by index: they go last, told where they start.
     funcs.push(...scalarKernels(funcs.length));
