@@ -186,6 +186,11 @@ describe('loadIndexFile with re-ranking vectors on disk', () => {
       for (let i = 0; i < a.scores.length; i++) expect(b.scores[i]).toBeCloseTo(a.scores[i]!, 2);
       for (let q = 0; q < 5; q++) expect(disk.search(queries.get(q), 10, { ef: 80, rerank }).ids).toEqual(a.ids.subarray(q * 10, q * 10 + 10));
     }
+    // Streamed into memory (what files over 1 GiB do): the same index, sections in their places.
+    const streamed = (await loadIndexFile(p('pq.idx'), { stream: true, chunkBytes: 1001 })) as HnswIndex;
+    expect(streamed.rerankStore).toBeInstanceOf(PlainDenseStore);
+    expect((streamed.rerankStore as PlainDenseStore).vectors).toEqual((mem.rerankStore as PlainDenseStore).vectors);
+    expect((await streamed.searchBatch(queries, 10, { ef: 80, rerank: 30 })).ids).toEqual((await mem.searchBatch(queries, 10, { ef: 80, rerank: 30 })).ids);
     // Small chunks: sections straddle the reads of the checksum pass.
     const chunky = (await loadIndexFile(p('pq.idx'), { rerank: 'disk', chunkBytes: 1001 })) as HnswIndex;
     const c = await chunky.searchBatch(queries, 10, { ef: 80, rerank: 30 });
@@ -231,8 +236,10 @@ describe('loadIndexFile with re-ranking vectors on disk', () => {
     expect(await errorCode(() => loadIndexFile(p('bad-rerank.idx'), { rerank: 'disk', chunkBytes: 4096 }))).toBe('CORRUPT_FILE');
     expect(await errorCode(() => loadIndexFile(p('pq.idx'), { rerank: 'disk', chunkBytes: 4096 }).then(closeIndex))).toBeNull();
     expect(await errorCode(() => loadIndexFile(p('bad-rerank.idx')))).toBe('CORRUPT_FILE');
+    expect(await errorCode(() => loadIndexFile(p('bad-rerank.idx'), { stream: true }))).toBe('CORRUPT_FILE');
     await writeFile(p('cut.idx'), good.subarray(0, good.length - 50));
     expect(await errorCode(() => loadIndexFile(p('cut.idx'), { rerank: 'disk' }))).toBe('TRUNCATED_FILE');
+    expect(await errorCode(() => loadIndexFile(p('cut.idx'), { stream: true }))).toBe('TRUNCATED_FILE');
     await writeFile(p('cut-header.idx'), good.subarray(0, 40));
     expect(await errorCode(() => loadIndexFile(p('cut-header.idx'), { rerank: 'disk' }))).toBe('TRUNCATED_FILE');
     await writeFile(p('foreign.idx'), new TextEncoder().encode('definitely not an index file'));

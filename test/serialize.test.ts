@@ -111,3 +111,20 @@ describe('format 1 files (before keys, labels and removed items)', () => {
     expect(new DataView(serializeIndex(old).buffer).getUint32(8, true)).toBe(2);
   });
 });
+
+describe('streamed loading holds dense vectors once', () => {
+  it('a store over reserved rows adopts their memory; any other array is copied', async () => {
+    const { reserveDenseRows, PlainDenseStore: Store } = await import('../src/quant/dense-store.js');
+    const { DenseDataset: Dataset } = await import('../src/data/dense.js');
+    const rows = reserveDenseRows(50, 8)!;
+    rows.set(Float32Array.from({ length: 400 }, (_, i) => i / 7));
+    const adopted = new Store(new Dataset(rows, 8), 'l2');
+    expect(adopted.vectors.buffer).toBe(rows.buffer);
+    expect(adopted.vectors).toEqual(rows);
+    // Only once: a second store over the same view makes its own copy.
+    const second = new Store(new Dataset(rows, 8), 'l2');
+    expect(second.vectors.buffer).not.toBe(rows.buffer);
+    const plain = Float32Array.from(rows);
+    expect(new Store(new Dataset(plain, 8), 'l2').vectors.buffer).not.toBe(plain.buffer);
+  });
+});

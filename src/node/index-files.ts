@@ -9,6 +9,7 @@ import {
 import { crc32 } from '../io/crc32.js';
 import type { Metric } from '../types.js';
 import { DiskDenseStore } from './disk-store.js';
+import { reserveDenseRows } from '../quant/dense-store.js';
 import { readBytes, writeFileAtomic } from './files.js';
 
 const readAsync = promisify(read);
@@ -23,9 +24,18 @@ export interface LoadIndexOptions {
    * then holds the file open: close it with closeIndex).
    */
   rerank?: 'memory' | 'disk';
-  /** With 'disk': bytes per read while the file streams through the checksum (default 4 MiB). */
+  /** Bytes per read while the file streams through the checksum (default 4 MiB). */
   chunkBytes?: number;
+  /**
+   * Read the file in chunks, each section into its final place (dense vectors straight into
+   * the SIMD kernels' memory, so they are held once), instead of whole. Default: for files over
+   * 1 GiB, and always with rerank 'disk' (fs.readFile stops at 2 GiB).
+   */
+  stream?: boolean;
 }
+
+/** Files above this size stream by default. */
+const STREAM_ABOVE = 1 << 30;
 
 /** Writes an index to `path` atomically (temp file + rename): a crash never leaves half a file. */
 export async function saveIndexFile(index: AnyIndex, path: string): Promise<void> {
@@ -36,11 +46,15 @@ export async function saveIndexFile(index: AnyIndex, path: string): Promise<void
 export async function loadIndexFile(path: string, options: LoadIndexOptions = {}): Promise<AnyIndex> {
   const where = options.rerank ?? 'memory';
   if (where !== 'memory' && where !== 'disk') fail('INVALID_ARGUMENT', `rerank must be 'memory' or 'disk', got '${String(where)}'`);
-  if (where === 'memory') return deserializeIndex(await readBytes(path));
   const fd = openForReading(path);
+  const stream = where === 'disk' || (options.stream ?? fstatSync(fd).size > STREAM_ABOVE);
+  if (!stream) {
+    closeSync(fd);
+    return deserializeIndex(await readBytes(path));
+  }
   let index: AnyIndex | null = null;
   try {
-    index = await loadWithRerankOnDisk(fd, path, checkInteger('chunkBytes', options.chunkBytes ?? CHUNK, 1));
+    index = await loadStreaming(fd, path, checkInteger('chunkBytes', options.chunkBytes ?? CHUNK, 1), where === 'disk');
     return index;
   } finally {
     // The descriptor stays open only when a disk store now owns it.
@@ -60,10 +74,11 @@ export async function readIndexHeader(path: string): Promise<{ header: Container
 }
 
 /**
- * One pass over the file: the CRC of every byte streamed in chunks, the sections other than
- * `rerank.*` copied out of the chunks as they pass; the re-ranking vectors are never held.
+ * One pass over the file: the CRC of every byte streamed in chunks, each section copied out of
+ * the chunks as they pass into its own buffer (a dense store's vectors into the memory its
+ * SIMD kernels use). With rerankOnDisk the `rerank.*` sections are skipped: never held.
  */
-async function loadWithRerankOnDisk(fd: number, path: string, chunkBytes: number): Promise<AnyIndex> {
+async function loadStreaming(fd: number, path: string, chunkBytes: number, rerankOnDisk: boolean): Promise<AnyIndex> {
   const fileBytes = fstatSync(fd).size;
   const head = await readAt(fd, 0, Math.min(16, fileBytes));
   // Only a file with our magic and version gets its (claimed) header read: readContainerHeader
@@ -77,9 +92,9 @@ async function loadWithRerankOnDisk(fd: number, path: string, chunkBytes: number
   const header = readContainerHeader(prefix);
   checkContainerLength(header, fileBytes);
   const entries = sectionEntries(header, fileBytes);
-  const onDisk = (e: SectionEntry) => e.name.startsWith('rerank.');
+  const onDisk = (e: SectionEntry) => rerankOnDisk && e.name.startsWith('rerank.');
   const held = new Map<string, Uint8Array>();
-  for (const e of entries) if (!onDisk(e)) held.set(e.name, new Uint8Array(e.length * bytesPer(e.dtype)));
+  for (const e of entries) if (!onDisk(e)) held.set(e.name, sectionBuffer(header, e));
 
   let crc = 0;
   const body = fileBytes - 4;
@@ -102,9 +117,22 @@ async function loadWithRerankOnDisk(fd: number, path: string, chunkBytes: number
   if (crc !== new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, true)) fail('CORRUPT_FILE', 'index file checksum mismatch: the file is damaged');
 
   const file = containerFromSections(header, (e) => held.get(e.name) ?? fail('CORRUPT_FILE', `section '${e.name}' is not loaded`));
-  return decodeIndexFromSections(header, (name) => file.section(name), {
+  return decodeIndexFromSections(header, (name) => file.section(name), rerankOnDisk ? {
     rerankStore: (params, metric) => diskStore(params, metric, entries, fd, path),
-  });
+  } : {});
+}
+
+/** Where a section is read into: dense vectors go straight into a SIMD arena the store adopts. */
+function sectionBuffer(header: ContainerHeader, e: SectionEntry): Uint8Array {
+  const prefix = e.name.slice(0, e.name.indexOf('.'));
+  const params = (header as Record<string, unknown>)[prefix] as Record<string, unknown> | undefined;
+  const dim = params?.['dim'];
+  if (e.name.endsWith('.vectors') && e.dtype === 'f32' && params?.['kind'] === 'dense' && params['kernels'] !== 'js'
+    && typeof dim === 'number' && Number.isInteger(dim) && dim > 0 && e.length % dim === 0) {
+    const rows = reserveDenseRows(e.length / dim, dim);
+    if (rows !== null) return new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength);
+  }
+  return new Uint8Array(e.length * bytesPer(e.dtype));
 }
 
 /** The re-ranking vectors as a DiskDenseStore over the file's `rerank.vectors` section. */

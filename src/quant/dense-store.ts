@@ -89,7 +89,7 @@ export class PlainDenseStore implements VectorStore {
     const q = query as Float32Array;
     if (this.arena === null) return new JsDenseEvaluator(q, 0, this.jsVectors!, this.dim, this.metric);
     const ptr = this.arena.allocQuery();
-    this.arena.f32.set(q, ptr >> 2);
+    this.arena.f32.set(q, ptr >>> 2);
     return new WasmDenseEvaluator(this.arena, ptr, true, this.metric);
   }
 
@@ -203,12 +203,12 @@ class WasmDenseEvaluator implements QueryEvaluator {
     const a = this.arena;
     a.ensureScratch(count);
     const u32 = a.u32;
-    const idsAt = a.idsPtr >> 2;
+    const idsAt = a.idsPtr >>> 2;
     for (let i = 0; i < count; i++) u32[idsAt + i] = ids[i]!;
     if (this.isL2) a.kernels.l2Gather(this.qPtr, 0, a.nbytes, a.idsPtr, count, a.outPtr);
     else a.kernels.ipGather(this.qPtr, 0, a.nbytes, a.idsPtr, count, a.outPtr);
     const f32 = a.f32;
-    const outAt = a.outPtr >> 2;
+    const outAt = a.outPtr >>> 2;
     if (this.isL2) for (let i = 0; i < count; i++) out[i] = f32[outAt + i]!;
     else for (let i = 0; i < count; i++) out[i] = -f32[outAt + i]!;
   }
@@ -236,21 +236,41 @@ class WasmDenseBatchEvaluator implements BatchEvaluator {
       this.blockCap = count;
     }
     const f32 = a.f32;
-    for (let s = 0; s < count; s++) f32.set(queries.get(start + s) as Float32Array, (this.blockPtr >> 2) + s * a.dim);
+    for (let s = 0; s < count; s++) f32.set(queries.get(start + s) as Float32Array, (this.blockPtr >>> 2) + s * a.dim);
   }
   distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): void {
     const a = this.arena;
     a.ensureScratch(count);
     const u32 = a.u32;
-    u32.set(slots.subarray(0, count), a.slotsPtr >> 2);
-    u32.set(ids.subarray(0, count), a.idsPtr >> 2);
+    u32.set(slots.subarray(0, count), a.slotsPtr >>> 2);
+    u32.set(ids.subarray(0, count), a.idsPtr >>> 2);
     if (this.isL2) a.kernels.l2Pairs(this.blockPtr, 0, a.nbytes, a.slotsPtr, a.idsPtr, count, a.outPtr);
     else a.kernels.ipPairs(this.blockPtr, 0, a.nbytes, a.slotsPtr, a.idsPtr, count, a.outPtr);
     const f32 = a.f32;
-    const outAt = a.outPtr >> 2;
+    const outAt = a.outPtr >>> 2;
     if (this.isL2) out.set(f32.subarray(outAt, outAt + count));
     else for (let i = 0; i < count; i++) out[i] = -f32[outAt + i]!;
   }
+}
+
+/**
+ * Rows reserved by reserveDenseRows, by the buffer of their view: a store made over exactly
+ * that view adopts the memory instead of copying it (a large index file streams its vectors
+ * straight into the SIMD kernels' memory and is held once).
+ */
+const reserved = new WeakMap<ArrayBufferLike, DenseArena>();
+
+/**
+ * A zeroed Float32Array of rows x dim at byte 0 of a new SIMD arena, for a loader to fill; a
+ * PlainDenseStore over exactly this view takes the arena as it is. Null without SIMD (the
+ * loader then uses plain memory); fails with the store's one-line error when it cannot fit.
+ */
+export function reserveDenseRows(rows: number, dim: number): Float32Array | null {
+  const arena = DenseArena.allocate(rows, dim);
+  if (arena === null) return null;
+  const view = arena.vectors(rows);
+  reserved.set(view.buffer, arena);
+  return view;
 }
 
 /** Dense vectors at byte 0 of a WasmArena, and query slots of one vector each. */
@@ -266,6 +286,11 @@ class DenseArena {
     return this.arena.share();
   }
   static create(vectors: Float32Array, dim: number): DenseArena | null {
+    const adopted = reserved.get(vectors.buffer);
+    if (adopted && vectors.byteOffset === 0 && adopted.dim === dim && vectors.length === adopted.capacity * dim) {
+      reserved.delete(vectors.buffer);
+      return adopted;
+    }
     const arena = DenseArena.allocate(vectors.length / dim, dim);
     arena?.f32.set(vectors, 0);
     return arena;

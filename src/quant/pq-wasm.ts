@@ -33,7 +33,7 @@ export class PqArena {
     arena.u8.set(codes, codesPtr);
     const cb = pq.codebooks;
     const f32 = arena.f32;
-    const at = cbPtr >> 2;
+    const at = cbPtr >>> 2;
     for (let j = 0; j < m; j++) {
       for (let c = 0; c < PQ_KSUB; c++) {
         for (let t = 0; t < dsub; t++) f32[at + (j * dsub + t) * PQ_KSUB + c] = cb[(j * PQ_KSUB + c) * dsub + t]!;
@@ -46,7 +46,7 @@ export class PqArena {
   buildLut(query: Float32Array, metric: Metric, lutPtr: number): void {
     const a = this.arena;
     const qPtr = a.allocSlot(this.dim * 4);
-    a.f32.set(query, qPtr >> 2);
+    a.f32.set(query, qPtr >>> 2);
     const dsub = this.dim / this.m;
     const k = a.kernels;
     if (dsub === 8) (metric === 'l2' ? k.pqLut8L2 : k.pqLut8Ip)(qPtr, this.cbPtr, this.m, dsub, lutPtr);
@@ -64,24 +64,24 @@ export class PqWasmEvaluator implements QueryEvaluator {
   }
   /** The lookup table (a copy): m x 256 internal distances. */
   get lut(): Float32Array {
-    return this.pa.arena.f32.slice(this.lutPtr >> 2, (this.lutPtr + this.pa.lutBytes) >> 2);
+    return this.pa.arena.f32.slice(this.lutPtr >>> 2, (this.lutPtr + this.pa.lutBytes) >>> 2);
   }
   distance(id: number): number {
     const a = this.pa.arena;
     a.ensureScratch(1);
-    a.u32[a.idsPtr >> 2] = id;
+    a.u32[a.idsPtr >>> 2] = id;
     a.kernels.pqAdc(this.lutPtr, this.pa.codesPtr, this.pa.m, a.idsPtr, 1, a.outPtr);
-    return a.f32[a.outPtr >> 2]!;
+    return a.f32[a.outPtr >>> 2]!;
   }
   distances(ids: Uint32Array, count: number, out: Float64Array): void {
     const a = this.pa.arena;
     a.ensureScratch(count);
     const u32 = a.u32;
-    const idsAt = a.idsPtr >> 2;
+    const idsAt = a.idsPtr >>> 2;
     for (let i = 0; i < count; i++) u32[idsAt + i] = ids[i]!;
     a.kernels.pqAdc(this.lutPtr, this.pa.codesPtr, this.pa.m, a.idsPtr, count, a.outPtr);
     const f32 = a.f32;
-    const outAt = a.outPtr >> 2;
+    const outAt = a.outPtr >>> 2;
     for (let i = 0; i < count; i++) out[i] = f32[outAt + i]!;
   }
   release(): void {
@@ -109,10 +109,10 @@ export class PqWasmBatchEvaluator implements BatchEvaluator {
     const a = this.pa.arena;
     a.ensureScratch(count);
     const u32 = a.u32;
-    u32.set(slots.subarray(0, count), a.slotsPtr >> 2);
-    u32.set(ids.subarray(0, count), a.idsPtr >> 2);
+    u32.set(slots.subarray(0, count), a.slotsPtr >>> 2);
+    u32.set(ids.subarray(0, count), a.idsPtr >>> 2);
     a.kernels.pqAdcPairs(this.blockPtr, this.pa.lutBytes, this.pa.codesPtr, this.pa.m, a.slotsPtr, a.idsPtr, count, a.outPtr);
-    const at = a.outPtr >> 2;
+    const at = a.outPtr >>> 2;
     out.set(a.f32.subarray(at, at + count));
   }
 }

@@ -42,9 +42,9 @@ export class ScalarCodec {
     const { dim, rowBytes } = this;
     const x = data.data;
     if (this.encoding === 'f16') {
-      const halves = new Uint16Array(out.buffer, out.byteOffset, out.byteLength >> 1);
+      const halves = new Uint16Array(out.buffer, out.byteOffset, out.byteLength >>> 1);
       for (let i = 0; i < data.size; i++) {
-        const at = ((slots ? slots[i]! : i) * rowBytes) >> 1;
+        const at = ((slots ? slots[i]! : i) * rowBytes) >>> 1;
         for (let d = 0; d < dim; d++) {
           const v = x[i * dim + d]!;
           if (Math.abs(v) > HALF_MAX) fail('INVALID_ARGUMENT', `vector ${i} has ${v} at component ${d}, outside the f16 range (±${HALF_MAX}): use sq8, pq or plain vectors`);

@@ -177,11 +177,11 @@ class WasmScalarEvaluator implements QueryEvaluator {
     const a = this.arena;
     a.ensureScratch(count);
     const u32 = a.u32;
-    const idsAt = a.idsPtr >> 2;
+    const idsAt = a.idsPtr >>> 2;
     for (let i = 0; i < count; i++) u32[idsAt + i] = ids[i]!;
     this.gather(this.qPtr, 0, this.codec.rowBytes, a.idsPtr, count, a.outPtr);
     const f32 = a.f32;
-    const outAt = a.outPtr >> 2;
+    const outAt = a.outPtr >>> 2;
     if (this.codec.metric === 'l2') {
       for (let i = 0; i < count; i++) out[i] = f32[outAt + i]!;
     } else {
@@ -230,11 +230,11 @@ class WasmScalarBatchEvaluator implements BatchEvaluator {
     const a = this.arena;
     a.ensureScratch(count);
     const u32 = a.u32;
-    u32.set(slots.subarray(0, count), a.slotsPtr >> 2);
-    u32.set(ids.subarray(0, count), a.idsPtr >> 2);
+    u32.set(slots.subarray(0, count), a.slotsPtr >>> 2);
+    u32.set(ids.subarray(0, count), a.idsPtr >>> 2);
     this.pairs(this.blockPtr, this.codec.queryBytes, 0, this.codec.rowBytes, a.slotsPtr, a.idsPtr, count, a.outPtr);
     const f32 = a.f32;
-    const outAt = a.outPtr >> 2;
+    const outAt = a.outPtr >>> 2;
     if (this.codec.metric === 'l2') {
       out.set(f32.subarray(outAt, outAt + count));
     } else {

@@ -37,9 +37,9 @@ export class SparseArena {
       indicesPtr: arena.alloc(nnz * 4),
       valuesPtr: arena.alloc(nnz * 4),
     };
-    arena.u32.set(data.indptr, layout.indptrPtr >> 2);
-    arena.u32.set(data.indices, layout.indicesPtr >> 2);
-    arena.f32.set(data.values, layout.valuesPtr >> 2);
+    arena.u32.set(data.indptr, layout.indptrPtr >>> 2);
+    arena.u32.set(data.indices, layout.indicesPtr >>> 2);
+    arena.f32.set(data.values, layout.valuesPtr >>> 2);
     return new SparseArena(arena, layout);
   }
 
@@ -74,7 +74,7 @@ export class WasmSparseEvaluator {
     const { arena, layout } = sa;
     this.densePtr = arena.allocSlot(layout.dim * 4);
     const f32 = arena.f32;
-    const at = this.densePtr >> 2;
+    const at = this.densePtr >>> 2;
     let qn = 0;
     for (let j = 0; j < query.indices.length; j++) {
       f32[at + query.indices[j]!] = query.values[j]!;
@@ -93,11 +93,11 @@ export class WasmSparseEvaluator {
     const { arena, layout } = this.sa;
     arena.ensureScratch(count);
     const u32 = arena.u32;
-    const idsAt = arena.idsPtr >> 2;
+    const idsAt = arena.idsPtr >>> 2;
     for (let i = 0; i < count; i++) u32[idsAt + i] = ids[i]!;
     arena.kernels.sparseIpGather(this.densePtr, layout.indptrPtr, layout.indicesPtr, layout.valuesPtr, arena.idsPtr, count, arena.outPtr);
     const f32 = arena.f32;
-    const outAt = arena.outPtr >> 2;
+    const outAt = arena.outPtr >>> 2;
     const norms = this.norms;
     if (norms === null) for (let i = 0; i < count; i++) out[i] = -f32[outAt + i]!;
     else for (let i = 0; i < count; i++) out[i] = this.queryNorm + norms[ids[i]!]! - 2 * f32[outAt + i]!;
@@ -108,7 +108,7 @@ export class WasmSparseEvaluator {
     if (this.released) return;
     this.released = true;
     const f32 = this.sa.arena.f32;
-    const at = this.densePtr >> 2;
+    const at = this.densePtr >>> 2;
     for (let j = 0; j < this.query.indices.length; j++) f32[at + this.query.indices[j]!] = 0;
     this.sa.arena.freeSlot(this.densePtr, this.sa.layout.dim * 4);
   }
