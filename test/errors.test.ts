@@ -78,11 +78,44 @@ describe('the SIMD store size limit', () => {
     const saved = WasmArena.maxBytes;
     WasmArena.maxBytes = 4 << 20; // stands in for 4 GiB
     try {
-      expect(() => new PlainDenseStore(data, 'l2')).toThrow(/2000 vectors of dimension 784 take 0\.01 GiB; .* holds at most \d+ of them .*product quantization/);
+      expect(() => new PlainDenseStore(data, 'l2')).toThrow(/2000 vectors of dimension 784 take 0\.01 GiB; .* holds at most \d+ of them .*f16 or sq8.*product quantization/);
       expect(new PlainDenseStore(data, 'l2', { simd: false }).kernels).toBe('js');
     } finally {
       WasmArena.maxBytes = saved;
     }
     expect(new PlainDenseStore(data, 'l2').kernels).toBe('wasm-simd');
+  });
+});
+
+describe('vectors too large for f32 in the SIMD memory', () => {
+  it('CLI build --quantizer f16|sq8 builds the graph on the codes, and says so; --keep-plain true fails clearly', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { WasmArena } = await import('../src/quant/wasm/arena.js');
+    const { writeFvecs } = await import('../src/io/vecs.js');
+    const { loadMnist } = await import('../src/node/mnist.js');
+    const { cli, expectOk, expectOneLineError, lastJson } = await import('./helpers/cli.js');
+    const dir = mkdtempSync(join(tmpdir(), 'webannolo-big-'));
+    const { train, test } = loadMnist(2000, 20);
+    writeFileSync(join(dir, 'base.fvecs'), writeFvecs(train));
+    writeFileSync(join(dir, 'q.fvecs'), writeFvecs(test));
+    const saved = WasmArena.maxBytes;
+    WasmArena.maxBytes = 4 << 20; // stands in for 4 GiB: 2000 x 784 f32 (6.3 MB) does not fit, as f16 (3.1 MB) it does
+    try {
+      for (const quantizer of ['f16', 'sq8']) {
+        const out = join(dir, `${quantizer}.idx`);
+        const b = await cli('build', '--data', join(dir, 'base.fvecs'), '--metric', 'l2', '--out', out, '--quantizer', quantizer, '--threads', '1', '--m', '8', '--ef-construction', '60', '--quiet');
+        expectOk(b);
+        expect(b.stdout).toContain(`built the graph on the ${quantizer} codes`);
+        expect(lastJson(b)).toMatchObject({ quantizer, keepPlain: false, rerankBytes: 0 });
+        const s = await cli('search', '--index', out, '--queries', join(dir, 'q.fvecs'), '--ef', '64');
+        expectOk(s);
+      }
+      expectOneLineError(await cli('build', '--data', join(dir, 'base.fvecs'), '--metric', 'l2', '--out', join(dir, 'x.idx'), '--quantizer', 'f16', '--keep-plain', 'true', '--threads', '1', '--quiet'), /too many to keep as f32 for --rerank: build with --keep-plain false/);
+      expectOneLineError(await cli('build', '--data', join(dir, 'base.fvecs'), '--metric', 'l2', '--out', join(dir, 'y.idx'), '--threads', '1', '--quiet'), /do not fit|holds at most/);
+    } finally {
+      WasmArena.maxBytes = saved;
+    }
   });
 });

@@ -8,6 +8,8 @@ import { readDatasetFile, saveIndexFile } from '../node/index.js';
 import { PQ_KSUB, PqStore, ProductQuantizer } from '../quant/pq.js';
 import { ScalarQuantizer } from '../quant/scalar-quantizer.js';
 import { ScalarStore } from '../quant/scalar-store.js';
+import { denseRowsFit } from '../quant/dense-store.js';
+import { itemInfo } from '../index/hnsw/mutations.js';
 import type { Metric } from '../types.js';
 import {
   aboutFile, bool, writingFile, checkWritable, formatBytes, formatSeconds, num, println, round, secondsSince, str, UsageError,
@@ -88,14 +90,23 @@ export const buildCommand: Command = {
       const keys = keysPath === undefined ? undefined : await readKeysFile(keysPath, dataset.size);
       const labels = labelsPath === undefined ? undefined : await readLabelsFile(labelsPath, dataset.size);
       const progress = new Progress('build', io.stderr, { enabled: !bool(args, 'quiet') });
+      // f16/sq8 vectors too large for f32 in the SIMD memory are built on their codes directly.
+      const onCodes = scalar !== null && !denseRowsFit(dataset.size, dataset.dim);
+      if (onCodes && args.values.get('keep-plain') === true) {
+        fail('INVALID_ARGUMENT', `${dataset.size} vectors of dimension ${dataset.dim} are too many to keep as f32 for --rerank: build with --keep-plain false`);
+      }
+      const buildParams = { metric, m, efConstruction, seed, threads, onProgress: (d: number, n: number) => progress.update(d, n) };
       try {
-        index = await HnswIndex.buildAsync(dataset, { metric, m, efConstruction, seed, threads, onProgress: (d, n) => progress.update(d, n), keys, labels });
+        index = onCodes
+          ? (await HnswIndex.buildOnStoreAsync(scalar.encode(dataset as DenseDataset, metric), buildParams)).withItems(itemInfo({ keys, labels }, dataset.size))
+          : await HnswIndex.buildAsync(dataset, { ...buildParams, keys, labels });
       } finally {
         progress.done();
       }
-      // The graph is built on the plain vectors; searches then run on the codes.
+      // Otherwise the graph is built on the plain vectors; searches then run on the codes.
       const q = pq ?? scalar;
-      if (q) index = index.quantize(q, { keepPlain });
+      if (q && !onCodes) index = index.quantize(q, { keepPlain });
+      else if (onCodes) println(io.stdout, `built the graph on the ${quantizer} codes: ${dataset.size} f32 vectors of dimension ${dataset.dim} do not fit the SIMD kernels' 4 GiB memory (no plain vectors kept)`);
       graphBytes = index.memory.graphBytes;
     }
     const seconds = secondsSince(t);
@@ -111,7 +122,8 @@ export const buildCommand: Command = {
     const storeText = index.store instanceof PqStore
       ? `store ${formatBytes(storeBytes)} (PQ codes ${per(index.store.codes.byteLength)} + codebooks ${formatBytes(index.store.pq.codebooks.byteLength)})`
       : `store ${formatBytes(storeBytes)} (${per(storeBytes)}${index.store instanceof ScalarStore ? `, ${quantizer}` : ''})`;
-    const rerankText = quantizer !== 'plain' && type === 'hnsw' ? `, re-rank vectors ${keepPlain ? `${formatBytes(rerankBytes)} (${per(rerankBytes)})` : 'none (--keep-plain false)'}` : '';
+    const kept = index instanceof HnswIndex && index.rerankStore !== null;
+    const rerankText = quantizer !== 'plain' && type === 'hnsw' ? `, re-rank vectors ${kept ? `${formatBytes(rerankBytes)} (${per(rerankBytes)})` : `none${keepPlain ? '' : ' (--keep-plain false)'}`}` : '';
     println(io.stdout, `memory: graph ${formatBytes(graphBytes)} (${per(graphBytes)}), ${storeText}${rerankText}`);
 
     await writingFile(out, () => saveIndexFile(index, out));
@@ -122,7 +134,7 @@ export const buildCommand: Command = {
     };
     if (index instanceof HnswIndex && index.keys) json['keys'] = index.keys.kind;
     if (index instanceof HnswIndex && index.labels) json['labels'] = true;
-    if (quantizer !== 'plain') Object.assign(json, { rerankBytes, keepPlain });
+    if (quantizer !== 'plain') Object.assign(json, { rerankBytes, keepPlain: index instanceof HnswIndex && index.rerankStore !== null });
     if (pq) Object.assign(json, { pqM: pq.m, pqKsub: PQ_KSUB, pqDsub: pq.dsub, codebookBytes: pq.codebooks.byteLength, trainSeconds: round(trainSeconds) });
     println(io.stdout, JSON.stringify(json));
     return 0;

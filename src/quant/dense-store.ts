@@ -273,6 +273,11 @@ export function reserveDenseRows(rows: number, dim: number): Float32Array | null
   return view;
 }
 
+/** Whether `rows` f32 vectors of dimension `dim` fit the SIMD kernels' one WebAssembly memory. */
+export function denseRowsFit(rows: number, dim: number): boolean {
+  return WasmArena.fits((rows + 64) * dim * 4);
+}
+
 /** Dense vectors at byte 0 of a WasmArena, and query slots of one vector each. */
 class DenseArena {
   readonly nbytes: number;
@@ -303,7 +308,7 @@ class DenseArena {
     if (!WasmArena.fits(reserve)) {
       // Never a silent 10x slowdown on the JS kernels: say what fits and what to do.
       const fit = Math.floor((WasmArena.capacityBytes - 64 * dim * 4) / (dim * 4));
-      fail('INVALID_ARGUMENT', `${capacity} vectors of dimension ${dim} take ${(bytes / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them (${(WasmArena.capacityBytes / 2 ** 30).toFixed(2)} GiB): use product quantization (ProductQuantizer, --quantizer pq), or { simd: false } for the plain JS kernels (about 10x slower)`);
+      fail('INVALID_ARGUMENT', `${capacity} vectors of dimension ${dim} take ${(bytes / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them (${(WasmArena.capacityBytes / 2 ** 30).toFixed(2)} GiB): store them as f16 or sq8 (half or a quarter of the bytes: HnswIndex.buildOnStore(new ScalarQuantizer('f16').encode(data, metric)), --quantizer f16|sq8), use product quantization (ProductQuantizer, --quantizer pq), or { simd: false } for the plain JS kernels (about 10x slower)`);
     }
     const arena = WasmArena.create(reserve);
     if (arena === null) return null;
