@@ -81,6 +81,22 @@ describe('scalar stores (f16, sq8)', () => {
     }
   }
 
+  it('SQ8 inner products on long non-negative vectors stay exact to the query rounding (no i32 overflow)', () => {
+    for (const dim of [512, 1024, 3000]) {
+      const data = randomData(20, dim, dim, 0, 1);
+      const store = new ScalarQuantizer('sq8').encode(data, 'ip');
+      const q = new Float32Array(dim).fill(1);
+      const got = new Float64Array(20);
+      store.queryEvaluator(q).distances(Uint32Array.from({ length: 20 }, (_, i) => i), 20, got);
+      for (let i = 0; i < 20; i++) {
+        const exact = internal('ip', q, store.codec.decodeRow(store.codes, i));
+        // Each component's i16 rounding is at most half a unit (unit = max |q_d scale_d| / limit).
+        expect(Math.abs(got[i]! - exact)).toBeLessThan(1e-3 * Math.abs(exact));
+        expect(store.queryEvaluator(q).distance(i)).toBeCloseTo(got[i]!, 3);
+      }
+    }
+  });
+
   it('fails clearly on values f16 cannot hold, and SQ8 clamps values added outside its range', () => {
     const big = new DenseDataset(Float32Array.from([1, 2, 70000, 4]), 2);
     expect(() => new ScalarQuantizer('f16').encode(big, 'l2')).toThrow(/vector 1 has 70000 at component 0, outside the f16 range/);

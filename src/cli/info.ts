@@ -1,6 +1,5 @@
 import { fail } from '../errors.js';
-import { describeIndexFile, deserializeIndex } from '../io/index-codec.js';
-import { readBytes } from '../node/index.js';
+import { loadIndexFile, readIndexHeader } from '../node/index.js';
 import { aboutFile, bool, formatBytes, println, round, str, type Command } from './args.js';
 
 const DTYPE_BYTES: Record<string, number> = { u8: 1, u32: 4, i32: 4, f32: 4 };
@@ -36,12 +35,12 @@ export const infoCommand: Command = {
   ],
   async run(args, io) {
     const path = str(args, 'index');
-    const bytes = await readBytes(path);
-    const header = await aboutFile(path, () => describeIndexFile(bytes));
+    // The header alone (any size of file); the full load checks the checksum, every section and
+    // the graph's links (streaming files over 1 GiB).
+    const { header, fileBytes, version } = await aboutFile(path, () => readIndexHeader(path));
     const verified = !bool(args, 'header-only');
-    // The full decode checks the checksum, every section and the graph's links.
-    if (verified) await aboutFile(path, () => deserializeIndex(bytes));
-    const version = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
+    if (verified) await aboutFile(path, () => loadIndexFile(path));
+    const bytes = { length: fileBytes };
 
     const indexType = stringField(header, 'index') ?? '?';
     const metric = stringField(header, 'metric') ?? '?';

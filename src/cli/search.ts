@@ -143,6 +143,8 @@ async function searchIndex(index: AnyIndex, rerank: number, rerankFrom: string, 
   const warmup = num(args, 'warmup');
   const lambda = num(args, 'lambda', true);
   if (lambda !== undefined && !(index instanceof HnswIndex)) throw new UsageError('search: --lambda applies to hnsw indexes');
+  if (lambda !== undefined && filter !== undefined) throw new UsageError('search: --lambda applies to unfiltered searches (filtered ones stop at ef)');
+  if (lambda !== undefined && requested === 'gpu') throw new UsageError('search: --lambda is a CPU stopping rule; the GPU kernels stop at ef (leave out --backend gpu)');
   if (args.given.has('warmup') && batch !== undefined) throw new UsageError('search: --warmup applies to one-at-a-time search (without --batch)');
   let warmupSeconds: number | undefined;
   if (batch === undefined) {

@@ -1,11 +1,11 @@
 import { DenseDataset } from '../data/dense.js';
 import { SparseDataset } from '../data/sparse.js';
 import { fail } from '../errors.js';
-import { PlainDenseStore } from '../quant/dense-store.js';
+import { PlainDenseStore, reserveDenseRows } from '../quant/dense-store.js';
 import { PlainSparseStore } from '../quant/plain.js';
 import { PQ_KSUB, PqStore, ProductQuantizer } from '../quant/pq.js';
 import { ScalarCodec, SCALAR_ENCODINGS } from '../quant/scalar-codec.js';
-import { ScalarStore } from '../quant/scalar-store.js';
+import { reserveScalarCodes, ScalarStore } from '../quant/scalar-store.js';
 import type { Metric, VectorStore } from '../types.js';
 import type { SectionArray } from './container.js';
 
@@ -17,12 +17,22 @@ export interface StoreCodec {
   readonly kind: string;
   encode(store: VectorStore): { params: Record<string, unknown>; sections: Record<string, SectionArray> };
   decode(params: Record<string, unknown>, section: (name: string) => SectionArray, metric: Metric): VectorStore;
+  /**
+   * Optional, for loaders that read sections piecewise: where to read section `name`
+   * (`byteLength` bytes) so that decode() can adopt it instead of copying (e.g. straight into
+   * the SIMD kernels' memory), or null for plain memory.
+   */
+  sectionBuffer?(params: Record<string, unknown>, name: string, byteLength: number): Uint8Array | null;
 }
 
 const codecs = new Map<string, StoreCodec>();
 
 export function registerStoreCodec(codec: StoreCodec): void {
   codecs.set(codec.kind, codec);
+}
+
+export function hasStoreCodec(kind: string): boolean {
+  return codecs.has(kind);
 }
 
 export function storeCodec(kind: string): StoreCodec {
@@ -54,6 +64,12 @@ registerStoreCodec({
     const vectors = typed(section('vectors'), Float32Array, 'vectors');
     if (vectors.length !== size * dim) fail('CORRUPT_FILE', `vectors section holds ${vectors.length} floats, expected ${size} x ${dim}`);
     return new PlainDenseStore(new DenseDataset(vectors, dim), metric, { simd: params['kernels'] !== 'js' });
+  },
+  sectionBuffer(params, name, byteLength) {
+    const dim = params['dim'];
+    if (name !== 'vectors' || params['kernels'] === 'js' || typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1 || byteLength % (dim * 4) !== 0) return null;
+    const rows = reserveDenseRows(byteLength / (dim * 4), dim);
+    return rows && new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength);
   },
 });
 
@@ -114,6 +130,11 @@ for (const encoding of SCALAR_ENCODINGS) {
       const codes = typed(section('codes'), Uint8Array, 'codes');
       if (codes.length !== size * codec.rowBytes) fail('CORRUPT_FILE', `${encoding} codes section holds ${codes.length} bytes, expected ${size} x ${codec.rowBytes}`);
       return ScalarStore.fromCodes(codec, codes, { simd: params['kernels'] !== 'js' });
+    },
+    sectionBuffer(params, name, byteLength) {
+      const dim = params['dim'];
+      if (name !== 'codes' || params['kernels'] === 'js' || typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1) return null;
+      return reserveScalarCodes(byteLength, Math.ceil(dim / 16) * 16);
     },
   });
 }

@@ -9,7 +9,7 @@ import {
 import { crc32 } from '../io/crc32.js';
 import type { Metric } from '../types.js';
 import { DiskDenseStore } from './disk-store.js';
-import { reserveDenseRows } from '../quant/dense-store.js';
+import { hasStoreCodec, storeCodec } from '../io/store-codecs.js';
 import { readBytes, writeFileAtomic } from './files.js';
 
 const readAsync = promisify(read);
@@ -46,6 +46,7 @@ export async function saveIndexFile(index: AnyIndex, path: string): Promise<void
 export async function loadIndexFile(path: string, options: LoadIndexOptions = {}): Promise<AnyIndex> {
   const where = options.rerank ?? 'memory';
   if (where !== 'memory' && where !== 'disk') fail('INVALID_ARGUMENT', `rerank must be 'memory' or 'disk', got '${String(where)}'`);
+  if (options.stream !== undefined && typeof options.stream !== 'boolean') fail('INVALID_ARGUMENT', `stream must be true or false, got ${String(options.stream)}`);
   const fd = openForReading(path);
   const stream = where === 'disk' || (options.stream ?? fstatSync(fd).size > STREAM_ABOVE);
   if (!stream) {
@@ -67,10 +68,33 @@ export function closeIndex(index: AnyIndex): void {
   if (index instanceof HnswIndex && index.rerankStore instanceof DiskDenseStore) index.rerankStore.close();
 }
 
-/** The header of an index file (what it holds, parameters, sections) and the file size. */
-export async function readIndexHeader(path: string): Promise<{ header: ContainerHeader; fileBytes: number }> {
-  const bytes = await readBytes(path);
-  return { header: describeIndexFile(bytes), fileBytes: bytes.length };
+/**
+ * The header of an index file (what it holds, parameters, sections), its format version and
+ * the file size, reading only the header (any size of file).
+ */
+export async function readIndexHeader(path: string): Promise<{ header: ContainerHeader; fileBytes: number; version: number }> {
+  const fd = openForReading(path);
+  try {
+    const fileBytes = fstatSync(fd).size;
+    const prefix = await readHeaderPrefix(fd, fileBytes);
+    const header = readContainerHeader(prefix);
+    return { header, fileBytes, version: new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength).getUint32(8, true) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The file's first bytes through its JSON header. Only a file with our magic and a readable
+ * version gets its (claimed) header length trusted: readContainerHeader then reports a foreign
+ * file, a newer version or a cut-off header as deserializeIndex does.
+ */
+async function readHeaderPrefix(fd: number, fileBytes: number): Promise<Uint8Array> {
+  const head = await readAt(fd, 0, Math.min(16, fileBytes));
+  if (head.length < 16) return head;
+  const view = new DataView(head.buffer, head.byteOffset, 16);
+  const ours = new TextDecoder().decode(head.subarray(0, 8)) === MAGIC && READABLE_VERSIONS.includes(view.getUint32(8, true));
+  return ours ? readAt(fd, 0, Math.min(16 + view.getUint32(12, true), fileBytes)) : head;
 }
 
 /**
@@ -80,16 +104,7 @@ export async function readIndexHeader(path: string): Promise<{ header: Container
  */
 async function loadStreaming(fd: number, path: string, chunkBytes: number, rerankOnDisk: boolean): Promise<AnyIndex> {
   const fileBytes = fstatSync(fd).size;
-  const head = await readAt(fd, 0, Math.min(16, fileBytes));
-  // Only a file with our magic and version gets its (claimed) header read: readContainerHeader
-  // then reports a foreign file, a newer version or a cut-off header as deserializeIndex does.
-  let prefix = head;
-  if (head.length === 16) {
-    const view = new DataView(head.buffer, head.byteOffset, 16);
-    const ours = new TextDecoder().decode(head.subarray(0, 8)) === MAGIC && READABLE_VERSIONS.includes(view.getUint32(8, true));
-    if (ours) prefix = await readAt(fd, 0, Math.min(16 + view.getUint32(12, true), fileBytes));
-  }
-  const header = readContainerHeader(prefix);
+  const header = readContainerHeader(await readHeaderPrefix(fd, fileBytes));
   checkContainerLength(header, fileBytes);
   const entries = sectionEntries(header, fileBytes);
   const onDisk = (e: SectionEntry) => rerankOnDisk && e.name.startsWith('rerank.');
@@ -122,17 +137,17 @@ async function loadStreaming(fd: number, path: string, chunkBytes: number, reran
   } : {});
 }
 
-/** Where a section is read into: dense vectors go straight into a SIMD arena the store adopts. */
+/** Where a section is read into: its store's codec may place it where the store adopts it. */
 function sectionBuffer(header: ContainerHeader, e: SectionEntry): Uint8Array {
-  const prefix = e.name.slice(0, e.name.indexOf('.'));
-  const params = (header as Record<string, unknown>)[prefix] as Record<string, unknown> | undefined;
-  const dim = params?.['dim'];
-  if (e.name.endsWith('.vectors') && e.dtype === 'f32' && params?.['kind'] === 'dense' && params['kernels'] !== 'js'
-    && typeof dim === 'number' && Number.isInteger(dim) && dim > 0 && e.length % dim === 0) {
-    const rows = reserveDenseRows(e.length / dim, dim);
-    if (rows !== null) return new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength);
+  const byteLength = e.length * bytesPer(e.dtype);
+  const dot = e.name.indexOf('.');
+  const params = dot > 0 ? (header as Record<string, unknown>)[e.name.slice(0, dot)] : undefined;
+  const kind = typeof params === 'object' && params !== null ? (params as Record<string, unknown>)['kind'] : undefined;
+  if (typeof kind === 'string' && hasStoreCodec(kind)) {
+    const placed = storeCodec(kind).sectionBuffer?.(params as Record<string, unknown>, e.name.slice(dot + 1), byteLength);
+    if (placed && placed.byteLength === byteLength) return placed;
   }
-  return new Uint8Array(e.length * bytesPer(e.dtype));
+  return new Uint8Array(byteLength);
 }
 
 /** The re-ranking vectors as a DiskDenseStore over the file's `rerank.vectors` section. */

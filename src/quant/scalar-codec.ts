@@ -2,11 +2,16 @@ import { DenseDataset } from '../data/dense.js';
 import { fail } from '../errors.js';
 import type { Metric } from '../types.js';
 import { HALF_MAX, halfBits, halfTable } from './half.js';
-import { F16_IP_QUERY_SCALE } from './wasm/kernels-scalar.js';
 
 /** How a scalar-quantized store encodes each component: IEEE half, or one byte over [min, max]. */
 export type ScalarEncoding = 'f16' | 'sq8';
 export const SCALAR_ENCODINGS: readonly ScalarEncoding[] = ['f16', 'sq8'];
+
+/**
+ * The f16 ip kernel decodes a half to its value x 2^-112 (see wasm/kernels-scalar.ts); the query
+ * is scaled by 2^56 and the sum by 2^56 again, keeping every product in the normal f32 range.
+ */
+const F16_IP_QUERY_SCALE = 2 ** 56;
 
 /** Components per padded row: the SIMD kernels decode 16 at a time with no scalar tail. */
 const LANES = 16;
@@ -34,7 +39,12 @@ export class ScalarCodec {
     this.paddedDim = Math.ceil(dim / LANES) * LANES;
     this.rowBytes = this.paddedDim * (encoding === 'f16' ? 2 : 1);
     this.queryBytes = this.paddedDim * (encoding === 'f16' ? 4 : metric === 'l2' ? 8 : 2);
-    if (encoding === 'sq8' && (mins?.length !== dim || scales?.length !== dim)) fail('CORRUPT_FILE', `SQ8 needs ${dim} minimums and scales`);
+    if (encoding === 'sq8') {
+      if (mins?.length !== dim || scales?.length !== dim) fail('CORRUPT_FILE', `SQ8 needs ${dim} minimums and scales`);
+      for (let d = 0; d < dim; d++) {
+        if (!Number.isFinite(mins[d]!) || !Number.isFinite(scales[d]!) || scales[d]! < 0) fail('CORRUPT_FILE', `SQ8 range of component ${d} is invalid (min ${mins[d]}, scale ${scales[d]})`);
+      }
+    }
   }
 
   /** Writes the codes of rows [0, data.size) of `data` into `out` at row slots[i] (or i). */
@@ -47,7 +57,7 @@ export class ScalarCodec {
         const at = ((slots ? slots[i]! : i) * rowBytes) >>> 1;
         for (let d = 0; d < dim; d++) {
           const v = x[i * dim + d]!;
-          if (Math.abs(v) > HALF_MAX) fail('INVALID_ARGUMENT', `vector ${i} has ${v} at component ${d}, outside the f16 range (±${HALF_MAX}): use sq8, pq or plain vectors`);
+          if (Math.abs(v) > HALF_MAX) fail('INVALID_ARGUMENT', `vector ${slots ? slots[i]! : i} has ${v} at component ${d}, outside the f16 range (±${HALF_MAX}): use sq8, pq or plain vectors`);
           halves[at + d] = halfBits(v);
         }
       }
@@ -104,7 +114,8 @@ export class ScalarCodec {
       return { scale: 1, offset: 0 };
     }
     // ip: r_d = round(q_d * scale_d / unit), |r_d| <= limit, where the limit keeps every i32
-    // lane of the kernel (dim / 4 products of |r| <= limit and c <= 255) from overflowing.
+    // lane of the kernel (paddedDim / 4 products of |r| <= limit and c <= 255) from
+    // overflowing; the kernel adds the four lanes in f32.
     const i16 = new Int16Array(buffer, at, paddedDim);
     i16.fill(0);
     let offset = 0;

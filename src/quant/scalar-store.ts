@@ -20,6 +20,24 @@ export interface SharedScalarStore {
   readonly codes: Uint8Array | null;
 }
 
+/** Arenas whose codes a loader is filling (reserveScalarCodes), adopted by fromCodes. */
+const reserved = new WeakMap<ArrayBufferLike, WasmArena>();
+
+/**
+ * Zeroed bytes at byte 0 of a new SIMD arena for a loader to fill with `bytes` of codes (rows
+ * of a `paddedDim`-component codec); ScalarStore.fromCodes over exactly this array takes the
+ * arena instead of copying. Null where the arena cannot be made (the loader uses plain memory).
+ */
+export function reserveScalarCodes(bytes: number, paddedDim: number): Uint8Array | null {
+  const reserve = bytes + 64 * paddedDim * 8;
+  if (!WasmArena.fits(reserve)) return null;
+  const arena = WasmArena.create(reserve);
+  if (arena === null || arena.alloc(bytes) !== 0) return null;
+  const view = arena.u8.subarray(0, bytes);
+  reserved.set(view.buffer, arena);
+  return view;
+}
+
 type Gather = (q: number, base: number, nbytes: number, ids: number, count: number, out: number) => void;
 type Pairs = (qbase: number, qstride: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number) => void;
 
@@ -51,6 +69,11 @@ export class ScalarStore implements VectorStore {
   /** A store over saved codes (size x codec.rowBytes). */
   static fromCodes(codec: ScalarCodec, codes: Uint8Array, options: { simd?: boolean } = {}): ScalarStore {
     if (codes.length % codec.rowBytes !== 0) fail('CORRUPT_FILE', `the ${codec.encoding} codes hold ${codes.length} bytes, not a multiple of the ${codec.rowBytes}-byte row`);
+    const adopted = reserved.get(codes.buffer);
+    if (adopted && codes.byteOffset === 0 && options.simd !== false) {
+      reserved.delete(codes.buffer);
+      return new ScalarStore(codec, codes.length / codec.rowBytes, adopted, null);
+    }
     const store = ScalarStore.empty(codec, codes.length / codec.rowBytes, options.simd !== false);
     store.codes.set(codes);
     return store;
@@ -149,6 +172,11 @@ function gatherOf(k: ScalarWasmKernels, codec: ScalarCodec): Gather {
   return codec.metric === 'l2' ? k.sq8L2Gather : k.sq8IpGather;
 }
 
+function oneOf(k: ScalarWasmKernels, codec: ScalarCodec): (q: number, x: number, nbytes: number) => number {
+  if (codec.encoding === 'f16') return codec.metric === 'l2' ? k.f16L2 : k.f16Ip;
+  return codec.metric === 'l2' ? k.sq8L2 : k.sq8Ip;
+}
+
 function pairsOf(k: ScalarWasmKernels, codec: ScalarCodec): Pairs {
   if (codec.encoding === 'f16') return codec.metric === 'l2' ? k.f16L2Pairs : k.f16IpPairs;
   return codec.metric === 'l2' ? k.sq8L2Pairs : k.sq8IpPairs;
@@ -159,18 +187,22 @@ class WasmScalarEvaluator implements QueryEvaluator {
   private readonly qPtr: number;
   private readonly prepared: PreparedQuery;
   private readonly gather: Gather;
+  private readonly one: (q: number, x: number, nbytes: number) => number;
   private released = false;
 
   constructor(private readonly codec: ScalarCodec, private readonly arena: WasmArena, query: Float32Array) {
+    // A copy first: an item's decoded row is fine, but a caller's view of this memory is not
+    // once allocSlot grows it.
+    const q = query.slice();
     this.qPtr = arena.allocSlot(codec.queryBytes);
-    this.prepared = codec.prepareQuery(query, arena.memory.buffer, this.qPtr);
+    this.prepared = codec.prepareQuery(q, arena.memory.buffer, this.qPtr);
     this.gather = gatherOf(arena.kernels, codec);
+    this.one = oneOf(arena.kernels, codec);
   }
 
   distance(id: number): number {
-    const out = new Float64Array(1);
-    this.distances(Uint32Array.of(id), 1, out);
-    return out[0]!;
+    const raw = this.one(this.qPtr, id * this.codec.rowBytes, this.codec.rowBytes);
+    return this.codec.metric === 'l2' ? raw : -(raw * this.prepared.scale + this.prepared.offset);
   }
 
   distances(ids: Uint32Array, count: number, out: Float64Array): void {

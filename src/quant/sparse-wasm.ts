@@ -51,7 +51,11 @@ export class SparseArena {
     return this.arena.share();
   }
 
-  /** The rows as views of the wasm memory (re-made if the memory grew and detached them). */
+  /**
+   * The rows as views of the wasm memory, re-made if the memory grew and detached them (a
+   * non-shared memory, e.g. a page without cross-origin isolation): re-read it rather than
+   * keeping its arrays across calls that may allocate.
+   */
   get data(): SparseDataset {
     const c = this.cached;
     if (c !== null && c.indptr.length !== 0) return c;
@@ -68,25 +72,32 @@ export class SparseArena {
 export class WasmSparseEvaluator {
   private readonly densePtr: number;
   private readonly queryNorm: number;
+  /** The query's ids, copied: an item's own row is a view that growing the memory detaches. */
+  private readonly ids: Uint32Array;
   private released = false;
 
-  constructor(private readonly sa: SparseArena, private readonly query: SparseVector, private readonly norms: Float32Array | null) {
+  constructor(private readonly sa: SparseArena, query: SparseVector, private readonly norms: Float32Array | null) {
     const { arena, layout } = sa;
+    this.ids = query.indices.slice();
+    const values = query.values.slice();
     this.densePtr = arena.allocSlot(layout.dim * 4);
     const f32 = arena.f32;
     const at = this.densePtr >>> 2;
     let qn = 0;
-    for (let j = 0; j < query.indices.length; j++) {
-      f32[at + query.indices[j]!] = query.values[j]!;
-      qn += query.values[j]! * query.values[j]!;
+    for (let j = 0; j < this.ids.length; j++) {
+      f32[at + this.ids[j]!] = values[j]!;
+      qn += values[j]! * values[j]!;
     }
     this.queryNorm = qn;
   }
 
   distance(id: number): number {
-    const out = new Float64Array(1);
-    this.distances(Uint32Array.of(id), 1, out);
-    return out[0]!;
+    const { arena, layout } = this.sa;
+    arena.ensureScratch(1);
+    arena.u32[arena.idsPtr >>> 2] = id;
+    arena.kernels.sparseIpGather(this.densePtr, layout.indptrPtr, layout.indicesPtr, layout.valuesPtr, arena.idsPtr, 1, arena.outPtr);
+    const ip = arena.f32[arena.outPtr >>> 2]!;
+    return this.norms === null ? -ip : this.queryNorm + this.norms[id]! - 2 * ip;
   }
 
   distances(ids: Uint32Array, count: number, out: Float64Array): void {
@@ -109,7 +120,7 @@ export class WasmSparseEvaluator {
     this.released = true;
     const f32 = this.sa.arena.f32;
     const at = this.densePtr >>> 2;
-    for (let j = 0; j < this.query.indices.length; j++) f32[at + this.query.indices[j]!] = 0;
+    for (let j = 0; j < this.ids.length; j++) f32[at + this.ids[j]!] = 0;
     this.sa.arena.freeSlot(this.densePtr, this.sa.layout.dim * 4);
   }
 }

@@ -245,7 +245,8 @@ export class HnswIndex extends LivingIndex {
     let top;
     if (allowed === null) {
       const { node, dist } = searcher.descend(g, ev);
-      top = searcher.beam(g, ev, node, dist, ef, 0, null, lambda === Infinity ? null : { k, lambda });
+      // With re-ranking the stop rule guards the candidates re-ranked, not just the k kept.
+      top = searcher.beam(g, ev, node, dist, ef, 0, null, lambda === Infinity ? null : { k: Math.min(ef, Math.max(k, rerank)), lambda });
     } else {
       top = (this.filtered ??= new FilteredSearcher(searcher, Math.max(g.m0, g.m))).search(g, ev, k, ef, allowed);
     }

@@ -127,12 +127,19 @@ export class WasmArena {
 
   /** A region of `bytes`, 16-byte aligned, never freed (data, long-lived blocks). */
   alloc(bytes: number): number {
-    // Atomic: worker threads allocate their scratch from the same memory. Offsets stay below
-    // 4 GiB, so the i32 cell is read as unsigned.
+    // Atomic: worker threads allocate their scratch from the same memory. The bound is checked
+    // before the top moves (compare-and-swap), so a refused request leaves the arena usable and
+    // the i32 cell (read as unsigned: offsets stay below 4 GiB) can never wrap.
     const size = align(bytes);
-    const ptr = Atomics.add(this.top, 0, size) >>> 0;
-    const end = ptr + size;
-    if (end > MAX_BYTES) fail('INVALID_ARGUMENT', `the WebAssembly memory is full (${MAX_BYTES} bytes)`);
+    let ptr: number;
+    let end: number;
+    for (;;) {
+      const seen = Atomics.load(this.top, 0);
+      ptr = seen >>> 0;
+      end = ptr + size;
+      if (end > MAX_BYTES) fail('INVALID_ARGUMENT', `the WebAssembly memory is full: ${bytes} more bytes do not fit its ${MAX_BYTES} (${(MAX_BYTES / 2 ** 30).toFixed(2)} GiB)`);
+      if (Atomics.compareExchange(this.top, 0, seen, end | 0) === seen) break;
+    }
     // Another thread may grow it at the same time: grow until it is large enough.
     for (let have = this.memory.buffer.byteLength; end > have; have = this.memory.buffer.byteLength) {
       this.memory.grow(Math.ceil((end - have) / PAGE));

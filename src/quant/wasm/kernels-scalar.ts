@@ -17,8 +17,9 @@ import { gatherKernel, stridedPairsKernel } from './loops.js';
  *
  * SQ8 (x_d = min_d + scale_d * c_d): ip is an integer dot product, the cheapest kernel here:
  * the query is taken as q_d * scale_d rounded to i16 (r_d, scaled so no i32 lane can
- * overflow), the kernel sums r_d * c_d with i32x4.dot_i16x8_s, and the caller multiplies by
- * the query's scale and adds sum q_d * min_d. l2 takes (q_d - min_d) as f32 followed, at byte
+ * overflow), the kernel sums r_d * c_d with i32x4.dot_i16x8_s (the four lanes added in f32:
+ * their sum may pass 2^31), and the caller multiplies by the query's scale and adds
+ * sum q_d * min_d. l2 takes (q_d - min_d) as f32 followed, at byte
  * 4 * nbytes of the query, by scale_d: sum (a_d - scale_d * c_d)^2.
  *
  *   f16L2 / f16Ip / sq8L2 / sq8Ip (q, x, nbytes) -> f32     nbytes: code bytes of one row
@@ -38,9 +39,6 @@ export interface ScalarWasmKernels {
   sq8L2Pairs(qbase: number, qstride: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number): void;
   sq8IpPairs(qbase: number, qstride: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number): void;
 }
-
-/** 2^56 and 2^112: the f16 decode's scale (see above). */
-export const F16_IP_QUERY_SCALE = 2 ** 56;
 
 // params: 0 q, 1 x, 2 nbytes; locals: 3 ci (code byte), 4 qi (query byte), 5-8 acc, 9 lo, 10 hi,
 // 11 t, 12 d, 13 scale-block pointer (sq8 l2)
@@ -92,9 +90,10 @@ function sq8IpKernel(name: string): FuncDef {
       op.get(CI), op.i32(16), op.i32Add, op.set(CI),
       op.get(QI), op.i32(32), op.i32Add, op.set(QI),
       op.br(0), op.end, op.end,
-      op.get(ACC), op.get(ACC + 1), op.i32x4Add, op.set(ACC),
-      op.get(ACC), op.i32x4Lane(0), op.get(ACC), op.i32x4Lane(1), op.i32Add,
-      op.get(ACC), op.i32x4Lane(2), op.get(ACC), op.i32x4Lane(3), op.i32Add, op.i32Add, op.f32ConvertI32S,
+      // Each i32 lane is bounded (see scalar-codec.ts); their sum is not, so it is taken in f32.
+      op.get(ACC), op.get(ACC + 1), op.i32x4Add, op.f32x4ConvertI32x4S, op.set(ACC),
+      op.get(ACC), op.f32x4Lane(0), op.get(ACC), op.f32x4Lane(1), op.f32Add,
+      op.get(ACC), op.f32x4Lane(2), op.get(ACC), op.f32x4Lane(3), op.f32Add, op.f32Add,
     ],
   };
 }
