@@ -158,7 +158,7 @@ describeGpu('GPU-resident HNSW search (MNIST)', () => {
   });
 
   it('f16 and SQ8 codes (l2 and ip): resident recall within 0.01 of the CPU, one round trip, codes decoded in the shader', async () => {
-    const { base, queries } = await mnist(4000, 100);
+    const { base, queries } = await mnist(2000, 60);
     for (const metric of ['l2', 'ip'] as const) {
       const plain = HnswIndex.build(base, { metric, m: 12, efConstruction: 60 });
       const truth = await truthFor(plain, queries, 10);
