@@ -72,57 +72,61 @@ function accumulate(enc: Encoding, k: number, l2: boolean): number[][] {
   return [op.get(ACC + k), ...term, op.f32x4Add, op.set(ACC + k)];
 }
 
+/** Loads 16 SQ8 codes at x + ci, widened to i16x8: components 0-7 into lo, 8-15 into hi. */
+const SQ8_LOAD = [op.get(X), op.get(CI), op.i32Add, op.v128Load(), op.tee(HI), op.i16x8ExtendLowU8, op.set(LO), op.get(HI), op.i16x8ExtendHighU8, op.set(HI)];
+
+/** Leaves the sum of the four f32 lanes of ACC on the stack. */
+const SUM_ACC_LANES = [
+  op.get(ACC), op.f32x4Lane(0), op.get(ACC), op.f32x4Lane(1), op.f32Add,
+  op.get(ACC), op.f32x4Lane(2), op.get(ACC), op.f32x4Lane(3), op.f32Add, op.f32Add,
+];
+
+/**
+ * A one-pair kernel (q, x, nbytes) -> f32: `prologue`, then per iteration `step` over the
+ * codes at x + ci and the query at q + qi, advancing ci by codeStep and qi by queryStep bytes
+ * until ci reaches nbytes, then `epilogue` leaves the result.
+ */
+function rowKernel(name: string, prologue: number[][], step: number[][], codeStep: number, queryStep: number, epilogue: number[][]): FuncDef {
+  return {
+    name,
+    params: [I32, I32, I32],
+    results: [F32],
+    locals: [I32, I32, V128, V128, V128, V128, V128, V128, V128, V128, I32],
+    body: [
+      ...prologue,
+      op.block, op.loop,
+      op.get(CI), op.get(N), op.i32GeU, op.brIf(1),
+      ...step,
+      op.get(CI), op.i32(codeStep), op.i32Add, op.set(CI),
+      op.get(QI), op.i32(queryStep), op.i32Add, op.set(QI),
+      op.br(0), op.end, op.end,
+      ...epilogue,
+    ],
+  };
+}
+
 /** SQ8 ip: sum over the row of i16 query r_d times u8 code c_d, in i32, returned as f32. */
 function sq8IpKernel(name: string): FuncDef {
   const term = (acc: number, half: number, offset: number) => [
     op.get(acc), op.get(half), op.get(Q), op.get(QI), op.i32Add, op.v128Load(offset), op.i32x4DotI16x8S, op.i32x4Add, op.set(acc),
   ];
-  return {
-    name,
-    params: [I32, I32, I32],
-    results: [F32],
-    locals: [I32, I32, V128, V128, V128, V128, V128, V128, V128, V128, I32],
-    body: [
-      op.block, op.loop,
-      op.get(CI), op.get(N), op.i32GeU, op.brIf(1),
-      op.get(X), op.get(CI), op.i32Add, op.v128Load(), op.tee(HI), op.i16x8ExtendLowU8, op.set(LO), op.get(HI), op.i16x8ExtendHighU8, op.set(HI),
-      ...term(ACC, LO, 0), ...term(ACC + 1, HI, 16),
-      op.get(CI), op.i32(16), op.i32Add, op.set(CI),
-      op.get(QI), op.i32(32), op.i32Add, op.set(QI),
-      op.br(0), op.end, op.end,
-      // Each i32 lane is bounded (see scalar-codec.ts); their sum is not, so it is taken in f32.
-      op.get(ACC), op.get(ACC + 1), op.i32x4Add, op.f32x4ConvertI32x4S, op.set(ACC),
-      op.get(ACC), op.f32x4Lane(0), op.get(ACC), op.f32x4Lane(1), op.f32Add,
-      op.get(ACC), op.f32x4Lane(2), op.get(ACC), op.f32x4Lane(3), op.f32Add, op.f32Add,
-    ],
-  };
+  return rowKernel(name, [], [...SQ8_LOAD, ...term(ACC, LO, 0), ...term(ACC + 1, HI, 16)], 16, 32, [
+    // Each i32 lane is bounded (see scalar-codec.ts); their sum is not, so it is taken in f32.
+    op.get(ACC), op.get(ACC + 1), op.i32x4Add, op.f32x4ConvertI32x4S, op.set(ACC),
+    ...SUM_ACC_LANES,
+  ]);
 }
 
 function oneKernel(name: string, enc: Encoding, l2: boolean): FuncDef {
   if (enc === 'sq8' && !l2) return sq8IpKernel(name);
   const load = enc === 'sq8'
-    ? [op.get(X), op.get(CI), op.i32Add, op.v128Load(), op.tee(HI), op.i16x8ExtendLowU8, op.set(LO), op.get(HI), op.i16x8ExtendHighU8, op.set(HI)]
+    ? SQ8_LOAD
     : [op.get(X), op.get(CI), op.i32Add, op.v128Load(), op.set(LO), op.get(X), op.get(CI), op.i32Add, op.v128Load(16), op.set(HI)];
-  const codeStep = enc === 'sq8' ? 16 : 32;
-  return {
-    name,
-    params: [I32, I32, I32],
-    results: [F32],
-    locals: [I32, I32, V128, V128, V128, V128, V128, V128, V128, V128, I32],
-    body: [
-      op.get(Q), op.get(N), op.i32(2), op.i32Shl, op.i32Add, op.set(SB),
-      op.block, op.loop,
-      op.get(CI), op.get(N), op.i32GeU, op.brIf(1),
-      ...load,
-      ...accumulate(enc, 0, l2), ...accumulate(enc, 1, l2), ...accumulate(enc, 2, l2), ...accumulate(enc, 3, l2),
-      op.get(CI), op.i32(codeStep), op.i32Add, op.set(CI),
-      op.get(QI), op.i32(64), op.i32Add, op.set(QI),
-      op.br(0), op.end, op.end,
-      op.get(ACC), op.get(ACC + 1), op.f32x4Add, op.get(ACC + 2), op.get(ACC + 3), op.f32x4Add, op.f32x4Add, op.set(ACC),
-      op.get(ACC), op.f32x4Lane(0), op.get(ACC), op.f32x4Lane(1), op.f32Add,
-      op.get(ACC), op.f32x4Lane(2), op.get(ACC), op.f32x4Lane(3), op.f32Add, op.f32Add,
-    ],
-  };
+  const accumulateAll = [0, 1, 2, 3].flatMap((k) => accumulate(enc, k, l2));
+  return rowKernel(name, [op.get(Q), op.get(N), op.i32(2), op.i32Shl, op.i32Add, op.set(SB)], [...load, ...accumulateAll], enc === 'sq8' ? 16 : 32, 64, [
+    op.get(ACC), op.get(ACC + 1), op.f32x4Add, op.get(ACC + 2), op.get(ACC + 3), op.f32x4Add, op.f32x4Add, op.set(ACC),
+    ...SUM_ACC_LANES,
+  ]);
 }
 
 /** The scalar kernels, for a module in which they start at function index `base`. */
