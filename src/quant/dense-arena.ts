@@ -75,9 +75,6 @@ export class DenseArena {
   get f32(): Float32Array {
     return this.arena.f32;
   }
-  get u32(): Uint32Array {
-    return this.arena.u32;
-  }
   get idsPtr(): number {
     return this.arena.idsPtr;
   }
@@ -91,8 +88,11 @@ export class DenseArena {
   vectors(n: number): Float32Array {
     return this.arena.f32.subarray(0, n * this.dim);
   }
-  ensureScratch(count: number): void {
-    this.arena.ensureScratch(count);
+  stageIds(ids: Uint32Array, count: number): void {
+    this.arena.stageIds(ids, count);
+  }
+  stagePairs(slots: Uint32Array, ids: Uint32Array, count: number): void {
+    this.arena.stagePairs(slots, ids, count);
   }
   allocQuery(): number {
     return this.arena.allocSlot(this.nbytes);

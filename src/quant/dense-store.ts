@@ -204,10 +204,7 @@ class WasmDenseEvaluator implements QueryEvaluator {
   }
   distances(ids: Uint32Array, count: number, out: Float64Array): void {
     const a = this.arena;
-    a.ensureScratch(count);
-    const u32 = a.u32;
-    const idsAt = a.idsPtr >>> 2;
-    for (let i = 0; i < count; i++) u32[idsAt + i] = ids[i]!;
+    a.stageIds(ids, count);
     if (this.isL2) a.kernels.l2Gather(this.qPtr, 0, a.nbytes, a.idsPtr, count, a.outPtr);
     else a.kernels.ipGather(this.qPtr, 0, a.nbytes, a.idsPtr, count, a.outPtr);
     const f32 = a.f32;
@@ -243,10 +240,7 @@ class WasmDenseBatchEvaluator implements BatchEvaluator {
   }
   distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): void {
     const a = this.arena;
-    a.ensureScratch(count);
-    const u32 = a.u32;
-    u32.set(slots.subarray(0, count), a.slotsPtr >>> 2);
-    u32.set(ids.subarray(0, count), a.idsPtr >>> 2);
+    a.stagePairs(slots, ids, count);
     if (this.isL2) a.kernels.l2Pairs(this.blockPtr, 0, a.nbytes, a.slotsPtr, a.idsPtr, count, a.outPtr);
     else a.kernels.ipPairs(this.blockPtr, 0, a.nbytes, a.slotsPtr, a.idsPtr, count, a.outPtr);
     const f32 = a.f32;

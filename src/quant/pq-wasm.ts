@@ -68,17 +68,13 @@ export class PqWasmEvaluator implements QueryEvaluator {
   }
   distance(id: number): number {
     const a = this.pa.arena;
-    a.ensureScratch(1);
-    a.u32[a.idsPtr >>> 2] = id;
+    a.stageId(id);
     a.kernels.pqAdc(this.lutPtr, this.pa.codesPtr, this.pa.m, a.idsPtr, 1, a.outPtr);
     return a.f32[a.outPtr >>> 2]!;
   }
   distances(ids: Uint32Array, count: number, out: Float64Array): void {
     const a = this.pa.arena;
-    a.ensureScratch(count);
-    const u32 = a.u32;
-    const idsAt = a.idsPtr >>> 2;
-    for (let i = 0; i < count; i++) u32[idsAt + i] = ids[i]!;
+    a.stageIds(ids, count);
     a.kernels.pqAdc(this.lutPtr, this.pa.codesPtr, this.pa.m, a.idsPtr, count, a.outPtr);
     const f32 = a.f32;
     const outAt = a.outPtr >>> 2;
@@ -107,10 +103,7 @@ export class PqWasmBatchEvaluator implements BatchEvaluator {
   }
   distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): void {
     const a = this.pa.arena;
-    a.ensureScratch(count);
-    const u32 = a.u32;
-    u32.set(slots.subarray(0, count), a.slotsPtr >>> 2);
-    u32.set(ids.subarray(0, count), a.idsPtr >>> 2);
+    a.stagePairs(slots, ids, count);
     a.kernels.pqAdcPairs(this.blockPtr, this.pa.lutBytes, this.pa.codesPtr, this.pa.m, a.slotsPtr, a.idsPtr, count, a.outPtr);
     const at = a.outPtr >>> 2;
     out.set(a.f32.subarray(at, at + count));

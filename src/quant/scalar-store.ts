@@ -207,10 +207,7 @@ class WasmScalarEvaluator implements QueryEvaluator {
 
   distances(ids: Uint32Array, count: number, out: Float64Array): void {
     const a = this.arena;
-    a.ensureScratch(count);
-    const u32 = a.u32;
-    const idsAt = a.idsPtr >>> 2;
-    for (let i = 0; i < count; i++) u32[idsAt + i] = ids[i]!;
+    a.stageIds(ids, count);
     this.gather(this.qPtr, 0, this.codec.rowBytes, a.idsPtr, count, a.outPtr);
     const f32 = a.f32;
     const outAt = a.outPtr >>> 2;
@@ -260,10 +257,7 @@ class WasmScalarBatchEvaluator implements BatchEvaluator {
 
   distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): void {
     const a = this.arena;
-    a.ensureScratch(count);
-    const u32 = a.u32;
-    u32.set(slots.subarray(0, count), a.slotsPtr >>> 2);
-    u32.set(ids.subarray(0, count), a.idsPtr >>> 2);
+    a.stagePairs(slots, ids, count);
     this.pairs(this.blockPtr, this.codec.queryBytes, 0, this.codec.rowBytes, a.slotsPtr, a.idsPtr, count, a.outPtr);
     const f32 = a.f32;
     const outAt = a.outPtr >>> 2;

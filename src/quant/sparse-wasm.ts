@@ -93,8 +93,7 @@ export class WasmSparseEvaluator {
 
   distance(id: number): number {
     const { arena, layout } = this.sa;
-    arena.ensureScratch(1);
-    arena.u32[arena.idsPtr >>> 2] = id;
+    arena.stageId(id);
     arena.kernels.sparseIpGather(this.densePtr, layout.indptrPtr, layout.indicesPtr, layout.valuesPtr, arena.idsPtr, 1, arena.outPtr);
     const ip = arena.f32[arena.outPtr >>> 2]!;
     return this.norms === null ? -ip : this.queryNorm + this.norms[id]! - 2 * ip;
@@ -102,10 +101,7 @@ export class WasmSparseEvaluator {
 
   distances(ids: Uint32Array, count: number, out: Float64Array): void {
     const { arena, layout } = this.sa;
-    arena.ensureScratch(count);
-    const u32 = arena.u32;
-    const idsAt = arena.idsPtr >>> 2;
-    for (let i = 0; i < count; i++) u32[idsAt + i] = ids[i]!;
+    arena.stageIds(ids, count);
     arena.kernels.sparseIpGather(this.densePtr, layout.indptrPtr, layout.indicesPtr, layout.valuesPtr, arena.idsPtr, count, arena.outPtr);
     const f32 = arena.f32;
     const outAt = arena.outPtr >>> 2;

@@ -115,6 +115,29 @@ export class WasmArena {
     this.scratchCap = cap;
   }
 
+  /** Puts one id at the start of the id scratch: what a gather kernel reads for a single distance. */
+  stageId(id: number): void {
+    this.ensureScratch(1);
+    this.u32[this.idsPtr >>> 2] = id;
+  }
+
+  /** Copies ids[0, count) into the id scratch (grown as needed): what the gather kernels read. */
+  stageIds(ids: Uint32Array, count: number): void {
+    this.ensureScratch(count);
+    const u32 = this.u32;
+    const at = this.idsPtr >>> 2;
+    // A loop, not set(subarray): these lists are short and this is the hot path.
+    for (let i = 0; i < count; i++) u32[at + i] = ids[i]!;
+  }
+
+  /** Copies slots and ids [0, count) into their scratch: what the pairs kernels read. */
+  stagePairs(slots: Uint32Array, ids: Uint32Array, count: number): void {
+    this.ensureScratch(count);
+    const u32 = this.u32;
+    u32.set(slots.subarray(0, count), this.slotsPtr >>> 2);
+    u32.set(ids.subarray(0, count), this.idsPtr >>> 2);
+  }
+
   /** A region of `bytes` for a short-lived object (a query, a table); give it back with freeSlot. */
   allocSlot(bytes: number): number {
     return this.freeSlots.get(bytes)?.pop() ?? this.alloc(bytes);
