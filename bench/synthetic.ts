@@ -95,20 +95,9 @@ export function samplePoints(model: SyntheticModel, count: number, streamSeed: n
   for (let i = 0; i < count; i++) {
     const from = pick(cumulative, rng.nextU32() / 4294967296) * dim;
     const at = i * dim;
-    // Marsaglia's polar method, inlined: two standard normals per accepted pair.
-    for (let d = 0; d < dim; d += 2) {
-      let u = 0;
-      let v = 0;
-      let s = 0;
-      do {
-        u = rng.nextU32() / 2147483648 - 1;
-        v = rng.nextU32() / 2147483648 - 1;
-        s = u * u + v * v;
-      } while (s >= 1 || s === 0);
-      const f = Math.sqrt((-2 * Math.log(s)) / s);
-      out[at + d] = centres[from + d]! + scales[from + d]! * u * f;
-      if (d + 1 < dim) out[at + d + 1] = centres[from + d + 1]! + scales[from + d + 1]! * v * f;
-    }
+    // A fresh pair source per point: an odd dimension drops its last spare, as before.
+    const gauss = gaussian(rng);
+    for (let d = 0; d < dim; d++) out[at + d] = centres[from + d]! + scales[from + d]! * gauss();
   }
   return new DenseDataset(out, dim);
 }
