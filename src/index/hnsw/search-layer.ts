@@ -25,6 +25,8 @@ export class LayerSearcher {
   /** The k best results so far, kept only while an early stop is in force (stopK > 0). */
   private readonly kBest = new MaxHeap(16);
   private stopK = 0;
+  /** Where the link prefetch's loads end up, so that the compiler keeps them. */
+  touched = 0;
   readonly visited: EpochVisited;
   private gatherIds: Uint32Array;
   private gatherDists: Float64Array;
@@ -96,6 +98,7 @@ export class LayerSearcher {
     if (stopK > 0 && top.size > 0) kBest.push(ep, epDist);
     const level0 = graph.level0;
     const stride0 = graph.m0 + 1;
+    let touched = 0;
     while (candidates.size > 0) {
       const cDist = candidates.topDist();
       if (top.size >= ef && cDist > top.topDist()) break;
@@ -105,6 +108,9 @@ export class LayerSearcher {
       }
       const c = candidates.topId();
       candidates.pop();
+      // Touch the next candidate's level-0 links now, so that their cache miss overlaps this
+      // expansion's distances (usually it is expanded next; JavaScript has no prefetch).
+      if (candidates.size > 0) touched ^= level0[candidates.topId() * stride0]!;
       const arr = level === 0 ? level0 : graph.upper[c]!;
       const base = level === 0 ? c * stride0 : (level - 1) * (graph.m + 1);
       const count = arr[base]!;
@@ -116,6 +122,7 @@ export class LayerSearcher {
       if (fresh > 0) this.admit(ev, ids, fresh, dists, ef, keep);
     }
     this.stopK = 0;
+    this.touched = touched;
     return top;
   }
 

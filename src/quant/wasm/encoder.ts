@@ -67,6 +67,7 @@ export const op = {
   f32Load: (offset = 0) => [0x2a, 2, ...uleb(offset)],
   i32Load8u: (offset = 0) => [0x2d, 0, ...uleb(offset)],
   f32Store: (offset = 0) => [0x38, 2, ...uleb(offset)],
+  i32Store: (offset = 0) => [0x36, 2, ...uleb(offset)],
   v128Load: (offset = 0) => [0xfd, ...uleb(0x00), 2, ...uleb(offset)],
   v128Store: (offset = 0) => [0xfd, ...uleb(0x0b), 2, ...uleb(offset)],
   v128Zero: [0xfd, ...uleb(0x0c), ...new Array<number>(16).fill(0)],

@@ -1,4 +1,5 @@
 import { F32, I32, op, V128, type FuncDef } from './encoder.js';
+import { touchRows } from './loops.js';
 
 /**
  * WebAssembly kernels for product quantization.
@@ -74,6 +75,7 @@ function adcKernel(): FuncDef {
     results: [],
     locals: [I32, I32, I32, F32, I32],
     body: [
+      ...touchRows({ base: 1, rowBytes: 2, ids: 3, count: 4, out: 5, j: I }),
       op.block, op.loop,
       op.get(I), op.get(4), op.i32GeU, op.brIf(1),
       op.get(1), op.get(3), op.get(I), op.i32(2), op.i32Shl, op.i32Add, op.i32Load(), op.get(2), op.i32Mul, op.i32Add, op.set(CP),
@@ -96,6 +98,7 @@ function adcPairsKernel(): FuncDef {
     results: [],
     locals: [I32, I32, I32, F32, I32, I32],
     body: [
+      ...touchRows({ base: 2, rowBytes: 3, ids: 5, count: 6, out: 7, j: I }),
       op.block, op.loop,
       op.get(I), op.get(6), op.i32GeU, op.brIf(1),
       op.get(I), op.i32(2), op.i32Shl, op.set(I4),

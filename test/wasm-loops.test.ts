@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { kernelModule, type WasmKernels } from '../src/quant/wasm/kernels-wasm.js';
+import { Rng } from '../src/util/rng.js';
+
+/**
+ * The loops around the one-pair kernels (gather, pairs, PQ ADC) first touch every row they
+ * will score, writing the touched bytes into their output scratch. These tests pin that the
+ * pass changes no result and writes nothing outside out[0, count).
+ */
+describe('WebAssembly gather and pairs loops', () => {
+  const mod = kernelModule(false);
+  const page = 65536;
+  const memory = new WebAssembly.Memory({ initial: 16 });
+  const k = mod === null ? null : (new WebAssembly.Instance(mod, { e: { m: memory } }).exports as unknown as WasmKernels);
+  const f32 = new Float32Array(memory.buffer);
+  const u32 = new Uint32Array(memory.buffer);
+  const u8 = new Uint8Array(memory.buffer);
+  const rng = new Rng(11);
+  // Layout (bytes): rows at 0, queries at 64 KiB, ids at 128 KiB, slots at 132 KiB, out at 136 KiB.
+  const dim = 20;
+  const nbytes = dim * 4;
+  const n = 500;
+  const Q = page, IDS = 2 * page, SLOTS = IDS + 4096, OUT = SLOTS + 4096;
+  for (let i = 0; i < n * dim; i++) f32[i] = rng.nextOpenUnit() * 2 - 1;
+  for (let i = 0; i < 3 * dim; i++) f32[Q / 4 + i] = rng.nextOpenUnit() * 2 - 1;
+
+  const SENTINEL = 0xdeadbeef;
+  function prepare(count: number): void {
+    for (let j = 0; j < count; j++) {
+      u32[IDS / 4 + j] = Math.floor(rng.nextOpenUnit() * n) % n;
+      u32[SLOTS / 4 + j] = j % 3;
+    }
+    u32.fill(SENTINEL, OUT / 4, OUT / 4 + 64);
+  }
+  /** out[count..64) still holds the sentinel: the loop wrote nothing past its outputs. */
+  function untouchedFrom(count: number): boolean {
+    for (let j = count; j < 64; j++) if (u32[OUT / 4 + j] !== SENTINEL) return false;
+    return true;
+  }
+
+  it.skipIf(k === null)('gather and pairs score like the one-pair kernels, for every count from 0 to 40', () => {
+    for (let count = 0; count <= 40; count++) {
+      for (const [gather, one] of [['l2Gather', 'l2'], ['ipGather', 'ip']] as const) {
+        prepare(count);
+        k![gather](Q, 0, nbytes, IDS, count, OUT);
+        for (let j = 0; j < count; j++) expect(f32[OUT / 4 + j]).toBe(k![one](Q, u32[IDS / 4 + j]! * nbytes, nbytes));
+        expect(untouchedFrom(count)).toBe(true);
+      }
+      for (const [pairs, one] of [['l2Pairs', 'l2'], ['ipPairs', 'ip']] as const) {
+        prepare(count);
+        k![pairs](Q, 0, nbytes, SLOTS, IDS, count, OUT);
+        for (let j = 0; j < count; j++) {
+          expect(f32[OUT / 4 + j]).toBe(k![one](Q + u32[SLOTS / 4 + j]! * nbytes, u32[IDS / 4 + j]! * nbytes, nbytes));
+        }
+        expect(untouchedFrom(count)).toBe(true);
+      }
+    }
+  });
+
+  it.skipIf(k === null)('PQ ADC over 3-byte codes: the touch reads a byte, sums are exact, nothing past the outputs is written', () => {
+    const m = 3;
+    const CODES = 3 * page;
+    const LUT = 4 * page;
+    for (let i = 0; i < n * m; i++) u8[CODES + i] = Math.floor(rng.nextOpenUnit() * 256) & 255;
+    for (let i = 0; i < 2 * m * 256; i++) f32[LUT / 4 + i] = Math.round(rng.nextOpenUnit() * 1000) / 8;
+    const expected = (lut: number, id: number) => {
+      let s = 0;
+      for (let j = 0; j < m; j++) s += f32[lut / 4 + j * 256 + u8[CODES + id * m + j]!]!;
+      return s;
+    };
+    for (let count = 0; count <= 40; count++) {
+      prepare(count);
+      k!.pqAdc(LUT, CODES, m, IDS, count, OUT);
+      for (let j = 0; j < count; j++) expect(f32[OUT / 4 + j]).toBe(expected(LUT, u32[IDS / 4 + j]!));
+      expect(untouchedFrom(count)).toBe(true);
+      prepare(count);
+      for (let j = 0; j < count; j++) u32[SLOTS / 4 + j] = j % 2;
+      k!.pqAdcPairs(LUT, m * 256 * 4, CODES, m, SLOTS, IDS, count, OUT);
+      for (let j = 0; j < count; j++) expect(f32[OUT / 4 + j]).toBe(expected(LUT + u32[SLOTS / 4 + j]! * m * 1024, u32[IDS / 4 + j]!));
+      expect(untouchedFrom(count)).toBe(true);
+    }
+  });
+});
