@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MaxHeap, MinHeap } from '../src/util/heap.js';
-import { EpochVisited, HashVisited } from '../src/util/visited.js';
+import { BITSET_VISITED_FROM, EpochVisited, HashVisited, TrackedBitVisited, visitedFor } from '../src/util/visited.js';
 
 const items = fc.array(fc.tuple(fc.integer({ min: 0, max: 1e6 }), fc.float({ noNaN: true, min: -1e6, max: 1e6 })), { maxLength: 300 });
 
@@ -59,5 +59,25 @@ describe('typed-array heaps and visited sets', () => {
       expect(v.testAndSet(round % 10)).toBe(false);
       expect(v.testAndSet(round % 10)).toBe(true);
     }
+  });
+
+  it('TrackedBitVisited behaves like a Set across resets (only touched words cleared) and growth', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 200_000 }), fc.array(fc.integer({ min: 0, max: 199_999 }), { maxLength: 2500 })), { maxLength: 6 }), (rounds) => {
+      const v = new TrackedBitVisited(64);
+      for (const [n, ids] of rounds) {
+        v.reset(n);
+        const s = new Set<number>();
+        for (const id of ids) {
+          if (id >= n) continue;
+          expect(v.testAndSet(id)).toBe(s.has(id));
+          s.add(id);
+        }
+      }
+    }));
+  });
+
+  it('visitedFor picks the epoch array below BITSET_VISITED_FROM ids and the bitset from there', () => {
+    expect(visitedFor(BITSET_VISITED_FROM - 1)).toBeInstanceOf(EpochVisited);
+    expect(visitedFor(BITSET_VISITED_FROM)).toBeInstanceOf(TrackedBitVisited);
   });
 });

@@ -29,6 +29,58 @@ export class EpochVisited {
 }
 
 /**
+ * Visited set as a bitset that remembers the words it set, for one search at a time over a
+ * large id range: n / 8 bytes (125 KB for a million ids) stays in the L2 cache where a 16-bit
+ * epoch array (2 MB) does not, and a reset zeroes only the words the last search touched.
+ */
+export class TrackedBitVisited {
+  private bits: Int32Array;
+  /** Indices of the words of `bits` that are not zero. */
+  private dirty = new Int32Array(1024);
+  private dirtyCount = 0;
+  constructor(n: number) {
+    this.bits = new Int32Array((n + 31) >>> 5);
+  }
+  reset(n: number): void {
+    const { bits, dirty } = this;
+    for (let i = 0; i < this.dirtyCount; i++) bits[dirty[i]!] = 0;
+    this.dirtyCount = 0;
+    if (n > bits.length * 32) this.bits = new Int32Array(Math.max((n + 31) >>> 5, bits.length * 2));
+  }
+  testAndSet(id: number): boolean {
+    const w = id >>> 5;
+    const bit = 1 << (id & 31);
+    const v = this.bits[w]!;
+    if ((v & bit) !== 0) return true;
+    if (v === 0) {
+      if (this.dirtyCount === this.dirty.length) {
+        const grown = new Int32Array(this.dirty.length * 2);
+        grown.set(this.dirty);
+        this.dirty = grown;
+      }
+      this.dirty[this.dirtyCount++] = w;
+    }
+    this.bits[w] = v | bit;
+    return false;
+  }
+}
+
+/** What one search at a time marks its visited ids in. */
+export type SearchVisited = EpochVisited | TrackedBitVisited;
+
+/**
+ * Ids from which the tracked bitset wins: its bookkeeping costs ~5 % while the epoch array is
+ * cache-resident (20k ids), and it gains 3 % at 200k ids and 7 % at 1M (bench: QPS of
+ * synthetic 128-d sets), once the epoch array (2 bytes an id) outgrows the L2 cache.
+ */
+export const BITSET_VISITED_FROM = 1 << 18;
+
+/** The visited set for searches over `n` ids. */
+export function visitedFor(n: number): SearchVisited {
+  return n >= BITSET_VISITED_FROM ? new TrackedBitVisited(n) : new EpochVisited(n);
+}
+
+/**
  * Visited set as an open-addressing hash set: used by the batch controller, where B queries
  * each need their own set and B x n epoch arrays would cost too much memory.
  */

@@ -1,6 +1,6 @@
 import type { QueryEvaluator } from '../../types.js';
 import { MaxHeap, MinHeap } from '../../util/heap.js';
-import { EpochVisited } from '../../util/visited.js';
+import { visitedFor, type SearchVisited } from '../../util/visited.js';
 import type { HnswGraph } from './graph.js';
 import { isAllowed } from '../filter.js';
 
@@ -27,12 +27,12 @@ export class LayerSearcher {
   private stopK = 0;
   /** Where the link prefetch's loads end up, so that the compiler keeps them. */
   touched = 0;
-  readonly visited: EpochVisited;
+  readonly visited: SearchVisited;
   private gatherIds: Uint32Array;
   private gatherDists: Float64Array;
 
   constructor(n: number, maxLinks: number) {
-    this.visited = new EpochVisited(n);
+    this.visited = visitedFor(n);
     this.gatherIds = new Uint32Array(maxLinks);
     this.gatherDists = new Float64Array(maxLinks);
   }
