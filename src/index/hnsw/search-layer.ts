@@ -110,7 +110,7 @@ export class LayerSearcher {
       candidates.pop();
       // Touch the next candidate's level-0 links now, so that their cache miss overlaps this
       // expansion's distances (usually it is expanded next; JavaScript has no prefetch).
-      if (candidates.size > 0) touched ^= level0[candidates.topId() * stride0]!;
+      if (level === 0 && candidates.size > 0) touched ^= level0[candidates.topId() * stride0]!;
       const arr = level === 0 ? level0 : graph.upper[c]!;
       const base = level === 0 ? c * stride0 : (level - 1) * (graph.m + 1);
       const count = arr[base]!;

@@ -11,14 +11,14 @@ export interface TouchLocals {
 }
 
 /**
- * Instructions that load the first byte of every row the loop after them will score:
- * out[j] = u8 at base + ids[j] * rowBytes (scratch the real loop overwrites; a byte, so a
- * row of fewer than four bytes, a PQ code, is never read past). WebAssembly has
- * no prefetch instruction; these independent loads are the next best thing. Once the rows no
- * longer fit in the caches, each row's first line is then in flight together instead of
- * missing one row at a time behind the kernel's arithmetic, and the hardware prefetcher
- * streams the rest of each row (about 1.5x per distance on 1M x 128 random rows; a row-sized
- * loop per row measured slower, the rows' every line is too many loads in flight).
+ * The touch pass: loads the first byte of every row the loop after it will score and writes it
+ * to out[j] (scratch the real loop overwrites, so the loads stay live). WebAssembly has no
+ * prefetch instruction; independent loads are the next best thing. Once the rows no longer fit
+ * in the caches, every row's first line is then in flight at once instead of each row missing
+ * behind the previous row's arithmetic, and the hardware prefetcher streams the rest of each
+ * row: about 1.5x per distance on random rows of 1M x 128. Touching every line of every row
+ * measured slower (too many loads in flight). A byte, not a word: a PQ code row may be shorter
+ * than four bytes.
  */
 export function touchRows(l: TouchLocals): number[][] {
   return [
