@@ -1,0 +1,126 @@
+/**
+ * webannolo and hnswlib-node in ONE process, searched in alternation (pass by pass, ef by ef),
+ * on a synthetic set (bench/synthetic.ts: not a recall claim). A supplement to the main
+ * one-process-per-library bench (`run.ts`): on this shared machine the peers' speed moves by a
+ * third between separate runs, while alternating passes puts both libraries under the same
+ * load. Recall here is plain |found ∩ true top-10| / 10. Both indexes are built once (webannolo on every core, hnswlib on one) and kept in
+ * --cache, so later runs only search. QPS is the median of --rounds passes over the queries.
+ *
+ *   npm run bench:interleaved -- [--n 1000000] [--nq 300] [--efs 64,96,128,160,192] [--rounds 6] [--cache /tmp/webannolo-interleaved]
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { closeWorkers, FlatIndex, HnswIndex } from '../src/index.js';
+import { closeIndex, loadIndexFile, saveIndexFile } from '../src/node/index.js';
+import { qpsAtRecall, type SweepPoint } from './measure.js';
+import { syntheticData } from './synthetic.js';
+
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string', default: '1000000' },
+    nq: { type: 'string', default: '300' },
+    efs: { type: 'string', default: '64,96,128,160,192' },
+    rounds: { type: 'string', default: '6' },
+    cache: { type: 'string', default: '/tmp/webannolo-interleaved' },
+  },
+});
+const n = Number(values.n);
+const nq = Number(values.nq);
+const efs = values.efs!.split(',').map(Number);
+const rounds = Number(values.rounds);
+const params = { m: 16, efConstruction: 200, seed: 1 };
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+interface Hnswlib {
+  HierarchicalNSW: new (space: string, dim: number) => {
+    initIndex(n: number, m: number, efc: number, seed: number): void;
+    addPoint(v: number[], label: number): void;
+    writeIndexSync(path: string): void;
+    readIndexSync(path: string): void;
+    setEf(ef: number): void;
+    searchKnn(q: number[], k: number): { neighbors: number[] };
+  };
+}
+
+async function main(): Promise<void> {
+  mkdirSync(values.cache!, { recursive: true });
+  const { base, queries } = syntheticData(n, nq, params.seed);
+  log(`synthetic ${n} x ${base.dim} (not a recall claim), ${nq} queries; exact top-10...`);
+  const flat = FlatIndex.build(base, { metric: 'l2' });
+  const truth = Array.from({ length: nq }, (_, q) => new Set(flat.search(queries.get(q), 10).ids));
+
+  const ourFile = join(values.cache!, `webannolo-${n}.wann`);
+  if (!existsSync(ourFile)) {
+    log('building webannolo (every core)...');
+    const built = await HnswIndex.buildAsync(base, { metric: 'l2', ...params });
+    await saveIndexFile(built, ourFile);
+    await built.close();
+  }
+  const ours = await loadIndexFile(ourFile);
+
+  const hnswlib = createRequire(import.meta.url)('hnswlib-node') as Hnswlib;
+  const theirFile = join(values.cache!, `hnswlib-${n}.bin`);
+  const theirs = new hnswlib.HierarchicalNSW('l2', base.dim);
+  if (existsSync(theirFile)) theirs.readIndexSync(theirFile);
+  else {
+    log('building hnswlib-node (one thread)...');
+    theirs.initIndex(n, params.m, params.efConstruction, params.seed);
+    for (let i = 0; i < n; i++) theirs.addPoint(Array.from(base.get(i)), i);
+    theirs.writeIndexSync(theirFile);
+  }
+
+  const rows = Array.from({ length: nq }, (_, q) => queries.get(q));
+  const arrays = rows.map((r) => Array.from(r));
+  const libs: Record<string, (q: number, ef: number) => ArrayLike<number>> = {
+    webannolo: (q, ef) => ours.search(rows[q]!, 10, { ef }).ids,
+    hnswlib: (q) => theirs.searchKnn(arrays[q]!, 10).neighbors,
+  };
+  const points: Record<string, SweepPoint[]> = { webannolo: [], hnswlib: [] };
+  const timings = new Map<string, number[]>();
+  for (const [name, search] of Object.entries(libs)) {
+    for (const ef of efs) {
+      theirs.setEf(ef);
+      let hits = 0;
+      for (let q = 0; q < nq; q++) for (const id of Array.from(search(q, ef))) if (truth[q]!.has(id)) hits++;
+      const recall = hits / (nq * 10);
+      points[name]!.push({ ef, recall, recallStrict: recall, qps: 0, qpsMean: 0, passes: rounds, timedMs: 0 });
+      timings.set(`${name} ${ef}`, []);
+    }
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const ef of efs) {
+      for (const [name, search] of Object.entries(libs)) {
+        theirs.setEf(ef);
+        const t0 = performance.now();
+        for (let q = 0; q < nq; q++) search(q, ef);
+        timings.get(`${name} ${ef}`)!.push(nq / ((performance.now() - t0) / 1000));
+      }
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  for (const [name, ps] of Object.entries(points)) {
+    for (const p of ps) {
+      const t = timings.get(`${name} ${p.ef}`)!;
+      p.qps = median(t);
+      p.timedMs = t.reduce((sum, qps) => sum + (nq / qps) * 1000, 0);
+      p.qpsMean = (nq * t.length) / (p.timedMs / 1000);
+    }
+  }
+  for (const ef of efs) {
+    const [a, b] = [points['webannolo']!, points['hnswlib']!].map((ps) => ps.find((p) => p.ef === ef)!);
+    console.log(`ef ${ef}: webannolo ${a!.recall.toFixed(4)} / ${a!.qps.toFixed(0)} QPS | hnswlib-node ${b!.recall.toFixed(4)} / ${b!.qps.toFixed(0)} QPS | ratio ${(a!.qps / b!.qps).toFixed(2)}x`);
+  }
+  const at = (name: string) => qpsAtRecall(points[name]!, 0.95);
+  const [w, h] = [at('webannolo'), at('hnswlib')];
+  console.log(`QPS at recall 0.95: webannolo ${w.qps?.toFixed(0)} (${w.note}), hnswlib-node ${h.qps?.toFixed(0)} (${h.note})` +
+    (w.qps !== null && h.qps !== null ? `: ${(w.qps / h.qps).toFixed(2)}x` : ''));
+  closeIndex(ours);
+  await closeWorkers();
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
