@@ -40,7 +40,6 @@ export const infoCommand: Command = {
     const { header, fileBytes, version } = await aboutFile(path, () => readIndexHeader(path));
     const verified = !bool(args, 'header-only');
     if (verified) await aboutFile(path, () => loadIndexFile(path));
-    const bytes = { length: fileBytes };
 
     const indexType = stringField(header, 'index') ?? '?';
     const metric = stringField(header, 'metric') ?? '?';
@@ -73,7 +72,7 @@ export const infoCommand: Command = {
 
     const out = io.stdout;
     const row = (label: string, value: string) => println(out, `${label.padEnd(16)}${value}`);
-    row('file', `${path} (${formatBytes(bytes.length)}, ${bytes.length} bytes, format version ${version})`);
+    row('file', `${path} (${formatBytes(fileBytes)}, ${fileBytes} bytes, format version ${version})`);
     row('index type', indexType);
     row('metric', metric);
     const storeExtra = Object.entries(typeof store === 'object' && store !== null ? store : {})
@@ -103,11 +102,11 @@ export const infoCommand: Command = {
     const perPart = Object.entries({ graph: graphBytes, ...parts }).map(([part, b]) => (part === 'store' && quantizer
       ? `store ${perVector(quantizer.codeBytes).toFixed(1)} (PQ codes) + codebooks ${formatBytes(quantizer.codebookBytes)} in all (${perVector(quantizer.codebookBytes).toFixed(1)})`
       : `${part} ${perVector(b).toFixed(1)}`));
-    row('bytes/vector', `${perPart.join(', ')}, whole file ${perVector(bytes.length).toFixed(1)}`);
+    row('bytes/vector', `${perPart.join(', ')}, whole file ${perVector(fileBytes).toFixed(1)}`);
     row('check', verified ? 'ok (checksum, sections and graph links verified)' : 'skipped (--header-only)');
 
     println(out, JSON.stringify({
-      file: path, fileBytes: bytes.length, formatVersion: version,
+      file: path, fileBytes: fileBytes, formatVersion: version,
       index: indexType, metric, store: storeKind, n, dim,
       graph: graphJson,
       sections,
@@ -120,7 +119,7 @@ export const infoCommand: Command = {
       bytesPerVector: {
         graph: round(perVector(graphBytes), 6), store: round(perVector(storeBytes), 6),
         ...(quantizer ? { codes: round(perVector(quantizer.codeBytes), 6), codebooks: round(perVector(quantizer.codebookBytes), 6) } : {}),
-        rerank: round(perVector(rerankBytes), 6), file: round(perVector(bytes.length), 6),
+        rerank: round(perVector(rerankBytes), 6), file: round(perVector(fileBytes), 6),
       },
     }));
     return 0;

@@ -55,7 +55,7 @@ export class DenseArena {
     const reserve = bytes + 64 * dim * 4;
     if (!WasmArena.fits(reserve)) {
       // Never a silent 10x slowdown on the JS kernels: say what fits and what to do.
-      const fit = Math.floor((WasmArena.capacityBytes - 64 * dim * 4) / (dim * 4));
+      const fit = DenseArena.largestFitting(dim);
       fail('INVALID_ARGUMENT', `${capacity} vectors of dimension ${dim} take ${(bytes / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them (${(WasmArena.capacityBytes / 2 ** 30).toFixed(2)} GiB): store them as f16 or sq8 (half or a quarter of the bytes: HnswIndex.buildOnStore(new ScalarQuantizer('f16').encode(data, metric)), --quantizer f16|sq8), use product quantization (ProductQuantizer, --quantizer pq), or { simd: false } for the plain JS kernels (about 10x slower)`);
     }
     const arena = WasmArena.create(reserve);
