@@ -164,6 +164,12 @@ describe('webannolo CLI: the main job', () => {
     expect(sj).toMatchObject({ queries: NQ, k: 10, ef: 100, backend: 'cpu' });
     const cold = lastJson(await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--warmup', '0'));
     expect(cold['warmupSeconds']).toBeUndefined();
+    // The default warm-up lasts at least --warmup-seconds (0.15), cycling through the few queries.
+    expect(sj['warmupSeconds']).toBeGreaterThanOrEqual(0.15);
+    const timed = lastJson(await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--warmup', '0', '--warmup-seconds', '0.05'));
+    expect(timed['warmupSeconds']).toBeGreaterThanOrEqual(0.05);
+    expect(timed['warmupSeconds']).toBeLessThan(0.15);
+    expectOneLineError(await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--warmup-seconds', '1', '--batch', '8'), /--warmup-seconds applies to one-at-a-time search/, 2);
     expectOneLineError(await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--warmup', '4', '--batch', '8'), /--warmup applies to one-at-a-time search/, 2);
     expect(sj['recall']).toBeGreaterThanOrEqual(0.95);
     expect(sj['qps']).toBeGreaterThan(0);
