@@ -2,7 +2,7 @@ import type { QueryEvaluator, VectorStore } from '../../types.js';
 import { checkDistance } from './build.js';
 import type { HnswGraph } from './graph.js';
 import { Linker } from './linker.js';
-import { LayerSearcher } from './search-layer.js';
+import { LayerSearcher, level0WidthFor } from './search-layer.js';
 
 /**
  * One batch of the parallel build, in two phases that worker threads share out (kANNolo's
@@ -52,7 +52,7 @@ export class BatchInserter {
   private order = new Uint32Array(64);
 
   constructor(private readonly store: VectorStore, private readonly graph: HnswGraph, private readonly efConstruction: number, keepPruned: boolean) {
-    this.searcher = new LayerSearcher(graph.n, graph.m0);
+    this.searcher = new LayerSearcher(graph.n, graph.m0, level0WidthFor(store));
     this.linker = new Linker(store, graph, keepPruned);
     this.candIds = new Uint32Array(efConstruction + 1);
     this.candDists = new Float64Array(efConstruction + 1);

@@ -4,7 +4,7 @@ import { Rng } from '../../util/rng.js';
 import { yieldToEventLoop } from '../../util/yield.js';
 import { HnswGraph } from './graph.js';
 import { Linker } from './linker.js';
-import { LayerSearcher } from './search-layer.js';
+import { LayerSearcher, level0WidthFor } from './search-layer.js';
 
 export interface HnswBuildParams {
   /** Links per node on upper levels (level 0 gets 2m). Default 16. */
@@ -110,7 +110,7 @@ class GraphBuilder {
     private readonly efConstruction: number,
     keepPruned: boolean,
   ) {
-    this.searcher = new LayerSearcher(store.size, this.graph.m0);
+    this.searcher = new LayerSearcher(store.size, this.graph.m0, level0WidthFor(store));
     this.linker = new Linker(store, graph, keepPruned);
     const cap = Math.max(efConstruction, this.graph.m0) + 1;
     this.candIds = new Uint32Array(cap);

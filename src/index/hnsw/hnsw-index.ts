@@ -12,7 +12,7 @@ import { WorkerAttachment } from './worker-attachment.js';
 import { WorkerPool } from '../../parallel/pool.js';
 import type { HnswGraph } from './graph.js';
 import { ResultWriter } from './result-writer.js';
-import { LayerSearcher } from './search-layer.js';
+import { LayerSearcher, level0WidthFor } from './search-layer.js';
 import { FilteredSearcher } from './filtered-search.js';
 import { resolveFilter, type AllowedSet, type FilterContext } from '../filter.js';
 import { ItemKeys, type ItemKey } from '../item-keys.js';
@@ -234,7 +234,7 @@ export class HnswIndex extends LivingIndex {
     lambda = Infinity,
   ): void {
     const g = this.graph;
-    const searcher = (this.searcher ??= new LayerSearcher(g.n, Math.max(g.m0, g.m)));
+    const searcher = (this.searcher ??= new LayerSearcher(g.n, Math.max(g.m0, g.m), level0WidthFor(this.store)));
     if (g.entryPoint < 0) {
       // Every item was removed.
       ids.fill(-1, offset, offset + k);
