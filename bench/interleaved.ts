@@ -6,7 +6,7 @@
  * load. Recall here is plain |found ∩ true top-10| / 10. Both indexes are built once (webannolo on every core, hnswlib on one) and kept in
  * --cache, so later runs only search. QPS is the median of --rounds passes over the queries.
  *
- *   npm run bench:interleaved -- [--n 1000000] [--nq 300] [--efs 64,96,128,160,192] [--rounds 6] [--cache /tmp/webannolo-interleaved]
+ *   npm run bench:interleaved -- [--n 1000000] [--nq 300] [--efs 64,80,96,112,128,144,160,192] [--rounds 6] [--cache /tmp/webannolo-interleaved]
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,7 +21,7 @@ const { values } = parseArgs({
   options: {
     n: { type: 'string', default: '1000000' },
     nq: { type: 'string', default: '300' },
-    efs: { type: 'string', default: '64,96,128,160,192' },
+    efs: { type: 'string', default: '64,80,96,112,128,144,160,192' },
     rounds: { type: 'string', default: '6' },
     cache: { type: 'string', default: '/tmp/webannolo-interleaved' },
   },
