@@ -5,14 +5,16 @@
  * third between separate runs, while alternating passes puts both libraries under the same
  * load. Recall here is plain |found ∩ true top-10| / 10. Both indexes are built once (webannolo on every core, hnswlib on one) and kept in
  * --cache, so later runs only search. QPS is the median of --rounds passes over the queries.
+ * With --build-rounds N it first times N single-thread builds of each library in alternation
+ * (the issue's build target; hnswlib-node fed JS arrays, as its users do).
  *
- *   npm run bench:interleaved -- [--n 1000000] [--nq 300] [--efs 64,80,96,112,128,144,160,192] [--rounds 6] [--cache /tmp/webannolo-interleaved]
+ *   npm run bench:interleaved -- [--n 1000000] [--nq 300] [--efs 64,80,96,112,128,144,160,192] [--rounds 6] [--build-rounds 0] [--cache /tmp/webannolo-interleaved]
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { closeWorkers, FlatIndex, HnswIndex } from '../src/index.js';
+import { closeWorkers, FlatIndex, HnswIndex, type DenseDataset } from '../src/index.js';
 import { closeIndex, loadIndexFile, saveIndexFile } from '../src/node/index.js';
 import { qpsAtRecall, type SweepPoint } from './measure.js';
 import { syntheticData } from './synthetic.js';
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     nq: { type: 'string', default: '300' },
     efs: { type: 'string', default: '64,80,96,112,128,144,160,192' },
     rounds: { type: 'string', default: '6' },
+    'build-rounds': { type: 'string', default: '0' },
     cache: { type: 'string', default: '/tmp/webannolo-interleaved' },
   },
 });
@@ -30,6 +33,7 @@ const n = Number(values.n);
 const nq = Number(values.nq);
 const efs = values.efs!.split(',').map(Number);
 const rounds = Number(values.rounds);
+const buildRounds = Number(values['build-rounds']);
 const params = { m: 16, efConstruction: 200, seed: 1 };
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -44,12 +48,34 @@ interface Hnswlib {
   };
 }
 
+/** Single-thread build times of both libraries, alternating round by round. */
+function compareBuilds(base: DenseDataset, hnswlib: Hnswlib): void {
+  const arrays = Array.from({ length: base.size }, (_, i) => Array.from(base.get(i)));
+  const ratios: number[] = [];
+  for (let r = 0; r < buildRounds; r++) {
+    let t0 = performance.now();
+    HnswIndex.build(base, { metric: 'l2', ...params });
+    const ours = (performance.now() - t0) / 1000;
+    t0 = performance.now();
+    const theirs = new hnswlib.HierarchicalNSW('l2', base.dim);
+    theirs.initIndex(base.size, params.m, params.efConstruction, params.seed);
+    for (let i = 0; i < base.size; i++) theirs.addPoint(arrays[i]!, i);
+    const their = (performance.now() - t0) / 1000;
+    ratios.push(ours / their);
+    console.log(`build round ${r + 1}: webannolo ${ours.toFixed(1)} s | hnswlib-node ${their.toFixed(1)} s | ratio ${(ours / their).toFixed(2)}x`);
+  }
+  console.log(`build time ratio (one thread each), median of ${buildRounds}: ${[...ratios].sort((a, b) => a - b)[ratios.length >> 1]!.toFixed(2)}x`);
+}
+
 async function main(): Promise<void> {
   mkdirSync(values.cache!, { recursive: true });
   const { base, queries } = syntheticData(n, nq, params.seed);
   log(`synthetic ${n} x ${base.dim} (not a recall claim), ${nq} queries; exact top-10...`);
   const flat = FlatIndex.build(base, { metric: 'l2' });
   const truth = Array.from({ length: nq }, (_, q) => new Set(flat.search(queries.get(q), 10).ids));
+
+  const hnswlib = createRequire(import.meta.url)('hnswlib-node') as Hnswlib;
+  if (buildRounds > 0) compareBuilds(base, hnswlib);
 
   const ourFile = join(values.cache!, `webannolo-${n}.wann`);
   if (!existsSync(ourFile)) {
@@ -60,7 +86,6 @@ async function main(): Promise<void> {
   }
   const ours = await loadIndexFile(ourFile);
 
-  const hnswlib = createRequire(import.meta.url)('hnswlib-node') as Hnswlib;
   const theirFile = join(values.cache!, `hnswlib-${n}.bin`);
   const theirs = new hnswlib.HierarchicalNSW('l2', base.dim);
   if (existsSync(theirFile)) theirs.readIndexSync(theirFile);
