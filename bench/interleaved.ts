@@ -57,15 +57,23 @@ function compareBuilds(base: DenseDataset, hnswlib: Hnswlib): void {
     HnswIndex.build(base, { metric: 'l2', ...params });
     const ours = (performance.now() - t0) / 1000;
     t0 = performance.now();
-    const theirs = new hnswlib.HierarchicalNSW('l2', base.dim);
-    theirs.initIndex(base.size, params.m, params.efConstruction, params.seed);
-    for (let i = 0; i < base.size; i++) theirs.addPoint(arrays[i]!, i);
+    buildHnswlib(hnswlib, base, (i) => arrays[i]!);
     const their = (performance.now() - t0) / 1000;
     ratios.push(ours / their);
     console.log(`build round ${r + 1}: webannolo ${ours.toFixed(1)} s | hnswlib-node ${their.toFixed(1)} s | ratio ${(ours / their).toFixed(2)}x`);
   }
-  console.log(`build time ratio (one thread each), median of ${buildRounds}: ${[...ratios].sort((a, b) => a - b)[ratios.length >> 1]!.toFixed(2)}x`);
+  console.log(`build time ratio (one thread each), median of ${buildRounds}: ${median(ratios).toFixed(2)}x`);
 }
+
+/** hnswlib-node's one-thread build, with each row as the JS array its API takes. */
+function buildHnswlib(hnswlib: Hnswlib, base: DenseDataset, row: (i: number) => number[]): InstanceType<Hnswlib['HierarchicalNSW']> {
+  const index = new hnswlib.HierarchicalNSW('l2', base.dim);
+  index.initIndex(base.size, params.m, params.efConstruction, params.seed);
+  for (let i = 0; i < base.size; i++) index.addPoint(row(i), i);
+  return index;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 async function main(): Promise<void> {
   mkdirSync(values.cache!, { recursive: true });
@@ -87,12 +95,13 @@ async function main(): Promise<void> {
   const ours = await loadIndexFile(ourFile);
 
   const theirFile = join(values.cache!, `hnswlib-${n}.bin`);
-  const theirs = new hnswlib.HierarchicalNSW('l2', base.dim);
-  if (existsSync(theirFile)) theirs.readIndexSync(theirFile);
-  else {
+  let theirs: InstanceType<Hnswlib['HierarchicalNSW']>;
+  if (existsSync(theirFile)) {
+    theirs = new hnswlib.HierarchicalNSW('l2', base.dim);
+    theirs.readIndexSync(theirFile);
+  } else {
     log('building hnswlib-node (one thread)...');
-    theirs.initIndex(n, params.m, params.efConstruction, params.seed);
-    for (let i = 0; i < n; i++) theirs.addPoint(Array.from(base.get(i)), i);
+    theirs = buildHnswlib(hnswlib, base, (i) => Array.from(base.get(i)));
     theirs.writeIndexSync(theirFile);
   }
 
@@ -124,7 +133,6 @@ async function main(): Promise<void> {
       }
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   for (const [name, ps] of Object.entries(points)) {
     for (const p of ps) {
       const t = timings.get(`${name} ${p.ef}`)!;
