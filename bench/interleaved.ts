@@ -6,9 +6,11 @@
  * load. Recall here is plain |found ∩ true top-10| / 10. Both indexes are built once (webannolo on every core, hnswlib on one) and kept in
  * --cache, so later runs only search. QPS is the median of --rounds passes over the queries.
  * With --build-rounds N it first times N single-thread builds of each library in alternation
- * (the issue's build target; hnswlib-node fed JS arrays, as its users do).
+ * (the issue's build target; hnswlib-node fed JS arrays, as its users do). With --layouts
+ * locality,insertion the same graph is also searched in insertion layout (slot = id), in the
+ * same alternation: the locality layout's gain, measured against the same hnswlib passes.
  *
- *   npm run bench:interleaved -- [--n 1000000] [--nq 300] [--efs 64,80,96,112,128,144,160,192] [--rounds 6] [--build-rounds 0] [--cache /tmp/webannolo-interleaved]
+ *   npm run bench:interleaved -- [--n 1000000] [--nq 300] [--efs 64,80,96,112,128,144,160,192] [--rounds 6] [--build-rounds 0] [--layouts locality] [--cache /tmp/webannolo-interleaved]
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     efs: { type: 'string', default: '64,80,96,112,128,144,160,192' },
     rounds: { type: 'string', default: '6' },
     'build-rounds': { type: 'string', default: '0' },
+    layouts: { type: 'string', default: 'locality' },
     cache: { type: 'string', default: '/tmp/webannolo-interleaved' },
   },
 });
@@ -34,6 +37,8 @@ const nq = Number(values.nq);
 const efs = values.efs!.split(',').map(Number);
 const rounds = Number(values.rounds);
 const buildRounds = Number(values['build-rounds']);
+const layouts = values.layouts!.split(',') as ('locality' | 'insertion')[];
+for (const l of layouts) if (l !== 'locality' && l !== 'insertion') throw new Error(`--layouts: 'locality' and/or 'insertion', got '${l}'`);
 const params = { m: 16, efConstruction: 200, seed: 1 };
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -92,7 +97,9 @@ async function main(): Promise<void> {
     await saveIndexFile(built, ourFile);
     await built.close();
   }
-  const ours = await loadIndexFile(ourFile);
+  // A cache written before the locality layout (format 2) is laid out here: the same graph.
+  const loaded = (await loadIndexFile(ourFile)) as HnswIndex;
+  const variants = new Map(layouts.map((l) => [l === 'locality' ? 'webannolo' : `webannolo-${l}`, loaded.withLayout(l)] as const));
 
   const theirFile = join(values.cache!, `hnswlib-${n}.bin`);
   let theirs: InstanceType<Hnswlib['HierarchicalNSW']>;
@@ -107,11 +114,10 @@ async function main(): Promise<void> {
 
   const rows = Array.from({ length: nq }, (_, q) => queries.get(q));
   const arrays = rows.map((r) => Array.from(r));
-  const libs: Record<string, (q: number, ef: number) => ArrayLike<number>> = {
-    webannolo: (q, ef) => ours.search(rows[q]!, 10, { ef }).ids,
-    hnswlib: (q) => theirs.searchKnn(arrays[q]!, 10).neighbors,
-  };
-  const points: Record<string, SweepPoint[]> = { webannolo: [], hnswlib: [] };
+  const libs: Record<string, (q: number, ef: number) => ArrayLike<number>> = {};
+  for (const [name, index] of variants) libs[name] = (q, ef) => index.search(rows[q]!, 10, { ef }).ids;
+  libs['hnswlib'] = (q) => theirs.searchKnn(arrays[q]!, 10).neighbors;
+  const points: Record<string, SweepPoint[]> = Object.fromEntries(Object.keys(libs).map((name) => [name, []]));
   const timings = new Map<string, number[]>();
   for (const [name, search] of Object.entries(libs)) {
     for (const ef of efs) {
@@ -141,15 +147,23 @@ async function main(): Promise<void> {
       p.qpsMean = (nq * t.length) / (p.timedMs / 1000);
     }
   }
+  const ourNames = [...variants.keys()];
   for (const ef of efs) {
-    const [a, b] = [points['webannolo']!, points['hnswlib']!].map((ps) => ps.find((p) => p.ef === ef)!);
-    console.log(`ef ${ef}: webannolo ${a!.recall.toFixed(4)} / ${a!.qps.toFixed(0)} QPS | hnswlib-node ${b!.recall.toFixed(4)} / ${b!.qps.toFixed(0)} QPS | ratio ${(a!.qps / b!.qps).toFixed(2)}x`);
+    const b = points['hnswlib']!.find((p) => p.ef === ef)!;
+    const cells = ourNames.map((name) => {
+      const a = points[name]!.find((p) => p.ef === ef)!;
+      return `${name} ${a.recall.toFixed(4)} / ${a.qps.toFixed(0)} QPS (${(a.qps / b.qps).toFixed(2)}x)`;
+    });
+    console.log(`ef ${ef}: ${cells.join(' | ')} | hnswlib-node ${b.recall.toFixed(4)} / ${b.qps.toFixed(0)} QPS`);
   }
   const at = (name: string) => qpsAtRecall(points[name]!, 0.95);
-  const [w, h] = [at('webannolo'), at('hnswlib')];
-  console.log(`QPS at recall 0.95: webannolo ${w.qps?.toFixed(0)} (${w.note}), hnswlib-node ${h.qps?.toFixed(0)} (${h.note})` +
-    (w.qps !== null && h.qps !== null ? `: ${(w.qps / h.qps).toFixed(2)}x` : ''));
-  closeIndex(ours);
+  const h = at('hnswlib');
+  for (const name of ourNames) {
+    const w = at(name);
+    console.log(`QPS at recall 0.95: ${name} ${w.qps?.toFixed(0)} (${w.note}), hnswlib-node ${h.qps?.toFixed(0)} (${h.note})` +
+      (w.qps !== null && h.qps !== null ? `: ${(w.qps / h.qps).toFixed(2)}x` : ''));
+  }
+  closeIndex(loaded);
   await closeWorkers();
 }
 

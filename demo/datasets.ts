@@ -120,8 +120,9 @@ export function parseIndexFile(name: string, bytes: Uint8Array, current: Loaded 
   const store = (index.rerankStore ?? index.store) as unknown as { toDataset?: () => DenseDataset; data?: SparseDataset };
   // Copy dense vectors out of the store: its (wasm) memory may move when it grows.
   const view = store.toDataset?.();
-  const base = view ? new DenseDataset(view.data.slice(), view.dim) : store.data;
-  if (!base) throw new WebannoloError('INVALID_ARGUMENT', `${name}: the demo cannot read the vectors of a '${index.store.kind}' index`);
+  const slotRows = view ? new DenseDataset(view.data.slice(), view.dim) : store.data;
+  if (!slotRows) throw new WebannoloError('INVALID_ARGUMENT', `${name}: the demo cannot read the vectors of a '${index.store.kind}' index`);
+  const base = inIdOrder(slotRows, index);
   const nq = Math.min(MAX_QUERIES, base.size);
   const step = base.size / nq;
   const picks = Array.from({ length: nq }, (_, i) => base.get(Math.floor(i * step)));
@@ -136,4 +137,13 @@ export function parseIndexFile(name: string, bytes: Uint8Array, current: Loaded 
       queryNote: `${nq} items of the index itself`,
     },
   };
+}
+
+/** The store's rows (one per slot) in id order, as results and ground truth number them (the locality layout moves items). */
+function inIdOrder(rows: DenseDataset | SparseDataset, index: HnswIndex): DenseDataset | SparseDataset {
+  const order = index.order;
+  if (order === null) return rows;
+  const slots = Array.from({ length: rows.size }, (_, id) => order.slotOf(id));
+  if (rows instanceof DenseDataset) return DenseDataset.fromRows(slots.map((s) => rows.get(s)));
+  return SparseDataset.fromRows(slots.map((s) => rows.get(s)), rows.dim);
 }

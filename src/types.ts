@@ -109,6 +109,12 @@ export interface VectorStore {
   withRows?(rows: Dataset, slots: Uint32Array, size: number, inPlace?: boolean): VectorStore;
   /** A new store of the items `ids`, in that order (compaction). */
   subset?(ids: Uint32Array): VectorStore;
+  /**
+   * The same items in another order (row s = item `from[s]`, a permutation): subset's result,
+   * but with `inPlace` (nothing else uses this store) a store may rearrange its own memory
+   * instead of holding a second copy.
+   */
+  permuted?(from: Uint32Array, inPlace: boolean): VectorStore;
 }
 
 /** k nearest items of one query, best first. Missing entries (fewer than k found) are -1. */

@@ -23,7 +23,8 @@ function counting(store: VectorStore): VectorStore & { count: number } {
 describe('distance-adaptive early termination (lambda)', () => {
   it('MNIST 20k: the documented setting (lambda 0.2, ef 200) keeps recall@10 >= 0.95 with fewer distances than ef 200 alone', async () => {
     const { base, queries, gt } = await loadMnistWithTruth(20_000, 200);
-    const built = HnswIndex.build(base, { metric: 'l2', m: 16, efConstruction: 100 });
+    // The counting wrapper is over the store as it is laid out (withStore takes id order).
+    const built = HnswIndex.build(base, { metric: 'l2', m: 16, efConstruction: 100, layout: 'insertion' });
     const store = counting(built.store);
     const index = built.withStore(store);
     const run = (params: { ef: number; lambda?: number }) => {

@@ -9,6 +9,7 @@ import { loadBge, loadMnistWithTruth, loadSplade } from './helpers/data.js';
 import { describeGpu, gpu } from './helpers/gpu.js';
 import { describeShared } from './helpers/shared-data.js';
 import { FlatIndex } from '../src/index.js';
+import { idsOfSlots, slotOfId } from './helpers/slots.js';
 
 const mnist = async (n: number, nq: number) => {
   const { base, queries, gt } = await loadMnistWithTruth(20_000, 1_000);
@@ -19,7 +20,7 @@ const mnist = async (n: number, nq: number) => {
 /** Recall against ground truth computed on a subset (MNIST's cached truth is for 20k items). */
 async function truthFor(index: HnswIndex, queries: Parameters<FlatIndex['searchBatch']>[0], k: number): Promise<GroundTruth> {
   const exact = await new FlatIndex(index.rerankStore ?? index.store).searchBatch(queries, k);
-  return { rows: exact.count, dim: k, data: exact.ids, scores: exact.scores };
+  return { rows: exact.count, dim: k, data: idsOfSlots(index, exact.ids), scores: exact.scores };
 }
 
 function expectCounters(r: BatchSearchResult, mode: string) {
@@ -41,7 +42,9 @@ describeGpu('GPU-resident HNSW search (MNIST)', () => {
     expect(index.capacity).toBe(2500); // the 500 new items took the 500 freed slots
     const all = index.capacity;
     const truth = await new FlatIndex(index.store).searchBatch(queries, all);
-    const live = (id: number) => id >= 0 && !index.removed.has(id);
+    truth.ids.set(idsOfSlots(index, truth.ids));
+    const live = (id: number) => id >= 0 && index.has(id);
+    const labelOf = (id: number) => index.labels!.of(slotOfId(index, id))[0];
     const exact = new Int32Array(100 * 10);
     for (let q = 0; q < 100; q++) exact.set(Array.from(truth.ids.subarray(q * all, (q + 1) * all)).filter(live).slice(0, 10), q * 10);
     const gpuRun = await index.searchBatch(queries, 10, { ef: 48, backend: 'gpu' });
@@ -53,7 +56,7 @@ describeGpu('GPU-resident HNSW search (MNIST)', () => {
     expect(filtered.backend).toBe('cpu');
     for (const id of filtered.ids) {
       expect(live(id)).toBe(true);
-      expect(Array.from(index.labels!.of(id))).toEqual([2]);
+      expect(Array.from(index.labels!.of(slotOfId(index, id)))).toEqual([2]);
     }
     // A filter that lets most items through runs on the resident kernel (beam widened to
     // ef / share, allowed items kept on the host), with the CPU's filtered recall.
@@ -65,10 +68,10 @@ describeGpu('GPU-resident HNSW search (MNIST)', () => {
     expect(onGpu.backend.startsWith('gpu')).toBe(true);
     const allowedExact = new Int32Array(100 * 10);
     for (let q = 0; q < 100; q++) {
-      const row = Array.from(truth.ids.subarray(q * all, (q + 1) * all)).filter((id) => live(id) && index.labels!.of(id)[0] !== 2);
+      const row = Array.from(truth.ids.subarray(q * all, (q + 1) * all)).filter((id) => live(id) && labelOf(id) !== 2);
       allowedExact.set(row.slice(0, 10), q * 10);
     }
-    for (const id of onGpu.ids) expect(index.labels!.of(id)[0]).not.toBe(2);
+    for (const id of onGpu.ids) expect(labelOf(id)).not.toBe(2);
     const rGpu = recallAtK(onGpu.ids, 10, { rows: 100, dim: 10, data: allowedExact });
     const rCpu = recallAtK(onCpu.ids, 10, { rows: 100, dim: 10, data: allowedExact });
     console.log(`filtered (75 %) recall@10: resident ${rGpu.toFixed(4)} (${onGpu.roundTrips} round trip(s), backend ${onGpu.backend}), CPU ${rCpu.toFixed(4)}`);

@@ -162,7 +162,8 @@ describe('parallel HNSW build and search (worker threads)', () => {
       itemEvaluator: (i: number) => plain.itemEvaluator(i), itemDistance: (a: number, b: number) => plain.itemDistance(a, b),
       batchEvaluator: () => plain.batchEvaluator(),
     };
-    const index = serial.withStore(wrapper as never);
+    // The wrapped store holds the items in id order, as withLayout('insertion') lays them out.
+    const index = serial.withLayout('insertion').withStore(wrapper as never);
     const r = await index.searchBatch(queries, 10, { ef: 64, threads: 2 });
     const one = await serial.searchBatch(queries, 10, { ef: 64, threads: 1 });
     expect(r.ids).toEqual(one.ids);

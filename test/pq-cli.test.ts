@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, cliOn, expectOk, expectOneLineError, lastJson, rng } from './helpers/cli.js';
+import { rowsInSlots } from './helpers/slots.js';
 import { DenseDataset } from '../src/data/dense.js';
 import { SparseDataset } from '../src/data/sparse.js';
 import { FlatIndex } from '../src/index/flat.js';
@@ -199,7 +200,7 @@ describe('loadIndexFile with re-ranking vectors on disk', () => {
     await saveIndexFile(chunky, p('resaved.idx'));
     closeIndex(chunky);
     const resaved = (await loadIndexFile(p('resaved.idx'))) as HnswIndex;
-    expect((resaved.rerankStore as PlainDenseStore).vectors).toEqual(base.data);
+    expect((resaved.rerankStore as PlainDenseStore).vectors).toEqual(rowsInSlots(resaved, base).data);
     expect((await resaved.searchBatch(queries, 10, { ef: 80, rerank: 30 })).ids).toEqual(c.ids);
     closeIndex(disk);
     expect((disk.rerankStore as DiskDenseStore).closed).toBe(true);
@@ -211,7 +212,8 @@ describe('loadIndexFile with re-ranking vectors on disk', () => {
   it('the disk store scores unsorted, repeated and adjacent ids exactly', async () => {
     const disk = (await loadIndexFile(p('pq.idx'), { rerank: 'disk' })) as HnswIndex;
     const store = disk.rerankStore as DiskDenseStore;
-    const ref = new PlainDenseStore(base, 'l2', { simd: false });
+    // The store holds the rows in the index's slot order (the locality layout).
+    const ref = new PlainDenseStore(rowsInSlots(disk, base), 'l2', { simd: false });
     const ids = Uint32Array.from([2999, 5, 6, 7, 5, 0, 1500, 8, 2998]);
     const got = new Float64Array(ids.length);
     const want = new Float64Array(ids.length);
@@ -220,7 +222,7 @@ describe('loadIndexFile with re-ranking vectors on disk', () => {
     expect(got).toEqual(want);
     expect(store.itemDistance(4, 9)).toBe(ref.itemDistance(4, 9));
     expect(store.itemEvaluator(11).distance(12)).toBe(ref.itemDistance(11, 12));
-    expect(store.vectors).toEqual(base.data);
+    expect(store.vectors).toEqual(rowsInSlots(disk, base).data);
     expect(() => store.queryEvaluator(queries.get(0)).distance(N)).toThrow(/out of range/);
     closeIndex(disk);
   });

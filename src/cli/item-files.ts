@@ -41,11 +41,11 @@ export async function searchFilter(label: number | undefined, queryLabels: strin
  * than k allowed items.
  */
 export async function writeResults(path: string, index: HnswIndex | null, ids: Int32Array, nq: number, k: number): Promise<void> {
-  const keys = index?.keys ?? null;
+  const keyed = index?.keys ? index : null;
   if (path.endsWith('.txt')) {
     const lines: string[] = [];
     for (let q = 0; q < nq; q++) {
-      const row = Array.from(ids.subarray(q * k, (q + 1) * k), (id) => (id < 0 ? '-1' : String(keys ? keys.keyOf(id) : id)));
+      const row = Array.from(ids.subarray(q * k, (q + 1) * k), (id) => (id < 0 ? '-1' : String(keyed ? keyed.keyOf(id) : id)));
       lines.push(row.join(','));
     }
     await writeFileAtomic(path, new TextEncoder().encode(`${lines.join('\n')}\n`));
@@ -57,11 +57,11 @@ export async function writeResults(path: string, index: HnswIndex | null, ids: I
 /** Ids, or numeric keys (for .ivecs and recall against a ground truth of keys). */
 export function resultNumbers(index: HnswIndex | null, ids: Int32Array, where: string): Int32Array {
   const keys = index?.keys ?? null;
-  if (keys === null) return ids;
+  if (index === null || keys === null) return ids;
   if (keys.kind !== 'number') fail('INVALID_ARGUMENT', `${where}: this index has string keys: write results to a .txt file`);
   return Int32Array.from(ids, (id) => {
     if (id < 0) return -1;
-    const key = keys.keyOf(id) as number;
+    const key = index.keyOf(id) as number;
     if (key > 0x7fffffff) fail('INVALID_ARGUMENT', `${where}: key ${key} does not fit an .ivecs file (int32): write results to a .txt file`);
     return key;
   });

@@ -2,6 +2,7 @@ import { fail } from '../errors.js';
 import { sharedArray } from '../util/shared-memory.js';
 import type { ItemKey, ItemKeys } from './item-keys.js';
 import type { ItemLabels } from './item-labels.js';
+import type { ItemOrder } from './item-order.js';
 import { popcount32, type Tombstones } from './tombstones.js';
 
 /**
@@ -9,7 +10,7 @@ import { popcount32, type Tombstones } from './tombstones.js';
  * - `{ label: 7 }`: items carrying label 7;
  * - `{ labels: [3, 7] }`: items carrying any of them;
  * - `{ where: (key) => boolean }`: items whose key (or id, without keys) passes the predicate;
- * - `{ bitset }`: items whose bit is set (bit i of word i >> 5 for internal id i).
+ * - `{ bitset }`: items whose bit is set (bit i of word i >> 5 for item id i, as results give ids).
  */
 export type SearchFilter =
   | { readonly label: number }
@@ -17,7 +18,7 @@ export type SearchFilter =
   | { readonly where: (key: ItemKey) => boolean }
   | { readonly bitset: Uint32Array };
 
-/** A filter resolved to the items it allows: a bitset over internal ids and its population. */
+/** A filter resolved to the items it allows: a bitset over slots and its population. */
 export interface AllowedSet {
   readonly bits: Uint32Array;
   readonly count: number;
@@ -42,11 +43,14 @@ export interface FilterContext {
   readonly labels: ItemLabels | null;
   readonly keys: ItemKeys | null;
   readonly removed: Tombstones | null;
+  /** The item ids by slot, when they differ from the slots (null: slot = id). */
+  readonly order?: ItemOrder | null;
 }
 
 /** The items `filter` allows, or a one-line error for a filter this index cannot serve. */
 export function resolveFilter(filter: SearchFilter, ctx: FilterContext): AllowedSet {
   const { n, labels, keys, removed } = ctx;
+  const order = ctx.order ?? null;
   if (filter === null || typeof filter !== 'object') fail('INVALID_ARGUMENT', 'a filter is { label }, { labels }, { where } or { bitset }');
   const words = (n + 31) >>> 5;
   if ('label' in filter || 'labels' in filter) {
@@ -66,10 +70,10 @@ export function resolveFilter(filter: SearchFilter, ctx: FilterContext): Allowed
     if (typeof filter.where !== 'function') fail('INVALID_ARGUMENT', 'filter.where must be a function of a key');
     const bits = sharedArray(Uint32Array, words);
     let count = 0;
-    for (let id = 0; id < n; id++) {
-      if (removed?.has(id)) continue;
-      if (filter.where(keys ? keys.keyOf(id)! : id)) {
-        bits[id >>> 5]! |= 1 << (id & 31);
+    for (let slot = 0; slot < n; slot++) {
+      if (removed?.has(slot)) continue;
+      if (filter.where(keys ? keys.keyOf(slot)! : order ? order.idOf(slot) : slot)) {
+        bits[slot >>> 5]! |= 1 << (slot & 31);
         count++;
       }
     }
@@ -79,9 +83,14 @@ export function resolveFilter(filter: SearchFilter, ctx: FilterContext): Allowed
     const b = filter.bitset;
     if (!(b instanceof Uint32Array) || b.length !== words) fail('INVALID_ARGUMENT', `filter.bitset must be a Uint32Array of ${words} words (one bit per item, ${n} items)`);
     // Bits past the last item are ignored.
-    const bits = sharedArray(Uint32Array, words);
-    bits.set(b);
-    if (n & 31) bits[words - 1]! &= (1 << (n & 31)) - 1;
+    let bits: Uint32Array;
+    if (order) {
+      bits = order.slotBits(b);
+    } else {
+      bits = sharedArray(Uint32Array, words);
+      bits.set(b);
+      if (n & 31) bits[words - 1]! &= (1 << (n & 31)) - 1;
+    }
     removed?.maskOut(bits);
     return { bits, count: popcount(bits) };
   }

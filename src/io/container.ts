@@ -17,10 +17,14 @@ import { crc32 } from './crc32.js';
  */
 
 export const MAGIC = 'WANNOLO\0';
-/** The version written. 2 added item keys and labels (optional sections); version 1 files still load. */
-export const FORMAT_VERSION = 2;
+/**
+ * The version written. 2 added item keys and labels (optional sections); 3 the item order of
+ * the locality layout (rows and graph in slot order, ids by slot), which a version-2 reader
+ * would misread as ids: it refuses version 3. Versions 1 and 2 still load.
+ */
+export const FORMAT_VERSION = 3;
 /** Versions this reader accepts. */
-export const READABLE_VERSIONS: readonly number[] = [1, 2];
+export const READABLE_VERSIONS: readonly number[] = [1, 2, 3];
 
 export type SectionArray = Uint8Array | Uint32Array | Int32Array | Float32Array;
 type Dtype = 'u8' | 'u32' | 'i32' | 'f32';
@@ -95,7 +99,7 @@ export function readContainerHeader(bytes: Uint8Array): ContainerHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
   if (!READABLE_VERSIONS.includes(version)) {
-    fail('UNSUPPORTED_VERSION', `index file format version ${version} is not supported (this webannolo reads versions ${READABLE_VERSIONS.join(' and ')})`);
+    fail('UNSUPPORTED_VERSION', `index file format version ${version} is not supported (this webannolo reads versions ${READABLE_VERSIONS.join(', ')})`);
   }
   const headerLength = view.getUint32(12, true);
   if (16 + headerLength > bytes.length) fail('TRUNCATED_FILE', 'index file is truncated inside its header');

@@ -1,6 +1,7 @@
 import { fail, WebannoloError } from '../errors.js';
 import { ItemKeys } from '../index/item-keys.js';
 import { ItemLabels } from '../index/item-labels.js';
+import { ItemOrder } from '../index/item-order.js';
 import { Tombstones } from '../index/tombstones.js';
 import { FlatIndex } from '../index/flat.js';
 import { HnswGraph } from '../index/hnsw/graph.js';
@@ -96,7 +97,7 @@ export function describeIndexFile(bytes: Uint8Array): ContainerHeader {
 /**
  * Keys, labels and removed slots (format version 2): numeric keys as float64 bytes, string keys
  * as UTF-8 with offsets (a removed slot: key -1 or ""), labels as CSR, removed slots as a
- * bitset. The header's `items` says which are there.
+ * bitset; all by slot. The item order (version 3): the id of the item in each slot. The header's `items` says which are there.
  */
 function encodeItems(index: HnswIndex, header: Record<string, unknown>, sections: Record<string, SectionArray>): void {
   const items: Record<string, unknown> = {};
@@ -125,14 +126,18 @@ function encodeItems(index: HnswIndex, header: Record<string, unknown>, sections
     items['removed'] = index.removed.count;
     sections['removed.bits'] = index.removed.bits;
   }
+  if (index.order) {
+    items['order'] = true;
+    sections['order.ids'] = index.order.itemIds;
+  }
   if (Object.keys(items).length > 0) header['items'] = items;
 }
 
 function decodeItems(
   h: ContainerHeader, section: (name: string) => SectionArray, n: number,
-): { keys: ItemKeys | null; labels: ItemLabels | null; removed: Tombstones | null } {
+): { keys: ItemKeys | null; labels: ItemLabels | null; removed: Tombstones | null; order: ItemOrder | null } {
   const items = h['items'] as Record<string, unknown> | undefined;
-  if (items === undefined) return { keys: null, labels: null, removed: null };
+  if (items === undefined) return { keys: null, labels: null, removed: null, order: null };
   const removed = items['removed'] === undefined ? null : Tombstones.fromBits(section('removed.bits') as Uint32Array, n);
   if (removed !== null && removed.count !== items['removed']) fail('CORRUPT_FILE', 'the removed-items section does not match its count');
   const hole = (id: number) => removed?.has(id) ?? false;
@@ -159,7 +164,13 @@ function decodeItems(
     if (indptr.length !== n + 1) fail('CORRUPT_FILE', 'the labels section does not match the item count');
     labels = new ItemLabels(indptr.slice(), (section('labels.values') as Uint32Array).slice());
   }
-  return { keys, labels, removed };
+  let order: ItemOrder | null = null;
+  if (items['order'] === true) {
+    const ids = section('order.ids') as Uint32Array;
+    if (!(ids instanceof Uint32Array) || ids.length !== n) fail('CORRUPT_FILE', 'the item order section does not match the item count');
+    order = ItemOrder.from(ids.slice());
+  }
+  return { keys, labels, removed, order };
 }
 
 /** Upper-level link lists of all nodes that have them, concatenated in node order. */

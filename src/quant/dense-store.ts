@@ -9,6 +9,7 @@ import { DenseArena } from './dense-arena.js';
 
 export { reserveDenseRows, denseRowsFit } from './dense-arena.js';
 import { toShared } from '../util/shared-memory.js';
+import { permuteRowsInPlace } from '../util/permute.js';
 
 export interface DenseStoreOptions {
   /**
@@ -40,12 +41,15 @@ export class PlainDenseStore implements VectorStore {
   readonly dim: number;
   private readonly arena: DenseArena | null;
   private jsVectors: Float32Array | null;
+  /** Whether the rows are this store's own copy (not the caller's array, nor an arena it adopted): then only the store sees them. */
+  private readonly ownRows: boolean = false;
 
   constructor(data: DenseDataset, readonly metric: Metric, options: DenseStoreOptions = {}) {
     this.size = data.size;
     this.dim = data.dim;
     this.arena = options.simd === false ? null : DenseArena.create(data.data, data.dim);
     this.jsVectors = this.arena === null ? data.data : null;
+    this.ownRows = this.arena !== null && this.arena.f32.buffer !== data.data.buffer;
   }
 
   /** The store for worker threads: its wasm memory (shared already) or its vectors, moved to shared memory. */
@@ -144,10 +148,18 @@ export class PlainDenseStore implements VectorStore {
   }
 
   /** A store of the first `size` vectors of `arena`. */
-  private static over(arena: DenseArena, size: number, metric: Metric): PlainDenseStore {
+  private static over(arena: DenseArena, size: number, metric: Metric, ownRows = false): PlainDenseStore {
     const store = Object.create(PlainDenseStore.prototype) as PlainDenseStore;
-    Object.assign(store, { kind: 'dense', size, dim: arena.dim, metric, arena, jsVectors: null });
+    Object.assign(store, { kind: 'dense', size, dim: arena.dim, metric, arena, jsVectors: null, ownRows });
     return store;
+  }
+
+  /** The rows in the order `from` (see VectorStore.permuted): rearranged in place when allowed and the rows are the store's own. */
+  permuted(from: Uint32Array, inPlace: boolean): PlainDenseStore {
+    if (from.length !== this.size) fail('INVALID_ARGUMENT', `a permutation of ${from.length} rows for a store of ${this.size}`);
+    if (!inPlace || !this.ownRows) return this.subset(from);
+    permuteRowsInPlace(this.arena!.f32.subarray(0, this.size * this.dim), this.dim, from);
+    return PlainDenseStore.over(this.arena!, this.size, this.metric, true);
   }
 
   subset(ids: Uint32Array): PlainDenseStore {

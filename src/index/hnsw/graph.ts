@@ -1,5 +1,6 @@
 import { fail } from '../../errors.js';
 import { canShareMemory, isShared, sharedArray, toShared } from '../../util/shared-memory.js';
+import { permuteRowsInPlace } from '../../util/permute.js';
 
 /**
  * The arrays of an HNSW graph, as worker threads receive them: views of SharedArrayBuffers,
@@ -162,6 +163,33 @@ export class HnswGraph {
   renewed(): HnswGraph {
     const g = Object.create(HnswGraph.prototype) as HnswGraph;
     Object.assign(g, this);
+    return g;
+  }
+
+  /**
+   * The graph with its nodes renumbered: node `oldNodes[s]` becomes node s (every link
+   * rewritten, level-0 lists moved, upper lists left where they are in the pool). With
+   * `inPlace` (nothing else uses this graph) it rewrites this graph's memory, else a copy.
+   * Returns a new graph object either way.
+   */
+  renumbered(oldNodes: Uint32Array, inPlace: boolean): HnswGraph {
+    const n = this.n;
+    if (oldNodes.length !== n) fail('INVALID_ARGUMENT', `a renumbering of ${oldNodes.length} nodes for a graph of ${n}`);
+    const g = inPlace ? this.renewed() : this.grown(this.levels, false);
+    const newOf = new Uint32Array(n);
+    for (let s = 0; s < n; s++) newOf[oldNodes[s]!] = s;
+    const relabel = (arr: Uint32Array, base: number) => {
+      const count = arr[base]!;
+      for (let i = 1; i <= count; i++) arr[base + i] = newOf[arr[base + i]!]!;
+    };
+    const stride0 = g.m0 + 1;
+    for (let v = 0; v < n; v++) relabel(g.level0, v * stride0);
+    for (let v = 0; v < n; v++) for (let l = 1; l <= g.levels[v]!; l++) relabel(g.upperPool, g.linkBase(v, l));
+    permuteRowsInPlace(g.level0, stride0, oldNodes);
+    permuteRowsInPlace(g.levels, 1, oldNodes);
+    permuteRowsInPlace(g.upperAt, 1, oldNodes);
+    g.upper = upperViews(n, g.levels, g.upperPool, g.upperAt, g.m);
+    g.entryPoint = g.entryPoint < 0 ? -1 : newOf[g.entryPoint]!;
     return g;
   }
 

@@ -19,6 +19,8 @@ import { ItemKeys, type ItemKey } from '../item-keys.js';
 import { ItemLabels } from '../item-labels.js';
 import { Tombstones } from '../tombstones.js';
 import { LivingIndex } from './living-index.js';
+import { inLayout } from './locality-layout.js';
+import type { ItemOrder } from '../item-order.js';
 import { checkState, itemInfo, type IndexState } from './mutations.js';
 
 export { checkQueryAt, type HnswBatchParams, type HnswSearchParams } from './batch-search.js';
@@ -29,6 +31,13 @@ export interface HnswIndexOptions extends HnswBuildParams {
   keys?: readonly ItemKey[];
   /** Labels per item (a label, a list, or null), for filtered search ({ label }, { labels }). */
   labels?: readonly (number | readonly number[] | null)[];
+  /**
+   * How the built index lays out its items in memory. 'locality' (default): graph neighbours
+   * in nearby slots (a breadth-first order of the graph), 4-12 % more queries per second once
+   * the index outgrows the CPU caches; ids are unchanged (see locality-layout.ts).
+   * 'insertion': slot i holds item i.
+   */
+  layout?: 'locality' | 'insertion';
 }
 
 /** What an index knows about its items beyond their vectors. */
@@ -37,6 +46,8 @@ export interface ItemInfo {
   readonly labels?: ItemLabels | null;
   /** Removed slots (a living index's tombstones). */
   readonly removed?: Tombstones | null;
+  /** Where items live when slots are not ids (the locality layout). */
+  readonly order?: ItemOrder | null;
 }
 
 /** buildAsync's options: the build's, plus threads and cancellation. */
@@ -75,6 +86,7 @@ export class HnswIndex extends LivingIndex {
   ) {
     const state: IndexState = {
       graph, store, rerankStore, keys: items.keys ?? null, labels: items.labels ?? null, removed: items.removed ?? Tombstones.none(graph.n),
+      order: items.order ?? null,
     };
     checkState(state);
     super(state);
@@ -93,11 +105,11 @@ export class HnswIndex extends LivingIndex {
   get rerankStore(): VectorStore | null {
     return this.state.rerankStore;
   }
-  /** User keys by internal id, or null (results are internal ids). */
+  /** User keys by slot, or null (results carry ids only). keyOf(id) gives a result's key. */
   get keys(): ItemKeys | null {
     return this.state.keys;
   }
-  /** Labels of the items, or null. */
+  /** Labels of the items by slot, or null. */
   get labels(): ItemLabels | null {
     return this.state.labels;
   }
@@ -105,11 +117,15 @@ export class HnswIndex extends LivingIndex {
   get removed(): Tombstones {
     return this.state.removed;
   }
+  /** The ids of the items in each slot when they differ from the slots (the locality layout), else null. */
+  get order(): ItemOrder | null {
+    return this.state.order ?? null;
+  }
 
   /** What a filter is resolved against (see SearchFilter). */
   filterContext(): FilterContext {
     const { graph, labels, keys, removed } = this.state;
-    return { n: graph.n, labels, keys, removed: removed.count > 0 ? removed : null };
+    return { n: graph.n, labels, keys, removed: removed.count > 0 ? removed : null, order: this.order };
   }
 
   /** A new state was installed: per-state caches go (workers re-attach on the next batch). */
@@ -127,7 +143,7 @@ export class HnswIndex extends LivingIndex {
     if (!METRICS.includes(options.metric)) fail('INVALID_ARGUMENT', `metric must be 'l2' or 'ip', got ${String(options.metric)}`);
     const items = itemInfo(options, data.size);
     const store = new PlainQuantizer().encode(data, options.metric);
-    return HnswIndex.buildOnStore(store, options).withItems(items);
+    return HnswIndex.buildOnStore(store, options).withItems(items).laidOut(options.layout);
   }
 
   /**
@@ -139,7 +155,35 @@ export class HnswIndex extends LivingIndex {
     if (!METRICS.includes(options.metric)) fail('INVALID_ARGUMENT', `metric must be 'l2' or 'ip', got ${String(options.metric)}`);
     const items = itemInfo(options, data.size);
     const store = new PlainQuantizer().encode(data, options.metric);
-    return (await HnswIndex.buildOnStoreAsync(store, options)).withItems(items);
+    return (await HnswIndex.buildOnStoreAsync(store, options)).withItems(items).laidOut(options.layout);
+  }
+
+  /**
+   * This freshly built index in `layout` (see HnswIndexOptions.layout), rearranged in its own
+   * memory: only for the build's own index, whose store nobody else holds.
+   */
+  private laidOut(layout: HnswIndexOptions['layout'] = 'locality'): HnswIndex {
+    checkLayout(layout);
+    if (layout === 'insertion') return this;
+    return HnswIndex.fromState(inLayout(this.state, layout, true), this.buildParams);
+  }
+
+  /**
+   * The same index in another memory layout (see HnswIndexOptions.layout), on a copy: for an
+   * index loaded from a file written before the locality layout, or built with buildOnStore,
+   * or to get slots equal to ids again ('insertion'). Ids, keys and results do not change.
+   * Returns this index when it is in that layout already, or its re-ranking vectors are read
+   * from disk (they cannot move).
+   */
+  withLayout(layout: 'locality' | 'insertion'): HnswIndex {
+    checkLayout(layout);
+    if (layout === 'insertion' && this.order === null) return this;
+    const s = inLayout(this.state, layout, false);
+    return s === this.state ? this : HnswIndex.fromState(s, this.buildParams);
+  }
+
+  private static fromState(s: IndexState, buildParams: HnswIndex['buildParams']): HnswIndex {
+    return new HnswIndex(s.graph, s.store, buildParams, s.rerankStore, s);
   }
 
   /** buildOnStore on worker threads (see buildAsync). */
@@ -180,17 +224,41 @@ export class HnswIndex extends LivingIndex {
     return this.store.metric;
   }
 
-  /** Same graph, another encoding of the same items (e.g. PQ codes) to search on. */
+  /**
+   * Same graph, another encoding of the same items (e.g. PQ codes) to search on. The stores
+   * hold the items in id order (row i = item i), as the data they were encoded from; on an
+   * index laid out otherwise (see `order`) they are copied into its slot order, except this
+   * index's own stores, which are in that order already.
+   */
   withStore(store: VectorStore, rerankStore: VectorStore | null = null): HnswIndex {
     if (store.size !== this.capacity) fail('INVALID_ARGUMENT', `store has ${store.size} items, the index has ${this.capacity} slots`);
+    if (rerankStore !== null && rerankStore.size !== this.capacity) fail('INVALID_ARGUMENT', `the re-ranking store has ${rerankStore.size} items, the index has ${this.capacity} slots`);
+    const order = this.order;
+    const inSlots = (s: VectorStore): VectorStore => {
+      if (order === null || s === this.store || s === this.rerankStore) return s;
+      if (s.subset === undefined) fail('INVALID_ARGUMENT', `this index keeps its items in the locality layout and a ${s.kind} store cannot be rearranged into it (build with layout: 'insertion')`);
+      return s.subset(order.itemIds);
+    };
     this.shareState();
-    return new HnswIndex(this.graph, store, this.buildParams, rerankStore, this);
+    return new HnswIndex(this.graph, inSlots(store), this.buildParams, rerankStore === null ? null : inSlots(rerankStore), this);
   }
 
-  /** The same index with these keys and labels (checked against its size). */
-  withItems(items: ItemInfo): HnswIndex {
+  /** The same index with these keys and labels (one per item, in id order; checked against its size). */
+  withItems(items: { keys?: ItemKeys | null; labels?: ItemLabels | null }): HnswIndex {
+    const order = this.order;
+    const n = this.capacity;
+    let { keys = null, labels = null } = items;
+    if (order !== null && keys !== null) {
+      const k = keys;
+      const list = Array.from(order.itemIds, (id) => k.keyOf(id));
+      keys = ItemKeys.from(list as ItemKey[], n, (s) => list[s] === null);
+    }
+    if (order !== null && labels !== null) {
+      const l = labels;
+      labels = ItemLabels.from(Array.from(order.itemIds, (id) => Array.from(l.of(id))), n);
+    }
     this.shareState();
-    return new HnswIndex(this.graph, this.store, this.buildParams, this.rerankStore, items);
+    return new HnswIndex(this.graph, this.store, this.buildParams, this.rerankStore, { keys, labels, removed: this.removed, order });
   }
 
   /**
@@ -222,7 +290,7 @@ export class HnswIndex extends LivingIndex {
     const ids = new Int32Array(k);
     const scores = new Float32Array(k);
     this.searchInto(query, k, ef, rerank, ids, scores, 0, allowed, lambda);
-    return this.keys ? { ids, scores, keys: this.keys.keysOf(ids) } : { ids, scores };
+    return this.results(ids, scores);
   }
 
   /**
@@ -266,8 +334,7 @@ export class HnswIndex extends LivingIndex {
       const ef = resolveEf(params.ef, k);
       const rerank = this.resolveRerank(params.rerank);
       const lambda = resolveLambda(params.lambda);
-      const keys = this.keys;
-      return this.whileSearching(searchHnswBatch(this, queries, { k, ef, rerank, lambda }, params)).then((r) => (keys ? { ...r, keys: keys.keysOf(r.ids) } : r));
+      return this.whileSearching(searchHnswBatch(this, queries, { k, ef, rerank, lambda }, params)).then((r) => ({ ...r, ...this.results(r.ids, r.scores) }));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -297,6 +364,12 @@ export class HnswIndex extends LivingIndex {
     return { graphBytes: this.graph.byteLength, storeBytes: this.store.byteLength, rerankBytes: this.rerankStore?.byteLength ?? 0 };
   }
 
+  /** Results over slots as the caller sees them: ids (not slots) and, with keys, keys. */
+  private results(slots: Int32Array, scores: Float32Array): SearchResult {
+    const ids = this.order === null ? slots : this.order.idsOf(slots);
+    return this.keys ? { ids, scores, keys: this.keys.keysOf(slots) } : { ids, scores };
+  }
+
   private resolveRerank(rerank: number | undefined): number {
     if (rerank === undefined || rerank === 0) return 0;
     checkInteger('rerank', rerank, 0);
@@ -310,6 +383,10 @@ export function resolveLambda(lambda: number | undefined): number {
   if (lambda === undefined) return Infinity;
   if (typeof lambda !== 'number' || !Number.isFinite(lambda) || lambda < 0) fail('INVALID_ARGUMENT', `lambda must be a finite number >= 0 (or left out: no early termination), got ${String(lambda)}`);
   return lambda;
+}
+
+function checkLayout(layout: unknown): void {
+  if (layout !== 'locality' && layout !== 'insertion') fail('INVALID_ARGUMENT', `layout must be 'locality' or 'insertion', got ${String(layout)}`);
 }
 
 export function resolveEf(ef: number | undefined, k: number): number {

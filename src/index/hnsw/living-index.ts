@@ -6,7 +6,8 @@ import { ItemLabels } from '../item-labels.js';
 import { Tombstones } from '../tombstones.js';
 import { buildGraphParallel, insertRangeParallel } from './parallel-build.js';
 import { insertNodes } from './build.js';
-import { addItems, idsOfKeys, linkStore, liveIds, prepareAdd, removeIds, type AddOptions, type BuildSettings, type IndexState, type LabelRow } from './mutations.js';
+import { inLayout } from './locality-layout.js';
+import { addItems, idsOfKeys, linkStore, liveIds, prepareAdd, removeIds, slotOfId, type AddOptions, type BuildSettings, type IndexState, type LabelRow } from './mutations.js';
 
 export type { AddOptions, LabelRow } from './mutations.js';
 
@@ -109,14 +110,28 @@ export abstract class LivingIndex {
 
   /** Whether `key` (an id, without keys) is a live item. */
   has(key: ItemKey): boolean {
-    const s = this.state;
-    if (s.keys !== null) return s.keys.idOf(key) >= 0;
-    return typeof key === 'number' && Number.isInteger(key) && key >= 0 && key < s.graph.n && !s.removed.has(key);
+    return this.slotOfKey(key) >= 0;
   }
 
-  /** The internal id of a live item's key (for { bitset } filters), or -1. */
+  /** The id of a live item's key (what results' `ids` hold, and { bitset } filters index), or -1. */
   idOf(key: ItemKey): number {
-    return this.has(key) ? (this.state.keys === null ? (key as number) : this.state.keys.idOf(key)) : -1;
+    const slot = this.slotOfKey(key);
+    if (slot < 0) return -1;
+    return this.state.order ? this.state.order.idOf(slot) : slot;
+  }
+
+  /** The key of item `id` (a result's id), or null when no live item has that id or the index has no keys. */
+  keyOf(id: number): ItemKey | null {
+    const s = this.state;
+    const slot = typeof id === 'number' ? slotOfId(s, id) : -1;
+    return slot < 0 || s.keys === null ? null : s.keys.keyOf(slot);
+  }
+
+  /** The slot of a live item's key (its id, without keys), or -1. */
+  protected slotOfKey(key: ItemKey): number {
+    const s = this.state;
+    const slot = s.keys !== null ? s.keys.idOf(key) : typeof key === 'number' ? slotOfId(s, key) : -1;
+    return slot >= 0 && !s.removed.has(slot) ? slot : -1;
   }
 
   /**
@@ -130,6 +145,8 @@ export abstract class LivingIndex {
     const s = this.state;
     if (s.removed.count === 0) return;
     const live = liveIds(s);
+    // Renumbered in id order: sorted by id when slots are laid out otherwise.
+    if (s.order) live.sort((a, b) => s.order!.idOf(a) - s.order!.idOf(b));
     if (live.length === 0) fail('INVALID_ARGUMENT', 'every item was removed: there is nothing to compact into (add items first)');
     const subset = (store: IndexState['store']) => {
       if (store.subset === undefined) fail('INVALID_ARGUMENT', `this index's ${store.kind} store cannot be compacted`);
@@ -143,13 +160,15 @@ export abstract class LivingIndex {
     );
     const ids = Array.from(live);
     const keys = s.keys === null ? null : s.keys.toArray();
-    this.install({
+    const compacted: IndexState = {
       graph, store, rerankStore,
       keys: keys === null ? null : ItemKeys.from(ids.map((id) => keys[id]!), ids.length),
       labels: s.labels === null ? null : ItemLabels.from(ids.map((id) => Array.from(s.labels!.of(id))), ids.length),
       removed: Tombstones.none(ids.length),
       exclusive: true,
-    });
+    };
+    // A laid-out index stays laid out (the rebuild's stores and graph are its own: in place).
+    this.install(s.order ? inLayout(compacted, 'locality', true) : compacted);
   }
 
   /**

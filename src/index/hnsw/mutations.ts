@@ -5,6 +5,7 @@ import { asQueryDataset } from '../results.js';
 import { checkNewKeys, ItemKeys, type ItemKey } from '../item-keys.js';
 import { ItemLabels } from '../item-labels.js';
 import { Tombstones } from '../tombstones.js';
+import type { ItemOrder } from '../item-order.js';
 import { insertNodes } from './build.js';
 import type { HnswGraph } from './graph.js';
 import { unlinkRemoved } from './graph-repair.js';
@@ -25,6 +26,8 @@ export interface IndexState {
   readonly keys: ItemKeys | null;
   readonly labels: ItemLabels | null;
   readonly removed: Tombstones;
+  /** Where items live when slots are not ids (the locality layout), or null / absent: slot = id. */
+  readonly order?: ItemOrder | null;
   /**
    * True when no other index shares this state's graph and store memory (a state a change
    * made): the next change may then write into it in place. An index built, loaded, or made
@@ -50,7 +53,7 @@ const MAX_LEVEL = 31;
 
 /**
  * An add, checked and laid out but not yet linked: the new state holds the new items'
- * vectors, keys, labels and levels; `slots` (the reused ones first, ascending, then the
+ * vectors, keys, labels and levels; `slots` (the reused ones first, in id order, then the
  * appended range) still have to be inserted into its graph.
  */
 export interface PreparedAdd {
@@ -106,6 +109,11 @@ export function prepareAdd(
     }
   }
   const free = current.removed.freeSlots();
+  // Items without keys take the freed ids in id order, whatever slots those ids are in.
+  if (current.keys === null && current.order) {
+    const order = current.order;
+    free.sort((a, b) => order.idOf(a) - order.idOf(b));
+  }
   const slots: number[] = free.slice(0, count);
   const oldCapacity = current.graph.n;
   for (let next = oldCapacity; slots.length < count; next++) slots.push(next);
@@ -121,7 +129,9 @@ export function prepareAdd(
   for (const s of slots) levels[s] = Math.min(MAX_LEVEL, Math.floor(-Math.log(rng.nextOpenUnit()) * levelMult));
   const graph = current.graph.grown(levels, inPlace);
 
-  const newKeys: ItemKey[] = keys === undefined ? slots : [...keys];
+  const order = current.order?.grown(capacity, inPlace) ?? null;
+  // Without keys, new items are known by id: the slot's, unless the slots are laid out otherwise.
+  const newKeys: ItemKey[] = keys === undefined ? (order === null ? slots : slots.map((s) => order.idOf(s))) : [...keys];
   const itemKeys = current.keys === null ? null : current.keys.edited(capacity, [], slots, newKeys, inPlace);
   let labels = current.labels;
   if (labelRows !== null || (labels !== null && capacity > labels.size)) {
@@ -129,17 +139,24 @@ export function prepareAdd(
     labels = labels.edited(capacity, slots, labelRows ?? slots.map(() => []), inPlace && current.labels !== null);
   }
   const removed = current.removed.edited(capacity, [], slots);
-  return { state: { graph, store, rerankStore, keys: itemKeys, labels, removed, exclusive: true }, keys: newKeys, slots, reused: Math.min(free.length, count) };
+  return { state: { graph, store, rerankStore, keys: itemKeys, labels, removed, order, exclusive: true }, keys: newKeys, slots, reused: Math.min(free.length, count) };
 }
 
-/** The internal ids of `keys` (ids themselves on an index without keys); unknown ones fail. */
+/** The slot of item id `id` (any number), or -1 when no slot has that id. */
+export function slotOfId(state: IndexState, id: number): number {
+  if (state.order) return state.order.slotOf(id);
+  return Number.isInteger(id) && id >= 0 && id < state.graph.n ? id : -1;
+}
+
+/** The slots of `keys` (of ids, on an index without keys); unknown ones fail. */
 export function idsOfKeys(state: IndexState, keys: readonly ItemKey[]): number[] {
   if (!Array.isArray(keys)) fail('INVALID_ARGUMENT', 'give the keys to remove as an array');
   const ids = new Set<number>();
   for (const key of keys) {
     let id: number;
     if (state.keys === null) {
-      id = typeof key === 'number' && Number.isInteger(key) && key >= 0 && key < state.graph.n && !state.removed.has(key) ? key : -1;
+      id = typeof key === 'number' ? slotOfId(state, key) : -1;
+      if (id >= 0 && state.removed.has(id)) id = -1;
     } else {
       id = state.keys.idOf(key);
     }
@@ -206,6 +223,7 @@ export function checkState(s: IndexState): void {
   if (s.removed.capacity !== n) fail('INVALID_ARGUMENT', `the removed-items set covers ${s.removed.capacity} slots, the graph ${n}`);
   if (n !== s.store.size) fail('INVALID_ARGUMENT', `graph has ${n} nodes but the store has ${s.store.size} items`);
   if (s.rerankStore && s.rerankStore.size !== n) fail('INVALID_ARGUMENT', 'the re-ranking store must hold the same items');
+  if (s.order && s.order.size !== n) fail('INVALID_ARGUMENT', `the item order covers ${s.order.size} slots, the graph ${n}`);
 }
 
 export function itemInfo(options: { keys?: readonly ItemKey[]; labels?: readonly LabelRow[] }, n: number): { keys: ItemKeys | null; labels: ItemLabels | null } {
