@@ -15,6 +15,8 @@ export { trainPqParallel } from './quant/parallel-kmeans.js';
 export { HnswGraph } from './index/hnsw/graph.js';
 export type { SearchFilter, AllowedSet } from './index/filter.js';
 export type { ItemKey } from './index/item-keys.js';
+export type { ItemOrder } from './index/item-order.js';
+export type { Layout } from './index/hnsw/locality-layout.js';
 export type { AddOptions, AddAsyncOptions, LabelRow, CompactOptions } from './index/hnsw/living-index.js';
 export type { HnswBuildParams } from './index/hnsw/build.js';
 export { serializeIndex, deserializeIndex, describeIndexFile, type AnyIndex } from './io/index-codec.js';

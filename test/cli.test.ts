@@ -149,7 +149,7 @@ describe('webannolo CLI: the main job', () => {
     const info = await cli('info', '--index', p('hnsw2.idx'));
     expectOk(info);
     const ij = lastJson(info);
-    expect(ij).toMatchObject({ index: 'hnsw', metric: 'l2', store: 'dense', n: N, dim: DIM, verified: true });
+    expect(ij).toMatchObject({ index: 'hnsw', metric: 'l2', store: 'dense', n: N, dim: DIM, verified: true, layout: 'locality' });
     expect(ij['graph']).toMatchObject({ m: 8, m0: 16, efConstruction: 100, seed: 1 });
     expect(ij['graphBytes']).toBe(bj['graphBytes']);
     expect(ij['storeBytes']).toBe(N * DIM * 4);
@@ -175,6 +175,18 @@ describe('webannolo CLI: the main job', () => {
     expect(sj['qps']).toBeGreaterThan(0);
     const res = readIvecs(await readFile(p('res2.ivecs')));
     expect([res.rows, res.dim]).toEqual([NQ, 10]);
+    // The same graph in insertion layout: the same result ids (ids never depend on the layout).
+    expectOk(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--m', '8', '--ef-construction=100', '--layout', 'insertion', '--out', p('hnsw2-ins.idx')));
+    expect(lastJson(await cli('info', '--index', p('hnsw2-ins.idx')))['layout']).toBe('insertion');
+    expectOk(await cli('search', '--index', p('hnsw2-ins.idx'), '--queries', p('queries.fvecs'), '--k', '10', '--ef', '100', '--out', p('res2-ins.ivecs')));
+    const resIns = readIvecs(await readFile(p('res2-ins.ivecs')));
+    let same = 0;
+    for (let q = 0; q < NQ; q++) {
+      const a = new Set(res.data.subarray(q * 10, q * 10 + 10));
+      for (const id of resIns.data.subarray(q * 10, q * 10 + 10)) if (a.has(id)) same++;
+    }
+    expect(same / (NQ * 10)).toBeGreaterThanOrEqual(0.99);
+    expectOneLineError(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--index-type', 'flat', '--layout', 'insertion', '--out', p('flat-l.idx')), /--layout only applies to --index-type hnsw/, 2);
 
     const sb = await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--k', '10', '--ef', '100',
       '--batch', '16', '--groundtruth', p('gt.ivecs'));

@@ -3,6 +3,7 @@ import { DenseDataset } from '../data/dense.js';
 import { fail } from '../errors.js';
 import { FlatIndex } from '../index/flat.js';
 import { HnswIndex } from '../index/hnsw/hnsw-index.js';
+import type { Layout } from '../index/hnsw/locality-layout.js';
 import { DATA_FORMATS } from '../io/formats.js';
 import { readDatasetFile, saveIndexFile } from '../node/index.js';
 import { PQ_KSUB, PqStore, ProductQuantizer } from '../quant/pq.js';
@@ -27,7 +28,7 @@ export const buildCommand: Command = {
   name: 'build',
   summary: 'build an index over a dataset file and save it',
   synopsis: '--data FILE --metric l2|ip --out INDEX [--index-type hnsw|flat] [--m 16] [--ef-construction 200] [--seed 1] [--format F] [--limit N]'
-    + ' [--quantizer plain|f16|sq8|pq [--pq-m M [--pq-train-sample N] [--pq-iterations N]] [--keep-plain true|false]] [--threads N] [--keys FILE] [--labels FILE]',
+    + ' [--quantizer plain|f16|sq8|pq [--pq-m M [--pq-train-sample N] [--pq-iterations N]] [--keep-plain true|false]] [--threads N] [--keys FILE] [--labels FILE] [--layout locality|insertion]',
   flags: [
     { name: 'data', type: 'string', placeholder: 'FILE', required: true, help: 'dataset to index (.fvecs, .bvecs, .npy, .csr, .bin, idx3-ubyte)' },
     { name: 'metric', type: 'enum', values: ['l2', 'ip'], required: true, help: 'distance: squared Euclidean (l2) or inner product (ip)' },
@@ -46,6 +47,7 @@ export const buildCommand: Command = {
     { name: 'threads', type: 'int', min: 1, max: 1024, placeholder: 'N', help: 'worker threads for the HNSW build and PQ training (default: every core; 1 = hnswlib\'s serial insertion)' },
     { name: 'keys', type: 'string', placeholder: 'FILE', help: 'hnsw: a key per vector, one per line (integers below 2^53, or any text); results then report keys' },
     { name: 'labels', type: 'string', placeholder: 'FILE', help: 'hnsw: labels per vector, one line each, separated by commas (empty line: none), for `search --filter-label`' },
+    { name: 'layout', type: 'enum', values: ['locality', 'insertion'], default: 'locality', help: 'hnsw: items in memory in breadth-first graph order (faster search on large sets; ids unchanged) or in input order' },
     { name: 'quiet', type: 'boolean', help: 'no progress bar' },
   ],
   notes: 'The last line of stdout is one JSON object: {"items","dim","metric","seconds","graphBytes","storeBytes","out","index","fileBytes","quantizer","threads",...};'
@@ -96,17 +98,18 @@ export const buildCommand: Command = {
         fail('INVALID_ARGUMENT', `${dataset.size} vectors of dimension ${dataset.dim} are too many to keep as f32 for --rerank: build with --keep-plain false`);
       }
       const buildParams = { metric, m, efConstruction, seed, threads, onProgress: (d: number, n: number) => progress.update(d, n) };
+      const layout = str(args, 'layout') as Layout;
       try {
         index = onCodes
           ? (await HnswIndex.buildOnStoreAsync(scalar.encode(dataset as DenseDataset, metric), buildParams)).withItems(itemInfo({ keys, labels }, dataset.size))
-          : await HnswIndex.buildAsync(dataset, { ...buildParams, keys, labels });
+          : await HnswIndex.buildAsync(dataset, { ...buildParams, keys, labels, layout });
       } finally {
         progress.done();
       }
       // Otherwise the graph is built on the plain vectors; searches then run on the codes.
       const q = pq ?? scalar;
       if (q && !onCodes) index = index.quantize(q, { keepPlain });
-      else if (onCodes) println(io.stdout, `built the graph on the ${quantizer} codes: ${dataset.size} f32 vectors of dimension ${dataset.dim} do not fit the SIMD kernels' 4 GiB memory (no plain vectors kept)`);
+      else if (onCodes) println(io.stdout, `built the graph on the ${quantizer} codes: ${dataset.size} f32 vectors of dimension ${dataset.dim} do not fit the SIMD kernels' 4 GiB memory (no plain vectors kept; items stay in insertion layout)`);
       graphBytes = index.memory.graphBytes;
     }
     const seconds = secondsSince(t);
@@ -144,7 +147,7 @@ export const buildCommand: Command = {
 /** Flags that do not fit the index type or quantizer are mistakes, not silently ignored. */
 function checkFlags(args: ParsedArgs, type: string, quantizer: string): void {
   if (type === 'flat') {
-    for (const f of quantizer === 'pq' ? ['m', 'ef-construction', 'keys', 'labels'] : ['m', 'ef-construction', 'seed', 'keys', 'labels']) {
+    for (const f of quantizer === 'pq' ? ['m', 'ef-construction', 'keys', 'labels', 'layout'] : ['m', 'ef-construction', 'seed', 'keys', 'labels', 'layout']) {
       if (args.given.has(f)) throw new UsageError(`build: --${f} only applies to --index-type hnsw`);
     }
     if (args.values.get('keep-plain') === true && args.given.has('keep-plain')) {

@@ -94,6 +94,10 @@ export const infoCommand: Command = {
       }
       : null;
     if (graphJson) row('graph', Object.entries(graphJson).map(([key, v]) => `${key}=${v ?? '?'}`).join(' '));
+    // The locality layout stores its item order (format 3); older files are in insertion order.
+    const items = header['items'];
+    const layout = indexType !== 'hnsw' ? null : typeof items === 'object' && items !== null && (items as Record<string, unknown>)['order'] === true ? 'locality' : 'insertion';
+    if (layout) row('layout', layout === 'locality' ? 'locality (items in breadth-first graph order; ids unchanged)' : 'insertion (slot = id)');
     println(out, 'sections');
     const nameWidth = Math.max(...sections.map((s) => s.name.length), 4);
     for (const s of sections) {
@@ -108,7 +112,7 @@ export const infoCommand: Command = {
     println(out, JSON.stringify({
       file: path, fileBytes: fileBytes, formatVersion: version,
       index: indexType, metric, store: storeKind, n, dim,
-      graph: graphJson,
+      graph: graphJson, layout,
       sections,
       graphBytes, storeBytes,
       graphBytesPerVector: round(perVector(graphBytes), 6), storeBytesPerVector: round(perVector(storeBytes), 6),

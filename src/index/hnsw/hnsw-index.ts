@@ -15,11 +15,11 @@ import { ResultWriter } from './result-writer.js';
 import { LayerSearcher, level0WidthFor } from './search-layer.js';
 import { FilteredSearcher } from './filtered-search.js';
 import { resolveFilter, type AllowedSet, type FilterContext } from '../filter.js';
-import { ItemKeys, type ItemKey } from '../item-keys.js';
-import { ItemLabels } from '../item-labels.js';
+import type { ItemKeys, ItemKey } from '../item-keys.js';
+import type { ItemLabels } from '../item-labels.js';
 import { Tombstones } from '../tombstones.js';
 import { LivingIndex } from './living-index.js';
-import { inLayout } from './locality-layout.js';
+import { checkLayout, inLayout, movable, movedKeys, movedLabels, movedStore, type Layout } from './locality-layout.js';
 import type { ItemOrder } from '../item-order.js';
 import { checkState, itemInfo, type IndexState } from './mutations.js';
 
@@ -37,7 +37,7 @@ export interface HnswIndexOptions extends HnswBuildParams {
    * the index outgrows the CPU caches; ids are unchanged (see locality-layout.ts).
    * 'insertion': slot i holds item i.
    */
-  layout?: 'locality' | 'insertion';
+  layout?: Layout;
 }
 
 /** What an index knows about its items beyond their vectors. */
@@ -175,7 +175,7 @@ export class HnswIndex extends LivingIndex {
    * Returns this index when it is in that layout already, or its re-ranking vectors are read
    * from disk (they cannot move).
    */
-  withLayout(layout: 'locality' | 'insertion'): HnswIndex {
+  withLayout(layout: Layout): HnswIndex {
     checkLayout(layout);
     if (layout === 'insertion' && this.order === null) return this;
     const s = inLayout(this.state, layout, false);
@@ -236,8 +236,8 @@ export class HnswIndex extends LivingIndex {
     const order = this.order;
     const inSlots = (s: VectorStore): VectorStore => {
       if (order === null || s === this.store || s === this.rerankStore) return s;
-      if (s.subset === undefined) fail('INVALID_ARGUMENT', `this index keeps its items in the locality layout and a ${s.kind} store cannot be rearranged into it (build with layout: 'insertion')`);
-      return s.subset(order.itemIds);
+      if (!movable(s)) fail('INVALID_ARGUMENT', `this index keeps its items in the locality layout and a ${s.kind} store cannot be rearranged into it: give it to index.withLayout('insertion') instead`);
+      return movedStore(s, order.itemIds, false);
     };
     this.shareState();
     return new HnswIndex(this.graph, inSlots(store), this.buildParams, rerankStore === null ? null : inSlots(rerankStore), this);
@@ -246,17 +246,11 @@ export class HnswIndex extends LivingIndex {
   /** The same index with these keys and labels (one per item, in id order; checked against its size). */
   withItems(items: { keys?: ItemKeys | null; labels?: ItemLabels | null }): HnswIndex {
     const order = this.order;
-    const n = this.capacity;
     let { keys = null, labels = null } = items;
-    if (order !== null && keys !== null) {
-      const k = keys;
-      const list = Array.from(order.itemIds, (id) => k.keyOf(id));
-      keys = ItemKeys.from(list as ItemKey[], n, (s) => list[s] === null);
-    }
-    if (order !== null && labels !== null) {
-      const l = labels;
-      labels = ItemLabels.from(Array.from(order.itemIds, (id) => Array.from(l.of(id))), n);
-    }
+    if (keys !== null && keys.size !== this.capacity) fail('INVALID_ARGUMENT', `${keys.size} keys for ${this.capacity} items`);
+    if (labels !== null && labels.size !== this.capacity) fail('INVALID_ARGUMENT', `${labels.size} label rows for ${this.capacity} items`);
+    if (order !== null && keys !== null) keys = movedKeys(keys, order.itemIds);
+    if (order !== null && labels !== null) labels = movedLabels(labels, order.itemIds);
     this.shareState();
     return new HnswIndex(this.graph, this.store, this.buildParams, this.rerankStore, { keys, labels, removed: this.removed, order });
   }
@@ -383,10 +377,6 @@ export function resolveLambda(lambda: number | undefined): number {
   if (lambda === undefined) return Infinity;
   if (typeof lambda !== 'number' || !Number.isFinite(lambda) || lambda < 0) fail('INVALID_ARGUMENT', `lambda must be a finite number >= 0 (or left out: no early termination), got ${String(lambda)}`);
   return lambda;
-}
-
-function checkLayout(layout: unknown): void {
-  if (layout !== 'locality' && layout !== 'insertion') fail('INVALID_ARGUMENT', `layout must be 'locality' or 'insertion', got ${String(layout)}`);
 }
 
 export function resolveEf(ef: number | undefined, k: number): number {

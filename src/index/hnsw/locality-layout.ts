@@ -1,3 +1,4 @@
+import { fail } from '../../errors.js';
 import type { VectorStore } from '../../types.js';
 import { ItemKeys, type ItemKey } from '../item-keys.js';
 import { ItemLabels } from '../item-labels.js';
@@ -18,6 +19,13 @@ import type { IndexState } from './mutations.js';
  * kANNolo ships a permuted layout for the same reason (graph reordering for ANN search: Coleman
  * et al., NeurIPS 2022); breadth-first is the simplest such order and costs O(edges).
  */
+
+/** How an index keeps its items in memory: see HnswIndexOptions.layout. */
+export type Layout = 'locality' | 'insertion';
+
+export function checkLayout(layout: unknown): asserts layout is Layout {
+  if (layout !== 'locality' && layout !== 'insertion') fail('INVALID_ARGUMENT', `layout must be 'locality' or 'insertion', got ${String(layout)}`);
+}
 
 /** Slots in breadth-first order of level 0 from the entry point; nodes it cannot reach (removed ones) follow in slot order. */
 export function localityOrder(graph: HnswGraph): Uint32Array {
@@ -60,21 +68,15 @@ export function insertionOrder(state: IndexState): Uint32Array | null {
  * the index. Returns `state` itself when there is nothing to do or a store cannot move (a
  * re-ranking store read from disk).
  */
-export function inLayout(state: IndexState, layout: 'locality' | 'insertion', inPlace: boolean): IndexState {
-  const movable = (store: VectorStore) => store.permuted !== undefined || store.subset !== undefined;
+export function inLayout(state: IndexState, layout: Layout, inPlace: boolean): IndexState {
   if (!movable(state.store) || (state.rerankStore !== null && !movable(state.rerankStore))) return state;
   const from = layout === 'locality' ? localityOrder(state.graph) : insertionOrder(state);
   if (from === null || from.every((old, s) => old === s)) return state;
   const n = from.length;
-  const move = (store: VectorStore): VectorStore => (store.permuted ? store.permuted(from, inPlace) : store.subset!(from));
-  const store = move(state.store);
-  const rerankStore = state.rerankStore === null ? null : move(state.rerankStore);
-  let keys: ItemKeys | null = null;
-  if (state.keys !== null) {
-    const list = Array.from(from, (s) => state.keys!.keyOf(s));
-    keys = ItemKeys.from(list as ItemKey[], n, (s) => list[s] === null);
-  }
-  const labels = state.labels === null ? null : ItemLabels.from(Array.from(from, (s) => Array.from(state.labels!.of(s))), n);
+  const store = movedStore(state.store, from, inPlace);
+  const rerankStore = state.rerankStore === null ? null : movedStore(state.rerankStore, from, inPlace);
+  const keys = state.keys === null ? null : movedKeys(state.keys, from);
+  const labels = state.labels === null ? null : movedLabels(state.labels, from);
   let removed = Tombstones.none(n);
   if (state.removed.count > 0) removed = removed.edited(n, Array.from(from.keys()).filter((s) => state.removed.has(from[s]!)), []);
   const order = ItemOrder.after(state.order ?? null, from);
@@ -85,4 +87,25 @@ export function inLayout(state: IndexState, layout: 'locality' | 'insertion', in
     // A copy is all new memory; in place, the state owns what it owned before.
     exclusive: inPlace ? state.exclusive === true : true,
   };
+}
+
+/** Whether `store` can be rearranged (movedStore). */
+export function movable(store: VectorStore): boolean {
+  return store.permuted !== undefined || store.subset !== undefined;
+}
+
+/** `store` with row s = its row `from[s]` (in place when allowed and the store can). */
+export function movedStore(store: VectorStore, from: Uint32Array, inPlace: boolean): VectorStore {
+  return store.permuted ? store.permuted(from, inPlace) : store.subset!(from);
+}
+
+/** Keys with entry s = entry `from[s]` (null entries, removed slots, stay null). */
+export function movedKeys(keys: ItemKeys, from: Uint32Array): ItemKeys {
+  const list = Array.from(from, (s) => keys.keyOf(s));
+  return ItemKeys.from(list as ItemKey[], from.length, (s) => list[s] === null);
+}
+
+/** Labels with row s = row `from[s]`. */
+export function movedLabels(labels: ItemLabels, from: Uint32Array): ItemLabels {
+  return ItemLabels.from(Array.from(from, (s) => Array.from(labels.of(s))), from.length);
 }
