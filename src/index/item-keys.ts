@@ -4,9 +4,9 @@ import { fail } from '../errors.js';
 export type ItemKey = number | string;
 
 /**
- * User keys of an index's items, by internal id, and the way back. All keys are numbers or
+ * User keys of an index's items, by slot, and the way back. All keys are numbers or
  * all are strings; each is unique. A removed slot has no key (null). Without keys an index
- * answers with internal ids. Immutable: `edited` makes a changed copy, so a running search
+ * answers with ids. Immutable: `edited` makes a changed copy, so a running search
  * keeps the keys it started with.
  */
 export class ItemKeys {
@@ -35,12 +35,12 @@ export class ItemKeys {
     return this.keys.length;
   }
 
-  /** The key of internal id `id` (null for a removed slot). */
+  /** The key of slot `id` (null for a removed slot). */
   keyOf(id: number): ItemKey | null {
     return this.keys[id] ?? null;
   }
 
-  /** The internal id of `key`, or -1. */
+  /** The slot of `key`, or -1. */
   idOf(key: ItemKey): number {
     return this.byKey.get(key) ?? -1;
   }
@@ -50,7 +50,7 @@ export class ItemKeys {
     return Array.from(ids, (id) => (id < 0 ? null : this.keys[id] ?? null));
   }
 
-  /** All keys, by internal id (a copy; null for removed slots). */
+  /** All keys, by slot (a copy; null for removed slots). */
   toArray(): (ItemKey | null)[] {
     return [...this.keys];
   }

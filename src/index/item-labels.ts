@@ -6,7 +6,7 @@ import { sharedArray } from '../util/shared-memory.js';
  * labels[indptr[i] .. indptr[i+1])) plus the rows changed since (a living index edits a few
  * rows at a time; the CSR is rebuilt only when saved or when the changes pile up). Keeps each
  * label's item count (a filter's selectivity is known before searching) and each label's
- * bitset over internal ids, built on first use and then kept up to date by edits.
+ * bitset over slots, built on first use and then kept up to date by edits.
  */
 export class ItemLabels {
   private readonly counts = new Map<number, number>();

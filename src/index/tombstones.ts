@@ -2,7 +2,7 @@ import { fail } from '../errors.js';
 import { sharedArray } from '../util/shared-memory.js';
 
 /**
- * The removed slots of a living index: a bitset over internal ids. A removed item is unlinked
+ * The removed slots of a living index: a bitset over slots. A removed item is unlinked
  * from the graph at once (never returned again); its slot waits here for the next add to
  * reuse it (hnswlib's replaceDeleted). Immutable: every change makes a copy, so a search that
  * is running keeps the set it started with.

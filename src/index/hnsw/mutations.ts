@@ -166,7 +166,7 @@ export function idsOfKeys(state: IndexState, keys: readonly ItemKey[]): number[]
   return [...ids];
 }
 
-/** The state without items `ids` (live internal ids): unlinked from the graph, their slots free. */
+/** The state without items `ids` (live slots): unlinked from the graph, their slots free. */
 export function removeIds(state: IndexState, ids: readonly number[], mayWriteInPlace = true): IndexState {
   if (ids.length === 0) return state;
   const inPlace = mayWriteInPlace && state.exclusive === true;
@@ -180,7 +180,7 @@ export function removeIds(state: IndexState, ids: readonly number[], mayWriteInP
   return { ...state, graph, keys, labels, removed, exclusive: state.exclusive === true && inPlace };
 }
 
-/** Live internal ids, ascending. */
+/** Live slots, ascending. */
 export function liveIds(state: IndexState): Uint32Array {
   const out = new Uint32Array(state.graph.n - state.removed.count);
   let c = 0;
