@@ -182,7 +182,9 @@ class WebannoloAdapter implements LibAdapter {
 
   /** Exhaustive ADC scan over all codes (FlatIndex over the PQ store): what PQ alone can reach. */
   flatPqMode(): SearchMode {
-    const flat = new FlatIndex(this.mustPq().store);
+    const pqIndex = this.mustPq();
+    const flat = new FlatIndex(pqIndex.store);
+    const idsOf = (slots: Int32Array) => (pqIndex.order ? pqIndex.order.idsOf(slots) : slots);
     let views: Float32Array[] = [];
     return {
       name: 'flat PQ',
@@ -190,7 +192,8 @@ class WebannoloAdapter implements LibAdapter {
       setEf() {},
       searchAll(count, k) {
         const out = new Array<Int32Array>(count);
-        for (let q = 0; q < count; q++) out[q] = flat.search(views[q]!, k).ids;
+        // The flat scan returns store rows (slots); results and ground truth are ids.
+        for (let q = 0; q < count; q++) out[q] = idsOf(flat.search(views[q]!, k).ids);
         return out;
       },
       ids: rowsToIds,

@@ -139,6 +139,20 @@ describe('the locality layout', () => {
     expect(() => HnswIndex.build(base, { ...BUILD, layout: 'random' as never })).toThrow(/layout must be 'locality' or 'insertion'/);
   });
 
+  it('keeps string keys through a layout change even when the item in slot 0 is gone', () => {
+    const keyed = HnswIndex.build(base.slice(0, 500), { ...BUILD, keys: Array.from({ length: 500 }, (_, i) => `k${i}`) });
+    keyed.remove([`k${keyed.order!.idOf(0)}`]);
+    const back = keyed.withLayout('insertion');
+    expect(back.order).toBeNull();
+    expect(back.keys!.kind).toBe('string');
+    expect(back.search(base.get(7), 1).keys).toEqual(['k7']);
+    back.add([base.get(600)], ['k600']);
+    expect(back.search(base.get(600), 1).keys).toEqual(['k600']);
+    // A plain index in insertion layout is still written as format 2.
+    const bytes = serializeIndex(plain);
+    expect(new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true)).toBe(2);
+  });
+
   it('orders every node once, reached or not', () => {
     const order = localityOrder(laid.graph);
     expect(new Set(order).size).toBe(N);

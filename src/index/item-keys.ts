@@ -21,9 +21,8 @@ export class ItemKeys {
    * Checks keys (one per item, `n` items): their type, range and uniqueness. `holes` (removed
    * slots, from a saved index) get no key.
    */
-  static from(keys: readonly ItemKey[], n: number, holes?: (id: number) => boolean): ItemKeys {
+  static from(keys: readonly ItemKey[], n: number, holes?: (id: number) => boolean, kind: 'number' | 'string' = typeof keys[0] === 'string' ? 'string' : 'number'): ItemKeys {
     if (keys.length !== n) fail('DIMENSION_MISMATCH', `${keys.length} keys for ${n} items: give one key per item`);
-    const kind = typeof keys[0] === 'string' ? 'string' : 'number';
     const list: (ItemKey | null)[] = [...keys];
     if (holes) for (let i = 0; i < n; i++) if (holes(i)) list[i] = null;
     checkNewKeys(list.filter((k): k is ItemKey => k !== null), kind, null);

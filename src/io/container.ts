@@ -18,9 +18,10 @@ import { crc32 } from './crc32.js';
 
 export const MAGIC = 'WANNOLO\0';
 /**
- * The version written. 2 added item keys and labels (optional sections); 3 the item order of
- * the locality layout (rows and graph in slot order, ids by slot), which a version-2 reader
- * would misread as ids: it refuses version 3. Versions 1 and 2 still load.
+ * The newest version written. 2 added item keys and labels (optional sections); 3 the item
+ * order of the locality layout (rows and graph in slot order, the id of each slot), which a
+ * version-2 reader would misread as ids: only files with an order are written as 3, so
+ * older readers still read every other file. Versions 1 and 2 still load.
  */
 export const FORMAT_VERSION = 3;
 /** Versions this reader accepts. */
@@ -51,7 +52,7 @@ function dtypeOf(a: SectionArray): Dtype {
 const align8 = (n: number) => Math.ceil(n / 8) * 8;
 
 /** Lays out header and sections; returns the whole file. */
-export function encodeContainer(header: Record<string, unknown>, sections: Record<string, SectionArray>): Uint8Array {
+export function encodeContainer(header: Record<string, unknown>, sections: Record<string, SectionArray>, version = FORMAT_VERSION): Uint8Array {
   const names = Object.keys(sections);
   const entries: SectionEntry[] = names.map((name) => ({ name, dtype: dtypeOf(sections[name]!), offset: 0, length: sections[name]!.length }));
   // Offsets depend on the header length, which depends on the offsets' digits: iterate.
@@ -74,7 +75,7 @@ export function encodeContainer(header: Record<string, unknown>, sections: Recor
   const out = new Uint8Array(align8(dataEnd) + 4);
   out.set(new TextEncoder().encode(MAGIC), 0);
   const view = new DataView(out.buffer);
-  view.setUint32(8, FORMAT_VERSION, true);
+  view.setUint32(8, version, true);
   view.setUint32(12, headerBytes.length, true);
   out.set(headerBytes, 16);
   for (const e of entries) {

@@ -35,7 +35,8 @@ export function serializeIndex(index: AnyIndex): Uint8Array {
     sections['graph.upper'] = flattenUpper(g);
     encodeItems(index, header, sections);
   }
-  return encodeContainer(header, sections);
+  // Version 3 only where it is needed (an item order): older readers keep reading the rest.
+  return encodeContainer(header, sections, 'order.ids' in sections ? 3 : 2);
 }
 
 function encodeStore(store: VectorStore, prefix: string, sections: Record<string, SectionArray>): Record<string, unknown> {

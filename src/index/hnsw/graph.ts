@@ -175,7 +175,8 @@ export class HnswGraph {
   renumbered(oldNodes: Uint32Array, inPlace: boolean): HnswGraph {
     const n = this.n;
     if (oldNodes.length !== n) fail('INVALID_ARGUMENT', `a renumbering of ${oldNodes.length} nodes for a graph of ${n}`);
-    const g = inPlace ? this.renewed() : this.grown(this.levels, false);
+    // A copy gets its own levels array (grown may adopt the one it is given).
+    const g = inPlace ? this.renewed() : this.grown(this.levels.slice(), false);
     const newOf = new Uint32Array(n);
     for (let s = 0; s < n; s++) newOf[oldNodes[s]!] = s;
     const relabel = (arr: Uint32Array, base: number) => {

@@ -141,6 +141,7 @@ export class HnswIndex extends LivingIndex {
   /** Builds an index over plain vectors (DenseDataset or SparseDataset). */
   static build(data: Dataset, options: HnswIndexOptions): HnswIndex {
     if (!METRICS.includes(options.metric)) fail('INVALID_ARGUMENT', `metric must be 'l2' or 'ip', got ${String(options.metric)}`);
+    if (options.layout !== undefined) checkLayout(options.layout);
     const items = itemInfo(options, data.size);
     const store = new PlainQuantizer().encode(data, options.metric);
     return HnswIndex.buildOnStore(store, options).withItems(items).laidOut(options.layout);
@@ -153,6 +154,7 @@ export class HnswIndex extends LivingIndex {
    */
   static async buildAsync(data: Dataset, options: HnswAsyncBuildOptions): Promise<HnswIndex> {
     if (!METRICS.includes(options.metric)) fail('INVALID_ARGUMENT', `metric must be 'l2' or 'ip', got ${String(options.metric)}`);
+    if (options.layout !== undefined) checkLayout(options.layout);
     const items = itemInfo(options, data.size);
     const store = new PlainQuantizer().encode(data, options.metric);
     return (await HnswIndex.buildOnStoreAsync(store, options)).withItems(items).laidOut(options.layout);
@@ -284,7 +286,7 @@ export class HnswIndex extends LivingIndex {
     const ids = new Int32Array(k);
     const scores = new Float32Array(k);
     this.searchInto(query, k, ef, rerank, ids, scores, 0, allowed, lambda);
-    return this.results(ids, scores);
+    return resultsOf(ids, scores, this.order, this.keys);
   }
 
   /**
@@ -328,7 +330,9 @@ export class HnswIndex extends LivingIndex {
       const ef = resolveEf(params.ef, k);
       const rerank = this.resolveRerank(params.rerank);
       const lambda = resolveLambda(params.lambda);
-      return this.whileSearching(searchHnswBatch(this, queries, { k, ef, rerank, lambda }, params)).then((r) => ({ ...r, ...this.results(r.ids, r.scores) }));
+      // The order and keys of the state searched: a compact may install new ones meanwhile.
+      const { order = null, keys } = this.state;
+      return this.whileSearching(searchHnswBatch(this, queries, { k, ef, rerank, lambda }, params)).then((r) => ({ ...r, ...resultsOf(r.ids, r.scores, order, keys) }));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -358,11 +362,6 @@ export class HnswIndex extends LivingIndex {
     return { graphBytes: this.graph.byteLength, storeBytes: this.store.byteLength, rerankBytes: this.rerankStore?.byteLength ?? 0 };
   }
 
-  /** Results over slots as the caller sees them: ids (not slots) and, with keys, keys. */
-  private results(slots: Int32Array, scores: Float32Array): SearchResult {
-    const ids = this.order === null ? slots : this.order.idsOf(slots);
-    return this.keys ? { ids, scores, keys: this.keys.keysOf(slots) } : { ids, scores };
-  }
 
   private resolveRerank(rerank: number | undefined): number {
     if (rerank === undefined || rerank === 0) return 0;
@@ -370,6 +369,12 @@ export class HnswIndex extends LivingIndex {
     if (this.rerankStore === null) fail('INVALID_ARGUMENT', 'rerank needs the plain vectors: this index does not keep them (quantize with keepPlain)');
     return rerank;
   }
+}
+
+/** Results over slots as the caller sees them: ids (not slots) and, with keys, keys. */
+function resultsOf(slots: Int32Array, scores: Float32Array, order: ItemOrder | null, keys: ItemKeys | null): SearchResult {
+  const ids = order === null ? slots : order.idsOf(slots);
+  return keys ? { ids, scores, keys: keys.keysOf(slots) } : { ids, scores };
 }
 
 /** The early-termination slack: a finite number >= 0, or Infinity (off) when not given. */

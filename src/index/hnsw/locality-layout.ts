@@ -103,7 +103,7 @@ export function movedStore(store: VectorStore, from: Uint32Array, inPlace: boole
 /** Keys with entry s = entry `from[s]` (null entries, removed slots, stay null). */
 export function movedKeys(keys: ItemKeys, from: Uint32Array): ItemKeys {
   const list = Array.from(from, (s) => keys.keyOf(s));
-  return ItemKeys.from(list as ItemKey[], from.length, (s) => list[s] === null);
+  return ItemKeys.from(list as ItemKey[], from.length, (s) => list[s] === null, keys.kind);
 }
 
 /** Labels with row s = row `from[s]`. */
