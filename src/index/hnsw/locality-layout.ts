@@ -15,7 +15,7 @@ import type { IndexState } from './mutations.js';
  * neighbours are scattered over the whole store; once the store outgrows the caches a search
  * then waits on memory for almost every row (the 200k profile: ~45 % in the kernel waiting on
  * rows). Measured QPS at recall@10 0.95, same graph before and after, one process: synthetic
- * 200k x 128 +6-9 %, 1M x 128 +5-10 %, MNIST 60k x 784 +4 %, bge and splade +1-3 %, 20k x 128 +1 %
+ * 200k x 128 +6-11 %, 1M x 128 +5-10 %, MNIST 60k x 784 +4 %, bge and splade +1-3 %, 20k x 128 +1 %
  * (bench/README.md, "Locality layout").
  * kANNolo ships a permuted layout for the same reason (graph reordering for ANN search: Coleman
  * et al., NeurIPS 2022); breadth-first is the simplest such order and costs O(edges).
