@@ -3,7 +3,7 @@ import { sharedArray } from '../util/shared-memory.js';
 
 /**
  * Where each item lives when an index keeps its items in another order than their ids: the
- * locality layout (see locality-order.ts) stores graph neighbours next to each other, so an
+ * locality layout (see hnsw/locality-layout.ts) stores graph neighbours next to each other, so an
  * item's id (its position in the data it was built from, or the id an add gave it) and its
  * slot (its row in the store and node in the graph) differ. Everything inside the index
  * (graph, stores, keys, labels, removed set, worker threads, GPU copies) works on slots;

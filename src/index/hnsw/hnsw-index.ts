@@ -165,7 +165,6 @@ export class HnswIndex extends LivingIndex {
    * memory: only for the build's own index, whose store nobody else holds.
    */
   private laidOut(layout: HnswIndexOptions['layout'] = 'locality'): HnswIndex {
-    checkLayout(layout);
     if (layout === 'insertion') return this;
     return HnswIndex.fromState(inLayout(this.state, layout, true), this.buildParams);
   }
@@ -179,7 +178,6 @@ export class HnswIndex extends LivingIndex {
    */
   withLayout(layout: Layout): HnswIndex {
     checkLayout(layout);
-    if (layout === 'insertion' && this.order === null) return this;
     const s = inLayout(this.state, layout, false);
     return s === this.state ? this : HnswIndex.fromState(s, this.buildParams);
   }
@@ -361,7 +359,6 @@ export class HnswIndex extends LivingIndex {
   get memory(): { graphBytes: number; storeBytes: number; rerankBytes: number } {
     return { graphBytes: this.graph.byteLength, storeBytes: this.store.byteLength, rerankBytes: this.rerankStore?.byteLength ?? 0 };
   }
-
 
   private resolveRerank(rerank: number | undefined): number {
     if (rerank === undefined || rerank === 0) return 0;

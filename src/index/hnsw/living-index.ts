@@ -1,13 +1,12 @@
 import { fail } from '../../errors.js';
 import type { Dataset, Vector } from '../../types.js';
 import { WorkerPool } from '../../parallel/pool.js';
-import { ItemKeys, type ItemKey } from '../item-keys.js';
-import { ItemLabels } from '../item-labels.js';
+import type { ItemKey } from '../item-keys.js';
 import { Tombstones } from '../tombstones.js';
 import { buildGraphParallel, insertRangeParallel } from './parallel-build.js';
 import { insertNodes } from './build.js';
-import { inLayout } from './locality-layout.js';
-import { addItems, idsOfKeys, linkStore, liveIds, prepareAdd, removeIds, slotOfId, type AddOptions, type BuildSettings, type IndexState, type LabelRow } from './mutations.js';
+import { inLayout, movedKeys, movedLabels } from './locality-layout.js';
+import { addItems, idsOfKeys, linkStore, liveIds, liveSlotOfKey, prepareAdd, removeIds, slotOfId, type AddOptions, type BuildSettings, type IndexState, type LabelRow } from './mutations.js';
 
 export type { AddOptions, LabelRow } from './mutations.js';
 
@@ -110,12 +109,12 @@ export abstract class LivingIndex {
 
   /** Whether `key` (an id, without keys) is a live item. */
   has(key: ItemKey): boolean {
-    return this.slotOfKey(key) >= 0;
+    return liveSlotOfKey(this.state, key) >= 0;
   }
 
   /** The id of a live item's key (what results' `ids` hold, and { bitset } filters index), or -1. */
   idOf(key: ItemKey): number {
-    const slot = this.slotOfKey(key);
+    const slot = liveSlotOfKey(this.state, key);
     if (slot < 0) return -1;
     return this.state.order ? this.state.order.idOf(slot) : slot;
   }
@@ -125,13 +124,6 @@ export abstract class LivingIndex {
     const s = this.state;
     const slot = typeof id === 'number' ? slotOfId(s, id) : -1;
     return slot < 0 || s.keys === null ? null : s.keys.keyOf(slot);
-  }
-
-  /** The slot of a live item's key (its id, without keys), or -1. */
-  protected slotOfKey(key: ItemKey): number {
-    const s = this.state;
-    const slot = s.keys !== null ? s.keys.idOf(key) : typeof key === 'number' ? slotOfId(s, key) : -1;
-    return slot >= 0 && !s.removed.has(slot) ? slot : -1;
   }
 
   /**
@@ -158,13 +150,11 @@ export abstract class LivingIndex {
     const graph = await this.whileSearching(
       WorkerPool.threadsFor(options.threads).then((threads) => buildGraphParallel(rerankStore ?? store, { m, efConstruction, seed, threads, signal: options.signal })),
     );
-    const ids = Array.from(live);
-    const keys = s.keys === null ? null : s.keys.toArray();
     const compacted: IndexState = {
       graph, store, rerankStore,
-      keys: keys === null ? null : ItemKeys.from(ids.map((id) => keys[id]!), ids.length),
-      labels: s.labels === null ? null : ItemLabels.from(ids.map((id) => Array.from(s.labels!.of(id))), ids.length),
-      removed: Tombstones.none(ids.length),
+      keys: s.keys === null ? null : movedKeys(s.keys, live),
+      labels: s.labels === null ? null : movedLabels(s.labels, live),
+      removed: Tombstones.none(live.length),
       exclusive: true,
     };
     // A laid-out index stays laid out (the rebuild's stores and graph are its own: in place).

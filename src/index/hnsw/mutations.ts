@@ -148,18 +148,18 @@ export function slotOfId(state: IndexState, id: number): number {
   return Number.isInteger(id) && id >= 0 && id < state.graph.n ? id : -1;
 }
 
+/** The slot of a live item's key (of its id, on an index without keys), or -1. */
+export function liveSlotOfKey(state: IndexState, key: ItemKey): number {
+  const slot = state.keys !== null ? state.keys.idOf(key) : typeof key === 'number' ? slotOfId(state, key) : -1;
+  return slot >= 0 && !state.removed.has(slot) ? slot : -1;
+}
+
 /** The slots of `keys` (of ids, on an index without keys); unknown ones fail. */
 export function idsOfKeys(state: IndexState, keys: readonly ItemKey[]): number[] {
   if (!Array.isArray(keys)) fail('INVALID_ARGUMENT', 'give the keys to remove as an array');
   const ids = new Set<number>();
   for (const key of keys) {
-    let id: number;
-    if (state.keys === null) {
-      id = typeof key === 'number' ? slotOfId(state, key) : -1;
-      if (id >= 0 && state.removed.has(id)) id = -1;
-    } else {
-      id = state.keys.idOf(key);
-    }
+    const id = liveSlotOfKey(state, key);
     if (id < 0) fail('INVALID_ARGUMENT', `${state.keys === null ? 'id' : 'key'} ${JSON.stringify(key)} is not in the index`);
     ids.add(id);
   }
