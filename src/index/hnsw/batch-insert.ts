@@ -24,7 +24,10 @@ export interface BatchSpan {
   /** The graph's entry point and top level when the batch began. */
   readonly entryPoint: number;
   readonly maxLevel: number;
-  /** Per batch node: its picks, level l at slotAt[i] + l * (m + 1) (a count, then ids). */
+  /**
+   * Per batch node: its picks, level l at slotAt[i] + l * (m + 1): a word with the count (low
+   * 16 bits) and how many passed the heuristic (high 16 bits, see Linker.selDiverse), then ids.
+   */
   readonly slotAt: Uint32Array;
   readonly scratch: Uint32Array;
 }
@@ -51,9 +54,10 @@ export class BatchInserter {
   private intraDists = new Float64Array(64);
   private order = new Uint32Array(64);
 
-  constructor(private readonly store: VectorStore, private readonly graph: HnswGraph, private readonly efConstruction: number, keepPruned: boolean) {
+  /** `trackDiversePrefix`: see Linker (on for builds; a test turns it off to compare). */
+  constructor(private readonly store: VectorStore, private readonly graph: HnswGraph, private readonly efConstruction: number, keepPruned: boolean, trackDiversePrefix = true) {
     this.searcher = new LayerSearcher(graph.n, graph.m0, level0WidthFor(store));
-    this.linker = new Linker(store, graph, keepPruned);
+    this.linker = new Linker(store, graph, keepPruned, trackDiversePrefix);
     this.candIds = new Uint32Array(efConstruction + 1);
     this.candDists = new Float64Array(efConstruction + 1);
     this.mergeIds = new Uint32Array(efConstruction + 65);
@@ -88,7 +92,7 @@ export class BatchInserter {
       const total = Math.min(this.merge(count, intra), Math.max(count, this.efConstruction));
       const picked = this.linker.select(this.mergeIds, this.mergeDists, total, m);
       const at = span.slotAt[x - span.from]! + l * (m + 1);
-      span.scratch[at] = picked;
+      span.scratch[at] = picked | (this.linker.selDiverse << 16);
       span.scratch.set(this.linker.selIds.subarray(0, picked), at + 1);
     }
     ev.release?.();
@@ -103,13 +107,13 @@ export class BatchInserter {
       if (x % workers !== worker) continue;
       for (let l = g.levels[x]!; l >= 0; l--) {
         const at = slotAt[x - from]! + l * (m + 1);
-        g.setLinks(x, l, scratch.subarray(at + 1), scratch[at]!);
+        this.linker.setLinks(x, l, scratch.subarray(at + 1), scratch[at]! & 0xffff, scratch[at]! >>> 16);
       }
     }
     for (let x = from; x < to; x++) {
       for (let l = g.levels[x]!; l >= 0; l--) {
         const at = slotAt[x - from]! + l * (m + 1);
-        const count = scratch[at]!;
+        const count = scratch[at]! & 0xffff;
         for (let i = 1; i <= count; i++) {
           const t = scratch[at + i]!;
           if (t % workers === worker) this.linker.connect(t, x, l);

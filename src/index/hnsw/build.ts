@@ -56,7 +56,7 @@ export function resolveBuildParams(params: HnswBuildParams): { m: number; efCons
 export function buildGraph(store: VectorStore, params: HnswBuildParams = {}): HnswGraph {
   const { m, efConstruction, seed } = resolveBuildParams(params);
   const n = store.size;
-  const builder = new GraphBuilder(store, new HnswGraph(m, drawLevels(n, m, seed)), efConstruction, params.keepPruned ?? false);
+  const builder = new GraphBuilder(store, new HnswGraph(m, drawLevels(n, m, seed)), efConstruction, params.keepPruned ?? false, true);
   const step = Math.max(1, Math.floor(n / 100));
   for (let i = 0; i < n; i++) {
     builder.insert(i);
@@ -72,7 +72,7 @@ export function buildGraph(store: VectorStore, params: HnswBuildParams = {}): Hn
 export async function buildGraphSerialAsync(store: VectorStore, params: HnswBuildParams & { signal?: AbortSignal }): Promise<HnswGraph> {
   const { m, efConstruction, seed, keepPruned } = resolveBuildParams(params);
   const n = store.size;
-  const builder = new GraphBuilder(store, new HnswGraph(m, drawLevels(n, m, seed)), efConstruction, keepPruned);
+  const builder = new GraphBuilder(store, new HnswGraph(m, drawLevels(n, m, seed)), efConstruction, keepPruned, true);
   const step = Math.max(1, Math.floor(n / 100));
   let sliceStart = performance.now();
   for (let i = 0; i < n; i++) {
@@ -92,7 +92,8 @@ export async function buildGraphSerialAsync(store: VectorStore, params: HnswBuil
  * in the given order (a living index's add). The graph's levels for them must be drawn.
  */
 export function insertNodes(store: VectorStore, graph: HnswGraph, ids: readonly number[], efConstruction: number, keepPruned = false): void {
-  const builder = new GraphBuilder(store, graph, efConstruction, keepPruned);
+  // No diverse-prefix tracking (see Linker): it needs a word per node, too much for a small add.
+  const builder = new GraphBuilder(store, graph, efConstruction, keepPruned, false);
   for (const id of ids) builder.insert(id);
 }
 
@@ -109,9 +110,10 @@ class GraphBuilder {
     readonly graph: HnswGraph,
     private readonly efConstruction: number,
     keepPruned: boolean,
+    trackDiversePrefix: boolean,
   ) {
     this.searcher = new LayerSearcher(store.size, this.graph.m0, level0WidthFor(store));
-    this.linker = new Linker(store, graph, keepPruned);
+    this.linker = new Linker(store, graph, keepPruned, trackDiversePrefix);
     const cap = Math.max(efConstruction, this.graph.m0) + 1;
     this.candIds = new Uint32Array(cap);
     this.candDists = new Float64Array(cap);
@@ -140,7 +142,7 @@ class GraphBuilder {
       cur = this.candIds[0]!;
       curDist = this.candDists[0]!;
       const selected = this.linker.select(this.candIds, this.candDists, count, g.m);
-      g.setLinks(node, l, this.linker.selIds, selected);
+      this.linker.setLinks(node, l, this.linker.selIds, selected, this.linker.selDiverse);
       // Copy before connect(): pruning reuses selIds.
       const chosen = this.linker.selIds.slice(0, selected);
       for (let i = 0; i < selected; i++) this.linker.connect(chosen[i]!, node, l);
