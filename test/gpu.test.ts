@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
-  FlatIndex, GpuDenseEvaluator, GpuPqEvaluator, GpuSparseEvaluator, HnswIndex, ProductQuantizer, gpuAssigner,
-  recallAtK, requestGpu, type BatchEvaluator, type Dataset, type PlainDenseStore, type PqStore, type VectorStore,
+  FlatIndex, GpuDenseEvaluator, GpuPqEvaluator, GpuSparseEvaluator, HnswIndex, ProductQuantizer, ScalarQuantizer, gpuAssigner,
+  recallAtK, requestGpu, type BatchEvaluator, type Dataset, type PlainDenseStore, type PqStore, type ScalarStore, type VectorStore,
 } from '../src/index.js';
+import { GpuScalarEvaluator } from '../src/gpu/gpu-scalar.js';
 import { assignPoints } from '../src/quant/kmeans.js';
 import { loadBge, loadMnistWithTruth, loadSplade } from './helpers/data.js';
 import { describeGpu, gpu } from './helpers/gpu.js';
@@ -19,8 +20,8 @@ function pairs(count: number, slots: number, items: number) {
   return { s, ids };
 }
 
-/** GPU and CPU batch evaluators agree on every pair (relative error <= 1e-4). */
-async function expectSameDistances(gpuEv: BatchEvaluator, store: VectorStore, queries: Dataset, nq: number, count = 4000) {
+/** GPU and CPU batch evaluators agree on every pair (relative error <= tolerance); returns the worst. */
+async function expectSameDistances(gpuEv: BatchEvaluator, store: VectorStore, queries: Dataset, nq: number, count = 4000, tolerance = 1e-4): Promise<number> {
   const cpuEv = store.batchEvaluator();
   await gpuEv.setQueries(queries, 0, nq);
   cpuEv.setQueries(queries, 0, nq);
@@ -31,7 +32,8 @@ async function expectSameDistances(gpuEv: BatchEvaluator, store: VectorStore, qu
   cpuEv.distances(s, ids, count, b);
   let worst = 0;
   for (let i = 0; i < count; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1e-3, Math.abs(b[i]!)));
-  expect(worst).toBeLessThanOrEqual(1e-4);
+  expect(worst).toBeLessThanOrEqual(tolerance);
+  return worst;
 }
 
 describeGpu('WebGPU on MNIST (always available data)', () => {
@@ -69,6 +71,26 @@ describeGpu('WebGPU on MNIST (always available data)', () => {
     const big = await index.searchBatch(queries.slice(0, 300), 5, { backend: 'auto' });
     expect(big.backend).toBe(gpu!.software ? 'cpu' : 'gpu');
     expect((await index.searchBatch(queries.slice(0, 70), 5, { backend: 'cpu' })).backend).toBe('cpu');
+  });
+
+  it('f16 and SQ8 codes on the hybrid path: the pair kernel matches the CPU, and so do the results', async () => {
+    const { base, queries } = await loadMnistWithTruth(20_000, 1_000);
+    const q = queries.slice(0, 40);
+    for (const metric of ['l2', 'ip'] as const) {
+      const plain = HnswIndex.build(base.slice(0, 3000), { metric, m: 12, efConstruction: 60 });
+      for (const encoding of ['f16', 'sq8'] as const) {
+        const index = plain.quantize(new ScalarQuantizer(encoding), { keepPlain: false });
+        const worst = await expectSameDistances(new GpuScalarEvaluator(gpu!, index.store as ScalarStore), index.store, queries, 32, 2000);
+        const cpu = await index.searchBatch(q, 10, { ef: 48 });
+        const onGpu = await index.searchBatch(q, 10, { ef: 48, backend: 'gpu', gpuMode: 'hybrid' });
+        expect(onGpu.backend).toBe('gpu');
+        expect(onGpu.gpuMode).toBe('hybrid');
+        let same = 0;
+        for (let i = 0; i < cpu.ids.length; i++) if (onGpu.ids[i] === cpu.ids[i]) same++;
+        console.log(`hybrid ${encoding} ${metric}: worst pair error ${worst.toExponential(1)}, ${same} of ${cpu.ids.length} results as on the CPU`);
+        expect(same / cpu.ids.length).toBeGreaterThanOrEqual(0.97);
+      }
+    }
   });
 
   it('a store larger than the binding limit is chunked correctly', async () => {

@@ -1,6 +1,9 @@
 import type { ScalarStore } from '../quant/scalar-store.js';
+import type { Dataset } from '../types.js';
 import type { GpuContext } from './device.js';
+import { guarded, type PairKernel } from './dispatch.js';
 import { cachedUpload } from './gpu-dense.js';
+import { PairKernelEvaluator } from './pair-evaluator.js';
 
 /**
  * An f16 or SQ8 store uploaded once for the resident kernel: the code rows as the CPU keeps
@@ -42,4 +45,57 @@ function rowsPerChunkOf(ctx: GpuContext, store: ScalarStore): number {
 
 export function scalarData(ctx: GpuContext, store: ScalarStore): GpuScalarData {
   return cachedUpload(ctx, store, rowsPerChunkOf(ctx, store), () => new GpuScalarData(ctx, store));
+}
+
+/**
+ * The WebGPU BatchEvaluator for f16 and SQ8 stores (scalar_pairs.wgsl): the hybrid path's
+ * distances, on the codes the resident kernel reads too. Queries go up as f32, padded like
+ * the rows.
+ */
+export class GpuScalarEvaluator extends PairKernelEvaluator {
+  private queries: GPUBuffer | null = null;
+  /** Bound in place of the SQ8 ranges for f16 (never read). */
+  private placeholder: GPUBuffer | null = null;
+  private readonly data: GpuScalarData;
+
+  constructor(ctx: GpuContext, store: ScalarStore) {
+    super(ctx);
+    this.data = scalarData(ctx, store);
+  }
+
+  async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
+    const { ctx } = this;
+    const stride = this.data.store.codec.paddedDim;
+    const block = new Float32Array(count * stride);
+    for (let s = 0; s < count; s++) block.set(queries.get(start + s) as Float32Array, s * stride);
+    await guarded(ctx, async () => {
+      if (this.queries) ctx.resources.release(this.queries);
+      this.queries = ctx.resources.storage(block.byteLength);
+      ctx.resources.write(this.queries, block);
+    });
+  }
+
+  protected get kernel(): PairKernel {
+    const { data } = this;
+    const { store } = data;
+    const ranges = data.mins && data.steps ? [data.mins, data.steps] : [this.placeholderBuffer(), this.placeholderBuffer()];
+    return {
+      store: data,
+      shader: 'scalar_pairs',
+      threadsPerPair: 64,
+      bind: (chunk, pairs, out, params) => [chunk, this.queries!, pairs, out, params, ...ranges],
+      paramsOf: (n, groupsX, base) => [n, store.codec.paddedDim / 4, store.metric === 'l2' ? 0 : 1, groupsX, base, store.codec.encoding === 'sq8' ? 1 : 0, 0, 0],
+    };
+  }
+
+  private placeholderBuffer(): GPUBuffer {
+    return (this.placeholder ??= this.ctx.resources.storage(16));
+  }
+
+  dispose(): void {
+    if (this.queries) this.ctx.resources.release(this.queries);
+    if (this.placeholder) this.ctx.resources.release(this.placeholder);
+    this.queries = null;
+    this.placeholder = null;
+  }
 }

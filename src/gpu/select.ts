@@ -2,10 +2,12 @@ import { fail } from '../errors.js';
 import { PlainDenseStore } from '../quant/dense-store.js';
 import { PlainSparseStore } from '../quant/plain.js';
 import { PqStore } from '../quant/pq.js';
+import { ScalarStore } from '../quant/scalar-store.js';
 import type { BatchEvaluator, VectorStore } from '../types.js';
 import { noGpu, requestGpu, retireGpu, type GpuContext } from './device.js';
 import { GpuDenseEvaluator } from './gpu-dense.js';
 import { GpuPqEvaluator } from './gpu-pq.js';
+import { GpuScalarEvaluator } from './gpu-scalar.js';
 import { GpuSparseEvaluator } from './gpu-sparse.js';
 
 export type Backend = 'auto' | 'gpu' | 'cpu';
@@ -53,6 +55,7 @@ export function gpuEvaluatorFor(ctx: GpuContext, store: VectorStore): BatchEvalu
   if (store instanceof PlainDenseStore) return new GpuDenseEvaluator(ctx, store);
   if (store instanceof PqStore) return new GpuPqEvaluator(ctx, store);
   if (store instanceof PlainSparseStore) return new GpuSparseEvaluator(ctx, store);
+  if (store instanceof ScalarStore) return new GpuScalarEvaluator(ctx, store);
   return null;
 }
 
