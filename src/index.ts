@@ -41,6 +41,7 @@ export { gpuExactSearch, GPU_MAX_K } from './gpu/exact.js';
 export { GpuDenseEvaluator } from './gpu/gpu-dense.js';
 export { GpuPqEvaluator } from './gpu/gpu-pq.js';
 export { GpuSparseEvaluator } from './gpu/gpu-sparse.js';
+export { GpuScalarEvaluator } from './gpu/gpu-scalar.js';
 export { gpuAssigner, trainPqOnGpu } from './gpu/kmeans.js';
 
 /** Ends the worker threads of parallel build and search (they restart on the next parallel task). */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeWorkers, DenseDataset, HnswGraph, HnswIndex, PlainDenseStore, PlainSparseStore, SparseDataset } from '../src/index.js';
+import { closeWorkers, DenseDataset, HnswGraph, HnswIndex, PlainDenseStore, PlainSparseStore, ScalarQuantizer, SparseDataset } from '../src/index.js';
 import { BatchInserter, layoutScratch, type BatchSpan } from '../src/index/hnsw/batch-insert.js';
 import { buildGraph, drawLevels, insertNodes } from '../src/index/hnsw/build.js';
 import { batchSizeAfter } from '../src/index/hnsw/parallel-build.js';
@@ -89,7 +89,7 @@ describe('diverse prefix: pruning skips known checks, the graph stays the same',
     expect(words(buildGraph(tracked.store, { m: M, efConstruction: EFC, seed: 6 }))).not.toEqual(words(expected));
   });
 
-  it('holds with keepPruned, on JavaScript kernels, on inner products and on sparse vectors', () => {
+  it('holds with keepPruned, on JavaScript kernels, on inner products, on sparse vectors and on f16/SQ8 codes', () => {
     const js = new PlainDenseStore(base, 'l2', { simd: false });
     expect(words(buildGraph(js, { m: M, efConstruction: EFC, seed: 2 }))).toEqual(words(untrackedBuild(js, 2)));
     const dense = new PlainDenseStore(base, 'l2');
@@ -111,6 +111,14 @@ describe('diverse prefix: pruning skips known checks, the graph stays the same',
     });
     const sparse = new PlainSparseStore(SparseDataset.fromRows(rows, base.dim), 'ip');
     expect(words(buildGraph(sparse, { m: M, efConstruction: EFC, seed: 1 }))).toEqual(words(untrackedBuild(sparse, 1)));
+    // Encoded stores (a graph built on codes with buildOnStore): f16 and SQ8, both metrics.
+    const some = base.slice(0, 1200);
+    for (const encoding of ['f16', 'sq8'] as const) {
+      for (const metric of ['l2', 'ip'] as const) {
+        const codes = new ScalarQuantizer(encoding).encode(some, metric);
+        expect(words(buildGraph(codes, { m: M, efConstruction: EFC, seed: 8 }))).toEqual(words(untrackedBuild(codes, 8)));
+      }
+    }
   });
 
   it('the parallel build (batches, worker threads) equals its batches without tracking', async () => {

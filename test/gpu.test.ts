@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
-  FlatIndex, GpuDenseEvaluator, GpuPqEvaluator, GpuSparseEvaluator, HnswIndex, ProductQuantizer, ScalarQuantizer, gpuAssigner,
+  FlatIndex, GpuDenseEvaluator, GpuPqEvaluator, GpuScalarEvaluator, GpuSparseEvaluator, HnswIndex, ProductQuantizer, ScalarQuantizer, gpuAssigner,
   recallAtK, requestGpu, type BatchEvaluator, type Dataset, type PlainDenseStore, type PqStore, type ScalarStore, type VectorStore,
 } from '../src/index.js';
-import { GpuScalarEvaluator } from '../src/gpu/gpu-scalar.js';
 import { assignPoints } from '../src/quant/kmeans.js';
 import { loadBge, loadMnistWithTruth, loadSplade } from './helpers/data.js';
 import { describeGpu, gpu } from './helpers/gpu.js';
