@@ -36,6 +36,15 @@ export function padRows(src: Float32Array, dim: number, start: number, rows: num
   return out;
 }
 
+/** Dense queries [start, start + count) in a new storage buffer, each row zero-padded to `stride` floats. */
+export function uploadQueries(ctx: GpuContext, queries: Dataset, start: number, count: number, stride: number): GPUBuffer {
+  const block = new Float32Array(count * stride);
+  for (let s = 0; s < count; s++) block.set(queries.get(start + s) as Float32Array, s * stride);
+  const buffer = ctx.resources.storage(block.byteLength);
+  ctx.resources.write(buffer, block);
+  return buffer;
+}
+
 /** Per-context cache of uploaded stores, re-uploaded only if the chunk limit changed. */
 export function cachedUpload<T extends { rowsPerChunk: number }>(
   ctx: GpuContext, store: object, rowsPerChunkNow: number, make: () => T,
@@ -64,14 +73,11 @@ export class GpuDenseEvaluator extends PairKernelEvaluator {
   }
 
   async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
-    const { ctx, data } = this;
-    const stride = data.vecsPerRow * 4;
-    const block = new Float32Array(count * stride);
-    for (let s = 0; s < count; s++) block.set(queries.get(start + s) as Float32Array, s * stride);
+    const { ctx } = this;
     await guarded(ctx, async () => {
       if (this.queries) ctx.resources.release(this.queries);
-      this.queries = ctx.resources.storage(block.byteLength);
-      ctx.resources.write(this.queries, block);
+      this.queries = null;
+      this.queries = uploadQueries(ctx, queries, start, count, this.data.vecsPerRow * 4);
     });
   }
 

@@ -3,7 +3,7 @@ import type { Dataset } from '../types.js';
 import type { GpuContext } from './device.js';
 import { encodeDispatch, grid, guarded, type PairKernel } from './dispatch.js';
 import { PairKernelEvaluator } from './pair-evaluator.js';
-import { cachedUpload } from './gpu-dense.js';
+import { cachedUpload, uploadQueries } from './gpu-dense.js';
 
 /** PQ codes (packed 4 per u32, rows padded to whole words, chunked) and codebooks on the GPU. */
 export class GpuPqData {
@@ -37,10 +37,7 @@ export function pqData(ctx: GpuContext, store: PqStore): GpuPqData {
 export async function buildLuts(ctx: GpuContext, data: GpuPqData, queries: Dataset, start: number, count: number, encoder: GPUCommandEncoder): Promise<{ luts: GPUBuffer; release: () => void }> {
   const { device, resources } = ctx;
   const { m, dim, dsub } = data.store.pq;
-  const block = new Float32Array(count * dim);
-  for (let s = 0; s < count; s++) block.set(queries.get(start + s) as Float32Array, s * dim);
-  const qBuf = resources.storage(block.byteLength);
-  resources.write(qBuf, block);
+  const qBuf = uploadQueries(ctx, queries, start, count, dim);
   const luts = resources.storage(count * m * PQ_KSUB * 4);
   const total = count * m * PQ_KSUB;
   const g = grid(Math.ceil(total / 64));

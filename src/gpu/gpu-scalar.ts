@@ -2,7 +2,7 @@ import type { ScalarStore } from '../quant/scalar-store.js';
 import type { Dataset } from '../types.js';
 import type { GpuContext } from './device.js';
 import { guarded, type PairKernel } from './dispatch.js';
-import { cachedUpload } from './gpu-dense.js';
+import { cachedUpload, uploadQueries } from './gpu-dense.js';
 import { PairKernelEvaluator } from './pair-evaluator.js';
 
 /**
@@ -65,13 +65,10 @@ export class GpuScalarEvaluator extends PairKernelEvaluator {
 
   async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
     const { ctx } = this;
-    const stride = this.data.store.codec.paddedDim;
-    const block = new Float32Array(count * stride);
-    for (let s = 0; s < count; s++) block.set(queries.get(start + s) as Float32Array, s * stride);
     await guarded(ctx, async () => {
       if (this.queries) ctx.resources.release(this.queries);
-      this.queries = ctx.resources.storage(block.byteLength);
-      ctx.resources.write(this.queries, block);
+      this.queries = null;
+      this.queries = uploadQueries(ctx, queries, start, count, this.data.store.codec.paddedDim);
     });
   }
 

@@ -4,7 +4,7 @@ import { PqStore } from '../../quant/pq.js';
 import { ScalarStore } from '../../quant/scalar-store.js';
 import type { Dataset, VectorStore } from '../../types.js';
 import type { GpuContext } from '../device.js';
-import { cachedUpload, denseData, padRows } from '../gpu-dense.js';
+import { cachedUpload, denseData, uploadQueries } from '../gpu-dense.js';
 import { buildLuts, pqData } from '../gpu-pq.js';
 import { GpuSparseData, scatterQueries } from '../gpu-sparse.js';
 import { scalarData } from '../gpu-scalar.js';
@@ -63,10 +63,7 @@ function denseKernel(ctx: GpuContext, store: PlainDenseStore): ResidentStoreKern
     itemsPerDistance: data.vecsPerRow,
     maxQueriesPerDispatch: queryLimit(ctx, stride * 4),
     async prepare(_encoder, queries, start, count) {
-      const block = new Float32Array(count * stride);
-      for (let s = 0; s < count; s++) block.set(padRows(queries.get(start + s) as Float32Array, store.dim, 0, 1, stride), s * stride);
-      const buf = ctx.resources.storage(block.byteLength);
-      ctx.resources.write(buf, block);
+      const buf = uploadQueries(ctx, queries, start, count, stride);
       return { bindings: [buf], release: () => ctx.resources.release(buf) };
     },
   };
@@ -109,10 +106,7 @@ function scalarKernel(ctx: GpuContext, store: ScalarStore): ResidentStoreKernel 
     itemsPerDistance: vecs,
     maxQueriesPerDispatch: queryLimit(ctx, paddedDim * 4),
     async prepare(_encoder, queries, start, count) {
-      const block = new Float32Array(count * paddedDim);
-      for (let s = 0; s < count; s++) block.set(queries.get(start + s) as Float32Array, s * paddedDim);
-      const buf = ctx.resources.storage(block.byteLength);
-      ctx.resources.write(buf, block);
+      const buf = uploadQueries(ctx, queries, start, count, paddedDim);
       const ranges = data.mins && data.steps ? [data.mins, data.steps] : [];
       return { bindings: [buf, ...ranges], release: () => ctx.resources.release(buf) };
     },
