@@ -1,8 +1,7 @@
 import type { PlainDenseStore } from '../quant/dense-store.js';
-import type { Dataset } from '../types.js';
 import type { GpuContext } from './device.js';
-import { guarded, type PairKernel } from './dispatch.js';
-import { PairKernelEvaluator } from './pair-evaluator.js';
+import type { PairKernel } from './dispatch.js';
+import { QueryRowsEvaluator } from './pair-evaluator.js';
 
 /**
  * A plain dense store uploaded once: rows padded to whole vec4s, split into chunks that each
@@ -36,15 +35,6 @@ export function padRows(src: Float32Array, dim: number, start: number, rows: num
   return out;
 }
 
-/** Dense queries [start, start + count) in a new storage buffer, each row zero-padded to `stride` floats. */
-export function uploadQueries(ctx: GpuContext, queries: Dataset, start: number, count: number, stride: number): GPUBuffer {
-  const block = new Float32Array(count * stride);
-  for (let s = 0; s < count; s++) block.set(queries.get(start + s) as Float32Array, s * stride);
-  const buffer = ctx.resources.storage(block.byteLength);
-  ctx.resources.write(buffer, block);
-  return buffer;
-}
-
 /** Per-context cache of uploaded stores, re-uploaded only if the chunk limit changed. */
 export function cachedUpload<T extends { rowsPerChunk: number }>(
   ctx: GpuContext, store: object, rowsPerChunkNow: number, make: () => T,
@@ -64,21 +54,15 @@ export function denseData(ctx: GpuContext, store: PlainDenseStore): GpuDenseData
 }
 
 /** The WebGPU BatchEvaluator for plain dense stores (dense_pairs.wgsl). */
-export class GpuDenseEvaluator extends PairKernelEvaluator {
-  private queries: GPUBuffer | null = null;
+export class GpuDenseEvaluator extends QueryRowsEvaluator {
   private readonly data: GpuDenseData;
   constructor(ctx: GpuContext, store: PlainDenseStore) {
     super(ctx);
     this.data = denseData(ctx, store);
   }
 
-  async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
-    const { ctx } = this;
-    await guarded(ctx, async () => {
-      if (this.queries) ctx.resources.release(this.queries);
-      this.queries = null;
-      this.queries = uploadQueries(ctx, queries, start, count, this.data.vecsPerRow * 4);
-    });
+  protected get queryStride(): number {
+    return this.data.vecsPerRow * 4;
   }
 
   /** dense_pairs.wgsl over this store and the bound queries. */
@@ -91,10 +75,4 @@ export class GpuDenseEvaluator extends PairKernelEvaluator {
       paramsOf: (n, groupsX, base) => [n, this.data.vecsPerRow, this.data.store.metric === 'l2' ? 0 : 1, groupsX, base],
     };
   }
-
-  dispose(): void {
-    if (this.queries) this.ctx.resources.release(this.queries);
-    this.queries = null;
-  }
 }
-

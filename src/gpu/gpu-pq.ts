@@ -2,8 +2,8 @@ import { PQ_KSUB, type PqStore } from '../quant/pq.js';
 import type { Dataset } from '../types.js';
 import type { GpuContext } from './device.js';
 import { encodeDispatch, grid, guarded, type PairKernel } from './dispatch.js';
-import { PairKernelEvaluator } from './pair-evaluator.js';
-import { cachedUpload, uploadQueries } from './gpu-dense.js';
+import { PairKernelEvaluator, uploadQueries } from './pair-evaluator.js';
+import { cachedUpload } from './gpu-dense.js';
 
 /** PQ codes (packed 4 per u32, rows padded to whole words, chunked) and codebooks on the GPU. */
 export class GpuPqData {

@@ -1,9 +1,8 @@
 import type { ScalarStore } from '../quant/scalar-store.js';
-import type { Dataset } from '../types.js';
 import type { GpuContext } from './device.js';
-import { guarded, type PairKernel } from './dispatch.js';
-import { cachedUpload, uploadQueries } from './gpu-dense.js';
-import { PairKernelEvaluator } from './pair-evaluator.js';
+import type { PairKernel } from './dispatch.js';
+import { cachedUpload } from './gpu-dense.js';
+import { QueryRowsEvaluator } from './pair-evaluator.js';
 
 /**
  * An f16 or SQ8 store uploaded once for the resident kernel: the code rows as the CPU keeps
@@ -52,8 +51,7 @@ export function scalarData(ctx: GpuContext, store: ScalarStore): GpuScalarData {
  * distances, on the codes the resident kernel reads too. Queries go up as f32, padded like
  * the rows.
  */
-export class GpuScalarEvaluator extends PairKernelEvaluator {
-  private queries: GPUBuffer | null = null;
+export class GpuScalarEvaluator extends QueryRowsEvaluator {
   /** Bound in place of the SQ8 ranges for f16 (never read). */
   private placeholder: GPUBuffer | null = null;
   private readonly data: GpuScalarData;
@@ -63,13 +61,8 @@ export class GpuScalarEvaluator extends PairKernelEvaluator {
     this.data = scalarData(ctx, store);
   }
 
-  async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
-    const { ctx } = this;
-    await guarded(ctx, async () => {
-      if (this.queries) ctx.resources.release(this.queries);
-      this.queries = null;
-      this.queries = uploadQueries(ctx, queries, start, count, this.data.store.codec.paddedDim);
-    });
+  protected get queryStride(): number {
+    return this.data.store.codec.paddedDim;
   }
 
   protected get kernel(): PairKernel {
@@ -89,10 +82,9 @@ export class GpuScalarEvaluator extends PairKernelEvaluator {
     return (this.placeholder ??= this.ctx.resources.storage(16));
   }
 
-  dispose(): void {
-    if (this.queries) this.ctx.resources.release(this.queries);
+  override dispose(): void {
+    super.dispose();
     if (this.placeholder) this.ctx.resources.release(this.placeholder);
-    this.queries = null;
     this.placeholder = null;
   }
 }

@@ -26,3 +26,38 @@ export abstract class PairKernelEvaluator implements BatchEvaluator {
     return guarded(this.ctx, () => scoreNeighbours(this.ctx, this.kernel, graph, slots, nodes, count, out));
   }
 }
+
+/**
+ * A pair-kernel evaluator whose queries go up as f32 rows of `queryStride` floats (dense,
+ * f16/SQ8): it holds the query buffer of the batch bound now.
+ */
+export abstract class QueryRowsEvaluator extends PairKernelEvaluator {
+  protected queries: GPUBuffer | null = null;
+
+  /** Floats per uploaded query row (the dimension padded as the kernel reads rows). */
+  protected abstract get queryStride(): number;
+
+  async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
+    const { ctx } = this;
+    await guarded(ctx, async () => {
+      if (this.queries) ctx.resources.release(this.queries);
+      this.queries = null;
+      this.queries = uploadQueries(ctx, queries, start, count, this.queryStride);
+    });
+  }
+
+  dispose(): void {
+    if (this.queries) this.ctx.resources.release(this.queries);
+    this.queries = null;
+  }
+}
+
+/** Dense queries [start, start + count) in a new storage buffer, each row zero-padded to `stride` floats. */
+export function uploadQueries(ctx: GpuContext, queries: Dataset, start: number, count: number, stride: number): GPUBuffer {
+  const block = new Float32Array(count * stride);
+  for (let s = 0; s < count; s++) block.set(queries.get(start + s) as Float32Array, s * stride);
+  const buffer = ctx.resources.storage(block.byteLength);
+  ctx.resources.write(buffer, block);
+  return buffer;
+}
+
