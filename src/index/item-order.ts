@@ -49,6 +49,12 @@ export class ItemOrder {
     return Number.isInteger(id) && id >= 0 && id < this.size ? this.slots[id]! : -1;
   }
 
+  /** Sorts `slots` in place by the ids of their items (renumbering and reuse go in id order). */
+  sortByIds<T extends number[] | Uint32Array>(slots: T): T {
+    const items = this.items;
+    return slots.sort((a: number, b: number) => items[a]! - items[b]!) as T;
+  }
+
   /** Result slots as item ids (a new array; -1, a missing result, stays). */
   idsOf(slots: Int32Array): Int32Array {
     const out = new Int32Array(slots.length);

@@ -138,7 +138,7 @@ export abstract class LivingIndex {
     if (s.removed.count === 0) return;
     const live = liveIds(s);
     // Renumbered in id order: sorted by id when slots are laid out otherwise.
-    if (s.order) live.sort((a, b) => s.order!.idOf(a) - s.order!.idOf(b));
+    s.order?.sortByIds(live);
     if (live.length === 0) fail('INVALID_ARGUMENT', 'every item was removed: there is nothing to compact into (add items first)');
     const subset = (store: IndexState['store']) => {
       if (store.subset === undefined) fail('INVALID_ARGUMENT', `this index's ${store.kind} store cannot be compacted`);

@@ -110,10 +110,7 @@ export function prepareAdd(
   }
   const free = current.removed.freeSlots();
   // Items without keys take the freed ids in id order, whatever slots those ids are in.
-  if (current.keys === null && current.order) {
-    const order = current.order;
-    free.sort((a, b) => order.idOf(a) - order.idOf(b));
-  }
+  if (current.keys === null && current.order) current.order.sortByIds(free);
   const slots: number[] = free.slice(0, count);
   const oldCapacity = current.graph.n;
   for (let next = oldCapacity; slots.length < count; next++) slots.push(next);
