@@ -212,6 +212,17 @@ class WasmDenseEvaluator implements QueryEvaluator {
   }
   distance(id: number): number {
     const a = this.arena;
+    if (this.ownsSlot) {
+      // An external query: through the gather kernel, whose sums differ from the one-row
+      // kernel's in the last bits, so that its distance to an item is one number however it is
+      // asked (single or batched search, entry point or neighbour). The one-row kernel serves
+      // item-to-item distances (the build's neighbour heuristic), where it is faster.
+      a.stageId(id);
+      if (this.isL2) a.kernels.l2Gather(this.qPtr, 0, a.nbytes, a.idsPtr, 1, a.outPtr);
+      else a.kernels.ipGather(this.qPtr, 0, a.nbytes, a.idsPtr, 1, a.outPtr);
+      const d = a.f32[a.outPtr >>> 2]!;
+      return this.isL2 ? d : -d;
+    }
     return this.isL2 ? a.kernels.l2(this.qPtr, id * a.nbytes, a.nbytes) : -a.kernels.ip(this.qPtr, id * a.nbytes, a.nbytes);
   }
   distances(ids: Uint32Array, count: number, out: Float64Array): void {

@@ -57,6 +57,7 @@ export const op = {
   i32And: [0x71],
   i32Shl: [0x74],
   i32GeU: [0x4f],
+  i32LtU: [0x49],
   i32GtU: [0x4b],
   f32Const0: [0x43, 0, 0, 0, 0],
   f32Add: [0x92],
@@ -96,6 +97,10 @@ export const op = {
   f32ConvertI32S: [0xb2],
   call: (f: number) => [0x10, ...uleb(f)],
   block: [0x02, 0x40],
+  /** if ... end with no result (pops the i32 condition). */
+  if: [0x04, 0x40],
+  /** select: (a, b, cond) -> cond ? a : b. */
+  select: [0x1b],
   loop: [0x03, 0x40],
   br: (depth: number) => [0x0c, ...uleb(depth)],
   brIf: (depth: number) => [0x0d, ...uleb(depth)],

@@ -1,12 +1,13 @@
 import { encodeModule, MAX_PAGES, F32, I32, op, V128, type FuncDef } from './encoder.js';
 import { PQ_KERNELS, type PqWasmKernels } from './kernels-pq.js';
-import { gatherKernel, pairsKernel } from './loops.js';
+import { groupedDenseKernels } from './kernels-group.js';
 import { scalarKernels, type ScalarWasmKernels } from './kernels-scalar.js';
 import { sparseKernels, type SparseWasmKernels } from './kernels-sparse.js';
 
 /**
  * WebAssembly SIMD distance kernels (f32x4, four accumulators = 16 floats per iteration, a
- * scalar tail). Pointers and lengths are in bytes of the imported memory.
+ * scalar tail). Pointers and lengths are in bytes of the imported memory. The gather and pairs
+ * loops score four rows per call (kernels-group.ts, one accumulator per row).
  *
  *   l2(a, b, nbytes) / ip(a, b, nbytes)                     -> f32 (ip returns the dot product)
  *   l2Gather / ipGather(q, base, nbytes, ids, count, out)   out[j] = f(q, base + ids[j]*nbytes)
@@ -80,10 +81,7 @@ export function kernelModule(shared: boolean): WebAssembly.Module | null {
     const funcs = [
       oneKernel('l2', true), // 0
       oneKernel('ip', false), // 1
-      gatherKernel('l2Gather', 0),
-      gatherKernel('ipGather', 1),
-      pairsKernel('l2Pairs', 0),
-      pairsKernel('ipPairs', 1),
+      ...groupedDenseKernels(2),
       ...PQ_KERNELS,
       ...sparseKernels(),
     ];

@@ -39,10 +39,9 @@ export function touchRows(l: TouchLocals): number[][] {
  * `one` in the module): every store kind scores a list of items or a batch round with them.
  *
  *   gather(q, base, nbytes, ids, count, out)        out[j] = one(q, base + ids[j]*nbytes, nbytes)
- *   pairs(qbase, base, nbytes, slots, ids, count, out)
- *                           out[j] = one(qbase + slots[j]*nbytes, base + ids[j]*nbytes, nbytes)
- *   stridedPairs(qbase, qstride, base, nbytes, slots, ids, count, out): pairs whose prepared
- *     queries are qstride bytes each (encoded stores: a query is f32 while an item is a code).
+ *   stridedPairs(qbase, qstride, base, nbytes, slots, ids, count, out)
+ *                           out[j] = one(qbase + slots[j]*qstride, base + ids[j]*nbytes, nbytes)
+ *     (encoded stores: a prepared query is qstride bytes of f32 while an item is nbytes of code).
  */
 export function gatherKernel(name: string, one: number): FuncDef {
   // params: 0 q, 1 base, 2 nbytes, 3 ids, 4 count, 5 out; local 6 j
@@ -67,22 +66,12 @@ export function gatherKernel(name: string, one: number): FuncDef {
   };
 }
 
-export function pairsKernel(name: string, one: number): FuncDef {
-  return pairsLoop(name, one, false);
-}
-
 export function stridedPairsKernel(name: string, one: number): FuncDef {
-  return pairsLoop(name, one, true);
-}
-
-function pairsLoop(name: string, one: number, strided: boolean): FuncDef {
-  // params: qbase, [qstride], base, nbytes, slots, ids, count, out; locals j, j*4
-  const s = strided ? 1 : 0;
-  const QB = 0, QS = s ? 1 : 2 + s, BASE = 1 + s, N = 2 + s, SLOTS = 3 + s, IDS = 4 + s, COUNT = 5 + s, OUT = 6 + s;
-  const J = 7 + s, J4 = 8 + s;
+  // params: 0 qbase, 1 qstride, 2 base, 3 nbytes, 4 slots, 5 ids, 6 count, 7 out; locals 8 j, 9 j*4
+  const QB = 0, QS = 1, BASE = 2, N = 3, SLOTS = 4, IDS = 5, COUNT = 6, OUT = 7, J = 8, J4 = 9;
   return {
     name,
-    params: new Array<number>(7 + s).fill(I32),
+    params: new Array<number>(8).fill(I32),
     results: [],
     locals: [I32, I32],
     body: [
