@@ -48,7 +48,7 @@ describe('WebAssembly gather and pairs loops', () => {
       }
       for (const [pairs, one] of [['l2Pairs', 'l2'], ['ipPairs', 'ip']] as const) {
         prepare(count);
-        k![pairs](Q, 0, nbytes, SLOTS, IDS, count, OUT);
+        k![pairs](Q, nbytes, 0, nbytes, SLOTS, IDS, count, OUT);
         for (let j = 0; j < count; j++) {
           expect(f32[OUT / 4 + j]).toBeCloseTo(k![one](Q + u32[SLOTS / 4 + j]! * nbytes, u32[IDS / 4 + j]! * nbytes, nbytes), 5);
         }
@@ -57,34 +57,49 @@ describe('WebAssembly gather and pairs loops', () => {
     }
   });
 
-  // The dense gather and pairs score four rows per call (one accumulator each), the one-pair
-  // kernels one row with four: their f32 sums differ in the last bits. A query's distance to
-  // an item must not depend on where the item sits in a list, nor on single vs batched search.
-  it.skipIf(k === null)('dense gather and pairs give every row the same bits wherever it sits, with or without a scalar tail', () => {
-    for (const d of [20, 23, 3]) {
-      const nb = d * 4;
-      const alone = (kernel: 'l2Gather' | 'ipGather', q: number, id: number): number => {
-        u32[IDS / 4] = id;
-        k![kernel](q, 0, nb, IDS, 1, OUT);
-        return f32[OUT / 4]!;
-      };
-      for (const count of [1, 2, 3, 4, 5, 7, 8, 9, 33]) {
-        for (const [gather, pairs] of [['l2Gather', 'l2Pairs'], ['ipGather', 'ipPairs']] as const) {
-          prepare(count);
-          const ids = Array.from(u32.subarray(IDS / 4, IDS / 4 + count));
-          const slots = Array.from(u32.subarray(SLOTS / 4, SLOTS / 4 + count));
-          k![gather](Q, 0, nb, IDS, count, OUT);
-          const listed = Array.from(f32.subarray(OUT / 4, OUT / 4 + count));
-          k![pairs](Q, 0, nb, SLOTS, IDS, count, OUT);
-          const paired = Array.from(f32.subarray(OUT / 4, OUT / 4 + count));
-          expect(untouchedFrom(count)).toBe(true);
-          for (let j = 0; j < count; j++) {
-            expect(listed[j]).toBe(alone(gather, Q, ids[j]!));
-            expect(paired[j]).toBe(alone(gather, Q + slots[j]! * nb, ids[j]!));
-          }
-        }
+  // The gather and pairs loops score four rows per group call (one accumulator each), and a
+  // list's last rows one by one: the row kernels must add in the same order, so that a query's
+  // distance to an item does not depend on where the item sits in a list, nor on single vs
+  // batched search. (The dense item-to-item kernels l2/ip use four accumulators: close, not equal.)
+  function expectSameBitsEverywhere(gather: string, pairs: string, row: string, nb: number, qstride: number): void {
+    const kk = k as unknown as Record<string, (...a: number[]) => number>;
+    for (const count of [1, 2, 3, 4, 5, 7, 8, 9, 33]) {
+      prepare(count);
+      const ids = Array.from(u32.subarray(IDS / 4, IDS / 4 + count));
+      const slots = Array.from(u32.subarray(SLOTS / 4, SLOTS / 4 + count));
+      kk[gather]!(Q, 0, nb, IDS, count, OUT);
+      const listed = Array.from(f32.subarray(OUT / 4, OUT / 4 + count));
+      expect(untouchedFrom(count)).toBe(true);
+      kk[pairs]!(Q, qstride, 0, nb, SLOTS, IDS, count, OUT);
+      const paired = Array.from(f32.subarray(OUT / 4, OUT / 4 + count));
+      expect(untouchedFrom(count)).toBe(true);
+      for (let j = 0; j < count; j++) {
+        expect(listed[j]).toBe(kk[row]!(Q, ids[j]! * nb, nb));
+        expect(paired[j]).toBe(kk[row]!(Q + slots[j]! * qstride, ids[j]! * nb, nb));
       }
     }
+  }
+
+  it.skipIf(k === null)('dense gather and pairs give a row the same bits wherever it sits, with or without a scalar tail', () => {
+    for (const d of [20, 23, 3]) {
+      expectSameBitsEverywhere('l2Gather', 'l2Pairs', 'l2Row', d * 4, d * 4);
+      expectSameBitsEverywhere('ipGather', 'ipPairs', 'ipRow', d * 4, d * 4);
+    }
+  });
+
+  it.skipIf(k === null)('f16 and SQ8 gather and pairs give a row the same bits wherever it sits', () => {
+    // Rows of 32 components at byte 0: f16 halves in [1, 2) with random signs (64 bytes), or
+    // SQ8 codes (any byte). Queries: f32 values, then SQ8 l2's scales after them.
+    for (let i = 0; i < 3 * 64; i++) f32[Q / 4 + i] = rng.nextOpenUnit() * 2 - 1;
+    const halves = new Uint16Array(memory.buffer, 0, n * 32);
+    for (let i = 0; i < halves.length; i++) halves[i] = 0x3c00 + Math.floor(rng.nextOpenUnit() * 0x400) + (rng.nextOpenUnit() < 0.5 ? 0x8000 : 0);
+    for (const kind of ['f16L2', 'f16Ip']) expectSameBitsEverywhere(`${kind}Gather`, `${kind}Pairs`, kind, 64, 4 * 32);
+    for (let i = 0; i < n * 32; i++) u8[i] = Math.floor(rng.nextOpenUnit() * 256) & 255;
+    expectSameBitsEverywhere('sq8L2Gather', 'sq8L2Pairs', 'sq8L2', 32, 8 * 32);
+    // SQ8 ip reads the query as i16: small integers keep every i32 lane in range.
+    const q16 = new Int16Array(memory.buffer, Q, 3 * 32);
+    for (let i = 0; i < q16.length; i++) q16[i] = Math.floor(rng.nextOpenUnit() * 200) - 100;
+    expectSameBitsEverywhere('sq8IpGather', 'sq8IpPairs', 'sq8Ip', 32, 2 * 32);
   });
 
   it.skipIf(k === null)('PQ ADC over 3-byte codes: the touch reads a byte, sums are exact, nothing past the outputs is written', () => {

@@ -88,9 +88,6 @@ export class DenseArena {
   vectors(n: number): Float32Array {
     return this.arena.f32.subarray(0, n * this.dim);
   }
-  stageId(id: number): void {
-    this.arena.stageId(id);
-  }
   stageIds(ids: Uint32Array, count: number): void {
     this.arena.stageIds(ids, count);
   }

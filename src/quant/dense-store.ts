@@ -213,15 +213,10 @@ class WasmDenseEvaluator implements QueryEvaluator {
   distance(id: number): number {
     const a = this.arena;
     if (this.ownsSlot) {
-      // An external query: through the gather kernel, whose sums differ from the one-row
-      // kernel's in the last bits, so that its distance to an item is one number however it is
-      // asked (single or batched search, entry point or neighbour). The one-row kernel serves
-      // item-to-item distances (the build's neighbour heuristic), where it is faster.
-      a.stageId(id);
-      if (this.isL2) a.kernels.l2Gather(this.qPtr, 0, a.nbytes, a.idsPtr, 1, a.outPtr);
-      else a.kernels.ipGather(this.qPtr, 0, a.nbytes, a.idsPtr, 1, a.outPtr);
-      const d = a.f32[a.outPtr >>> 2]!;
-      return this.isL2 ? d : -d;
+      // An external query: the gather kernels' order of additions (it differs from the
+      // item-to-item kernel's in the last bits), so that its distance to an item is one number
+      // however it is asked (single or batched search, entry point or neighbour).
+      return this.isL2 ? a.kernels.l2Row(this.qPtr, id * a.nbytes, a.nbytes) : -a.kernels.ipRow(this.qPtr, id * a.nbytes, a.nbytes);
     }
     return this.isL2 ? a.kernels.l2(this.qPtr, id * a.nbytes, a.nbytes) : -a.kernels.ip(this.qPtr, id * a.nbytes, a.nbytes);
   }
@@ -264,8 +259,8 @@ class WasmDenseBatchEvaluator implements BatchEvaluator {
   distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): void {
     const a = this.arena;
     a.stagePairs(slots, ids, count);
-    if (this.isL2) a.kernels.l2Pairs(this.blockPtr, 0, a.nbytes, a.slotsPtr, a.idsPtr, count, a.outPtr);
-    else a.kernels.ipPairs(this.blockPtr, 0, a.nbytes, a.slotsPtr, a.idsPtr, count, a.outPtr);
+    if (this.isL2) a.kernels.l2Pairs(this.blockPtr, a.nbytes, 0, a.nbytes, a.slotsPtr, a.idsPtr, count, a.outPtr);
+    else a.kernels.ipPairs(this.blockPtr, a.nbytes, 0, a.nbytes, a.slotsPtr, a.idsPtr, count, a.outPtr);
     const f32 = a.f32;
     const outAt = a.outPtr >>> 2;
     if (this.isL2) out.set(f32.subarray(outAt, outAt + count));

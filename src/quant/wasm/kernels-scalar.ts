@@ -1,5 +1,5 @@
 import { F32, f32Bits, I32, op, V128, type FuncDef } from './encoder.js';
-import { gatherKernel, stridedPairsKernel } from './loops.js';
+import { gatherKernel, GROUP_ROWS, pairsKernel } from './loops.js';
 
 /**
  * WebAssembly SIMD kernels for scalar-quantized rows (f16 and SQ8). Rows are padded to a
@@ -23,7 +23,10 @@ import { gatherKernel, stridedPairsKernel } from './loops.js';
  * 4 * nbytes of the query, by scale_d: sum (a_d - scale_d * c_d)^2.
  *
  *   f16L2 / f16Ip / sq8L2 / sq8Ip (q, x, nbytes) -> f32     nbytes: code bytes of one row
+ *   ...Group (q, x_0 .. x_3, nbytes, out), ...PairGroup (q_0 .. q_3, x_0 .. x_3, nbytes, out)
  *   ...Gather (q, base, nbytes, ids, count, out), ...Pairs (qbase, qstride, base, nbytes, slots, ids, count, out)
+ * The loops (loops.ts) score four rows per group call; every kernel sums a row in one order
+ * (one accumulator per row), so a row's distance does not depend on how it was asked for.
  */
 export interface ScalarWasmKernels {
   f16L2(q: number, x: number, nbytes: number): number;
@@ -40,101 +43,122 @@ export interface ScalarWasmKernels {
   sq8IpPairs(qbase: number, qstride: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number): void;
 }
 
-// params: 0 q, 1 x, 2 nbytes; locals: 3 ci (code byte), 4 qi (query byte), 5-8 acc, 9 lo, 10 hi,
-// 11 t, 12 d, 13 scale-block pointer (sq8 l2)
-const Q = 0, X = 1, N = 2, CI = 3, QI = 4, ACC = 5, LO = 9, HI = 10, T = 11, D = 12, SB = 13;
-
 type Encoding = 'f16' | 'sq8';
 
-/** Pushes the f32x4 of components 4k..4k+3 of the current 16 (lo/hi hold the loaded codes). */
-function decodeQuad(enc: Encoding, k: number, l2: boolean): number[][] {
-  if (enc === 'sq8') {
-    return [op.get(k < 2 ? LO : HI), k % 2 === 0 ? op.i32x4ExtendLowU16 : op.i32x4ExtendHighU16, op.f32x4ConvertI32x4U];
-  }
+/** Local indices of one kernel (see rowsKernel). */
+interface Locals {
+  q(r: number): number;
+  x(r: number): number;
+  /** sq8 l2: the query's per-dimension scales, 4 * nbytes after the query. */
+  sb(r: number): number;
+  acc(r: number): number;
+  ci: number;
+  qi: number;
+  lo: number;
+  hi: number;
+  t: number;
+  d: number;
+}
+
+/** Loads the 16 components at x + ci: f16 as i16x8 lo and hi; SQ8 widened to i16x8 (0-7 in lo, 8-15 in hi). */
+function loadCodes(enc: Encoding, l: Locals, r: number): number[][] {
+  const at = [op.get(l.x(r)), op.get(l.ci), op.i32Add];
+  if (enc === 'f16') return [...at, op.v128Load(), op.set(l.lo), ...at, op.v128Load(16), op.set(l.hi)];
+  return [...at, op.v128Load(), op.tee(l.hi), op.i16x8ExtendLowU8, op.set(l.lo), op.get(l.hi), op.i16x8ExtendHighU8, op.set(l.hi)];
+}
+
+/** Pushes the f32x4 of components 4k..4k+3 of the current 16. */
+function decodeQuad(enc: Encoding, l: Locals, k: number, l2: boolean): number[][] {
+  const half = op.get(k < 2 ? l.lo : l.hi);
+  if (enc === 'sq8') return [half, k % 2 === 0 ? op.i32x4ExtendLowU16 : op.i32x4ExtendHighU16, op.f32x4ConvertI32x4U];
   const bits = [
-    op.get(k < 2 ? LO : HI), k % 2 === 0 ? op.i32x4ExtendLowS16 : op.i32x4ExtendHighS16, op.tee(T),
+    half, k % 2 === 0 ? op.i32x4ExtendLowS16 : op.i32x4ExtendHighS16, op.tee(l.t),
     op.i32(13), op.i32x4Shl, op.v128I32x4(0x0fffe000), op.v128And,
-    op.get(T), op.v128I32x4(0x80000000), op.v128And, op.v128Or,
+    op.get(l.t), op.v128I32x4(0x80000000), op.v128And, op.v128Or,
   ];
   return l2 ? [...bits, op.v128I32x4(f32Bits(2 ** 112)), op.f32x4Mul] : bits;
 }
 
-function queryQuad(k: number, base: number): number[][] {
-  return [op.get(base), op.get(QI), op.i32Add, op.v128Load(16 * k)];
+function queryQuad(l: Locals, base: number, k: number): number[][] {
+  return [op.get(base), op.get(l.qi), op.i32Add, op.v128Load(16 * k)];
 }
 
-function accumulate(enc: Encoding, k: number, l2: boolean): number[][] {
-  const item = decodeQuad(enc, k, l2);
-  let term: number[][];
-  if (!l2) term = [...queryQuad(k, Q), ...item, op.f32x4Mul];
-  else if (enc === 'f16') term = [...queryQuad(k, Q), ...item, op.f32x4Sub, op.tee(D), op.get(D), op.f32x4Mul];
-  else term = [...queryQuad(k, Q), ...queryQuad(k, SB), ...item, op.f32x4Mul, op.f32x4Sub, op.tee(D), op.get(D), op.f32x4Mul];
-  return [op.get(ACC + k), ...term, op.f32x4Add, op.set(ACC + k)];
+/** One loop step of row r: acc_r += its terms for 16 components. */
+function rowStep(enc: Encoding, l: Locals, r: number, l2: boolean): number[][] {
+  const acc = l.acc(r);
+  const out = loadCodes(enc, l, r);
+  if (enc === 'sq8' && !l2) {
+    // i16 query times widened codes, summed in i32 (exact, so any order gives the same sum).
+    for (const [half, offset] of [[l.lo, 0], [l.hi, 16]] as const) {
+      out.push(op.get(acc), op.get(half), op.get(l.q(r)), op.get(l.qi), op.i32Add, op.v128Load(offset), op.i32x4DotI16x8S, op.i32x4Add, op.set(acc));
+    }
+    return out;
+  }
+  for (let k = 0; k < 4; k++) {
+    const item = decodeQuad(enc, l, k, l2);
+    let term: number[][];
+    if (!l2) term = [...queryQuad(l, l.q(r), k), ...item, op.f32x4Mul];
+    else if (enc === 'f16') term = [...queryQuad(l, l.q(r), k), ...item, op.f32x4Sub, op.tee(l.d), op.get(l.d), op.f32x4Mul];
+    else term = [...queryQuad(l, l.q(r), k), ...queryQuad(l, l.sb(r), k), ...item, op.f32x4Mul, op.f32x4Sub, op.tee(l.d), op.get(l.d), op.f32x4Mul];
+    out.push(op.get(acc), ...term, op.f32x4Add, op.set(acc));
+  }
+  return out;
 }
-
-/** Loads 16 SQ8 codes at x + ci, widened to i16x8: components 0-7 into lo, 8-15 into hi. */
-const SQ8_LOAD = [op.get(X), op.get(CI), op.i32Add, op.v128Load(), op.tee(HI), op.i16x8ExtendLowU8, op.set(LO), op.get(HI), op.i16x8ExtendHighU8, op.set(HI)];
-
-/** Leaves the sum of the four f32 lanes of ACC on the stack. */
-const SUM_ACC_LANES = [
-  op.get(ACC), op.f32x4Lane(0), op.get(ACC), op.f32x4Lane(1), op.f32Add,
-  op.get(ACC), op.f32x4Lane(2), op.get(ACC), op.f32x4Lane(3), op.f32Add, op.f32Add,
-];
 
 /**
- * A one-pair kernel (q, x, nbytes) -> f32: `prologue`, then per iteration `step` over the
- * codes at x + ci and the query at q + qi, advancing ci by codeStep and qi by queryStep bytes
- * until ci reaches nbytes, then `epilogue` leaves the result.
+ * A kernel over `rows` rows (1: returns the raw sum; more: stores out[r]) with one query
+ * (`sharedQuery`) or one per row. One accumulator per row, its lanes summed as
+ * (l0 + l1) + (l2 + l3): the row kernel and the group kernels give a row the same bits.
  */
-function rowKernel(name: string, prologue: number[][], step: number[][], codeStep: number, queryStep: number, epilogue: number[][]): FuncDef {
+function rowsKernel(name: string, enc: Encoding, l2: boolean, rows: number, sharedQuery: boolean): FuncDef {
+  const R = rows;
+  const nq = sharedQuery ? 1 : R;
+  const N = nq + R, OUT = N + 1;
+  const CI = R > 1 ? N + 2 : N + 1, QI = CI + 1, SB = QI + 1, LO = SB + nq, HI = LO + 1, T = HI + 1, D = T + 1, ACC = D + 1;
+  const l: Locals = {
+    q: (r) => (sharedQuery ? 0 : r), x: (r) => nq + r, sb: (r) => SB + (sharedQuery ? 0 : r), acc: (r) => ACC + r,
+    ci: CI, qi: QI, lo: LO, hi: HI, t: T, d: D,
+  };
+  const intDot = enc === 'sq8' && !l2;
+  const body: number[][] = [];
+  if (enc === 'sq8' && l2) for (let r = 0; r < nq; r++) body.push(op.get(l.q(r)), op.get(N), op.i32(2), op.i32Shl, op.i32Add, op.set(l.sb(r)));
+  body.push(op.block, op.loop, op.get(CI), op.get(N), op.i32GeU, op.brIf(1));
+  for (let r = 0; r < R; r++) body.push(...rowStep(enc, l, r, l2));
+  body.push(
+    op.get(CI), op.i32(enc === 'sq8' ? 16 : 32), op.i32Add, op.set(CI),
+    op.get(QI), op.i32(intDot ? 32 : 64), op.i32Add, op.set(QI),
+    op.br(0), op.end, op.end,
+  );
+  for (let r = 0; r < R; r++) {
+    const a = l.acc(r);
+    // Each i32 lane of the SQ8 ip sum is bounded (see scalar-codec.ts); their sum is not, so it is taken in f32.
+    if (intDot) body.push(op.get(a), op.f32x4ConvertI32x4S, op.set(a));
+    if (R > 1) body.push(op.get(OUT));
+    body.push(
+      op.get(a), op.f32x4Lane(0), op.get(a), op.f32x4Lane(1), op.f32Add,
+      op.get(a), op.f32x4Lane(2), op.get(a), op.f32x4Lane(3), op.f32Add, op.f32Add,
+    );
+    if (R > 1) body.push(op.f32Store(4 * r));
+  }
   return {
     name,
-    params: [I32, I32, I32],
-    results: [F32],
-    locals: [I32, I32, V128, V128, V128, V128, V128, V128, V128, V128, I32],
-    body: [
-      ...prologue,
-      op.block, op.loop,
-      op.get(CI), op.get(N), op.i32GeU, op.brIf(1),
-      ...step,
-      op.get(CI), op.i32(codeStep), op.i32Add, op.set(CI),
-      op.get(QI), op.i32(queryStep), op.i32Add, op.set(QI),
-      op.br(0), op.end, op.end,
-      ...epilogue,
-    ],
+    params: new Array<number>(N + (R > 1 ? 2 : 1)).fill(I32),
+    results: R > 1 ? [] : [F32],
+    locals: [I32, I32, ...new Array<number>(nq).fill(I32), ...new Array<number>(4 + R).fill(V128)],
+    body,
   };
-}
-
-/** SQ8 ip: sum over the row of i16 query r_d times u8 code c_d, in i32, returned as f32. */
-function sq8IpKernel(name: string): FuncDef {
-  const term = (acc: number, half: number, offset: number) => [
-    op.get(acc), op.get(half), op.get(Q), op.get(QI), op.i32Add, op.v128Load(offset), op.i32x4DotI16x8S, op.i32x4Add, op.set(acc),
-  ];
-  return rowKernel(name, [], [...SQ8_LOAD, ...term(ACC, LO, 0), ...term(ACC + 1, HI, 16)], 16, 32, [
-    // Each i32 lane is bounded (see scalar-codec.ts); their sum is not, so it is taken in f32.
-    op.get(ACC), op.get(ACC + 1), op.i32x4Add, op.f32x4ConvertI32x4S, op.set(ACC),
-    ...SUM_ACC_LANES,
-  ]);
-}
-
-function oneKernel(name: string, enc: Encoding, l2: boolean): FuncDef {
-  if (enc === 'sq8' && !l2) return sq8IpKernel(name);
-  const load = enc === 'sq8'
-    ? SQ8_LOAD
-    : [op.get(X), op.get(CI), op.i32Add, op.v128Load(), op.set(LO), op.get(X), op.get(CI), op.i32Add, op.v128Load(16), op.set(HI)];
-  const accumulateAll = [0, 1, 2, 3].flatMap((k) => accumulate(enc, k, l2));
-  return rowKernel(name, [op.get(Q), op.get(N), op.i32(2), op.i32Shl, op.i32Add, op.set(SB)], [...load, ...accumulateAll], enc === 'sq8' ? 16 : 32, 64, [
-    op.get(ACC), op.get(ACC + 1), op.f32x4Add, op.get(ACC + 2), op.get(ACC + 3), op.f32x4Add, op.f32x4Add, op.set(ACC),
-    ...SUM_ACC_LANES,
-  ]);
 }
 
 /** The scalar kernels, for a module in which they start at function index `base`. */
 export function scalarKernels(base: number): FuncDef[] {
   const kinds: [string, Encoding, boolean][] = [['f16L2', 'f16', true], ['f16Ip', 'f16', false], ['sq8L2', 'sq8', true], ['sq8Ip', 'sq8', false]];
+  const k = kinds.length;
+  // Layout from base: the row kernels, the shared-query groups, the per-row-query groups, then the loops.
   return [
-    ...kinds.map(([name, enc, l2]) => oneKernel(name, enc, l2)),
-    ...kinds.map(([name], i) => gatherKernel(`${name}Gather`, base + i)),
-    ...kinds.map(([name], i) => stridedPairsKernel(`${name}Pairs`, base + i)),
+    ...kinds.map(([name, enc, l2]) => rowsKernel(name, enc, l2, 1, true)),
+    ...kinds.map(([name, enc, l2]) => rowsKernel(`${name}Group`, enc, l2, GROUP_ROWS, true)),
+    ...kinds.map(([name, enc, l2]) => rowsKernel(`${name}PairGroup`, enc, l2, GROUP_ROWS, false)),
+    ...kinds.map(([name], i) => gatherKernel(`${name}Gather`, base + k + i, base + i)),
+    ...kinds.map(([name], i) => pairsKernel(`${name}Pairs`, base + 2 * k + i, base + i)),
   ];
 }

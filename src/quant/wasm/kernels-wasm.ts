@@ -1,18 +1,18 @@
 import { encodeModule, MAX_PAGES, F32, I32, op, V128, type FuncDef } from './encoder.js';
 import { PQ_KERNELS, type PqWasmKernels } from './kernels-pq.js';
-import { groupedDenseKernels } from './kernels-group.js';
+import { denseQueryKernels } from './kernels-dense-query.js';
 import { scalarKernels, type ScalarWasmKernels } from './kernels-scalar.js';
 import { sparseKernels, type SparseWasmKernels } from './kernels-sparse.js';
 
 /**
  * WebAssembly SIMD distance kernels (f32x4, four accumulators = 16 floats per iteration, a
  * scalar tail). Pointers and lengths are in bytes of the imported memory. The gather and pairs
- * loops score four rows per call (kernels-group.ts, one accumulator per row).
+ * loops score four rows per call (kernels-dense-query.ts, one accumulator per row).
  *
  *   l2(a, b, nbytes) / ip(a, b, nbytes)                     -> f32 (ip returns the dot product)
  *   l2Gather / ipGather(q, base, nbytes, ids, count, out)   out[j] = f(q, base + ids[j]*nbytes)
- *   l2Pairs / ipPairs(qbase, base, nbytes, slots, ids, count, out)
- *                                     out[j] = f(qbase + slots[j]*nbytes, base + ids[j]*nbytes)
+ *   l2Pairs / ipPairs(qbase, qstride, base, nbytes, slots, ids, count, out)
+ *                                     out[j] = f(qbase + slots[j]*qstride, base + ids[j]*nbytes)
  * Accumulation is in f32 (the JS kernels accumulate in f64): results agree to ~1e-6 relative.
  */
 
@@ -63,8 +63,11 @@ export interface WasmKernels extends PqWasmKernels, ScalarWasmKernels, SparseWas
   ip(a: number, b: number, nbytes: number): number;
   l2Gather(q: number, base: number, nbytes: number, ids: number, count: number, out: number): void;
   ipGather(q: number, base: number, nbytes: number, ids: number, count: number, out: number): void;
-  l2Pairs(qbase: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number): void;
-  ipPairs(qbase: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number): void;
+  l2Pairs(qbase: number, qstride: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number): void;
+  ipPairs(qbase: number, qstride: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number): void;
+  /** A query's distance to one row, in the gather kernels' order of additions (l2: squared; ip: dot product). */
+  l2Row(q: number, x: number, nbytes: number): number;
+  ipRow(q: number, x: number, nbytes: number): number;
 }
 
 const compiled = new Map<boolean, WebAssembly.Module | null>();
@@ -81,7 +84,7 @@ export function kernelModule(shared: boolean): WebAssembly.Module | null {
     const funcs = [
       oneKernel('l2', true), // 0
       oneKernel('ip', false), // 1
-      ...groupedDenseKernels(2),
+      ...denseQueryKernels(2),
       ...PQ_KERNELS,
       ...sparseKernels(),
     ];
