@@ -89,7 +89,6 @@ export const op = {
   i32x4ExtendLowU16: [0xfd, ...uleb(0xa9)],
   i32x4ExtendHighU16: [0xfd, ...uleb(0xaa)],
   i32x4Shl: [0xfd, ...uleb(0xab)],
-  f32x4ConvertI32x4U: [0xfd, ...uleb(0xfb)],
   f32x4ConvertI32x4S: [0xfd, ...uleb(0xfa)],
   i32x4Add: [0xfd, ...uleb(0xae)],
   i32x4DotI16x8S: [0xfd, ...uleb(0xba)],

@@ -8,9 +8,10 @@ import { gatherKernel, GROUP_ROWS, pairsKernel } from './loops.js';
  * against the prepared query (f32, 16-byte aligned).
  *
  * f16 decode without a float16 instruction: sign-extend each half to i32; then
- *   bits = ((h << 13) & 0x0fffe000) | (h & 0x80000000)
+ *   bits = (h << 13) & 0x8fffe000
  * is the f32 whose value is half * 2^-112 (exponent and mantissa land in place, the exponent
- * bias differs by 112). Halves are stored without subnormals (see half.ts), so these are
+ * bias differs by 112; the sign extension puts the sign in bit 31, and the mask clears the
+ * copies of it in bits 28-30). Halves are stored without subnormals (see half.ts), so these are
  * normal f32s. The ip kernel leaves the 2^-112 to the caller (the query is pre-scaled by
  * 2^56 and the sum multiplied by 2^56, keeping every product in the normal f32 range); l2
  * multiplies by 2^112 to compare with the query in its own units.
@@ -52,11 +53,12 @@ interface Locals {
   /** sq8 l2: the query's per-dimension scales, 4 * nbytes after the query. */
   sb(r: number): number;
   acc(r: number): number;
+  /** Shared-query groups: locals holding this step's query quads (and SQ8 l2 scale quads), or null (loaded per row). */
+  qv: number | null;
   ci: number;
   qi: number;
   lo: number;
   hi: number;
-  t: number;
   d: number;
 }
 
@@ -70,17 +72,26 @@ function loadCodes(enc: Encoding, l: Locals, r: number): number[][] {
 /** Pushes the f32x4 of components 4k..4k+3 of the current 16. */
 function decodeQuad(enc: Encoding, l: Locals, k: number, l2: boolean): number[][] {
   const half = op.get(k < 2 ? l.lo : l.hi);
-  if (enc === 'sq8') return [half, k % 2 === 0 ? op.i32x4ExtendLowU16 : op.i32x4ExtendHighU16, op.f32x4ConvertI32x4U];
-  const bits = [
-    half, k % 2 === 0 ? op.i32x4ExtendLowS16 : op.i32x4ExtendHighS16, op.tee(l.t),
-    op.i32(13), op.i32x4Shl, op.v128I32x4(0x0fffe000), op.v128And,
-    op.get(l.t), op.v128I32x4(0x80000000), op.v128And, op.v128Or,
-  ];
+  // Codes are 0-255: the signed conversion gives the same floats, and x86 has an instruction for
+  // it (the unsigned one is a sequence of several without AVX-512).
+  if (enc === 'sq8') return [half, k % 2 === 0 ? op.i32x4ExtendLowU16 : op.i32x4ExtendHighU16, op.f32x4ConvertI32x4S];
+  const bits = [half, k % 2 === 0 ? op.i32x4ExtendLowS16 : op.i32x4ExtendHighS16, op.i32(13), op.i32x4Shl, op.v128I32x4(0x8fffe000 | 0), op.v128And];
   return l2 ? [...bits, op.v128I32x4(f32Bits(2 ** 112)), op.f32x4Mul] : bits;
 }
 
 function queryQuad(l: Locals, base: number, k: number): number[][] {
+  if (l.qv !== null) return [op.get(l.qv + k + (base === l.sb(0) ? 4 : 0))];
   return [op.get(base), op.get(l.qi), op.i32Add, op.v128Load(16 * k)];
+}
+
+/** Loads the step's query quads once for every row of a shared-query group. */
+function preloadQuery(enc: Encoding, l: Locals, l2: boolean): number[][] {
+  if (l.qv === null) return [];
+  const out: number[][] = [];
+  const quads = enc === 'sq8' && !l2 ? 2 : 4;
+  for (let k = 0; k < quads; k++) out.push(op.get(l.q(0)), op.get(l.qi), op.i32Add, op.v128Load(16 * k), op.set(l.qv + k));
+  if (enc === 'sq8' && l2) for (let k = 0; k < 4; k++) out.push(op.get(l.sb(0)), op.get(l.qi), op.i32Add, op.v128Load(16 * k), op.set(l.qv + 4 + k));
+  return out;
 }
 
 /** One loop step of row r: acc_r += its terms for 16 components. */
@@ -90,7 +101,8 @@ function rowStep(enc: Encoding, l: Locals, r: number, l2: boolean): number[][] {
   if (enc === 'sq8' && !l2) {
     // i16 query times widened codes, summed in i32 (exact, so any order gives the same sum).
     for (const [half, offset] of [[l.lo, 0], [l.hi, 16]] as const) {
-      out.push(op.get(acc), op.get(half), op.get(l.q(r)), op.get(l.qi), op.i32Add, op.v128Load(offset), op.i32x4DotI16x8S, op.i32x4Add, op.set(acc));
+      const query = l.qv !== null ? [op.get(l.qv + offset / 16)] : [op.get(l.q(r)), op.get(l.qi), op.i32Add, op.v128Load(offset)];
+      out.push(op.get(acc), op.get(half), ...query, op.i32x4DotI16x8S, op.i32x4Add, op.set(acc));
     }
     return out;
   }
@@ -114,15 +126,17 @@ function rowsKernel(name: string, enc: Encoding, l2: boolean, rows: number, shar
   const R = rows;
   const nq = sharedQuery ? 1 : R;
   const N = nq + R, OUT = N + 1;
-  const CI = R > 1 ? N + 2 : N + 1, QI = CI + 1, SB = QI + 1, LO = SB + nq, HI = LO + 1, T = HI + 1, D = T + 1, ACC = D + 1;
+  const CI = R > 1 ? N + 2 : N + 1, QI = CI + 1, SB = QI + 1, LO = SB + nq, HI = LO + 1, D = HI + 1, ACC = D + 1;
   const l: Locals = {
     q: (r) => (sharedQuery ? 0 : r), x: (r) => nq + r, sb: (r) => SB + (sharedQuery ? 0 : r), acc: (r) => ACC + r,
-    ci: CI, qi: QI, lo: LO, hi: HI, t: T, d: D,
+    qv: sharedQuery && R > 1 ? ACC + R : null,
+    ci: CI, qi: QI, lo: LO, hi: HI, d: D,
   };
   const intDot = enc === 'sq8' && !l2;
   const body: number[][] = [];
   if (enc === 'sq8' && l2) for (let r = 0; r < nq; r++) body.push(op.get(l.q(r)), op.get(N), op.i32(2), op.i32Shl, op.i32Add, op.set(l.sb(r)));
   body.push(op.block, op.loop, op.get(CI), op.get(N), op.i32GeU, op.brIf(1));
+  body.push(...preloadQuery(enc, l, l2));
   for (let r = 0; r < R; r++) body.push(...rowStep(enc, l, r, l2));
   body.push(
     op.get(CI), op.i32(enc === 'sq8' ? 16 : 32), op.i32Add, op.set(CI),
@@ -144,7 +158,7 @@ function rowsKernel(name: string, enc: Encoding, l2: boolean, rows: number, shar
     name,
     params: new Array<number>(N + (R > 1 ? 2 : 1)).fill(I32),
     results: R > 1 ? [] : [F32],
-    locals: [I32, I32, ...new Array<number>(nq).fill(I32), ...new Array<number>(4 + R).fill(V128)],
+    locals: [I32, I32, ...new Array<number>(nq).fill(I32), ...new Array<number>(3 + R + (l.qv !== null ? 8 : 0)).fill(V128)],
     body,
   };
 }
