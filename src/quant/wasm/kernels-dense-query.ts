@@ -7,7 +7,7 @@ import { gatherKernel, GROUP_ROWS, pairsKernel } from './loops.js';
  * distance). They score GROUP_ROWS rows per call (see loops.ts for why), with one accumulator
  * per row over 16-byte chunks, its four lanes summed as (l0 + l1) + (l2 + l3), then the scalar
  * tail (a dimension that is not a multiple of 4) component by component. The row kernel sums
- * one row in exactly that order, so a list's last rows, and single distances, get the same
+ * one row in exactly that order, so a list's last row, and single distances, get the same
  * bits as rows scored in a group.
  *
  * The one-row kernels of kernels-wasm.ts (four accumulators, faster for one row but another
@@ -15,21 +15,22 @@ import { gatherKernel, GROUP_ROWS, pairsKernel } from './loops.js';
  * relative.
  *
  *   l2Row / ipRow (q, x, nbytes) -> f32
- *   l2Group / ipGroup (q, x_0 .. x_3, nbytes, out)
- *   l2PairGroup / ipPairGroup (q_0 .. q_3, x_0 .. x_3, nbytes, out)
+ *   l2Group / ipGroup (q, x_0 .. x_3, nbytes, out, valid)
+ *   l2PairGroup / ipPairGroup (q_0 .. q_3, x_0 .. x_3, nbytes, out, valid)
  *   l2Gather / ipGather, l2Pairs / ipPairs: loops.ts
  */
 
 /**
- * Rows `rows` (1: returns the distance; more: stores out[r]); `sharedQuery`: one query for all
- * rows, else one per row. l2: squared distance; ip: dot product.
+ * Rows `rows` (1: returns the distance; more: stores out[r] for r < valid, the last
+ * parameter); `sharedQuery`: one query for all rows, else one per row. l2: squared distance;
+ * ip: dot product.
  */
 function rowsKernel(name: string, squareDiff: boolean, rows: number, sharedQuery: boolean): FuncDef {
   const R = rows;
   const nq = sharedQuery ? 1 : R;
   const Q = 0, X = nq, N = nq + R;
-  const OUT = N + 1; // only when R > 1
-  const I = R > 1 ? N + 2 : N + 1, END = I + 1, ACC = END + 1, QV = ACC + R, D = QV + 1, S = D + 1, T = S + 1;
+  const OUT = N + 1, VALID = N + 2; // only when R > 1
+  const I = R > 1 ? N + 3 : N + 1, END = I + 1, ACC = END + 1, QV = ACC + R, D = QV + 1, S = D + 1, T = S + 1;
   const q = (r: number) => Q + (sharedQuery ? 0 : r);
   const vectorTerm = squareDiff ? [op.f32x4Sub, op.tee(D), op.get(D), op.f32x4Mul] : [op.f32x4Mul];
   const scalarTerm = squareDiff ? [op.f32Sub, op.tee(T), op.get(T), op.f32Mul] : [op.f32Mul];
@@ -58,12 +59,12 @@ function rowsKernel(name: string, squareDiff: boolean, rows: number, sharedQuery
       ...scalarTerm, op.f32Add, op.set(S),
       op.get(I), op.i32(4), op.i32Add, op.set(I),
       op.br(0), op.end, op.end,
-      ...(R > 1 ? [op.get(OUT), op.get(S), op.f32Store(4 * r)] : [op.get(S)]),
+      ...(R > 1 ? [op.i32(r), op.get(VALID), op.i32LtU, op.if, op.get(OUT), op.get(S), op.f32Store(4 * r), op.end] : [op.get(S)]),
     );
   }
   return {
     name,
-    params: new Array<number>(nq + R + (R > 1 ? 2 : 1)).fill(I32),
+    params: new Array<number>(nq + R + (R > 1 ? 3 : 1)).fill(I32),
     results: R > 1 ? [] : [F32],
     locals: [I32, I32, ...new Array<number>(R + 2).fill(V128), F32, F32],
     body,

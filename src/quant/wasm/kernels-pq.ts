@@ -1,5 +1,5 @@
 import { F32, I32, op, V128, type FuncDef } from './encoder.js';
-import { touchRows } from './loops.js';
+import { GROUP_ROWS, touchRows } from './loops.js';
 
 /**
  * WebAssembly kernels for product quantization.
@@ -10,6 +10,9 @@ import { touchRows } from './loops.js';
  *   pqAdc(lut, codes, m, ids, count, out): out[i] = sum_j lut[j][codes[ids[i]][j]].
  *   pqAdcPairs(luts, lutBytes, codes, m, slots, ids, count, out): the same with one table per
  *     query slot (luts + slots[i] * lutBytes): a whole batch round in one call.
+ * The ADC loops sum GROUP_ROWS items at a time, each in its own chain: one item's sum is a
+ * chain of m dependent additions (latency-bound), four of them interleaved keep the CPU busy.
+ * Each sum still adds its terms in subspace order, so the results do not change.
  */
 
 function lutKernel(name: string, l2: boolean): FuncDef {
@@ -66,16 +69,53 @@ function adcSum(M: number, CP: number, J: number, S: number, LP: number): number
   ];
 }
 
+/**
+ * ADC sums of GROUP_ROWS items at once: s_r = sum_j f32[lp_r + codes[cp_r + j] * 4], each
+ * lp_r advancing 1024 bytes a subspace (`lps` has one local when the items share a table).
+ */
+function adcGroupSums(M: number, cps: number[], J: number, ss: number[], lps: number[]): number[][] {
+  const body: number[][] = [];
+  for (const sLocal of ss) body.push(op.f32Const0, op.set(sLocal));
+  body.push(op.i32(0), op.set(J), op.block, op.loop, op.get(J), op.get(M), op.i32GeU, op.brIf(1));
+  ss.forEach((sLocal, r) => {
+    const lp = lps[Math.min(r, lps.length - 1)]!;
+    body.push(op.get(sLocal), op.get(lp), op.get(cps[r]!), op.get(J), op.i32Add, op.i32Load8u(), op.i32(2), op.i32Shl, op.i32Add, op.f32Load(), op.f32Add, op.set(sLocal));
+  });
+  for (const lp of lps) body.push(op.get(lp), op.i32(1024), op.i32Add, op.set(lp));
+  body.push(op.get(J), op.i32(1), op.i32Add, op.set(J), op.br(0), op.end, op.end);
+  return body;
+}
+
+/** Locals from `first`: GROUP_ROWS code pointers, then GROUP_ROWS f32 sums, then `tables` table pointers. */
+function groupLocals(first: number, tables: number): { cps: number[]; ss: number[]; lps: number[]; types: number[] } {
+  const R = GROUP_ROWS;
+  const cps = Array.from({ length: R }, (_, r) => first + r);
+  const ss = Array.from({ length: R }, (_, r) => first + R + r);
+  const lps = Array.from({ length: tables }, (_, r) => first + 2 * R + r);
+  return { cps, ss, lps, types: [...new Array<number>(R).fill(I32), ...new Array<number>(R).fill(F32), ...new Array<number>(tables).fill(I32)] };
+}
+
 function adcKernel(): FuncDef {
-  // params: 0 lut, 1 codes, 2 m, 3 ids, 4 count, 5 out; locals: 6 i, 7 cp, 8 j, 9 s(f32), 10 lp
+  // params: 0 lut, 1 codes, 2 m, 3 ids, 4 count, 5 out; locals: 6 i, 7 cp, 8 j, 9 s(f32), 10 lp, then the group's
   const I = 6, CP = 7, J = 8, S = 9, LP = 10;
+  const g = groupLocals(11, 1);
+  const codesOf = (r: number) => [op.get(1), op.get(3), op.get(I), op.i32(2), op.i32Shl, op.i32Add, op.i32Load(4 * r), op.get(2), op.i32Mul, op.i32Add];
+  const group: number[][] = [
+    op.block, op.loop,
+    op.get(I), op.i32(GROUP_ROWS - 1), op.i32Add, op.get(4), op.i32GeU, op.brIf(1),
+  ];
+  g.cps.forEach((cp, r) => group.push(...codesOf(r), op.set(cp)));
+  group.push(op.get(0), op.set(g.lps[0]!), ...adcGroupSums(2, g.cps, J, g.ss, g.lps));
+  g.ss.forEach((sLocal, r) => group.push(op.get(5), op.get(I), op.i32(2), op.i32Shl, op.i32Add, op.get(sLocal), op.f32Store(4 * r)));
+  group.push(op.get(I), op.i32(GROUP_ROWS), op.i32Add, op.set(I), op.br(0), op.end, op.end);
   return {
     name: 'pqAdc',
     params: [I32, I32, I32, I32, I32, I32],
     results: [],
-    locals: [I32, I32, I32, F32, I32],
+    locals: [I32, I32, I32, F32, I32, ...g.types],
     body: [
       ...touchRows({ base: 1, rowBytes: 2, ids: 3, count: 4, out: 5, j: I }),
+      ...group,
       op.block, op.loop,
       op.get(I), op.get(4), op.i32GeU, op.brIf(1),
       op.get(1), op.get(3), op.get(I), op.i32(2), op.i32Shl, op.i32Add, op.i32Load(), op.get(2), op.i32Mul, op.i32Add, op.set(CP),
@@ -90,15 +130,26 @@ function adcKernel(): FuncDef {
 
 function adcPairsKernel(): FuncDef {
   // params: 0 luts, 1 lutBytes, 2 codes, 3 m, 4 slots, 5 ids, 6 count, 7 out
-  // locals: 8 i, 9 cp, 10 j, 11 s(f32), 12 lp, 13 i*4
+  // locals: 8 i, 9 cp, 10 j, 11 s(f32), 12 lp, 13 i*4, then the group's
   const I = 8, CP = 9, J = 10, S = 11, LP = 12, I4 = 13;
+  const g = groupLocals(14, GROUP_ROWS);
+  const entry = (list: number, base: number, stride: number, r: number) => [op.get(base), op.get(list), op.get(I), op.i32(2), op.i32Shl, op.i32Add, op.i32Load(4 * r), op.get(stride), op.i32Mul, op.i32Add];
+  const group: number[][] = [
+    op.block, op.loop,
+    op.get(I), op.i32(GROUP_ROWS - 1), op.i32Add, op.get(6), op.i32GeU, op.brIf(1),
+  ];
+  for (let r = 0; r < GROUP_ROWS; r++) group.push(...entry(5, 2, 3, r), op.set(g.cps[r]!), ...entry(4, 0, 1, r), op.set(g.lps[r]!));
+  group.push(...adcGroupSums(3, g.cps, J, g.ss, g.lps));
+  g.ss.forEach((sLocal, r) => group.push(op.get(7), op.get(I), op.i32(2), op.i32Shl, op.i32Add, op.get(sLocal), op.f32Store(4 * r)));
+  group.push(op.get(I), op.i32(GROUP_ROWS), op.i32Add, op.set(I), op.br(0), op.end, op.end);
   return {
     name: 'pqAdcPairs',
     params: [I32, I32, I32, I32, I32, I32, I32, I32],
     results: [],
-    locals: [I32, I32, I32, F32, I32, I32],
+    locals: [I32, I32, I32, F32, I32, I32, ...g.types],
     body: [
       ...touchRows({ base: 2, rowBytes: 3, ids: 5, count: 6, out: 7, j: I }),
+      ...group,
       op.block, op.loop,
       op.get(I), op.get(6), op.i32GeU, op.brIf(1),
       op.get(I), op.i32(2), op.i32Shl, op.set(I4),

@@ -24,7 +24,7 @@ import { gatherKernel, GROUP_ROWS, pairsKernel } from './loops.js';
  * 4 * nbytes of the query, by scale_d: sum (a_d - scale_d * c_d)^2.
  *
  *   f16L2 / f16Ip / sq8L2 / sq8Ip (q, x, nbytes) -> f32     nbytes: code bytes of one row
- *   ...Group (q, x_0 .. x_3, nbytes, out), ...PairGroup (q_0 .. q_3, x_0 .. x_3, nbytes, out)
+ *   ...Group (q, x_0 .. x_3, nbytes, out, valid), ...PairGroup (q_0 .. q_3, x_0 .. x_3, nbytes, out, valid)
  *   ...Gather (q, base, nbytes, ids, count, out), ...Pairs (qbase, qstride, base, nbytes, slots, ids, count, out)
  * The loops (loops.ts) score four rows per group call; every kernel sums a row in one order
  * (one accumulator per row), so a row's distance does not depend on how it was asked for.
@@ -118,15 +118,15 @@ function rowStep(enc: Encoding, l: Locals, r: number, l2: boolean): number[][] {
 }
 
 /**
- * A kernel over `rows` rows (1: returns the raw sum; more: stores out[r]) with one query
+ * A kernel over `rows` rows (1: returns the raw sum; more: stores out[r] for r < valid) with one query
  * (`sharedQuery`) or one per row. One accumulator per row, its lanes summed as
  * (l0 + l1) + (l2 + l3): the row kernel and the group kernels give a row the same bits.
  */
 function rowsKernel(name: string, enc: Encoding, l2: boolean, rows: number, sharedQuery: boolean): FuncDef {
   const R = rows;
   const nq = sharedQuery ? 1 : R;
-  const N = nq + R, OUT = N + 1;
-  const CI = R > 1 ? N + 2 : N + 1, QI = CI + 1, SB = QI + 1, LO = SB + nq, HI = LO + 1, D = HI + 1, ACC = D + 1;
+  const N = nq + R, OUT = N + 1, VALID = N + 2;
+  const CI = R > 1 ? N + 3 : N + 1, QI = CI + 1, SB = QI + 1, LO = SB + nq, HI = LO + 1, D = HI + 1, ACC = D + 1;
   const l: Locals = {
     q: (r) => (sharedQuery ? 0 : r), x: (r) => nq + r, sb: (r) => SB + (sharedQuery ? 0 : r), acc: (r) => ACC + r,
     qv: sharedQuery && R > 1 ? ACC + R : null,
@@ -147,16 +147,16 @@ function rowsKernel(name: string, enc: Encoding, l2: boolean, rows: number, shar
     const a = l.acc(r);
     // Each i32 lane of the SQ8 ip sum is bounded (see scalar-codec.ts); their sum is not, so it is taken in f32.
     if (intDot) body.push(op.get(a), op.f32x4ConvertI32x4S, op.set(a));
-    if (R > 1) body.push(op.get(OUT));
+    if (R > 1) body.push(op.i32(r), op.get(VALID), op.i32LtU, op.if, op.get(OUT));
     body.push(
       op.get(a), op.f32x4Lane(0), op.get(a), op.f32x4Lane(1), op.f32Add,
       op.get(a), op.f32x4Lane(2), op.get(a), op.f32x4Lane(3), op.f32Add, op.f32Add,
     );
-    if (R > 1) body.push(op.f32Store(4 * r));
+    if (R > 1) body.push(op.f32Store(4 * r), op.end);
   }
   return {
     name,
-    params: new Array<number>(N + (R > 1 ? 2 : 1)).fill(I32),
+    params: new Array<number>(N + (R > 1 ? 3 : 1)).fill(I32),
     results: R > 1 ? [] : [F32],
     locals: [I32, I32, ...new Array<number>(nq).fill(I32), ...new Array<number>(3 + R + (l.qv !== null ? 8 : 0)).fill(V128)],
     body,
