@@ -57,10 +57,11 @@ describe('WebAssembly gather and pairs loops', () => {
     }
   });
 
-  // The gather and pairs loops score four rows per group call (one accumulator each), and a
-  // list's last rows one by one: the row kernels must add in the same order, so that a query's
-  // distance to an item does not depend on where the item sits in a list, nor on single vs
-  // batched search. (The dense item-to-item kernels l2/ip use four accumulators: close, not equal.)
+  // The gather and pairs loops score four rows per group call (one accumulator each), a list's
+  // last two or three in one padded group call, and a last single row through the row kernel:
+  // every path must add in the same order, so that a query's distance to an item does not
+  // depend on where the item sits in a list, nor on single vs batched search. (The dense
+  // item-to-item kernels l2/ip use four accumulators: close, not equal.)
   function expectSameBitsEverywhere(gather: string, pairs: string, row: string, nb: number, qstride: number): void {
     const kk = k as unknown as Record<string, (...a: number[]) => number>;
     for (const count of [1, 2, 3, 4, 5, 7, 8, 9, 33]) {

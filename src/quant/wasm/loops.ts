@@ -38,7 +38,7 @@ export function touchRows(l: TouchLocals): number[][] {
  * Items a group kernel scores per call. Scoring several rows at once loads each query chunk
  * once for all of them, gives the CPU independent dependency chains, and overlaps the rows'
  * cache misses. Dense search QPS at recall 0.95 against one row per call, one process: MNIST
- * 60k x 784 +39 %, synthetic 200k x 128 +30 %, 20k x 128 +15 %. Three rows with two
+ * 60k x 784 +37-39 %, synthetic 200k x 128 +20-30 %, 20k x 128 +15 %. Three rows with two
  * accumulators each did as well on cached rows but 5 % worse at 200k; five and six rows were
  * no better than four.
  */
