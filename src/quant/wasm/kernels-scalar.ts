@@ -79,9 +79,10 @@ function decodeQuad(enc: Encoding, l: Locals, k: number, l2: boolean): number[][
   return l2 ? [...bits, op.v128I32x4(f32Bits(2 ** 112)), op.f32x4Mul] : bits;
 }
 
-function queryQuad(l: Locals, base: number, k: number): number[][] {
-  if (l.qv !== null) return [op.get(l.qv + k + (base === l.sb(0) ? 4 : 0))];
-  return [op.get(base), op.get(l.qi), op.i32Add, op.v128Load(16 * k)];
+/** Quad k of row r's query, or with `scales` of its SQ8 l2 scales: preloaded for a shared-query group, else loaded. */
+function queryQuad(l: Locals, r: number, k: number, scales = false): number[][] {
+  if (l.qv !== null) return [op.get(l.qv + k + (scales ? 4 : 0))];
+  return [op.get(scales ? l.sb(r) : l.q(r)), op.get(l.qi), op.i32Add, op.v128Load(16 * k)];
 }
 
 /** Loads the step's query quads once for every row of a shared-query group. */
@@ -109,9 +110,9 @@ function rowStep(enc: Encoding, l: Locals, r: number, l2: boolean): number[][] {
   for (let k = 0; k < 4; k++) {
     const item = decodeQuad(enc, l, k, l2);
     let term: number[][];
-    if (!l2) term = [...queryQuad(l, l.q(r), k), ...item, op.f32x4Mul];
-    else if (enc === 'f16') term = [...queryQuad(l, l.q(r), k), ...item, op.f32x4Sub, op.tee(l.d), op.get(l.d), op.f32x4Mul];
-    else term = [...queryQuad(l, l.q(r), k), ...queryQuad(l, l.sb(r), k), ...item, op.f32x4Mul, op.f32x4Sub, op.tee(l.d), op.get(l.d), op.f32x4Mul];
+    if (!l2) term = [...queryQuad(l, r, k), ...item, op.f32x4Mul];
+    else if (enc === 'f16') term = [...queryQuad(l, r, k), ...item, op.f32x4Sub, op.tee(l.d), op.get(l.d), op.f32x4Mul];
+    else term = [...queryQuad(l, r, k), ...queryQuad(l, r, k, true), ...item, op.f32x4Mul, op.f32x4Sub, op.tee(l.d), op.get(l.d), op.f32x4Mul];
     out.push(op.get(acc), ...term, op.f32x4Add, op.set(acc));
   }
   return out;
