@@ -3,6 +3,7 @@ import { MAX_GROUPS_PER_DIM } from './constants.js';
 import type { GraphLayout } from '../types.js';
 import type { GpuContext } from './device.js';
 import { gpuGraph } from './resident/graph-upload.js';
+import { shaderSource } from './shaders.js';
 
 /** Workgroup grid for `groups` workgroups: 2-D when one dimension is not enough. */
 export function grid(groups: number): { x: number; y: number } {
@@ -86,13 +87,15 @@ export function partitionPairs(
 }
 
 /**
- * A pair kernel (dense_pairs, pq_adc_pairs): its shader, the store chunks it reads, how to bind
+ * A pair kernel (dense_pairs over row_pairs, pq_adc_pairs): its shader, the store chunks it reads, how to bind
  * and parametrise one chunk's dispatch. `threadsPerPair` is 64 for a workgroup per pair, 1 for
  * a thread per pair. The kernels score id 0xffffffff as "far" (an empty neighbour slot).
  */
 export interface PairKernel {
   readonly store: { chunks: GPUBuffer[]; rowsPerChunk: number };
   readonly shader: string;
+  /** A shared main `shader` is a snippet of (compiled after it), e.g. 'row_pairs'; none when `shader` is whole. */
+  readonly main?: string;
   readonly threadsPerPair: 1 | 64;
   bind(chunk: GPUBuffer, pairs: GPUBuffer, out: GPUBuffer, params: GPUBuffer): GPUBuffer[];
   paramsOf(count: number, groupsX: number, base: number): number[];
@@ -180,7 +183,10 @@ async function runPairKernel(
   const readBuf = resources.readback(count * 4);
   const params: GPUBuffer[] = [];
   try {
-    const pipeline = await resources.pipeline(kernel.shader);
+    const { shader, main } = kernel;
+    const pipeline = await (main === undefined
+      ? resources.pipeline(shader)
+      : resources.pipelineOf(`${main}+${shader}`, async () => `${await shaderSource(shader)}\n${await shaderSource(main)}`));
     const { chunks } = kernel.store;
     for (let c = 0; c < chunks.length; c++) {
       const n = starts[c + 1]! - starts[c]!;

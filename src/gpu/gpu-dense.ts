@@ -53,7 +53,7 @@ export function denseData(ctx: GpuContext, store: PlainDenseStore): GpuDenseData
   return cachedUpload(ctx, store, rows, () => new GpuDenseData(ctx, store));
 }
 
-/** The WebGPU BatchEvaluator for plain dense stores (dense_pairs.wgsl). */
+/** The WebGPU BatchEvaluator for plain dense stores (row_pairs.wgsl over dense_pairs.wgsl). */
 export class GpuDenseEvaluator extends QueryRowsEvaluator {
   private readonly data: GpuDenseData;
   constructor(ctx: GpuContext, store: PlainDenseStore) {
@@ -65,14 +65,15 @@ export class GpuDenseEvaluator extends QueryRowsEvaluator {
     return this.data.vecsPerRow * 4;
   }
 
-  /** dense_pairs.wgsl over this store and the bound queries. */
+  /** row_pairs.wgsl with the dense row snippet, over this store and the bound queries. */
   protected get kernel(): PairKernel {
     return {
       store: this.data,
       shader: 'dense_pairs',
+      main: 'row_pairs',
       threadsPerPair: 64,
       bind: (chunk, pairs, out, params) => [chunk, this.queries!, pairs, out, params],
-      paramsOf: (n, groupsX, base) => [n, this.data.vecsPerRow, this.data.store.metric === 'l2' ? 0 : 1, groupsX, base],
+      paramsOf: (n, groupsX, base) => [n, this.data.vecsPerRow, this.data.store.metric === 'l2' ? 0 : 1, groupsX, base, 0, 0, 0],
     };
   }
 }

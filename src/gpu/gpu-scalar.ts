@@ -47,7 +47,7 @@ export function scalarData(ctx: GpuContext, store: ScalarStore): GpuScalarData {
 }
 
 /**
- * The WebGPU BatchEvaluator for f16 and SQ8 stores (scalar_pairs.wgsl): the hybrid path's
+ * The WebGPU BatchEvaluator for f16 and SQ8 stores (row_pairs.wgsl over scalar_pairs.wgsl): the hybrid path's
  * distances, on the codes the resident kernel reads too. Queries go up as f32, padded like
  * the rows.
  */
@@ -72,6 +72,7 @@ export class GpuScalarEvaluator extends QueryRowsEvaluator {
     return {
       store: data,
       shader: 'scalar_pairs',
+      main: 'row_pairs',
       threadsPerPair: 64,
       bind: (chunk, pairs, out, params) => [chunk, this.queries!, pairs, out, params, ...ranges],
       paramsOf: (n, groupsX, base) => [n, store.codec.paddedDim / 4, store.metric === 'l2' ? 0 : 1, groupsX, base, store.codec.encoding === 'sq8' ? 1 : 0, 0, 0],
