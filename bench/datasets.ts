@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DenseDataset } from '../src/data/dense.js';
-import { FlatIndex } from '../src/index/flat.js';
+import { FlatIndex } from '../src/indexes/flat.js';
 import { loadMnist } from '../src/node/mnist.js';
 import type { Metric } from '../src/types.js';
 import { ROOT, SYNTHETIC_N, isSynthetic, type BenchArgs, type DatasetName, type SyntheticName } from './args.js';

@@ -7,11 +7,11 @@
 import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DenseDataset } from '../src/data/dense.js';
-import { FlatIndex } from '../src/index/flat.js';
-import { HnswIndex, type HnswSearchParams } from '../src/index/hnsw/hnsw-index.js';
-import { serializeIndex } from '../src/io/index-codec.js';
-import { PlainDenseStore } from '../src/quant/dense-store.js';
-import { ProductQuantizer, type PqStore } from '../src/quant/pq.js';
+import { FlatIndex } from '../src/indexes/flat.js';
+import { HnswIndex, type HnswSearchParams } from '../src/indexes/hnsw/hnsw-index.js';
+import { serializeIndex } from '../src/indexes/index-codec.js';
+import { PlainDenseStore } from '../src/quant/dense/store.js';
+import { ProductQuantizer, type PqStore } from '../src/quant/pq/pq.js';
 import type { Metric } from '../src/types.js';
 import type { LibName } from './args.js';
 

@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { HnswIndex } from '../src/index/hnsw/hnsw-index.js';
+import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
 import { closeWorkers, recallAtK, type GroundTruth } from '../src/index.js';
 import { readCsr } from '../src/io/csr.js';
 import { readFvecs, readIvecs } from '../src/io/vecs.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { DenseDataset } from '../src/data/dense.js';
 import type { SparseDataset } from '../src/data/sparse.js';
 import { recallAtK as idRecall } from '../src/eval/recall.js';
-import { HnswIndex } from '../src/index/hnsw/hnsw-index.js';
+import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
 import { readCsr } from '../src/io/csr.js';
 import { readFvecs, readIvecs } from '../src/io/vecs.js';
 import { closeWorkers } from '../src/index.js';

@@ -10,7 +10,7 @@ import { main } from '../src/cli/main.js';
 import { cli, expectOk, expectOneLineError, lastJson, rng } from './helpers/cli.js';
 import { DenseDataset } from '../src/data/dense.js';
 import { SparseDataset } from '../src/data/sparse.js';
-import { FlatIndex } from '../src/index/flat.js';
+import { FlatIndex } from '../src/indexes/flat.js';
 import { writeCsr } from '../src/io/csr.js';
 import { readIvecs, writeFvecs, writeIvecs } from '../src/io/vecs.js';
 import type { Metric } from '../src/types.js';

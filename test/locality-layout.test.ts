@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DenseDataset, HnswIndex, ProductQuantizer, deserializeIndex, serializeIndex, type SearchResult, type WebannoloError } from '../src/index.js';
-import { ItemOrder } from '../src/index/item-order.js';
-import { localityOrder } from '../src/index/hnsw/locality-layout.js';
+import { ItemOrder } from '../src/indexes/items/item-order.js';
+import { localityOrder } from '../src/indexes/hnsw/graph/locality-layout.js';
 import { permuteRowsInPlace } from '../src/util/permute.js';
 import { Rng } from '../src/util/rng.js';
 import { loadMnist } from '../src/node/mnist.js';

@@ -7,14 +7,14 @@ import { cli, cliOn, expectOk, expectOneLineError, lastJson, rng } from './helpe
 import { rowsInSlots } from './helpers/slots.js';
 import { DenseDataset } from '../src/data/dense.js';
 import { SparseDataset } from '../src/data/sparse.js';
-import { FlatIndex } from '../src/index/flat.js';
-import { HnswIndex } from '../src/index/hnsw/hnsw-index.js';
+import { FlatIndex } from '../src/indexes/flat.js';
+import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
 import { readContainerHeader } from '../src/io/container.js';
 import { writeCsr } from '../src/io/csr.js';
 import { readIvecs, writeFvecs, writeIvecs } from '../src/io/vecs.js';
 import { DiskDenseStore } from '../src/node/disk-store.js';
 import { closeIndex, loadIndexFile, saveIndexFile } from '../src/node/index-files.js';
-import { PlainDenseStore } from '../src/quant/dense-store.js';
+import { PlainDenseStore } from '../src/quant/dense/store.js';
 import { WebannoloError } from '../src/errors.js';
 import { closeWorkers } from '../src/index.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DenseDataset, FlatIndex, HnswIndex, ScalarQuantizer, ScalarStore, deserializeIndex, recallAtK, serializeIndex, type Metric,
 } from '../src/index.js';
-import { halfBits, halfValue, HALF_MAX } from '../src/quant/half.js';
+import { halfBits, halfValue, HALF_MAX } from '../src/quant/scalar/half.js';
 import { Rng } from '../src/util/rng.js';
 import { loadBge, loadMnistWithTruth } from './helpers/data.js';
 import { describeShared } from './helpers/shared-data.js';

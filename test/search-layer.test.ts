@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HnswIndex } from '../src/index.js';
-import { LayerSearcher, level0WidthFor, WIDE_ROUNDS_FROM, WIDE_ROUNDS_MAX_DIM } from '../src/index/hnsw/search-layer.js';
+import { LayerSearcher, level0WidthFor, WIDE_ROUNDS_FROM, WIDE_ROUNDS_MAX_DIM } from '../src/indexes/hnsw/search/layer-search.js';
 import type { MaxHeap } from '../src/util/heap.js';
 import { loadMnistWithTruth } from './helpers/data.js';
 import { idsOfSlots } from './helpers/slots.js';

@@ -114,7 +114,7 @@ describe('format 1 files (before keys, labels and removed items)', () => {
 
 describe('streamed loading holds dense vectors once', () => {
   it('a store over reserved rows adopts their memory; any other array is copied', async () => {
-    const { reserveDenseRows, PlainDenseStore: Store } = await import('../src/quant/dense-store.js');
+    const { reserveDenseRows, PlainDenseStore: Store } = await import('../src/quant/dense/store.js');
     const { DenseDataset: Dataset } = await import('../src/data/dense.js');
     const rows = reserveDenseRows(50, 8)!;
     rows.set(Float32Array.from({ length: 400 }, (_, i) => i / 7));

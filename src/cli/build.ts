@@ -1,16 +1,16 @@
 import { statSync } from 'node:fs';
 import { DenseDataset } from '../data/dense.js';
 import { fail } from '../errors.js';
-import { FlatIndex } from '../index/flat.js';
-import { HnswIndex } from '../index/hnsw/hnsw-index.js';
-import type { Layout } from '../index/hnsw/locality-layout.js';
+import { FlatIndex } from '../indexes/flat.js';
+import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
+import type { Layout } from '../indexes/hnsw/graph/locality-layout.js';
 import { DATA_FORMATS } from '../io/formats.js';
 import { readDatasetFile, saveIndexFile } from '../node/index.js';
-import { PQ_KSUB, PqStore, ProductQuantizer } from '../quant/pq.js';
-import { ScalarQuantizer } from '../quant/scalar-quantizer.js';
-import { ScalarStore } from '../quant/scalar-store.js';
-import { denseRowsFit } from '../quant/dense-store.js';
-import { itemInfo } from '../index/hnsw/mutations.js';
+import { PQ_KSUB, PqStore, ProductQuantizer } from '../quant/pq/pq.js';
+import { ScalarQuantizer } from '../quant/scalar/quantizer.js';
+import { ScalarStore } from '../quant/scalar/store.js';
+import { denseRowsFit } from '../quant/dense/store.js';
+import { itemInfo } from '../indexes/hnsw/living/mutations.js';
 import type { Metric } from '../types.js';
 import {
   aboutFile, bool, writingFile, checkWritable, formatBytes, formatSeconds, num, println, round, secondsSince, str, UsageError,
@@ -19,7 +19,7 @@ import {
 import { Progress } from './progress.js';
 import { readKeysFile, readLabelsFile } from './item-files.js';
 import { WorkerPool } from '../parallel/pool.js';
-import { trainPqParallel } from '../quant/parallel-kmeans.js';
+import { trainPqParallel } from '../quant/pq/parallel-kmeans.js';
 
 const PQ_FLAGS = ['pq-m', 'pq-train-sample', 'pq-iterations'];
 

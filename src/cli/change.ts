@@ -1,6 +1,6 @@
 import { fail } from '../errors.js';
-import { HnswIndex } from '../index/hnsw/hnsw-index.js';
-import type { ItemKey } from '../index/item-keys.js';
+import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
+import type { ItemKey } from '../indexes/items/item-keys.js';
 import { DATA_FORMATS } from '../io/formats.js';
 import { readDatasetFile, saveIndexFile } from '../node/index.js';
 import { loadIndexFile } from '../node/index-files.js';

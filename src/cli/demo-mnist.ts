@@ -1,7 +1,7 @@
 import { fail } from '../errors.js';
 import { requestGpu } from '../gpu/device.js';
-import { FlatIndex } from '../index/flat.js';
-import { HnswIndex } from '../index/hnsw/hnsw-index.js';
+import { FlatIndex } from '../indexes/flat.js';
+import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import { loadMnist } from '../node/index.js';
 import {
   bool, formatBytes, formatSeconds, num, println, qpsOf, round, secondsSince, type Command,

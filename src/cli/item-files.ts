@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { fail } from '../errors.js';
-import type { HnswIndex } from '../index/hnsw/hnsw-index.js';
-import type { SearchFilter } from '../index/filter.js';
-import type { ItemKey } from '../index/item-keys.js';
+import type { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
+import type { SearchFilter } from '../indexes/filter.js';
+import type { ItemKey } from '../indexes/items/item-keys.js';
 import { parseKeysText, parseLabelsText } from '../io/item-text.js';
 import { writeIvecs } from '../io/vecs.js';
 import { writeFileAtomic } from '../node/files.js';

@@ -1,10 +1,10 @@
 import { requestGpu } from '../gpu/device.js';
 import type { Backend } from '../gpu/select.js';
 import { fail } from '../errors.js';
-import { FlatIndex } from '../index/flat.js';
-import { checkQueryAt, HnswIndex } from '../index/hnsw/hnsw-index.js';
-import { resolveEf } from '../index/hnsw/index-options.js';
-import type { AnyIndex } from '../io/index-codec.js';
+import { FlatIndex } from '../indexes/flat.js';
+import { checkQueryAt, HnswIndex } from '../indexes/hnsw/hnsw-index.js';
+import { resolveEf } from '../indexes/hnsw/index-options.js';
+import type { AnyIndex } from '../indexes/index-codec.js';
 import { DATA_FORMATS } from '../io/formats.js';
 import { readDatasetFile, readIvecsFile } from '../node/index.js';
 import { closeIndex, loadIndexFile } from '../node/index-files.js';
@@ -14,7 +14,7 @@ import {
 } from './args.js';
 import { recallAtK, type IdRows } from './eval.js';
 import { resultNumbers, searchFilter, writeResults } from './item-files.js';
-import type { SearchFilter } from '../index/filter.js';
+import type { SearchFilter } from '../indexes/filter.js';
 
 /** Checks that `queries` fit `index` (kind and dimension) with one clear message. */
 export function checkQueriesFit(index: AnyIndex, queries: Dataset, queriesPath: string): void {

@@ -1,11 +1,11 @@
 import { WebannoloError } from '../errors.js';
-import { PlainDenseStore } from '../quant/dense-store.js';
-import { PQ_KSUB, PqStore } from '../quant/pq.js';
+import { PlainDenseStore } from '../quant/dense/store.js';
+import { PQ_KSUB, PqStore } from '../quant/pq/pq.js';
 import type { Dataset, VectorStore } from '../types.js';
 import type { GpuContext } from './device.js';
 import { encodeDispatch, grid, guarded } from './dispatch.js';
-import { denseData, padRows } from './gpu-dense.js';
-import { buildLuts, pqData } from './gpu-pq.js';
+import { denseData, padRows } from '../quant/dense/gpu-pairs.js';
+import { buildLuts, pqData } from '../quant/pq/gpu-pairs.js';
 
 /**
  * The top-k pass keeps k of every segment of SEG entries, and must keep at most half to make

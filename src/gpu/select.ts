@@ -1,14 +1,14 @@
 import { fail } from '../errors.js';
-import { PlainDenseStore } from '../quant/dense-store.js';
+import { PlainDenseStore } from '../quant/dense/store.js';
 import { PlainSparseStore } from '../quant/plain.js';
-import { PqStore } from '../quant/pq.js';
-import { ScalarStore } from '../quant/scalar-store.js';
+import { PqStore } from '../quant/pq/pq.js';
+import { ScalarStore } from '../quant/scalar/store.js';
 import type { BatchEvaluator, VectorStore } from '../types.js';
 import { noGpu, requestGpu, retireGpu, type GpuContext } from './device.js';
-import { GpuDenseEvaluator } from './gpu-dense.js';
-import { GpuPqEvaluator } from './gpu-pq.js';
-import { GpuScalarEvaluator } from './gpu-scalar.js';
-import { GpuSparseEvaluator } from './gpu-sparse.js';
+import { GpuDenseEvaluator } from '../quant/dense/gpu-pairs.js';
+import { GpuPqEvaluator } from '../quant/pq/gpu-pairs.js';
+import { GpuScalarEvaluator } from '../quant/scalar/gpu-pairs.js';
+import { GpuSparseEvaluator } from '../quant/sparse/gpu-pairs.js';
 
 export type Backend = 'auto' | 'gpu' | 'cpu';
 export const BACKENDS: readonly Backend[] = ['auto', 'gpu', 'cpu'];

@@ -1,5 +1,5 @@
 import { fail } from '../errors.js';
-import type { ItemKey } from '../index/item-keys.js';
+import type { ItemKey } from '../indexes/items/item-keys.js';
 
 /**
  * The CLI's text files about items, one line per row (a trailing newline is optional):

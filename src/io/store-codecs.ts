@@ -1,11 +1,11 @@
 import { DenseDataset } from '../data/dense.js';
 import { SparseDataset } from '../data/sparse.js';
 import { fail } from '../errors.js';
-import { PlainDenseStore, reserveDenseRows } from '../quant/dense-store.js';
+import { PlainDenseStore, reserveDenseRows } from '../quant/dense/store.js';
 import { PlainSparseStore } from '../quant/plain.js';
-import { PQ_KSUB, PqStore, ProductQuantizer } from '../quant/pq.js';
-import { ScalarCodec, SCALAR_ENCODINGS } from '../quant/scalar-codec.js';
-import { reserveScalarCodes, ScalarStore } from '../quant/scalar-store.js';
+import { PQ_KSUB, PqStore, ProductQuantizer } from '../quant/pq/pq.js';
+import { ScalarCodec, SCALAR_ENCODINGS } from '../quant/scalar/scalar-encoding.js';
+import { reserveScalarCodes, ScalarStore } from '../quant/scalar/store.js';
 import type { Metric, VectorStore } from '../types.js';
 import type { SectionArray } from './container.js';
 

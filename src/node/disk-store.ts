@@ -1,7 +1,7 @@
 import { closeSync, readSync } from 'node:fs';
 import { fail } from '../errors.js';
 import { CpuBatchEvaluator } from '../quant/cpu-batch.js';
-import { checkDenseQuery } from '../quant/dense-store.js';
+import { checkDenseQuery } from '../quant/dense/store.js';
 import { dot, l2sq } from '../quant/kernels.js';
 import type { BatchEvaluator, Metric, QueryEvaluator, Vector, VectorStore } from '../types.js';
 

@@ -1,8 +1,8 @@
 import { closeSync, fstatSync, openSync, read } from 'node:fs';
 import { promisify } from 'node:util';
 import { checkInteger, fail } from '../errors.js';
-import { HnswIndex } from '../index/hnsw/hnsw-index.js';
-import { decodeIndexFromSections, deserializeIndex, serializeIndex, type AnyIndex } from '../io/index-codec.js';
+import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
+import { decodeIndexFromSections, deserializeIndex, serializeIndex, type AnyIndex } from '../indexes/index-codec.js';
 import {
   bytesPer, checkContainerLength, READABLE_VERSIONS, MAGIC, containerFromSections, readContainerHeader, sectionEntries, type ContainerHeader, type SectionEntry,
 } from '../io/container.js';

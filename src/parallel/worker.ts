@@ -1,10 +1,10 @@
 /**
  * The worker thread's entry: receives tasks from a WorkerPool, runs the handler its `op`
  * names, and answers with the result or the error. Handlers live with the code they belong to
- * (src/index/hnsw/worker-tasks.ts, src/quant/worker-tasks.ts); this file only routes.
+ * (src/indexes/hnsw/workers/worker-tasks.ts, src/quant/pq/worker-tasks.ts); this file only routes.
  */
-import { HNSW_TASKS } from '../index/hnsw/worker-tasks.js';
-import { QUANT_TASKS } from '../quant/worker-tasks.js';
+import { HNSW_TASKS } from '../indexes/hnsw/workers/worker-tasks.js';
+import { QUANT_TASKS } from '../quant/pq/worker-tasks.js';
 import type { Task } from './pool.js';
 
 type Handler = (task: Task) => unknown;

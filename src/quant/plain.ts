@@ -4,13 +4,13 @@ import { fail } from '../errors.js';
 import type { Dataset, Metric, QueryEvaluator, SparseVector, Vector, VectorStore } from '../types.js';
 import { isSparseVector } from '../types.js';
 import { CpuBatchEvaluator } from './cpu-batch.js';
-import { PlainDenseStore, type DenseStoreOptions } from './dense-store.js';
+import { PlainDenseStore, type DenseStoreOptions } from './dense/store.js';
 import { sparseDotDense, sparseDotSparse } from './kernels.js';
 import { toShared } from '../util/shared-memory.js';
-import { SparseArena, WasmSparseEvaluator, type SparseLayout } from './sparse-wasm.js';
+import { SparseArena, WasmSparseEvaluator, type SparseLayout } from './sparse/wasm-evaluator.js';
 import type { SharedArena } from './wasm/arena.js';
 
-export { PlainDenseStore, type DenseStoreOptions, type SharedDenseStore } from './dense-store.js';
+export { PlainDenseStore, type DenseStoreOptions, type SharedDenseStore } from './dense/store.js';
 
 /**
  * The identity quantizer: the store is the dataset itself (no copy). Exists so that plain

@@ -1,8 +1,8 @@
 import type { VectorStore } from '../types.js';
-import { PlainDenseStore, type SharedDenseStore } from './dense-store.js';
+import { PlainDenseStore, type SharedDenseStore } from './dense/store.js';
 import { PlainSparseStore, type SharedSparseStore } from './plain.js';
-import { PqStore, type SharedPqStore } from './pq.js';
-import { ScalarStore, type SharedScalarStore } from './scalar-store.js';
+import { PqStore, type SharedPqStore } from './pq/pq.js';
+import { ScalarStore, type SharedScalarStore } from './scalar/store.js';
 
 /** A store as worker threads receive it: its data on shared memory, no copy per thread. */
 export type SharedStore = SharedDenseStore | SharedSparseStore | SharedPqStore | SharedScalarStore;

@@ -1,14 +1,14 @@
-import { PlainDenseStore } from '../../quant/dense-store.js';
+import { PlainDenseStore } from '../../quant/dense/store.js';
 import { PlainSparseStore } from '../../quant/plain.js';
-import { PqStore } from '../../quant/pq.js';
-import { ScalarStore } from '../../quant/scalar-store.js';
+import { PqStore } from '../../quant/pq/pq.js';
+import { ScalarStore } from '../../quant/scalar/store.js';
 import type { Dataset, VectorStore } from '../../types.js';
 import type { GpuContext } from '../device.js';
-import { cachedUpload, denseData } from '../gpu-dense.js';
+import { cachedUpload, denseData } from '../../quant/dense/gpu-pairs.js';
 import { uploadQueries } from '../pair-evaluator.js';
-import { buildLuts, pqData } from '../gpu-pq.js';
-import { GpuSparseData, scatterQueries } from '../gpu-sparse.js';
-import { scalarData } from '../gpu-scalar.js';
+import { buildLuts, pqData } from '../../quant/pq/gpu-pairs.js';
+import { GpuSparseData, scatterQueries } from '../../quant/sparse/gpu-pairs.js';
+import { scalarData } from '../../quant/scalar/gpu-pairs.js';
 
 /**
  * How one store kind plugs into the resident kernel: a WGSL snippet (shaders/resident_*.wgsl)

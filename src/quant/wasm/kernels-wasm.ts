@@ -1,8 +1,8 @@
 import { encodeModule, MAX_PAGES, F32, I32, op, V128, type FuncDef } from './encoder.js';
-import { PQ_KERNELS, type PqWasmKernels } from './kernels-pq.js';
-import { denseQueryKernels } from './kernels-dense-query.js';
-import { scalarKernels, type ScalarWasmKernels } from './kernels-scalar.js';
-import { sparseKernels, type SparseWasmKernels } from './kernels-sparse.js';
+import { PQ_KERNELS, type PqWasmKernels } from '../pq/wasm-kernels.js';
+import { denseQueryKernels } from '../dense/wasm-kernels.js';
+import { scalarKernels, type ScalarWasmKernels } from '../scalar/wasm-kernels.js';
+import { sparseKernels, type SparseWasmKernels } from '../sparse/wasm-kernels.js';
 
 /**
  * WebAssembly SIMD distance kernels (f32x4, four accumulators = 16 floats per iteration, a

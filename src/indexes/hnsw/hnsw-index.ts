@@ -1,0 +1,338 @@
+import { checkInteger, fail } from '../../errors.js';
+import { PlainQuantizer } from '../../quant/plain.js';
+import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../../types.js';
+import { METRICS } from '../../types.js';
+import { PlainDenseStore } from '../../quant/dense/store.js';
+import type { DenseQuantizer } from '../../quant/quantizer.js';
+import { checkK } from '../results.js';
+import { searchHnswBatch, type HnswBatchParams, type HnswSearchParams } from './batch/search-batch.js';
+import { buildGraph, DEFAULT_BUILD, resolveBuildParams, type HnswBuildParams } from './build/build-graph.js';
+import { buildGraphParallel } from './build/parallel-build.js';
+import { WorkerAttachment } from './workers/worker-attachment.js';
+import { WorkerPool } from '../../parallel/pool.js';
+import type { HnswGraph } from './graph/graph.js';
+import { ResultWriter } from './search/result-writer.js';
+import { LayerSearcher, level0WidthFor } from './search/layer-search.js';
+import { FilteredSearcher } from './search/filtered-search.js';
+import { resolveFilter, type AllowedSet, type FilterContext } from '../filter.js';
+import type { ItemKeys } from '../items/item-keys.js';
+import type { ItemLabels } from '../items/item-labels.js';
+import { Tombstones } from '../items/tombstones.js';
+import { LivingIndex } from './living/living-index.js';
+import { checkLayout, inLayout, movable, movedKeys, movedLabels, movedStore, type Layout } from './graph/locality-layout.js';
+import type { ItemOrder } from '../items/item-order.js';
+import { checkState, itemInfo, type IndexState } from './living/mutations.js';
+import { resolveEf, resolveLambda, type HnswIndexOptions, type HnswAsyncBuildOptions, type ItemInfo } from './index-options.js';
+
+export { checkQueryAt, type HnswBatchParams, type HnswSearchParams } from './batch/search-batch.js';
+export { resolveEf, resolveLambda, DEFAULT_EF_FLOOR, type HnswIndexOptions, type HnswAsyncBuildOptions, type ItemInfo } from './index-options.js';
+
+/**
+ * HNSW over any VectorStore: dense or sparse, plain or quantized, L2 or IP. The graph is built
+ * on `buildStore` (plain vectors); searches run on `store`, which may be another encoding of
+ * the same items (kANNolo's key result: graph from plain vectors, search on PQ codes).
+ */
+export class HnswIndex extends LivingIndex {
+  private searcher: LayerSearcher | null = null;
+  private filtered: FilteredSearcher | null = null;
+  private attachment: WorkerAttachment | null | undefined;
+  /** Turns a beam's candidates into results (and re-ranks them). */
+  writer: ResultWriter;
+
+  constructor(
+    graph: HnswGraph,
+    store: VectorStore,
+    readonly buildParams: { m: number; efConstruction: number; seed: number },
+    /** Plain vectors of the same items, for re-ranking a quantized search. */
+    rerankStore: VectorStore | null = null,
+    items: ItemInfo = {},
+  ) {
+    const state: IndexState = {
+      graph, store, rerankStore, keys: items.keys ?? null, labels: items.labels ?? null, removed: items.removed ?? Tombstones.none(graph.n),
+      order: items.order ?? null,
+    };
+    checkState(state);
+    super(state);
+    this.writer = new ResultWriter(store.metric, rerankStore);
+  }
+
+  /** The graph: a new object after every add / remove / update / compact (over the same memory when the change was made in place). */
+  get graph(): HnswGraph {
+    return this.state.graph;
+  }
+  /** The store searches score (one row per slot, removed slots included). */
+  get store(): VectorStore {
+    return this.state.store;
+  }
+  /** Plain vectors of the same items, for re-ranking a quantized search, or null. */
+  get rerankStore(): VectorStore | null {
+    return this.state.rerankStore;
+  }
+  /** User keys by slot, or null (results carry ids only). keyOf(id) gives a result's key. */
+  get keys(): ItemKeys | null {
+    return this.state.keys;
+  }
+  /** Labels of the items by slot, or null. */
+  get labels(): ItemLabels | null {
+    return this.state.labels;
+  }
+  /** Removed slots, waiting for reuse. */
+  get removed(): Tombstones {
+    return this.state.removed;
+  }
+  /** The ids of the items in each slot when they differ from the slots (the locality layout), else null. */
+  get order(): ItemOrder | null {
+    return this.state.order ?? null;
+  }
+
+  /** What a filter is resolved against (see SearchFilter). */
+  filterContext(): FilterContext {
+    const { graph, labels, keys, removed } = this.state;
+    return { n: graph.n, labels, keys, removed: removed.count > 0 ? removed : null, order: this.order };
+  }
+
+  /** A new state was installed: per-state caches go (workers re-attach on the next batch). */
+  protected override stateChanged(): void {
+    this.searcher = null;
+    this.filtered = null;
+    this.writer = new ResultWriter(this.state.store.metric, this.state.rerankStore);
+    const a = this.attachment;
+    this.attachment = undefined;
+    void a?.close(false);
+  }
+
+  /** Builds an index over plain vectors (DenseDataset or SparseDataset). */
+  static build(data: Dataset, options: HnswIndexOptions): HnswIndex {
+    if (!METRICS.includes(options.metric)) fail('INVALID_ARGUMENT', `metric must be 'l2' or 'ip', got ${String(options.metric)}`);
+    if (options.layout !== undefined) checkLayout(options.layout);
+    const items = itemInfo(options, data.size);
+    const store = new PlainQuantizer().encode(data, options.metric);
+    return HnswIndex.buildOnStore(store, options).withItems(items).laidOut(options.layout);
+  }
+
+  /**
+   * Builds an index on worker threads (see HnswAsyncBuildOptions.threads) without blocking
+   * the calling thread. Where SharedArrayBuffer is unavailable it builds on one thread and
+   * says so once.
+   */
+  static async buildAsync(data: Dataset, options: HnswAsyncBuildOptions): Promise<HnswIndex> {
+    if (!METRICS.includes(options.metric)) fail('INVALID_ARGUMENT', `metric must be 'l2' or 'ip', got ${String(options.metric)}`);
+    if (options.layout !== undefined) checkLayout(options.layout);
+    const items = itemInfo(options, data.size);
+    const store = new PlainQuantizer().encode(data, options.metric);
+    return (await HnswIndex.buildOnStoreAsync(store, options)).withItems(items).laidOut(options.layout);
+  }
+
+  /**
+   * This freshly built index in `layout` (see HnswIndexOptions.layout), rearranged in its own
+   * memory: only for the build's own index, whose store nobody else holds.
+   */
+  private laidOut(layout: HnswIndexOptions['layout'] = 'locality'): HnswIndex {
+    if (layout === 'insertion') return this;
+    return HnswIndex.fromState(inLayout(this.state, layout, true), this.buildParams);
+  }
+
+  /**
+   * The same index in another memory layout (see HnswIndexOptions.layout), on a copy: for an
+   * index loaded from a file written before the locality layout, or built with buildOnStore,
+   * or to get slots equal to ids again ('insertion'). Ids, keys and results do not change.
+   * Returns this index when it is in that layout already, or its re-ranking vectors are read
+   * from disk (they cannot move).
+   */
+  withLayout(layout: Layout): HnswIndex {
+    checkLayout(layout);
+    const s = inLayout(this.state, layout, false);
+    return s === this.state ? this : HnswIndex.fromState(s, this.buildParams);
+  }
+
+  private static fromState(s: IndexState, buildParams: HnswIndex['buildParams']): HnswIndex {
+    return new HnswIndex(s.graph, s.store, buildParams, s.rerankStore, s);
+  }
+
+  /** buildOnStore on worker threads (see buildAsync). */
+  static async buildOnStoreAsync(store: VectorStore, params: HnswBuildParams & { threads?: number; signal?: AbortSignal } = {}): Promise<HnswIndex> {
+    resolveBuildParams(params);
+    if (params.threads !== undefined) checkInteger('threads', params.threads, 1, 1024);
+    const threads = await WorkerPool.threadsFor(params.threads);
+    const graph = await buildGraphParallel(store, { ...params, threads });
+    return new HnswIndex(graph, store, {
+      m: params.m ?? DEFAULT_BUILD.m,
+      efConstruction: params.efConstruction ?? DEFAULT_BUILD.efConstruction,
+      seed: params.seed ?? DEFAULT_BUILD.seed,
+    });
+  }
+
+  /** Builds the graph over an existing store (its itemDistance defines the graph). */
+  static buildOnStore(store: VectorStore, params: HnswBuildParams = {}): HnswIndex {
+    const graph = buildGraph(store, params);
+    return new HnswIndex(graph, store, {
+      m: params.m ?? DEFAULT_BUILD.m,
+      efConstruction: params.efConstruction ?? DEFAULT_BUILD.efConstruction,
+      seed: params.seed ?? DEFAULT_BUILD.seed,
+    });
+  }
+
+  /** Live items (removed ones excluded). */
+  get size(): number {
+    return this.state.graph.n - this.state.removed.count;
+  }
+  /** Slots: live items plus removed ones waiting for reuse. */
+  get capacity(): number {
+    return this.state.graph.n;
+  }
+  get dim(): number {
+    return this.store.dim;
+  }
+  get metric(): Metric {
+    return this.store.metric;
+  }
+
+  /**
+   * Same graph, another encoding of the same items (e.g. PQ codes) to search on. The stores
+   * hold the items in id order (row i = item i), as the data they were encoded from; on an
+   * index laid out otherwise (see `order`) they are copied into its slot order, except this
+   * index's own stores, which are in that order already.
+   */
+  withStore(store: VectorStore, rerankStore: VectorStore | null = null): HnswIndex {
+    if (store.size !== this.capacity) fail('INVALID_ARGUMENT', `store has ${store.size} items, the index has ${this.capacity} slots`);
+    if (rerankStore !== null && rerankStore.size !== this.capacity) fail('INVALID_ARGUMENT', `the re-ranking store has ${rerankStore.size} items, the index has ${this.capacity} slots`);
+    const order = this.order;
+    const inSlots = (s: VectorStore): VectorStore => {
+      if (order === null || s === this.store || s === this.rerankStore) return s;
+      if (!movable(s)) fail('INVALID_ARGUMENT', `this index keeps its items in the locality layout and a ${s.kind} store cannot be rearranged into it: give it to index.withLayout('insertion') instead`);
+      return movedStore(s, order.itemIds, false);
+    };
+    this.shareState();
+    return new HnswIndex(this.graph, inSlots(store), this.buildParams, rerankStore === null ? null : inSlots(rerankStore), this);
+  }
+
+  /** The same index with these keys and labels (one per item, in id order; checked against its size). */
+  withItems(items: { keys?: ItemKeys | null; labels?: ItemLabels | null }): HnswIndex {
+    const order = this.order;
+    let { keys = null, labels = null } = items;
+    if (keys !== null && keys.size !== this.capacity) fail('INVALID_ARGUMENT', `${keys.size} keys for ${this.capacity} items`);
+    if (labels !== null && labels.size !== this.capacity) fail('INVALID_ARGUMENT', `${labels.size} label rows for ${this.capacity} items`);
+    if (order !== null && keys !== null) keys = movedKeys(keys, order.itemIds);
+    if (order !== null && labels !== null) labels = movedLabels(labels, order.itemIds);
+    this.shareState();
+    return new HnswIndex(this.graph, this.store, this.buildParams, this.rerankStore, { keys, labels, removed: this.removed, order });
+  }
+
+  /**
+   * The one-call conversion to a compressed store (kANNolo's key result for PQ): the same
+   * graph, built on plain vectors, now searched over codes: a ProductQuantizer, or a
+   * ScalarQuantizer ('f16', 'sq8'). Trains the quantizer on the plain vectors if it is
+   * untrained. With keepPlain (default true) the plain vectors stay for re-ranking.
+   */
+  quantize(quantizer: DenseQuantizer, options: { keepPlain?: boolean } = {}): HnswIndex {
+    const plain = this.rerankStore ?? this.store;
+    if (!(plain instanceof PlainDenseStore)) fail('INVALID_ARGUMENT', `${quantizer.name} quantization needs an index over plain dense vectors`);
+    const data = plain.toDataset();
+    const encoded = quantizer.encode(data, this.metric);
+    this.shareState();
+    return new HnswIndex(this.graph, encoded, this.buildParams, options.keepPlain === false ? null : plain, this);
+  }
+
+  /**
+   * The k nearest items of `query`, best first; with `filter`, the k nearest allowed items
+   * (fewer, padded with id -1, only when fewer are allowed). With keys, `keys` holds theirs.
+   */
+  search(query: Vector, k: number, params: HnswSearchParams = {}): SearchResult {
+    checkK(k, this.capacity);
+    const ef = resolveEf(params.ef, k);
+    const rerank = this.resolveRerank(params.rerank);
+    const lambda = resolveLambda(params.lambda);
+    this.store.checkQuery(query);
+    const allowed = params.filter === undefined ? null : resolveFilter(params.filter, this.filterContext());
+    const ids = new Int32Array(k);
+    const scores = new Float32Array(k);
+    this.searchInto(query, k, ef, rerank, ids, scores, 0, allowed, lambda);
+    return resultsOf(ids, scores, this.order, this.keys);
+  }
+
+  /**
+   * The single-query search without validation, writing k results at `offset`: the CPU path
+   * of searchBatch runs it once per query.
+   */
+  searchInto(
+    query: Vector, k: number, ef: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number, allowed: AllowedSet | null = null,
+    lambda = Infinity,
+  ): void {
+    const g = this.graph;
+    const searcher = (this.searcher ??= new LayerSearcher(g.n, Math.max(g.m0, g.m), level0WidthFor(this.store)));
+    if (g.entryPoint < 0) {
+      // Every item was removed.
+      ids.fill(-1, offset, offset + k);
+      scores.fill(Number.NaN, offset, offset + k);
+      return;
+    }
+    const ev = this.store.queryEvaluator(query);
+    let top;
+    if (allowed === null) {
+      const { node, dist } = searcher.descend(g, ev);
+      // With re-ranking the stop rule guards the candidates re-ranked, not just the k kept.
+      top = searcher.beam(g, ev, node, dist, ef, 0, null, lambda === Infinity ? null : { k: Math.min(ef, Math.max(k, rerank)), lambda });
+    } else {
+      top = (this.filtered ??= new FilteredSearcher(searcher, Math.max(g.m0, g.m))).search(g, ev, k, ef, allowed);
+    }
+    ev.release?.();
+    this.writer.fromHeap(top, query, k, rerank, ids, scores, offset);
+  }
+
+  /**
+   * Searches many queries. On the CPU (the default) a loop of the single-query search that
+   * yields to the event loop; on the GPU (`backend: 'gpu'` or `'auto'`) the resident kernel
+   * (one round trip per batch) or the hybrid lockstep controller (`gpuMode: 'hybrid'`).
+   * The result carries the GPU counters: gpuMode, roundTrips, bytesUp, bytesDown, hostMs.
+   */
+  searchBatch(queries: Dataset | readonly Vector[], k: number, params: HnswBatchParams = {}): Promise<BatchSearchResult> {
+    try {
+      checkK(k, this.capacity);
+      const ef = resolveEf(params.ef, k);
+      const rerank = this.resolveRerank(params.rerank);
+      const lambda = resolveLambda(params.lambda);
+      // The order and keys of the state searched: a compact may install new ones meanwhile.
+      const { order = null, keys } = this.state;
+      return this.whileSearching(searchHnswBatch(this, queries, { k, ef, rerank, lambda }, params)).then((r) => ({ ...r, ...resultsOf(r.ids, r.scores, order, keys) }));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The index as worker threads see it (made on first use), or null when a store cannot be shared. */
+  workers(): WorkerAttachment | null {
+    if (this.attachment === undefined || (this.attachment !== null && !this.attachment.usable)) {
+      this.attachment = WorkerAttachment.create(this.graph, this.store, this.rerankStore, this.buildParams);
+    }
+    return this.attachment;
+  }
+
+  /**
+   * Releases this index's worker threads: they drop its shared memory, and when no other
+   * index uses them they end. Idle workers never keep a Node process alive, so this is only
+   * needed to free them early; the index stays usable (workers restart on demand).
+   */
+  async close(): Promise<void> {
+    const a = this.attachment;
+    this.attachment = undefined;
+    await a?.close(true);
+  }
+
+  /** Bytes held by the graph, the search store and the re-ranking vectors. */
+  get memory(): { graphBytes: number; storeBytes: number; rerankBytes: number } {
+    return { graphBytes: this.graph.byteLength, storeBytes: this.store.byteLength, rerankBytes: this.rerankStore?.byteLength ?? 0 };
+  }
+
+  private resolveRerank(rerank: number | undefined): number {
+    if (rerank === undefined || rerank === 0) return 0;
+    checkInteger('rerank', rerank, 0);
+    if (this.rerankStore === null) fail('INVALID_ARGUMENT', 'rerank needs the plain vectors: this index does not keep them (quantize with keepPlain)');
+    return rerank;
+  }
+}
+
+/** Results over slots as the caller sees them: ids (not slots) and, with keys, keys. */
+function resultsOf(slots: Int32Array, scores: Float32Array, order: ItemOrder | null, keys: ItemKeys | null): SearchResult {
+  const ids = order === null ? slots : order.idsOf(slots);
+  return keys ? { ids, scores, keys: keys.keysOf(slots) } : { ids, scores };
+}

@@ -1,0 +1,129 @@
+import type { Task } from '../../../parallel/pool.js';
+import { attachStore, type SharedStore } from '../../../quant/shared-store.js';
+import type { Dataset } from '../../../types.js';
+import { DenseDataset } from '../../../data/dense.js';
+import { SparseDataset } from '../../../data/sparse.js';
+import { BatchInserter, type BatchSpan } from '../build/insertion-batch.js';
+import { HnswGraph, type SharedGraph } from '../graph/graph.js';
+import { HnswIndex } from '../hnsw-index.js';
+import { QueryFilters, type AllowedSet } from '../../filter.js';
+
+/** An index (or a graph being built) as a worker thread attaches it: shared memory only. */
+export interface AttachTask extends Task {
+  readonly op: 'hnswAttach';
+  readonly handle: number;
+  readonly graph: SharedGraph;
+  readonly store: SharedStore;
+  readonly rerank: SharedStore | null;
+  readonly efConstruction: number;
+  readonly keepPruned: boolean;
+}
+
+/** Queries as workers receive them: dense rows or CSR arrays on shared memory. */
+export type SharedQueries =
+  | { readonly kind: 'dense'; readonly dim: number; readonly data: Float32Array }
+  | { readonly kind: 'sparse'; readonly dim: number; readonly indptr: Uint32Array; readonly indices: Uint32Array; readonly values: Float32Array };
+
+export interface SearchTask extends Task {
+  readonly op: 'hnswSearch';
+  readonly handle: number;
+  readonly entryPoint: number;
+  readonly maxLevel: number;
+  readonly queries: SharedQueries;
+  readonly k: number;
+  readonly ef: number;
+  readonly rerank: number;
+  readonly lambda: number;
+  /** The next query no worker has taken yet (workers take `chunk` at a time). */
+  readonly next: Int32Array;
+  readonly chunk: number;
+  readonly ids: Int32Array;
+  readonly scores: Float32Array;
+  /** Row of the batch where these queries start (per-query filters are indexed by it). */
+  readonly from: number;
+  readonly filters: { sets: AllowedSet[]; which: Int32Array | null } | null;
+}
+
+export interface InsertTask extends Task {
+  readonly op: 'hnswSelect' | 'hnswLink';
+  readonly handle: number;
+  readonly span: BatchSpan;
+  /** hnswSelect: the next batch node no worker has taken yet. */
+  readonly next: Int32Array;
+  /** hnswLink: this worker's share. */
+  readonly worker: number;
+  readonly workers: number;
+}
+
+interface Attached {
+  readonly index: HnswIndex;
+  inserter: BatchInserter | null;
+  readonly efConstruction: number;
+  readonly keepPruned: boolean;
+}
+
+const attached = new Map<number, Attached>();
+
+function get(handle: number): Attached {
+  const a = attached.get(handle);
+  if (!a) throw new Error(`index ${handle} is not attached to this worker`);
+  return a;
+}
+
+function queriesOf(q: SharedQueries): Dataset {
+  return q.kind === 'dense' ? new DenseDataset(q.data, q.dim) : SparseDataset.trusted(q.indptr, q.indices, q.values, q.dim);
+}
+
+/** Worker-side handlers of HNSW tasks (routed by src/parallel/worker.ts). */
+export const HNSW_TASKS = {
+  hnswAttach(task: Task): void {
+    const t = task as AttachTask;
+    const graph = HnswGraph.attach(t.graph);
+    const store = attachStore(t.store);
+    const rerank = t.rerank ? attachStore(t.rerank) : null;
+    const index = new HnswIndex(graph, store, { m: graph.m, efConstruction: t.efConstruction, seed: 0 }, rerank);
+    attached.set(t.handle, { index, inserter: null, efConstruction: t.efConstruction, keepPruned: t.keepPruned });
+  },
+
+  hnswDetach(task: Task): void {
+    attached.delete((task as Task & { handle: number }).handle);
+  },
+
+  /** Takes queries `chunk` at a time until none are left; returns how many it searched. */
+  hnswSearch(task: Task): number {
+    const t = task as SearchTask;
+    const { index } = get(t.handle);
+    index.graph.entryPoint = t.entryPoint;
+    index.graph.maxLevel = t.maxLevel;
+    const queries = queriesOf(t.queries);
+    const filters = t.filters === null ? null : new QueryFilters(t.filters.sets, t.filters.which);
+    const nq = queries.size;
+    let done = 0;
+    for (let start = Atomics.add(t.next, 0, t.chunk); start < nq; start = Atomics.add(t.next, 0, t.chunk)) {
+      const end = Math.min(nq, start + t.chunk);
+      for (let q = start; q < end; q++) index.searchInto(queries.get(q), t.k, t.ef, t.rerank, t.ids, t.scores, q * t.k, filters?.for(t.from + q) ?? null, t.lambda);
+      done += end - start;
+    }
+    return done;
+  },
+
+  /** Phase 1 of a build batch: takes batch nodes one at a time until none are left. */
+  hnswSelect(task: Task): void {
+    const t = task as InsertTask;
+    const inserter = inserterOf(t.handle);
+    const { from, to } = t.span;
+    for (let x = from + Atomics.add(t.next, 0, 1); x < to; x = from + Atomics.add(t.next, 0, 1)) inserter.select(t.span, x);
+  },
+
+  /** Phase 2 of a build batch: this worker's lists and reverse links. */
+  hnswLink(task: Task): void {
+    const t = task as InsertTask;
+    inserterOf(t.handle).link(t.span, t.worker, t.workers);
+  },
+};
+
+function inserterOf(handle: number): BatchInserter {
+  const a = get(handle);
+  a.inserter ??= new BatchInserter(a.index.store, a.index.graph, a.efConstruction, a.keepPruned);
+  return a.inserter;
+}

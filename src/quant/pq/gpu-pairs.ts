@@ -1,0 +1,91 @@
+import { PQ_KSUB, type PqStore } from './pq.js';
+import type { Dataset } from '../../types.js';
+import type { GpuContext } from '../../gpu/device.js';
+import { encodeDispatch, grid, guarded, type PairKernel } from '../../gpu/dispatch.js';
+import { PairKernelEvaluator, uploadQueries } from '../../gpu/pair-evaluator.js';
+import { cachedUpload } from '../dense/gpu-pairs.js';
+
+/** PQ codes (packed 4 per u32, rows padded to whole words, chunked) and codebooks on the GPU. */
+export class GpuPqData {
+  readonly wordsPerRow: number;
+  readonly rowsPerChunk: number;
+  readonly chunks: GPUBuffer[] = [];
+  readonly codebooks: GPUBuffer;
+  constructor(readonly ctx: GpuContext, readonly store: PqStore) {
+    const { m } = store.pq;
+    this.wordsPerRow = Math.ceil(m / 4);
+    this.rowsPerChunk = rowsPerChunkOf(ctx, store);
+    for (let start = 0; start < store.size; start += this.rowsPerChunk) {
+      const rows = Math.min(this.rowsPerChunk, store.size - start);
+      const packed = new Uint8Array(rows * this.wordsPerRow * 4);
+      for (let r = 0; r < rows; r++) packed.set(store.codes.subarray((start + r) * m, (start + r + 1) * m), r * this.wordsPerRow * 4);
+      this.chunks.push(ctx.resources.upload(packed));
+    }
+    this.codebooks = ctx.resources.upload(store.pq.codebooks);
+  }
+}
+
+function rowsPerChunkOf(ctx: GpuContext, store: PqStore): number {
+  return Math.max(1, Math.floor(ctx.limits.maxStorageBufferBindingSize / (Math.ceil(store.pq.m / 4) * 4)));
+}
+
+export function pqData(ctx: GpuContext, store: PqStore): GpuPqData {
+  return cachedUpload(ctx, store, rowsPerChunkOf(ctx, store), () => new GpuPqData(ctx, store));
+}
+
+/** Builds the lookup tables of `count` queries into a new storage buffer (pq_lut.wgsl). */
+export async function buildLuts(ctx: GpuContext, data: GpuPqData, queries: Dataset, start: number, count: number, encoder: GPUCommandEncoder): Promise<{ luts: GPUBuffer; release: () => void }> {
+  const { device, resources } = ctx;
+  const { m, dim, dsub } = data.store.pq;
+  const qBuf = uploadQueries(ctx, queries, start, count, dim);
+  const luts = resources.storage(count * m * PQ_KSUB * 4);
+  const total = count * m * PQ_KSUB;
+  const g = grid(Math.ceil(total / 64));
+  const params = resources.params([total, m, dsub, data.store.metric === 'l2' ? 0 : 1, dim, g.x, 0, 0]);
+  encodeDispatch(device, encoder, await resources.pipeline('pq_lut'), [data.codebooks, qBuf, luts, params], g);
+  return {
+    luts,
+    release: () => {
+      resources.release(qBuf);
+      resources.release(params);
+    },
+  };
+}
+
+/** The WebGPU BatchEvaluator for PQ stores: tables per batch, ADC per round. */
+export class GpuPqEvaluator extends PairKernelEvaluator {
+  private luts: GPUBuffer | null = null;
+  private readonly data: GpuPqData;
+  constructor(ctx: GpuContext, store: PqStore) {
+    super(ctx);
+    this.data = pqData(ctx, store);
+  }
+
+  async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
+    await guarded(this.ctx, async () => {
+      this.dispose();
+      const encoder = this.ctx.device.createCommandEncoder();
+      const built = await buildLuts(this.ctx, this.data, queries, start, count, encoder);
+      this.ctx.device.queue.submit([encoder.finish()]);
+      this.luts = built.luts;
+      await this.ctx.resources.settle();
+      built.release();
+    });
+  }
+
+  /** pq_adc_pairs.wgsl over this store's codes and the bound lookup tables. */
+  protected get kernel(): PairKernel {
+    return {
+      store: this.data,
+      shader: 'pq_adc_pairs',
+      threadsPerPair: 1,
+      bind: (chunk, pairs, out, params) => [chunk, this.luts!, pairs, out, params],
+      paramsOf: (n, groupsX, base) => [n, this.data.store.pq.m, this.data.wordsPerRow, groupsX, base, 0, 0, 0],
+    };
+  }
+
+  dispose(): void {
+    if (this.luts) this.ctx.resources.release(this.luts);
+    this.luts = null;
+  }
+}
