@@ -105,25 +105,62 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     const value = argv[++i];
     if (value === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
     switch (flag) {
-      case '--datasets': a.datasets = list(value, DATASETS, flag); break;
-      case '--libs': a.libs = list(value, LIBS, flag); break;
-      case '--efs': a.efs = value.split(',').map((s) => int(s, flag)); break;
-      case '--n': a.n = a.syntheticN = int(value, flag); break;
-      case '--nq': a.nq = int(value, flag); break;
-      case '--out': a.out = resolve(value); break;
-      case '--k': a.k = int(value, flag); break;
-      case '--m': a.m = int(value, flag); break;
-      case '--ef-construction': a.efConstruction = int(value, flag); break;
-      case '--seed': a.seed = int(value, flag); break;
-      case '--batch': a.batchSize = int(value, flag); break;
-      case '--min-time': a.minTimeMs = int(value, flag, 0); break;
-      case '--passes': a.minPasses = int(value, flag); break;
-      case '--warmup': a.warmup = int(value, flag, 0); break;
-      case '--pq-m': a.pqM = pqM(value, flag); break;
-      case '--pq-train-sample': a.pqTrainSample = int(value, flag); break;
-      case '--pq-iterations': a.pqIterations = int(value, flag, 0); break;
-      case '--rerank': a.rerank = int(value, flag); break;
-      default: throw new Error(`unknown flag ${flag}\n${USAGE}`);
+      case '--datasets':
+        a.datasets = list(value, DATASETS, flag);
+        break;
+      case '--libs':
+        a.libs = list(value, LIBS, flag);
+        break;
+      case '--efs':
+        a.efs = value.split(',').map((s) => int(s, flag));
+        break;
+      case '--n':
+        a.n = a.syntheticN = int(value, flag);
+        break;
+      case '--nq':
+        a.nq = int(value, flag);
+        break;
+      case '--out':
+        a.out = resolve(value);
+        break;
+      case '--k':
+        a.k = int(value, flag);
+        break;
+      case '--m':
+        a.m = int(value, flag);
+        break;
+      case '--ef-construction':
+        a.efConstruction = int(value, flag);
+        break;
+      case '--seed':
+        a.seed = int(value, flag);
+        break;
+      case '--batch':
+        a.batchSize = int(value, flag);
+        break;
+      case '--min-time':
+        a.minTimeMs = int(value, flag, 0);
+        break;
+      case '--passes':
+        a.minPasses = int(value, flag);
+        break;
+      case '--warmup':
+        a.warmup = int(value, flag, 0);
+        break;
+      case '--pq-m':
+        a.pqM = pqM(value, flag);
+        break;
+      case '--pq-train-sample':
+        a.pqTrainSample = int(value, flag);
+        break;
+      case '--pq-iterations':
+        a.pqIterations = int(value, flag, 0);
+        break;
+      case '--rerank':
+        a.rerank = int(value, flag);
+        break;
+      default:
+        throw new Error(`unknown flag ${flag}\n${USAGE}`);
     }
   }
   a.efs = [...new Set(a.efs)].sort((x, y) => x - y);
@@ -147,7 +184,10 @@ function pqM(s: string, flag: string): Record<DatasetName, number> {
     for (const d of DATASETS) out[d] = int(s.trim(), flag);
     return out;
   }
-  for (const item of s.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+  for (const item of s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '')) {
     const [name, value] = item.split('=');
     if (!(DATASETS as readonly string[]).includes(name ?? '') || value === undefined) {
       throw new Error(`${flag}: expected a number or dataset=m pairs (${DATASETS.join(', ')}), got '${item}'`);
@@ -159,7 +199,10 @@ function pqM(s: string, flag: string): Record<DatasetName, number> {
 
 function list<T extends string>(s: string, allowed: readonly T[], flag: string): T[] {
   const out: T[] = [];
-  for (const item of s.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+  for (const item of s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '')) {
     if (!(allowed as readonly string[]).includes(item)) throw new Error(`${flag}: '${item}' is not one of ${allowed.join(', ')}`);
     out.push(item as T);
   }

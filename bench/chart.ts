@@ -24,9 +24,17 @@ const FALLBACK = ['#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const f = (v: number) => (Math.round(v * 10) / 10).toString();
 
-export function renderChart(title: string, subtitle: string, series: readonly Series[], k: number, marker = 0.95, vlines: readonly VLine[] = []): string {
+export function renderChart(
+  title: string,
+  subtitle: string,
+  series: readonly Series[],
+  k: number,
+  marker = 0.95,
+  vlines: readonly VLine[] = [],
+): string {
   const all = series.flatMap((s) => s.points).filter((p) => p.qps > 0);
-  if (all.length === 0) return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="80"><text x="10" y="40">no data</text></svg>\n`;
+  if (all.length === 0)
+    return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="80"><text x="10" y="40">no data</text></svg>\n`;
   const lowest = Math.min(...all.map((p) => p.recall), ...vlines.map((v) => v.x));
   const xStep = 1 - lowest > 0.5 ? 0.1 : 1 - lowest > 0.2 ? 0.05 : 0.02;
   const xMin = Math.max(0, Math.floor(lowest / xStep + 1e-9) * xStep);
@@ -36,7 +44,9 @@ export function renderChart(title: string, subtitle: string, series: readonly Se
   const sx = (x: number) => PLOT.left + ((x - xMin) / (xMax - xMin)) * PLOT.width;
   const sy = (q: number) => PLOT.top + PLOT.height - ((Math.log10(q) - yLo) / (yHi - yLo)) * PLOT.height;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   out.push(`<text x="${PLOT.left}" y="20" font-size="15" font-weight="bold">${esc(title)}</text>`);
   out.push(`<text x="${PLOT.left}" y="37" fill="#555">${esc(subtitle)}</text>`);
@@ -53,7 +63,9 @@ export function renderChart(title: string, subtitle: string, series: readonly Se
       const v = mul * 10 ** d;
       if (Math.log10(v) > yHi + 1e-9) continue;
       const y = f(sy(v));
-      out.push(`<line x1="${PLOT.left}" y1="${y}" x2="${PLOT.left + PLOT.width}" y2="${y}" stroke="${mul === 1 ? '#d0d0d0' : '#eeeeee'}"/>`);
+      out.push(
+        `<line x1="${PLOT.left}" y1="${y}" x2="${PLOT.left + PLOT.width}" y2="${y}" stroke="${mul === 1 ? '#d0d0d0' : '#eeeeee'}"/>`,
+      );
       out.push(`<text x="${PLOT.left - 6}" y="${y}" dy="4" text-anchor="end"${mul === 1 ? '' : ' fill="#777"'}>${label(v)}</text>`);
     }
   }
@@ -69,7 +81,9 @@ export function renderChart(title: string, subtitle: string, series: readonly Se
     out.push(`<text x="${x}" y="${PLOT.top + 14 + i * 14}" dx="-4" text-anchor="end" fill="#444">${esc(v.label)}</text>`);
   });
   out.push(`<text x="${PLOT.left + PLOT.width / 2}" y="${H - 18}" text-anchor="middle">recall@${k}</text>`);
-  out.push(`<text transform="translate(18 ${PLOT.top + PLOT.height / 2}) rotate(-90)" text-anchor="middle">queries per second (log scale)</text>`);
+  out.push(
+    `<text transform="translate(18 ${PLOT.top + PLOT.height / 2}) rotate(-90)" text-anchor="middle">queries per second (log scale)</text>`,
+  );
 
   // Lines, then the legend to the right of the plot.
   series.forEach((s, i) => {
@@ -80,7 +94,10 @@ export function renderChart(title: string, subtitle: string, series: readonly Se
     const path = pts.map((p) => `${f(sx(p.recall))},${f(sy(p.qps))}`).join(' ');
     out.push(`<g stroke="${color}" fill="${color}">`);
     out.push(`<polyline points="${path}" fill="none" stroke-width="2"${dash}/>`);
-    for (const p of pts) out.push(`<circle cx="${f(sx(p.recall))}" cy="${f(sy(p.qps))}" r="3"><title>${esc(s.name)} ef=${p.ef}: recall ${p.recall.toFixed(4)}, ${p.qps.toFixed(0)} QPS</title></circle>`);
+    for (const p of pts)
+      out.push(
+        `<circle cx="${f(sx(p.recall))}" cy="${f(sy(p.qps))}" r="3"><title>${esc(s.name)} ef=${p.ef}: recall ${p.recall.toFixed(4)}, ${p.qps.toFixed(0)} QPS</title></circle>`,
+      );
     out.push('</g>');
     const ly = PLOT.top + 12 + i * 22;
     const lx = PLOT.left + PLOT.width + 18;

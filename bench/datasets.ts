@@ -2,10 +2,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DenseDataset } from '../src/data/dense.js';
 import { FlatIndex } from '../src/indexes/flat.js';
+import { readFvecs, readIvecs, writeFvecs, writeIvecs } from '../src/io/vecs.js';
 import { loadMnist } from '../src/node/mnist.js';
 import type { Metric } from '../src/types.js';
-import { ROOT, SYNTHETIC_N, isSynthetic, type BenchArgs, type DatasetName, type SyntheticName } from './args.js';
-import { readFvecs, readIvecs, writeFvecs, writeIvecs } from '../src/io/vecs.js';
+import { type BenchArgs, type DatasetName, isSynthetic, ROOT, SYNTHETIC_N, type SyntheticName } from './args.js';
 import { exactDistance } from './measure.js';
 import { SYNTHETIC_DIM, SYNTHETIC_VERSION, syntheticData } from './synthetic.js';
 
@@ -69,7 +69,10 @@ export function loadDataset(name: DatasetName, args: BenchArgs): BenchDataset {
     const gt = readIvecs(new Uint8Array(readFileSync(path)));
     if (gt.rows !== test.size) throw new Error(`${path}: ${gt.rows} rows for ${test.size} queries`);
     return {
-      name, metric: 'l2', base: train, queries: test,
+      name,
+      metric: 'l2',
+      base: train,
+      queries: test,
       description: `MNIST ${train.size} train images as base, first ${test.size} test images as queries (784-d, squared L2)`,
       gt: { depth: gt.dim, ids: gt.data },
       gtSource: `webannolo FlatIndex (exact), cached in ${path}`,
@@ -81,7 +84,10 @@ export function loadDataset(name: DatasetName, args: BenchArgs): BenchDataset {
   const queries = readFvecs(read('queries.fvecs'), Math.min(args.nq, gt.rows));
   const nq = queries.size;
   return {
-    name, metric: 'ip', base, queries,
+    name,
+    metric: 'ip',
+    base,
+    queries,
     description: `bge-base-beir: ${base.size} base, ${nq} queries (${base.dim}-d, inner product)`,
     gt: { depth: gt.dim, ids: gt.data.subarray(0, nq * gt.dim) },
     gtSource: `${join(BGE_DIR, 'groundtruth.ivecs')} (shipped)`,
@@ -105,7 +111,10 @@ function generate(name: SyntheticName, args: BenchArgs, log: boolean) {
   const n = syntheticSize(name, args);
   const t0 = performance.now();
   const data = syntheticData(n, args.nq, args.seed);
-  if (log) process.stderr.write(`[gt] ${name}: generated ${n} + ${args.nq} queries x ${SYNTHETIC_DIM}-d, ${data.clusters} clusters, seed ${args.seed} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  if (log)
+    process.stderr.write(
+      `[gt] ${name}: generated ${n} + ${args.nq} queries x ${SYNTHETIC_DIM}-d, ${data.clusters} clusters, seed ${args.seed} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+    );
   return { n, ...data };
 }
 
@@ -130,7 +139,9 @@ async function syntheticGroundTruth(name: SyntheticName, args: BenchArgs): Promi
     if (now - lastLog > 10_000 || q === nq - 1) {
       lastLog = now;
       const s = (now - t0) / 1000;
-      process.stderr.write(`[gt] ${name}: ${q + 1}/${nq} queries, ${s.toFixed(0)} s, ~${((s / (q + 1)) * (nq - q - 1)).toFixed(0)} s left\n`);
+      process.stderr.write(
+        `[gt] ${name}: ${q + 1}/${nq} queries, ${s.toFixed(0)} s, ~${((s / (q + 1)) * (nq - q - 1)).toFixed(0)} s left\n`,
+      );
     }
   }
   process.stderr.write(`[gt] ${name}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s -> ${path}\n`);
@@ -155,12 +166,17 @@ function loadSynthetic(name: SyntheticName, args: BenchArgs): BenchDataset {
       const want = dists.data[q * gt.dim + rank]!;
       const got = exactDistance('l2', queries.get(q), base.get(gt.data[q * gt.dim + rank]!));
       if (Math.abs(got - want) > 1e-4 * Math.max(1, want)) {
-        throw new Error(`${path} does not match the generated ${name} data (query ${q}: distance ${got} vs ${want} cached); delete it to recompute`);
+        throw new Error(
+          `${path} does not match the generated ${name} data (query ${q}: distance ${got} vs ${want} cached); delete it to recompute`,
+        );
       }
     }
   }
   return {
-    name, metric: 'l2', base, queries,
+    name,
+    metric: 'l2',
+    base,
+    queries,
     description: `synthetic clustered ${SYNTHETIC_DIM}-d, L2, seeded — not a recall claim (scale only; seed ${args.seed}): ${n} base points from ${clusters} Gaussian clusters, ${queries.size} queries from the same generator (another seed stream), bench/synthetic.ts v${SYNTHETIC_VERSION}`,
     gt: { depth: gt.dim, ids: gt.data },
     gtSource: `webannolo FlatIndex (exact), cached in ${path}`,

@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DenseDataset } from '../src/data/dense.js';
+import { closeWorkers } from '../src/index.js';
 import { FlatIndex } from '../src/indexes/flat.js';
 import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
 import { readFvecs } from '../src/io/vecs.js';
 import { loadMnist } from '../src/node/mnist.js';
-import { closeWorkers } from '../src/index.js';
 import type { Metric } from '../src/types.js';
 import { Rng } from '../src/util/rng.js';
 import { BGE_DIR } from './datasets.js';
@@ -61,16 +61,24 @@ function load(dataset: string, n: number, nq: number) {
     base = readFvecs(new Uint8Array(readFileSync(join(BGE_DIR, 'base.fvecs'))));
     queries = readFvecs(new Uint8Array(readFileSync(join(BGE_DIR, 'queries.fvecs'))), nq);
     metric = 'ip';
-    const names = readFileSync(join(BGE_DIR, 'base_ids.tsv'), 'utf8').trimEnd().split('\n').map((l) => l.split('\t')[0]!);
+    const names = readFileSync(join(BGE_DIR, 'base_ids.tsv'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split('\t')[0]!);
     const ids = new Map<string, number>();
     for (const name of names) {
       if (!ids.has(name)) ids.set(name, ids.size);
       labels.push([ids.get(name)!]);
     }
     // The smallest collection, one near 1 % and one near 10 %.
-    const sizes = [...ids].map(([name, id]) => ({ name: name.replace(/^topics\.beir-v1\.0\.0-|\.test\..*$/g, ''), id, count: names.filter((x) => ids.get(x) === id).length }));
+    const sizes = [...ids].map(([name, id]) => ({
+      name: name.replace(/^topics\.beir-v1\.0\.0-|\.test\..*$/g, ''),
+      id,
+      count: names.filter((x) => ids.get(x) === id).length,
+    }));
     sizes.sort((a, b) => a.count - b.count);
-    const near = (target: number) => sizes.reduce((best, s) => (Math.abs(s.count / names.length - target) < Math.abs(best.count / names.length - target) ? s : best));
+    const near = (target: number) =>
+      sizes.reduce((best, s) => (Math.abs(s.count / names.length - target) < Math.abs(best.count / names.length - target) ? s : best));
     for (const s of new Set([sizes[0]!, near(0.01), near(0.1)])) cases.push({ name: `collection ${s.name}`, selectivity: 0, label: s.id });
   }
   // Random labels of controlled selectivity (label 1000 + s).
@@ -114,8 +122,12 @@ function recallOf(got: Int32Array, truth: Int32Array): number {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      lib: { type: 'string' }, dataset: { type: 'string' }, n: { type: 'string', default: '60000' }, nq: { type: 'string', default: '500' },
-      efs: { type: 'string', default: '16,32,64,128,256' }, 'min-time': { type: 'string', default: '1000' },
+      lib: { type: 'string' },
+      dataset: { type: 'string' },
+      n: { type: 'string', default: '60000' },
+      nq: { type: 'string', default: '500' },
+      efs: { type: 'string', default: '16,32,64,128,256' },
+      'min-time': { type: 'string', default: '1000' },
       /** Only the filters whose name contains one of these (comma-separated); default all. */
       cases: { type: 'string' },
     },
@@ -172,7 +184,9 @@ async function main(): Promise<void> {
       points.push({ ef, recall: recallOf(ids, truth), qps: (nq * 1000) / best });
     }
     result.cases.push({ filter, points });
-    process.stderr.write(`[${lib} ${dataset}] ${filter.name}: ${points.map((p) => `ef ${p.ef} ${p.recall.toFixed(3)} ${Math.round(p.qps)}/s`).join(', ')}\n`);
+    process.stderr.write(
+      `[${lib} ${dataset}] ${filter.name}: ${points.map((p) => `ef ${p.ef} ${p.recall.toFixed(3)} ${Math.round(p.qps)}/s`).join(', ')}\n`,
+    );
   }
   process.stdout.write(JSON.stringify(result) + '\n');
   await closeWorkers();

@@ -16,8 +16,11 @@ import type { FilteredJobResult, FilteredPoint } from './filtered-job.js';
 const TARGET = 0.95;
 const { values } = parseArgs({
   options: {
-    datasets: { type: 'string', default: 'mnist,bge' }, n: { type: 'string', default: '60000' }, nq: { type: 'string', default: '500' },
-    efs: { type: 'string', default: '10,16,24,32,48,64,96,128,192,256' }, 'min-time': { type: 'string', default: '1000' },
+    datasets: { type: 'string', default: 'mnist,bge' },
+    n: { type: 'string', default: '60000' },
+    nq: { type: 'string', default: '500' },
+    efs: { type: 'string', default: '10,16,24,32,48,64,96,128,192,256' },
+    'min-time': { type: 'string', default: '1000' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
   },
 });
@@ -36,9 +39,25 @@ const report: Record<string, unknown> = {
 for (const dataset of values.datasets!.split(',')) {
   const results: Partial<Record<'webannolo' | 'hnswlib', FilteredJobResult>> = {};
   for (const lib of ['webannolo', 'hnswlib'] as const) {
-    const out = execFileSync(process.execPath, [
-      join(ROOT, 'dist', 'bench', 'filtered-job.js'), '--lib', lib, '--dataset', dataset, '--n', values.n!, '--nq', values.nq!, '--efs', values.efs!, '--min-time', values['min-time']!,
-    ], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
+    const out = execFileSync(
+      process.execPath,
+      [
+        join(ROOT, 'dist', 'bench', 'filtered-job.js'),
+        '--lib',
+        lib,
+        '--dataset',
+        dataset,
+        '--n',
+        values.n!,
+        '--nq',
+        values.nq!,
+        '--efs',
+        values.efs!,
+        '--min-time',
+        values['min-time']!,
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
+    );
     results[lib] = JSON.parse(out.trim().split('\n').pop()!) as FilteredJobResult;
   }
   const w = results.webannolo!;
@@ -48,7 +67,7 @@ for (const dataset of values.datasets!.split(',')) {
     const mine = atTarget(c.points);
     const theirs = h.cases[i]!.points;
     const theirsAtTarget = atTarget(theirs);
-    const sameEf = mine ? theirs.find((p) => p.ef === mine.ef) ?? null : null;
+    const sameEf = mine ? (theirs.find((p) => p.ef === mine.ef) ?? null) : null;
     return {
       filter: c.filter.name,
       selectivity: +(c.filter.selectivity * 100).toFixed(2),
@@ -60,13 +79,23 @@ for (const dataset of values.datasets!.split(',')) {
       'webannolo / hnswlib QPS at the same ef': mine && sameEf ? +(mine.qps / sameEf.qps).toFixed(2) : null,
     };
   });
-  (report['datasets'] as Record<string, unknown>)[dataset] = { n: w.n, nq: w.nq, buildSeconds: { webannolo: w.buildSeconds, hnswlib: h.buildSeconds }, rows, results };
+  (report['datasets'] as Record<string, unknown>)[dataset] = {
+    n: w.n,
+    nq: w.nq,
+    buildSeconds: { webannolo: w.buildSeconds, hnswlib: h.buildSeconds },
+    rows,
+    results,
+  };
   console.log(`\n== ${dataset}: n=${w.n}, ${w.nq} queries, k=10, recall target ${TARGET} ==`);
-  console.log('| filter | selectivity | webannolo ef: recall, QPS | vs unfiltered | hnswlib ef: recall, QPS | hnswlib same ef | webannolo/hnswlib at 0.95 | same ef |');
+  console.log(
+    '| filter | selectivity | webannolo ef: recall, QPS | vs unfiltered | hnswlib ef: recall, QPS | hnswlib same ef | webannolo/hnswlib at 0.95 | same ef |',
+  );
   console.log('|---|---|---|---|---|---|---|---|');
   const fmt = (p: FilteredPoint | null) => (p ? `${p.ef}: ${p.recall.toFixed(3)}, ${Math.round(p.qps)}` : 'never reaches 0.95');
   for (const r of rows) {
-    console.log(`| ${r.filter} | ${r.selectivity} % | ${fmt(r.webannolo)} | ${r['webannolo / unfiltered QPS at 0.95'] ?? '-'}x | ${fmt(r.hnswlib)} | ${fmt(r.hnswlibAtSameEf)} | ${r['webannolo / hnswlib QPS at 0.95'] ?? '-'}x | ${r['webannolo / hnswlib QPS at the same ef'] ?? '-'}x |`);
+    console.log(
+      `| ${r.filter} | ${r.selectivity} % | ${fmt(r.webannolo)} | ${r['webannolo / unfiltered QPS at 0.95'] ?? '-'}x | ${fmt(r.hnswlib)} | ${fmt(r.hnswlibAtSameEf)} | ${r['webannolo / hnswlib QPS at 0.95'] ?? '-'}x | ${r['webannolo / hnswlib QPS at the same ef'] ?? '-'}x |`,
+    );
   }
 }
 mkdirSync(values.out!, { recursive: true });

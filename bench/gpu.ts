@@ -19,13 +19,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
 import { join } from 'node:path';
 import { DenseDataset } from '../src/data/dense.js';
+import { type GpuContext, requestGpu } from '../src/gpu/device.js';
+import type { Backend } from '../src/gpu/select.js';
 import { FlatIndex } from '../src/indexes/flat.js';
 import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
-import { requestGpu, type GpuContext } from '../src/gpu/device.js';
-import type { Backend } from '../src/gpu/select.js';
-import { parseArgs as parseBenchArgs, type DatasetName } from './args.js';
+import { type DatasetName, parseArgs as parseBenchArgs } from './args.js';
 import { renderChart, type Series } from './chart.js';
-import { ensureGroundTruth, loadDataset, type BenchDataset } from './datasets.js';
+import { type BenchDataset, ensureGroundTruth, loadDataset } from './datasets.js';
 import { recallAtK } from './measure.js';
 
 interface GpuBenchArgs {
@@ -46,7 +46,11 @@ function parse(argv: readonly string[]): GpuBenchArgs {
     const i = argv.indexOf(`--${flag}`);
     return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
   };
-  const list = (flag: string, fallback: string) => get(flag, fallback).split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (flag: string, fallback: string) =>
+    get(flag, fallback)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const nums = (flag: string, fallback: string) => list(flag, fallback).map(Number);
   const backends = list('backend', 'cpu,gpu');
   for (const b of backends) if (b !== 'cpu' && b !== 'gpu') throw new Error(`--backend takes cpu,gpu; got ${b}`);
@@ -85,7 +89,15 @@ interface Point {
 const K = 10;
 
 /** Searches consecutive query batches until done or out of budget; QPS and recall over those. */
-async function measure(index: HnswIndex, ds: BenchDataset, mode: Mode, gpu: GpuContext | null, batch: number, ef: number, a: GpuBenchArgs): Promise<Point> {
+async function measure(
+  index: HnswIndex,
+  ds: BenchDataset,
+  mode: Mode,
+  gpu: GpuContext | null,
+  batch: number,
+  ef: number,
+  a: GpuBenchArgs,
+): Promise<Point> {
   const nq = ds.queries.size;
   const ids = new Int32Array(nq * K);
   let done = 0;
@@ -101,7 +113,12 @@ async function measure(index: HnswIndex, ds: BenchDataset, mode: Mode, gpu: GpuC
       for (let q = done; q < done + count; q++) ids.set(index.search(ds.queries.get(q), K, { ef }).ids, q * K);
       traffic.hostMs += performance.now() - t;
     } else {
-      const r = await index.searchBatch(ds.queries.slice(done, done + count), K, { ef, backend, gpu, ...(backend === 'gpu' ? { gpuMode } : {}) });
+      const r = await index.searchBatch(ds.queries.slice(done, done + count), K, {
+        ef,
+        backend,
+        gpu,
+        ...(backend === 'gpu' ? { gpuMode } : {}),
+      });
       ids.set(r.ids, done * K);
       used = r.backend;
       traffic.roundTrips += r.roundTrips;
@@ -125,7 +142,12 @@ function tiled(ds: BenchDataset, times: number): BenchDataset {
   for (let t = 0; t < times; t++) for (let q = 0; q < ds.queries.size; q++) rows.push(ds.queries.get(q) as Float32Array);
   const ids = new Int32Array(ds.gt.ids.length * times);
   for (let t = 0; t < times; t++) ids.set(ds.gt.ids, t * ds.gt.ids.length);
-  return { ...ds, description: `${ds.description}, repeated ${times} times`, queries: DenseDataset.fromRows(rows), gt: { depth: ds.gt.depth, ids } };
+  return {
+    ...ds,
+    description: `${ds.description}, repeated ${times} times`,
+    queries: DenseDataset.fromRows(rows),
+    gt: { depth: ds.gt.depth, ids },
+  };
 }
 
 /** Exact search in calls of 64 queries until all are done or the budget is spent (a scan is O(n) per query). */
@@ -155,7 +177,8 @@ async function exact(ds: BenchDataset, backend: 'cpu' | 'gpu', gpu: GpuContext |
 export async function runGpuBench(argv: readonly string[], log: (line: string) => void = console.log): Promise<void> {
   const a = parse(argv);
   const gpu = a.backends.includes('gpu') ? await requestGpu() : null;
-  if (a.backends.includes('gpu') && !gpu) log('no WebGPU adapter (set VK_ICD_FILENAMES for SwiftShader, or run on a GPU machine): GPU columns skipped');
+  if (a.backends.includes('gpu') && !gpu)
+    log('no WebGPU adapter (set VK_ICD_FILENAMES for SwiftShader, or run on a GPU machine): GPU columns skipped');
   const backends = a.backends.filter((b) => b === 'cpu' || gpu !== null);
   mkdirSync(a.out, { recursive: true });
   for (const name of a.datasets) {
@@ -169,7 +192,8 @@ export async function runGpuBench(argv: readonly string[], log: (line: string) =
     for (let q = 0; q < Math.min(50, ds.queries.size); q++) index.search(ds.queries.get(q), K, { ef: a.efs[0]! });
     if (gpu) {
       for (const gpuMode of ['resident', 'hybrid'] as const) {
-        for (const ef of a.efs) await index.searchBatch(ds.queries.slice(0, Math.min(8, ds.queries.size)), K, { ef, backend: 'gpu', gpu, gpuMode });
+        for (const ef of a.efs)
+          await index.searchBatch(ds.queries.slice(0, Math.min(8, ds.queries.size)), K, { ef, backend: 'gpu', gpu, gpuMode });
       }
     }
     const modes: Mode[] = ['cpu-single', 'cpu-batch', ...(backends.includes('gpu') ? (['gpu-hybrid', 'gpu-resident'] as const) : [])];
@@ -179,8 +203,10 @@ export async function runGpuBench(argv: readonly string[], log: (line: string) =
         for (const ef of a.efs) {
           const p = await measure(index, ds, mode, gpu, batch, ef, a);
           points.push(p);
-          log(`  ${p.mode.padEnd(12)} batch ${String(batch).padStart(5)} ef ${String(ef).padStart(4)}: recall@10 ${p.recall.toFixed(4)}  ${p.qps.toFixed(1).padStart(9)} QPS  ` +
-            `round trips ${p.roundTrips}, up ${p.bytesUp} B, down ${p.bytesDown} B, host ${p.hostMsPerQuery.toFixed(4)} ms/query  (${p.queries} queries, ${p.seconds.toFixed(2)} s)`);
+          log(
+            `  ${p.mode.padEnd(12)} batch ${String(batch).padStart(5)} ef ${String(ef).padStart(4)}: recall@10 ${p.recall.toFixed(4)}  ${p.qps.toFixed(1).padStart(9)} QPS  ` +
+              `round trips ${p.roundTrips}, up ${p.bytesUp} B, down ${p.bytesDown} B, host ${p.hostMsPerQuery.toFixed(4)} ms/query  (${p.queries} queries, ${p.seconds.toFixed(2)} s)`,
+          );
         }
       }
     }
@@ -188,34 +214,64 @@ export async function runGpuBench(argv: readonly string[], log: (line: string) =
     for (const backend of backends) {
       const e = await exact(ds, backend, gpu, a);
       exacts.push(e);
-      log(`  exact   ${e.backend.padEnd(7)}: recall@10 ${e.recall.toFixed(4)}  ${e.qps.toFixed(1).padStart(9)} QPS  ${e.gbPerSecond.toFixed(2)} GB/s of store read  (${e.queries} queries)`);
+      log(
+        `  exact   ${e.backend.padEnd(7)}: recall@10 ${e.recall.toFixed(4)}  ${e.qps.toFixed(1).padStart(9)} QPS  ${e.gbPerSecond.toFixed(2)} GB/s of store read  (${e.queries} queries)`,
+      );
     }
     // Ratios against the single-thread CPU at the same ef, same run.
     const single = (ef: number) => points.find((p) => p.mode === 'cpu-single' && p.ef === ef);
-    const ratios = points.filter((p) => p.mode !== 'cpu-single').map((p) => {
-      const s = single(p.ef)!;
-      return { mode: p.mode, batch: p.batch, ef: p.ef, qpsOverCpuSingle: p.qps / s.qps, hostShareOfCpuSingle: p.hostMsPerQuery / s.hostMsPerQuery, recallMinusCpuSingle: p.recall - s.recall };
-    });
+    const ratios = points
+      .filter((p) => p.mode !== 'cpu-single')
+      .map((p) => {
+        const s = single(p.ef)!;
+        return {
+          mode: p.mode,
+          batch: p.batch,
+          ef: p.ef,
+          qpsOverCpuSingle: p.qps / s.qps,
+          hostShareOfCpuSingle: p.hostMsPerQuery / s.hostMsPerQuery,
+          recallMinusCpuSingle: p.recall - s.recall,
+        };
+      });
     for (const r of ratios) {
-      log(`  ${r.mode.padEnd(12)} batch ${String(r.batch).padStart(5)} ef ${String(r.ef).padStart(4)}: ${r.qpsOverCpuSingle.toFixed(2)}x the QPS of cpu-single, host time ${(100 * r.hostShareOfCpuSingle).toFixed(1)}% of its time per query, recall ${r.recallMinusCpuSingle >= 0 ? '+' : ''}${r.recallMinusCpuSingle.toFixed(4)}`);
+      log(
+        `  ${r.mode.padEnd(12)} batch ${String(r.batch).padStart(5)} ef ${String(r.ef).padStart(4)}: ${r.qpsOverCpuSingle.toFixed(2)}x the QPS of cpu-single, host time ${(100 * r.hostShareOfCpuSingle).toFixed(1)}% of its time per query, recall ${r.recallMinusCpuSingle >= 0 ? '+' : ''}${r.recallMinusCpuSingle.toFixed(4)}`,
+      );
     }
     const exactRatio = exacts.length === 2 ? exacts[1]!.qps / exacts[0]!.qps : null;
     const summary = { ratios, exactGpuOverCpu: exactRatio };
     log(`  exact GPU/CPU: ${fmt(exactRatio)}x`);
     const result = {
-      dataset: name, description: ds.description, device: gpu?.description ?? null, node: process.version,
-      cpu: cpus()[0]?.model, platform: `${platform()}-${arch()}`, date: new Date().toISOString(),
-      args: a, points, exact: exacts, summary,
+      dataset: name,
+      description: ds.description,
+      device: gpu?.description ?? null,
+      node: process.version,
+      cpu: cpus()[0]?.model,
+      platform: `${platform()}-${arch()}`,
+      date: new Date().toISOString(),
+      args: a,
+      points,
+      exact: exacts,
+      summary,
     };
     writeFileSync(join(a.out, `gpu-${name}.json`), JSON.stringify(result, null, 1));
     const series: Series[] = [];
     for (const mode of modes) {
       for (const batch of a.batches) {
         const pts = points.filter((p) => p.mode === mode && p.batch === batch).map((p) => ({ recall: p.recall, qps: p.qps, ef: p.ef }));
-        if (pts.length) series.push({ name: `${mode} batch ${batch}`, points: pts, color: MODE_COLORS[mode][Math.min(2, a.batches.indexOf(batch))]!, dashed: batch === 1 });
+        if (pts.length)
+          series.push({
+            name: `${mode} batch ${batch}`,
+            points: pts,
+            color: MODE_COLORS[mode][Math.min(2, a.batches.indexOf(batch))]!,
+            dashed: batch === 1,
+          });
       }
     }
-    writeFileSync(join(a.out, `gpu-${name}.svg`), renderChart(`webannolo GPU vs CPU: ${name}`, `${gpu?.description ?? 'no GPU'} · ${cpus()[0]?.model ?? ''}`, series, K));
+    writeFileSync(
+      join(a.out, `gpu-${name}.svg`),
+      renderChart(`webannolo GPU vs CPU: ${name}`, `${gpu?.description ?? 'no GPU'} · ${cpus()[0]?.model ?? ''}`, series, K),
+    );
   }
 }
 

@@ -16,7 +16,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { closeWorkers, FlatIndex, HnswIndex, type DenseDataset } from '../src/index.js';
+import { closeWorkers, type DenseDataset, FlatIndex, HnswIndex } from '../src/index.js';
 import { closeIndex, loadIndexFile, saveIndexFile } from '../src/node/index.js';
 import { qpsAtRecall, type SweepPoint } from './measure.js';
 import { syntheticData } from './synthetic.js';
@@ -43,7 +43,10 @@ const params = { m: 16, efConstruction: 200, seed: 1 };
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 interface Hnswlib {
-  HierarchicalNSW: new (space: string, dim: number) => {
+  HierarchicalNSW: new (
+    space: string,
+    dim: number,
+  ) => {
     initIndex(n: number, m: number, efc: number, seed: number): void;
     addPoint(v: number[], label: number): void;
     writeIndexSync(path: string): void;
@@ -65,7 +68,9 @@ function compareBuilds(base: DenseDataset, hnswlib: Hnswlib): void {
     buildHnswlib(hnswlib, base, (i) => arrays[i]!);
     const their = (performance.now() - t0) / 1000;
     ratios.push(ours / their);
-    console.log(`build round ${r + 1}: webannolo ${ours.toFixed(1)} s | hnswlib-node ${their.toFixed(1)} s | ratio ${(ours / their).toFixed(2)}x`);
+    console.log(
+      `build round ${r + 1}: webannolo ${ours.toFixed(1)} s | hnswlib-node ${their.toFixed(1)} s | ratio ${(ours / their).toFixed(2)}x`,
+    );
   }
   console.log(`build time ratio (one thread each), median of ${buildRounds}: ${median(ratios).toFixed(2)}x`);
 }
@@ -160,8 +165,10 @@ async function main(): Promise<void> {
   const h = at('hnswlib');
   for (const name of ourNames) {
     const w = at(name);
-    console.log(`QPS at recall 0.95: ${name} ${w.qps?.toFixed(0)} (${w.note}), hnswlib-node ${h.qps?.toFixed(0)} (${h.note})` +
-      (w.qps !== null && h.qps !== null ? `: ${(w.qps / h.qps).toFixed(2)}x` : ''));
+    console.log(
+      `QPS at recall 0.95: ${name} ${w.qps?.toFixed(0)} (${w.note}), hnswlib-node ${h.qps?.toFixed(0)} (${h.note})` +
+        (w.qps !== null && h.qps !== null ? `: ${(w.qps / h.qps).toFixed(2)}x` : ''),
+    );
   }
   closeIndex(loaded);
   await closeWorkers();

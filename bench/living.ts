@@ -11,17 +11,19 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DenseDataset } from '../src/data/dense.js';
+import { closeWorkers } from '../src/index.js';
 import { FlatIndex } from '../src/indexes/flat.js';
 import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
-import { closeWorkers } from '../src/index.js';
 import { loadMnist } from '../src/node/mnist.js';
 import { ROOT } from './args.js';
 
 const K = 10;
 const { values } = parseArgs({
   options: {
-    n: { type: 'string', default: '60000' }, nq: { type: 'string', default: '1000' },
-    efs: { type: 'string', default: '10,16,24,32,48,64,96,128' }, 'min-time': { type: 'string', default: '1000' },
+    n: { type: 'string', default: '60000' },
+    nq: { type: 'string', default: '1000' },
+    efs: { type: 'string', default: '10,16,24,32,48,64,96,128' },
+    'min-time': { type: 'string', default: '1000' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
   },
 });
@@ -98,13 +100,26 @@ const livingPoints = sweep(living, 'living');
 const freshPoints = sweep(fresh, 'fresh');
 const report = {
   environment: { node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), date: new Date().toISOString() },
-  n, nq: queries.size, live: live.size, times, living: livingPoints, fresh: freshPoints,
-  recallDifference: livingPoints.map((p, i) => ({ ef: p.ef, livingMinusFresh: +(p.recall - freshPoints[i]!.recall).toFixed(4), qpsRatio: +(p.qps / freshPoints[i]!.qps).toFixed(2) })),
+  n,
+  nq: queries.size,
+  live: live.size,
+  times,
+  living: livingPoints,
+  fresh: freshPoints,
+  recallDifference: livingPoints.map((p, i) => ({
+    ef: p.ef,
+    livingMinusFresh: +(p.recall - freshPoints[i]!.recall).toFixed(4),
+    qpsRatio: +(p.qps / freshPoints[i]!.qps).toFixed(2),
+  })),
 };
 console.log(JSON.stringify(report.times));
 console.log('| ef | living recall@10 | fresh recall@10 | difference | living / fresh QPS |');
 console.log('|---|---|---|---|---|');
-report.recallDifference.forEach((d, i) => console.log(`| ${d.ef} | ${livingPoints[i]!.recall.toFixed(4)} | ${freshPoints[i]!.recall.toFixed(4)} | ${d.livingMinusFresh >= 0 ? '+' : ''}${d.livingMinusFresh.toFixed(4)} | ${d.qpsRatio}x |`));
+report.recallDifference.forEach((d, i) =>
+  console.log(
+    `| ${d.ef} | ${livingPoints[i]!.recall.toFixed(4)} | ${freshPoints[i]!.recall.toFixed(4)} | ${d.livingMinusFresh >= 0 ? '+' : ''}${d.livingMinusFresh.toFixed(4)} | ${d.qpsRatio}x |`,
+  ),
+);
 mkdirSync(values.out!, { recursive: true });
 writeFileSync(join(values.out!, 'living.json'), `${JSON.stringify(report, null, 1)}\n`);
 await closeWorkers();

@@ -43,7 +43,12 @@ export function exactDistance(metric: Metric, a: Float32Array, b: Float32Array):
  * the same way, with a 1e-9 relative slack), since either is a correct k-th neighbour.
  */
 export function recallAtK(
-  ids: Int32Array, k: number, gt: GroundTruth, base: DenseDataset, queries: DenseDataset, metric: Metric,
+  ids: Int32Array,
+  k: number,
+  gt: GroundTruth,
+  base: DenseDataset,
+  queries: DenseDataset,
+  metric: Metric,
 ): { recall: number; recallStrict: number } {
   const nq = ids.length / k;
   let hits = 0;
@@ -89,7 +94,9 @@ export interface SweepOptions {
  * answers give recall.
  */
 export async function sweep(
-  modes: SearchMode[], queries: DenseDataset, opts: SweepOptions,
+  modes: SearchMode[],
+  queries: DenseDataset,
+  opts: SweepOptions,
   score: (ids: Int32Array) => { recall: number; recallStrict: number },
   log: (line: string) => void,
 ): Promise<ModeResult[]> {
@@ -133,7 +140,9 @@ export async function sweep(
  * minTimeMs of timed passes; each mode's QPS is its fastest pass, recall from its first.
  */
 export async function sweepInterleaved(
-  modes: SearchMode[], queries: DenseDataset, opts: SweepOptions,
+  modes: SearchMode[],
+  queries: DenseDataset,
+  opts: SweepOptions,
   score: (ids: Int32Array) => { recall: number; recallStrict: number },
   log: (line: string) => void,
 ): Promise<ModeResult[]> {
@@ -165,10 +174,17 @@ export async function sweepInterleaved(
       const mode = modes[i]!;
       const r = score(mode.ids(first[i], nq, opts.k));
       const point: SweepPoint = {
-        ef, ...r, qps: (nq / bestMs[i]!) * 1000, qpsMean: ((nq * rounds) / timedMs[i]!) * 1000, passes: rounds, timedMs: timedMs[i]!,
+        ef,
+        ...r,
+        qps: (nq / bestMs[i]!) * 1000,
+        qpsMean: ((nq * rounds) / timedMs[i]!) * 1000,
+        passes: rounds,
+        timedMs: timedMs[i]!,
       };
       results[i]!.points.push(point);
-      log(`${mode.name.padEnd(22)} ef=${String(ef).padStart(4)}  recall@${opts.k}=${point.recall.toFixed(4)}  qps=${point.qps.toFixed(0)}  (${rounds} interleaved passes)`);
+      log(
+        `${mode.name.padEnd(22)} ef=${String(ef).padStart(4)}  recall@${opts.k}=${point.recall.toFixed(4)}  qps=${point.qps.toFixed(0)}  (${rounds} interleaved passes)`,
+      );
     }
   }
   return results;

@@ -18,7 +18,10 @@ export class HnswlibAdapter implements LibAdapter {
   readonly describe = 'hnswlib-node HierarchicalNSW (C++ hnswlib via N-API)';
   private index: HnswlibIndex | null = null;
 
-  constructor(private readonly p: BuildParams, private readonly mod: HnswlibModule) {}
+  constructor(
+    private readonly p: BuildParams,
+    private readonly mod: HnswlibModule,
+  ) {}
 
   build(base: DenseDataset, onProgress: (done: number) => void): number {
     const n = base.size;
@@ -55,26 +58,30 @@ export class HnswlibAdapter implements LibAdapter {
   modes(): SearchMode[] {
     const self = this;
     let rows: number[][] = [];
-    return [{
-      name: 'hnswlib',
-      prepare(qs) {
-        rows = [];
-        for (let q = 0; q < qs.size; q++) rows.push(Array.from(qs.get(q)));
+    return [
+      {
+        name: 'hnswlib',
+        prepare(qs) {
+          rows = [];
+          for (let q = 0; q < qs.size; q++) rows.push(Array.from(qs.get(q)));
+        },
+        setEf(ef) {
+          self.must().setEf(ef);
+        },
+        searchAll(count, k) {
+          const index = self.must();
+          const out = new Array<number[]>(count);
+          for (let q = 0; q < count; q++) out[q] = index.searchKnn(rows[q]!, k).neighbors;
+          return out;
+        },
+        ids(raw, count, k) {
+          const res = raw as number[][];
+          const ids = new Int32Array(count * k).fill(-1);
+          for (let q = 0; q < count; q++) ids.set(res[q]!.slice(0, k), q * k);
+          return ids;
+        },
       },
-      setEf(ef) { self.must().setEf(ef); },
-      searchAll(count, k) {
-        const index = self.must();
-        const out = new Array<number[]>(count);
-        for (let q = 0; q < count; q++) out[q] = index.searchKnn(rows[q]!, k).neighbors;
-        return out;
-      },
-      ids(raw, count, k) {
-        const res = raw as number[][];
-        const ids = new Int32Array(count * k).fill(-1);
-        for (let q = 0; q < count; q++) ids.set(res[q]!.slice(0, k), q * k);
-        return ids;
-      },
-    }];
+    ];
   }
 
   private must(): HnswlibIndex {
@@ -101,7 +108,10 @@ export class UsearchAdapter implements LibAdapter {
   private savedPath: string | null = null;
   private dim = 0;
 
-  constructor(private readonly p: BuildParams, private readonly mod: UsearchModule) {}
+  constructor(
+    private readonly p: BuildParams,
+    private readonly mod: UsearchModule,
+  ) {}
 
   private make(ef: number): UsearchIndex {
     return new this.mod.Index({
@@ -155,8 +165,12 @@ export class UsearchAdapter implements LibAdapter {
     let batches: Float32Array[] = [];
     const single: SearchMode = {
       name: 'usearch',
-      prepare(qs) { views = rowViews(qs, qs.size); },
-      setEf(ef) { self.useEf(ef); },
+      prepare(qs) {
+        views = rowViews(qs, qs.size);
+      },
+      setEf(ef) {
+        self.useEf(ef);
+      },
       searchAll(count, k) {
         const index = self.must();
         const out = new Array<BigUint64Array>(count);
@@ -182,7 +196,9 @@ export class UsearchAdapter implements LibAdapter {
         batches = [];
         for (let s = 0; s < qs.size; s += bs) batches.push(qs.data.subarray(s * qs.dim, Math.min(qs.size, s + bs) * qs.dim));
       },
-      setEf(ef) { self.useEf(ef); },
+      setEf(ef) {
+        self.useEf(ef);
+      },
       searchAll(count, k) {
         const index = self.must();
         const out: { keys: BigUint64Array; counts: BigUint64Array | null }[] = [];

@@ -6,12 +6,12 @@
  */
 import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DenseDataset } from '../src/data/dense.js';
+import type { DenseDataset } from '../src/data/dense.js';
 import { FlatIndex } from '../src/indexes/flat.js';
 import { HnswIndex, type HnswSearchParams } from '../src/indexes/hnsw/hnsw-index.js';
 import { serializeIndex } from '../src/indexes/index-codec.js';
 import { PlainDenseStore } from '../src/quant/dense/store.js';
-import { ProductQuantizer, type PqStore } from '../src/quant/pq/pq.js';
+import { type PqStore, ProductQuantizer } from '../src/quant/pq/pq.js';
 import type { Metric } from '../src/types.js';
 import type { LibName } from './args.js';
 
@@ -110,7 +110,10 @@ class WebannoloAdapter implements LibAdapter {
   build(base: DenseDataset, onProgress: (done: number) => void): number {
     const t0 = performance.now();
     this.index = HnswIndex.build(base, {
-      metric: this.p.metric, m: this.p.m, efConstruction: this.p.efConstruction, seed: this.p.seed,
+      metric: this.p.metric,
+      m: this.p.m,
+      efConstruction: this.p.efConstruction,
+      seed: this.p.seed,
       onProgress: (done) => onProgress(done),
     });
     return performance.now() - t0;
@@ -133,8 +136,12 @@ class WebannoloAdapter implements LibAdapter {
     let queries: DenseDataset | null = null;
     const batch: SearchMode = {
       name: `webannolo batch${this.p.batchSize}`,
-      prepare(qs) { queries = qs; },
-      setEf(e) { ef = e; },
+      prepare(qs) {
+        queries = qs;
+      },
+      setEf(e) {
+        ef = e;
+      },
       searchAll(count, k) {
         const qs = count === queries!.size ? queries! : queries!.slice(0, count);
         // threads: 1: the comparison is single-threaded (searchBatch's default is every core).
@@ -144,7 +151,14 @@ class WebannoloAdapter implements LibAdapter {
         return (raw as { ids: Int32Array }).ids;
       },
     };
-    return [this.singleMode('webannolo', () => this.must(), (e) => ({ ef: e })), batch];
+    return [
+      this.singleMode(
+        'webannolo',
+        () => this.must(),
+        (e) => ({ ef: e }),
+      ),
+      batch,
+    ];
   }
 
   /**
@@ -164,8 +178,13 @@ class WebannoloAdapter implements LibAdapter {
     this.pqIndex = plain.quantize(pq);
     const encodeMs = performance.now() - t0;
     return {
-      m: pq.m, dsub: pq.dsub, trainSample: Math.min(data.size, p.trainSample), maxIterations: p.maxIterations,
-      trainMs, encodeMs, kernels: this.pqStore().kernels,
+      m: pq.m,
+      dsub: pq.dsub,
+      trainSample: Math.min(data.size, p.trainSample),
+      maxIterations: p.maxIterations,
+      trainMs,
+      encodeMs,
+      kernels: this.pqStore().kernels,
     };
   }
 
@@ -173,7 +192,11 @@ class WebannoloAdapter implements LibAdapter {
   pqModes(rerank: number): SearchMode[] {
     const pq = () => this.mustPq();
     return [
-      this.singleMode('plain HNSW', () => this.must(), (ef) => ({ ef })),
+      this.singleMode(
+        'plain HNSW',
+        () => this.must(),
+        (ef) => ({ ef }),
+      ),
       this.singleMode('PQ-HNSW', pq, (ef) => ({ ef })),
       this.singleMode(`PQ+rerank ${rerank}`, pq, (ef) => ({ ef, rerank })),
       this.singleMode(`PQ+rerank max(ef,${rerank})`, pq, (ef) => ({ ef, rerank: Math.max(ef, rerank) })),
@@ -188,7 +211,9 @@ class WebannoloAdapter implements LibAdapter {
     let views: Float32Array[] = [];
     return {
       name: 'flat PQ',
-      prepare(qs) { views = rowViews(qs, qs.size); },
+      prepare(qs) {
+        views = rowViews(qs, qs.size);
+      },
       setEf() {},
       searchAll(count, k) {
         const out = new Array<Int32Array>(count);
@@ -227,8 +252,12 @@ class WebannoloAdapter implements LibAdapter {
     let views: Float32Array[] = [];
     return {
       name,
-      prepare(qs) { views = rowViews(qs, qs.size); },
-      setEf(e) { ef = e; },
+      prepare(qs) {
+        views = rowViews(qs, qs.size);
+      },
+      setEf(e) {
+        ef = e;
+      },
       searchAll(count, k) {
         const ix = index();
         const sp = params(ef);
@@ -264,4 +293,3 @@ function rowsToIds(raw: unknown, count: number, k: number): Int32Array {
 
 export type WebannoloPq = WebannoloAdapter;
 export const isWebannolo = (a: LibAdapter): a is WebannoloAdapter => a instanceof WebannoloAdapter;
-

@@ -8,7 +8,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { BenchArgs, DatasetName } from './args.js';
 import { renderChart, type Series } from './chart.js';
-import { qpsAtRecall, type ModeResult } from './measure.js';
+import { type ModeResult, qpsAtRecall } from './measure.js';
 import type { LibResult, PqResult } from './worker.js';
 
 /** The recall at which QPS is compared (interpolated). */
@@ -30,7 +30,14 @@ function pqTargets(r: LibResult, pq: PqResult, k: number) {
   // (1) QPS at the same ef, no re-ranking.
   const perEf = plain.points.map((p) => {
     const q = codes.points.find((x) => x.ef === p.ef);
-    return { ef: p.ef, plainQps: p.qps, pqQps: q?.qps ?? null, ratio: ratio(q?.qps, p.qps), plainRecall: p.recall, pqRecall: q?.recall ?? null };
+    return {
+      ef: p.ef,
+      plainQps: p.qps,
+      pqQps: q?.qps ?? null,
+      ratio: ratio(q?.qps, p.qps),
+      plainRecall: p.recall,
+      pqRecall: q?.recall ?? null,
+    };
   });
   const rs = perEf.map((x) => x.ratio).filter((x): x is number => x != null);
   const sorted = [...rs].sort((a, b) => a - b);
@@ -116,9 +123,21 @@ export function writePqReport(name: DatasetName, r: LibResult, pq: PqResult, arg
     k: args.k,
     params: {
       graph: { m: args.m, efConstruction: args.efConstruction, seed: args.seed },
-      pq: { m: pq.m, dsub: pq.dsub, ksub: 256, trainSample: pq.trainSample, maxIterations: pq.maxIterations, seed: args.seed, kernels: pq.kernels },
+      pq: {
+        m: pq.m,
+        dsub: pq.dsub,
+        ksub: 256,
+        trainSample: pq.trainSample,
+        maxIterations: pq.maxIterations,
+        seed: args.seed,
+        kernels: pq.kernels,
+      },
       rerank: pq.rerank,
-      efs: args.efs, minTimeMs: args.minTimeMs, minPasses: args.minPasses, warmup: args.warmup, threads: 1,
+      efs: args.efs,
+      minTimeMs: args.minTimeMs,
+      minPasses: args.minPasses,
+      warmup: args.warmup,
+      threads: 1,
     },
     method: [
       'One webannolo HNSW graph is built on the plain vectors; index.quantize(new ProductQuantizer({m, trainSample, maxIterations, seed})) gives',
@@ -132,9 +151,11 @@ export function writePqReport(name: DatasetName, r: LibResult, pq: PqResult, arg
       'trainMs: ProductQuantizer.train (k-means++ and Lloyd per subspace, on min(n, trainSample) seeded rows); encodeMs: the quantize() call',
       '(encoding every vector and copying codes and codebooks into wasm memory).',
     ].join(' '),
-    bytesDefinition: 'per vector = bytes / n. graph, pqStore (= codes + codebooks) and plainVectors are index.memory (graphBytes, storeBytes, rerankBytes); codebooks are m x 256 x dsub float32, amortised over n; files are serializeIndex() of the PQ index with and without the plain vectors; quantizeExternalDelta is the growth of process.memoryUsage().external across quantize() (after full GCs): the JS codes and codebooks plus the WebAssembly memory holding their copies and the per-query lookup-table slots, i.e. what this implementation really allocates for the PQ store; quantizeRssDelta is the RSS growth over the same span (noisier: the GC and allocator move RSS by pages)',
+    bytesDefinition:
+      'per vector = bytes / n. graph, pqStore (= codes + codebooks) and plainVectors are index.memory (graphBytes, storeBytes, rerankBytes); codebooks are m x 256 x dsub float32, amortised over n; files are serializeIndex() of the PQ index with and without the plain vectors; quantizeExternalDelta is the growth of process.memoryUsage().external across quantize() (after full GCs): the JS codes and codebooks plus the WebAssembly memory holding their copies and the per-query lookup-table slots, i.e. what this implementation really allocates for the PQ store; quantizeRssDelta is the RSS growth over the same span (noisier: the GC and allocator move RSS by pages)',
     recallDefinition: `recall@${args.k} as in <dataset>.json (ties with the k-th true distance count)`,
-    qpsDefinition: 'fastest of the timed passes over all queries (passes of the four modes interleaved round by round until each has minPasses passes and minTimeMs), one search() call per query; flat PQ: one pass',
+    qpsDefinition:
+      'fastest of the timed passes over all queries (passes of the four modes interleaved round by round until each has minPasses passes and minTimeMs), one search() call per query; flat PQ: one pass',
     interpolation: `QPS at recall ${TARGET}: linear in recall between the consecutive sweep points (by ef) around ${TARGET}`,
     environment,
     timing: { trainS: pq.trainMs / 1000, encodeS: pq.encodeMs / 1000, graphBuildS: r.buildMs / 1000 },
@@ -146,19 +167,28 @@ export function writePqReport(name: DatasetName, r: LibResult, pq: PqResult, arg
   };
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, `${name}-pq.json`), JSON.stringify(report, null, 2) + '\n');
-  const series: Series[] = pq.modes.map((m, i) => ({ name: m.mode, points: m.points, color: PQ_COLORS[i % PQ_COLORS.length]!, dashed: i === 3 }));
+  const series: Series[] = pq.modes.map((m, i) => ({
+    name: m.mode,
+    points: m.points,
+    color: PQ_COLORS[i % PQ_COLORS.length]!,
+    dashed: i === 3,
+  }));
   const d = r.dataset;
   const subtitle = `${d.n} items, ${d.nq} queries, ${d.dim}-d ${d.metric}; M=${args.m}, efC=${args.efConstruction}; PQ m=${pq.m} (${pq.dsub}-d subspaces); 1 thread; ${cpus()[0]?.model ?? ''}`;
   writeFileSync(
     join(args.out, `${name}-pq.svg`),
-    renderChart(`${name}: plain vs PQ HNSW, recall@${args.k} vs QPS`, subtitle, series, args.k, TARGET, [{ x: flat.recall, label: `flat PQ ${flat.recall.toFixed(3)}` }]),
+    renderChart(`${name}: plain vs PQ HNSW, recall@${args.k} vs QPS`, subtitle, series, args.k, TARGET, [
+      { x: flat.recall, label: `flat PQ ${flat.recall.toFixed(3)}` },
+    ]),
   );
   printPqTable(name, r, pq, report, args);
   console.log(`wrote ${join(args.out, `${name}-pq.json`)} and ${name}-pq.svg`);
 }
 
 function printPqTable(
-  name: string, r: LibResult, pq: PqResult,
+  name: string,
+  r: LibResult,
+  pq: PqResult,
   report: { bytes: ReturnType<typeof pqBytes>; targets: ReturnType<typeof pqTargets>; flatPq: { recall: number; qps: number } },
   args: BenchArgs,
 ): void {
@@ -168,11 +198,21 @@ function printPqTable(
   const yes = (m: boolean) => (m ? 'MET' : 'NOT MET');
   const lines: string[] = [];
   lines.push('', `== ${name} PQ: ${r.dataset.description}; M=${args.m}, efC=${args.efConstruction}, k=${args.k}, 1 thread ==`);
-  lines.push(`PQ m=${pq.m} (${pq.dsub}-d subspaces x 256 centroids, ${pq.kernels}): trained on ${pq.trainSample} vectors (<= ${pq.maxIterations} iterations) in ${(pq.trainMs / 1000).toFixed(1)} s, encoded in ${(pq.encodeMs / 1000).toFixed(1)} s`);
-  lines.push(`bytes/vector: graph ${x(b.graph, 1)}, codes ${x(b.codes, 1)}, codebooks ${x(b.codebooksAmortised, 1)} (amortised over n), plain vectors ${x(b.plainVectors, 1)}`);
-  lines.push(`  plain HNSW ${x(b.plainIndex, 1)}; PQ-HNSW ${x(b.pqIndexWithoutPlain, 1)} without / ${x(b.pqIndexWithPlain, 1)} with the plain vectors (files ${x(b.fileWithoutPlain, 1)} / ${x(b.fileWithPlain, 1)})`);
-  lines.push(`  allocated by quantize(): ${x(b.quantizeExternalDelta, 1)} (JS codes + codebooks + wasm memory; RSS delta ${x(b.quantizeRssDelta, 1)})`);
-  lines.push(`flat PQ (exhaustive scan over codes): recall@${args.k} ${report.flatPq.recall.toFixed(4)}, QPS ${report.flatPq.qps.toFixed(0)}`);
+  lines.push(
+    `PQ m=${pq.m} (${pq.dsub}-d subspaces x 256 centroids, ${pq.kernels}): trained on ${pq.trainSample} vectors (<= ${pq.maxIterations} iterations) in ${(pq.trainMs / 1000).toFixed(1)} s, encoded in ${(pq.encodeMs / 1000).toFixed(1)} s`,
+  );
+  lines.push(
+    `bytes/vector: graph ${x(b.graph, 1)}, codes ${x(b.codes, 1)}, codebooks ${x(b.codebooksAmortised, 1)} (amortised over n), plain vectors ${x(b.plainVectors, 1)}`,
+  );
+  lines.push(
+    `  plain HNSW ${x(b.plainIndex, 1)}; PQ-HNSW ${x(b.pqIndexWithoutPlain, 1)} without / ${x(b.pqIndexWithPlain, 1)} with the plain vectors (files ${x(b.fileWithoutPlain, 1)} / ${x(b.fileWithPlain, 1)})`,
+  );
+  lines.push(
+    `  allocated by quantize(): ${x(b.quantizeExternalDelta, 1)} (JS codes + codebooks + wasm memory; RSS delta ${x(b.quantizeRssDelta, 1)})`,
+  );
+  lines.push(
+    `flat PQ (exhaustive scan over codes): recall@${args.k} ${report.flatPq.recall.toFixed(4)}, QPS ${report.flatPq.qps.toFixed(0)}`,
+  );
   const colW = Math.max(17, ...pq.modes.map((m) => m.mode.length + 2));
   lines.push('', `recall@${args.k} / QPS per ef; PQ/plain = QPS ratio at the same ef`);
   lines.push('ef'.padStart(5) + pq.modes.map((m) => m.mode.padStart(colW)).join('') + 'PQ/plain'.padStart(10));
@@ -185,11 +225,19 @@ function printPqTable(
     lines.push(String(ef).padStart(5) + cells.join('') + x(rr).padStart(10));
   }
   lines.push('targets (measured side by side in this run):');
-  lines.push(`  (1) PQ-HNSW / plain QPS at the same ef >= ${PQ_QPS_TARGET}: min ${x(t.qps.minRatio)}, median ${x(t.qps.medianRatio)}, max ${x(t.qps.maxRatio)}; ef meeting it: ${t.qps.efsMeeting.join(',') || 'none'} -> ${yes(t.qps.met)}`);
-  lines.push(`  (2) plain vectors / PQ store >= ${PQ_SIZE_TARGET}: ${x(t.size.plainVectorBytesPerVector, 0)} / ${x(t.size.pqStoreBytesPerVector, 1)} B = ${x(t.size.ratio, 1)}x (codes alone ${x(t.size.codesOnlyRatio, 1)}x) -> ${yes(t.size.met)}`);
-  lines.push(`  (3) QPS at recall ${TARGET}: plain HNSW ${x(t.recall.plainQpsAt95, 0)} (first, plain-only sweep: ${x(t.recall.plainFirstSweepQpsAt95, 0)})`);
+  lines.push(
+    `  (1) PQ-HNSW / plain QPS at the same ef >= ${PQ_QPS_TARGET}: min ${x(t.qps.minRatio)}, median ${x(t.qps.medianRatio)}, max ${x(t.qps.maxRatio)}; ef meeting it: ${t.qps.efsMeeting.join(',') || 'none'} -> ${yes(t.qps.met)}`,
+  );
+  lines.push(
+    `  (2) plain vectors / PQ store >= ${PQ_SIZE_TARGET}: ${x(t.size.plainVectorBytesPerVector, 0)} / ${x(t.size.pqStoreBytesPerVector, 1)} B = ${x(t.size.ratio, 1)}x (codes alone ${x(t.size.codesOnlyRatio, 1)}x) -> ${yes(t.size.met)}`,
+  );
+  lines.push(
+    `  (3) QPS at recall ${TARGET}: plain HNSW ${x(t.recall.plainQpsAt95, 0)} (first, plain-only sweep: ${x(t.recall.plainFirstSweepQpsAt95, 0)})`,
+  );
   for (const m of t.recall.rerank) {
-    lines.push(`      ${m.mode}: ${x(m.qpsAt95, 0)}${m.note.startsWith('lower') ? ' (>=)' : ''} (${m.note}), ratio ${x(m.ratio)} (vs first sweep ${x(m.ratioVsPlainFirstSweep)}) -> ${yes(m.met)}`);
+    lines.push(
+      `      ${m.mode}: ${x(m.qpsAt95, 0)}${m.note.startsWith('lower') ? ' (>=)' : ''} (${m.note}), ratio ${x(m.ratio)} (vs first sweep ${x(m.ratioVsPlainFirstSweep)}) -> ${yes(m.met)}`,
+    );
   }
   console.log(lines.join('\n'));
 }

@@ -5,10 +5,10 @@
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { cpus, platform, arch, totalmem } from 'node:os';
+import { arch, cpus, platform, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isSynthetic, parseArgs, ROOT, type BenchArgs, type DatasetName, type LibName } from './args.js';
+import { type BenchArgs, type DatasetName, isSynthetic, type LibName, parseArgs, ROOT } from './args.js';
 import { renderChart } from './chart.js';
 import { ensureGroundTruth } from './datasets.js';
 import { qpsAtRecall } from './measure.js';
@@ -47,8 +47,12 @@ function runWorker(job: WorkerJob): Promise<LibResult> {
 function environment() {
   const cpu = cpus();
   return {
-    node: process.version, date: new Date().toISOString(), cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length,
-    platform: `${platform()} ${arch()}`, totalMemGiB: +(totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    date: new Date().toISOString(),
+    cpu: cpu[0]?.model ?? 'unknown',
+    cores: cpu.length,
+    platform: `${platform()} ${arch()}`,
+    totalMemGiB: +(totalmem() / 2 ** 30).toFixed(1),
     versions: { webannolo: version('..'), 'hnswlib-node': version('hnswlib-node'), usearch: version('usearch') },
   };
 }
@@ -107,15 +111,25 @@ function ratios(sums: Partial<Record<LibName, Summary>>, batchSize: number) {
   return out;
 }
 
-function printTable(name: string, results: Partial<Record<LibName, LibResult>>, sums: Partial<Record<LibName, Summary>>, rs: ReturnType<typeof ratios>, args: BenchArgs): void {
+function printTable(
+  name: string,
+  results: Partial<Record<LibName, LibResult>>,
+  sums: Partial<Record<LibName, Summary>>,
+  rs: ReturnType<typeof ratios>,
+  args: BenchArgs,
+): void {
   const first = Object.values(results)[0];
   if (!first) return;
   const lines: string[] = [];
   lines.push('', `== ${name}: ${first.dataset.description}; M=${args.m}, efC=${args.efConstruction}, k=${args.k}, 1 thread ==`);
-  lines.push(`${'library'.padEnd(12)}${'build s'.padStart(9)}${'rss MiB'.padStart(9)}${'net MiB'.padStart(9)}${'file MiB'.padStart(10)}   QPS @ recall ${TARGET}`);
+  lines.push(
+    `${'library'.padEnd(12)}${'build s'.padStart(9)}${'rss MiB'.padStart(9)}${'net MiB'.padStart(9)}${'file MiB'.padStart(10)}   QPS @ recall ${TARGET}`,
+  );
   const num = (v: number | null, w: number) => (v == null ? 'n/a' : v.toFixed(1)).padStart(w);
   for (const [lib, s] of Object.entries(sums)) {
-    const q = Object.entries(s.qps95).map(([mode, v]) => `${mode}: ${v.qps == null ? 'n/a' : v.qps.toFixed(0)}${v.note.startsWith('lower') ? ' (>=)' : ''}`).join(', ');
+    const q = Object.entries(s.qps95)
+      .map(([mode, v]) => `${mode}: ${v.qps == null ? 'n/a' : v.qps.toFixed(0)}${v.note.startsWith('lower') ? ' (>=)' : ''}`)
+      .join(', ');
     lines.push(`${lib.padEnd(12)}${num(s.buildS, 9)}${num(s.rssMiB, 9)}${num(s.rssNetMiB, 9)}${num(s.fileMiB, 10)}   ${q}`);
   }
   const modes = Object.values(results).flatMap((r) => r!.modes);
@@ -153,12 +167,24 @@ async function benchDataset(name: DatasetName, args: BenchArgs): Promise<void> {
     dataset: name,
     ...first.dataset,
     k: args.k,
-    params: { m: args.m, efConstruction: args.efConstruction, seed: args.seed, efs: args.efs, batchSize: args.batchSize, minTimeMs: args.minTimeMs, minPasses: args.minPasses, warmup: args.warmup, threads: 1 },
+    params: {
+      m: args.m,
+      efConstruction: args.efConstruction,
+      seed: args.seed,
+      efs: args.efs,
+      batchSize: args.batchSize,
+      minTimeMs: args.minTimeMs,
+      minPasses: args.minPasses,
+      warmup: args.warmup,
+      threads: 1,
+    },
     recallDefinition: `recall@${args.k}: returned ids in the true top-${args.k}, plus returned ids whose exact (float64) distance ties the worst of the true top-${args.k} (1e-9 relative slack), over ${args.k}, averaged; recallStrict is the plain set intersection`,
-    qpsDefinition: 'single-query modes: one search call per query, queries pre-converted; batch modes: one call per batch; whole passes over all queries repeated (at least minPasses, until minTimeMs) after an untimed warmup on the first queries; qps is the fastest pass, qpsMean the mean over passes',
+    qpsDefinition:
+      'single-query modes: one search call per query, queries pre-converted; batch modes: one call per batch; whole passes over all queries repeated (at least minPasses, until minTimeMs) after an untimed warmup on the first queries; qps is the fastest pass, qpsMean the mean over passes',
     interpolation: `QPS at recall ${TARGET}: linear in recall between the consecutive sweep points (by ef) around ${TARGET}`,
     memoryMethod: MEMORY_METHOD,
-    ratioMeaning: 'webannolo value / peer value: QPS > 1 means webannolo is faster; build time and memory > 1 mean webannolo is slower / larger',
+    ratioMeaning:
+      'webannolo value / peer value: QPS > 1 means webannolo is faster; build time and memory > 1 mean webannolo is slower / larger',
     environment: environment(),
     summary: sums,
     ratios: rs,
@@ -169,7 +195,16 @@ async function benchDataset(name: DatasetName, args: BenchArgs): Promise<void> {
   writeFileSync(join(args.out, `${name}.json`), JSON.stringify(report, null, 2) + '\n');
   const series = Object.values(results).flatMap((r) => r!.modes.map((m) => ({ name: m.mode, points: m.points })));
   const subtitle = `${first.dataset.n} items, ${first.dataset.nq} queries, ${first.dataset.dim}-d ${first.dataset.metric}; M=${args.m}, efC=${args.efConstruction}; 1 thread; ${cpu[0]?.model ?? ''}`;
-  writeFileSync(join(args.out, `${name}.svg`), renderChart(`${name}: recall@${args.k} vs QPS${isSynthetic(name) ? ' (synthetic data: not a recall claim)' : ''}`, subtitle, series, args.k, TARGET));
+  writeFileSync(
+    join(args.out, `${name}.svg`),
+    renderChart(
+      `${name}: recall@${args.k} vs QPS${isSynthetic(name) ? ' (synthetic data: not a recall claim)' : ''}`,
+      subtitle,
+      series,
+      args.k,
+      TARGET,
+    ),
+  );
   printTable(name, results, sums, rs, args);
   console.log(`wrote ${join(args.out, `${name}.json`)} and ${name}.svg`);
 }

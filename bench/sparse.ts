@@ -12,8 +12,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { closeWorkers, type GroundTruth, recallAtK } from '../src/index.js';
 import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
-import { closeWorkers, recallAtK, type GroundTruth } from '../src/index.js';
 import { readCsr } from '../src/io/csr.js';
 import { readFvecs, readIvecs } from '../src/io/vecs.js';
 import { PlainSparseStore } from '../src/quant/plain.js';
@@ -63,13 +63,21 @@ function measure(index: HnswIndex, params: { ef: number; lambda?: number }): Swe
     passes++;
   } while (passes < 2 || total < Number(values['min-time']));
   const recall = recallAtK(out, 10, gt, { scores });
-  return { ef: params.ef, recall, recallStrict: recallAtK(out, 10, gt), qps: (queries.size / best) * 1000, qpsMean: ((queries.size * passes) / total) * 1000, passes, timedMs: total };
+  return {
+    ef: params.ef,
+    recall,
+    recallStrict: recallAtK(out, 10, gt),
+    qps: (queries.size / best) * 1000,
+    qpsMean: ((queries.size * passes) / total) * 1000,
+    passes,
+    timedMs: total,
+  };
 }
 
 const report: Record<string, unknown>[] = [];
 for (const spec of values.graphs!.split(',')) {
   const [m, efc] = spec.split('x').map(Number) as [number, number];
-  let t0 = performance.now();
+  const t0 = performance.now();
   const wasm = await HnswIndex.buildAsync(base, { metric: 'ip', m, efConstruction: efc, seed: 1 });
   await wasm.close();
   const buildSeconds = (performance.now() - t0) / 1000;
@@ -78,27 +86,51 @@ for (const spec of values.graphs!.split(',')) {
   const series: Record<string, SweepPoint[]> = { wasm: [], js: [] };
   for (const ef of values.efs!.split(',').map(Number)) {
     // Interleaved: a burst of load from elsewhere falls on both kernels alike.
-    for (const [name, index] of [['wasm', wasm], ['js', js]] as const) {
+    for (const [name, index] of [
+      ['wasm', wasm],
+      ['js', js],
+    ] as const) {
       const p = measure(index, { ef });
       series[name]!.push(p);
-      log(`[sparse] M=${m} efC=${efc} ${name.padEnd(4)} ef=${String(ef).padStart(4)} recall@10=${p.recall.toFixed(4)} qps=${p.qps.toFixed(0)}`);
+      log(
+        `[sparse] M=${m} efC=${efc} ${name.padEnd(4)} ef=${String(ef).padStart(4)} recall@10=${p.recall.toFixed(4)} qps=${p.qps.toFixed(0)}`,
+      );
     }
   }
   const lambdaEf = Number(values['lambda-ef']);
-  const lambdas = values.lambdas!.split(',').filter((s) => s !== '').map(Number).map((lambda) => {
-    const p = measure(wasm, { ef: lambdaEf, lambda });
-    log(`[sparse] M=${m} efC=${efc} wasm ef=${lambdaEf} lambda=${lambda} recall@10=${p.recall.toFixed(4)} qps=${p.qps.toFixed(0)}`);
-    return { lambda, ...p };
-  });
+  const lambdas = values
+    .lambdas!.split(',')
+    .filter((s) => s !== '')
+    .map(Number)
+    .map((lambda) => {
+      const p = measure(wasm, { ef: lambdaEf, lambda });
+      log(`[sparse] M=${m} efC=${efc} wasm ef=${lambdaEf} lambda=${lambda} recall@10=${p.recall.toFixed(4)} qps=${p.qps.toFixed(0)}`);
+      return { lambda, ...p };
+    });
   const at95 = { wasm: qpsAtRecall(series['wasm']!, 0.95), js: qpsAtRecall(series['js']!, 0.95) };
-  log(`[sparse] M=${m} efC=${efc}: QPS at recall 0.95 wasm ${at95.wasm.qps?.toFixed(0)} (${at95.wasm.note}), js ${at95.js.qps?.toFixed(0)}; ratio ${at95.wasm.qps && at95.js.qps ? (at95.wasm.qps / at95.js.qps).toFixed(2) : '-'}`);
+  log(
+    `[sparse] M=${m} efC=${efc}: QPS at recall 0.95 wasm ${at95.wasm.qps?.toFixed(0)} (${at95.wasm.note}), js ${at95.js.qps?.toFixed(0)}; ratio ${at95.wasm.qps && at95.js.qps ? (at95.wasm.qps / at95.js.qps).toFixed(2) : '-'}`,
+  );
   report.push({ m, efConstruction: efc, buildSeconds: +buildSeconds.toFixed(1), qpsAt95: at95, series, lambdaEf, lambdas });
 }
 await closeWorkers();
 mkdirSync(values.out!, { recursive: true });
 const file = join(values.out!, 'sparse.json');
-writeFileSync(file, JSON.stringify({
-  dataset: `splade-pp-ed: ${base.size} base, ${queries.size} queries (sparse, inner product)`, k: 10, searchThreads: 1, report,
-  cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, date: new Date().toISOString(),
-}, null, 2));
+writeFileSync(
+  file,
+  JSON.stringify(
+    {
+      dataset: `splade-pp-ed: ${base.size} base, ${queries.size} queries (sparse, inner product)`,
+      k: 10,
+      searchThreads: 1,
+      report,
+      cpu: cpus()[0]?.model,
+      cores: cpus().length,
+      node: process.version,
+      date: new Date().toISOString(),
+    },
+    null,
+    2,
+  ),
+);
 log(`[sparse] wrote ${file}`);

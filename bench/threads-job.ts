@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import { DenseDataset } from '../src/data/dense.js';
 import type { SparseDataset } from '../src/data/sparse.js';
 import { recallAtK as idRecall } from '../src/eval/recall.js';
+import { closeWorkers } from '../src/index.js';
 import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
 import { readCsr } from '../src/io/csr.js';
 import { readFvecs, readIvecs } from '../src/io/vecs.js';
-import { closeWorkers } from '../src/index.js';
-import { BGE_DIR, ensureGroundTruth, loadDataset } from './datasets.js';
 import { parseArgs as parseBenchArgs } from './args.js';
+import { BGE_DIR, ensureGroundTruth, loadDataset } from './datasets.js';
 import { recallAtK as denseRecall, type SweepPoint } from './measure.js';
 
 export type ThreadsDataset = 'mnist' | 'bge' | 'splade';
@@ -68,7 +68,10 @@ async function load(job: ThreadsJob): Promise<Loaded> {
     const dists = readFvecs(read('groundtruth.dist.fvecs'), job.nq);
     const gt = { ...ids, scores: dists.data };
     return {
-      description: `splade-pp-ed: ${base.size} base, ${queries.size} queries (sparse, inner product)`, metric: 'ip', base, queries,
+      description: `splade-pp-ed: ${base.size} base, ${queries.size} queries (sparse, inner product)`,
+      metric: 'ip',
+      base,
+      queries,
       score: (got, scores) => {
         const recall = idRecall(got, job.k, gt, scores ? { scores } : {});
         return { recall, recallStrict: idRecall(got, job.k, gt) };
@@ -79,14 +82,22 @@ async function load(job: ThreadsJob): Promise<Loaded> {
   await ensureGroundTruth(job.dataset, benchArgs);
   const ds = loadDataset(job.dataset, benchArgs);
   return {
-    description: ds.description, metric: ds.metric, base: ds.base, queries: ds.queries,
+    description: ds.description,
+    metric: ds.metric,
+    base: ds.base,
+    queries: ds.queries,
     score: (got) => denseRecall(got, job.k, ds.gt, ds.base, ds.queries, ds.metric),
   };
 }
 
 async function webannolo(job: ThreadsJob, data: Loaded): Promise<{ buildMs: number; modes: Mode[] }> {
   const t0 = performance.now();
-  const index = await HnswIndex.buildAsync(data.base, { metric: data.metric, m: job.m, efConstruction: job.efConstruction, threads: job.threads });
+  const index = await HnswIndex.buildAsync(data.base, {
+    metric: data.metric,
+    m: job.m,
+    efConstruction: job.efConstruction,
+    threads: job.threads,
+  });
   const buildMs = performance.now() - t0;
   const { k } = job;
   const nq = data.queries.size;
@@ -120,10 +131,16 @@ async function usearch(job: ThreadsJob, data: Loaded): Promise<{ buildMs: number
   if (!(data.base instanceof DenseDataset) || !(data.queries instanceof DenseDataset)) throw new Error('usearch: dense data only');
   const mod = await import('usearch');
   const base = data.base;
-  const make = (ef: number) => new mod.Index({
-    dimensions: base.dim, metric: data.metric === 'l2' ? mod.MetricKind.L2sq : mod.MetricKind.IP, quantization: mod.ScalarKind.F32,
-    connectivity: job.m, expansion_add: job.efConstruction, expansion_search: ef, multi: false,
-  });
+  const make = (ef: number) =>
+    new mod.Index({
+      dimensions: base.dim,
+      metric: data.metric === 'l2' ? mod.MetricKind.L2sq : mod.MetricKind.IP,
+      quantization: mod.ScalarKind.F32,
+      connectivity: job.m,
+      expansion_add: job.efConstruction,
+      expansion_search: ef,
+      multi: false,
+    });
   const keys = new BigUint64Array(base.size);
   for (let i = 0; i < base.size; i++) keys[i] = BigInt(i);
   const t0 = performance.now();
@@ -192,9 +209,18 @@ async function main(): Promise<void> {
     }
     for (let i = 0; i < modes.length; i++) {
       const r = data.score(answers[i]!.ids, answers[i]!.scores);
-      const point: SweepPoint = { ef, ...r, qps: (nq / best[i]!) * 1000, qpsMean: (nq * passes[i]! / total[i]!) * 1000, passes: passes[i]!, timedMs: total[i]! };
+      const point: SweepPoint = {
+        ef,
+        ...r,
+        qps: (nq / best[i]!) * 1000,
+        qpsMean: ((nq * passes[i]!) / total[i]!) * 1000,
+        passes: passes[i]!,
+        timedMs: total[i]!,
+      };
       results[i]!.points.push(point);
-      log(`${modes[i]!.name.padEnd(34)} ef=${String(ef).padStart(4)}  recall@${job.k}=${point.recall.toFixed(4)}  qps=${point.qps.toFixed(0)}`);
+      log(
+        `${modes[i]!.name.padEnd(34)} ef=${String(ef).padStart(4)}  recall@${job.k}=${point.recall.toFixed(4)}  qps=${point.qps.toFixed(0)}`,
+      );
     }
   }
   await closeWorkers();

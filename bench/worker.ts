@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchArgs, DatasetName, LibName } from './args.js';
 import { loadDataset, metricOf } from './datasets.js';
-import { memoryAfterGc, recallAtK, sweep, sweepInterleaved, type ModeResult } from './measure.js';
+import { type ModeResult, memoryAfterGc, recallAtK, sweep, sweepInterleaved } from './measure.js';
 import { isWebannolo, makeAdapter, type PqMemory, type PqQuantizeInfo } from './peers.js';
 
 export interface WorkerJob {
@@ -76,7 +76,11 @@ async function main(): Promise<void> {
   const log = (s: string) => process.stderr.write(`[${job.dataset}/${lib}] ${s}\n`);
   const metric = metricOf(job.dataset);
   const adapter = await makeAdapter(lib, {
-    metric, m: args.m, efConstruction: args.efConstruction, seed: args.seed, batchSize: args.batchSize,
+    metric,
+    m: args.m,
+    efConstruction: args.efConstruction,
+    seed: args.seed,
+    batchSize: args.batchSize,
   });
 
   // Memory: RSS with the dataset loaded (after a full GC), then build, drop our references to
@@ -108,7 +112,7 @@ async function main(): Promise<void> {
   try {
     const memory = {
       rssDeltaBytes: rssDelta,
-      rssNetBytes: rssDelta - Math.max(0, (after.heapTotal - after.heapUsed) - (mid.heapTotal - mid.heapUsed)),
+      rssNetBytes: rssDelta - Math.max(0, after.heapTotal - after.heapUsed - (mid.heapTotal - mid.heapUsed)),
       heapTotalDeltaBytes: after.heapTotal - mid.heapTotal,
       heapUsedDeltaBytes: after.heapUsed - mid.heapUsed,
       externalDeltaBytes: after.external - mid.external + dataBytes,
@@ -125,17 +129,34 @@ async function main(): Promise<void> {
       const m = args.pqM[job.dataset];
       log(`PQ: training m=${m} on min(n, ${args.pqTrainSample}) vectors, ${args.pqIterations} iterations at most...`);
       const before = await memoryAfterGc();
-      const info = adapter.quantize({ m, trainSample: args.pqTrainSample, maxIterations: args.pqIterations, seed: args.seed, rerank: args.rerank });
+      const info = adapter.quantize({
+        m,
+        trainSample: args.pqTrainSample,
+        maxIterations: args.pqIterations,
+        seed: args.seed,
+        rerank: args.rerank,
+      });
       const afterPq = await memoryAfterGc();
       log(`PQ: trained in ${(info.trainMs / 1000).toFixed(1)} s, encoded in ${(info.encodeMs / 1000).toFixed(1)} s (${info.kernels})`);
       const [flat] = await sweep([adapter.flatPqMode()], ds.queries, { ...sweepOpts, efs: [0], minPasses: 1, minTimeMs: 0 }, score, log);
       const pqModes = await sweepInterleaved(adapter.pqModes(args.rerank), ds.queries, sweepOpts, score, log);
       pq = {
-        ...info, rerank: args.rerank, rssDeltaBytes: afterPq.rss - before.rss, externalDeltaBytes: afterPq.external - before.external, memory: adapter.pqMemory(dir), flat: flat!, modes: pqModes,
+        ...info,
+        rerank: args.rerank,
+        rssDeltaBytes: afterPq.rss - before.rss,
+        externalDeltaBytes: afterPq.external - before.external,
+        memory: adapter.pqMemory(dir),
+        flat: flat!,
+        modes: pqModes,
       };
     }
     const dataset = {
-      description: ds.description, metric: ds.metric, n: ds.base.size, nq: ds.queries.size, dim: ds.base.dim, gtSource: ds.gtSource,
+      description: ds.description,
+      metric: ds.metric,
+      n: ds.base.size,
+      nq: ds.queries.size,
+      dim: ds.base.dim,
+      gtSource: ds.gtSource,
     };
     const result: LibResult = { lib, dataset, describe: adapter.describe, buildMs, memory, modes, ...(pq ? { pq } : {}) };
     await new Promise<void>((res, rej) => process.send!(result, (e: Error | null) => (e ? rej(e) : res())));

@@ -1,4 +1,4 @@
-import { DenseDataset, HnswIndex, SparseDataset, WebannoloError, serializeIndex } from '../src/index.js';
+import { DenseDataset, HnswIndex, SparseDataset, serializeIndex, WebannoloError } from '../src/index.js';
 import type { BuildReply, BuildRequest, WireDataset } from './protocol.js';
 
 /** Builds an HNSW index off the page's thread and sends it back as serialized bytes. */
@@ -27,9 +27,8 @@ scope.onmessage = (ev) => {
     const bytes = serializeIndex(index);
     const ms = performance.now() - start;
     // Send exactly the index's bytes, without copying when they fill their buffer.
-    const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-      ? (bytes.buffer as ArrayBuffer)
-      : bytes.slice().buffer;
+    const buffer =
+      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer;
     scope.postMessage({ type: 'done', bytes: buffer, ms }, [buffer]);
   } catch (e) {
     const code = e instanceof WebannoloError ? e.code : undefined;

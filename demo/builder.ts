@@ -1,4 +1,4 @@
-import { DenseDataset, HnswIndex, WorkerPool, deserializeIndex, serializeIndex, type Metric } from '../src/index.js';
+import { DenseDataset, deserializeIndex, HnswIndex, type Metric, serializeIndex, WorkerPool } from '../src/index.js';
 import type { AnyDataset } from './datasets.js';
 import type { BuildReply, BuildRequest, WireDataset } from './protocol.js';
 
@@ -39,11 +39,21 @@ export function usableThreads(notice: (message: string) => void): Promise<number
  * Builds on every core with the library's worker pool (the page only schedules batches), or,
  * where the page cannot share memory with workers, in one build worker as before.
  */
-export function startBuild(data: AnyDataset, params: BuildParams, threads: number, onProgress: (done: number, total: number) => void): BuildJob {
+export function startBuild(
+  data: AnyDataset,
+  params: BuildParams,
+  threads: number,
+  onProgress: (done: number, total: number) => void,
+): BuildJob {
   return threads > 1 ? startParallelBuild(data, params, threads, onProgress) : startWorkerBuild(data, params, onProgress);
 }
 
-function startParallelBuild(data: AnyDataset, params: BuildParams, threads: number, onProgress: (done: number, total: number) => void): BuildJob {
+function startParallelBuild(
+  data: AnyDataset,
+  params: BuildParams,
+  threads: number,
+  onProgress: (done: number, total: number) => void,
+): BuildJob {
   const controller = new AbortController();
   const result = (async (): Promise<Built> => {
     const start = performance.now();

@@ -1,10 +1,17 @@
 import {
-  Chart, Legend, LineElement, LinearScale, LogarithmicScale, PointElement, ScatterController, Tooltip,
+  Chart,
   type ChartDataset,
+  Legend,
+  LinearScale,
+  LineElement,
+  LogarithmicScale,
+  PointElement,
+  ScatterController,
+  Tooltip,
 } from 'chart.js';
 import type { Dataset, GroundTruth, HnswIndex } from '../src/index.js';
 import type { DemoGpu } from './gpu.js';
-import { recallOf, searchAll, searchEach, type Backend, type Timed } from './search.js';
+import { type Backend, recallOf, searchAll, searchEach, type Timed } from './search.js';
 
 Chart.register(ScatterController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip);
 
@@ -57,7 +64,11 @@ async function measure(run: () => Promise<Timed>): Promise<Timed> {
 }
 
 export async function runSweep(
-  index: HnswIndex, queries: Dataset, gt: GroundTruth, backends: Backend[], gpu: DemoGpu | null,
+  index: HnswIndex,
+  queries: Dataset,
+  gt: GroundTruth,
+  backends: Backend[],
+  gpu: DemoGpu | null,
   onStep: (done: number, total: number, what: string) => void,
   onSeries: (series: Series[]) => void,
 ): Promise<Series[]> {

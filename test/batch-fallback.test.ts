@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DenseDataset, HnswIndex, type BatchEvaluator, type Dataset } from '../src/index.js';
+import { type BatchEvaluator, type Dataset, DenseDataset, HnswIndex } from '../src/index.js';
 import { Rng } from '../src/util/rng.js';
 
 const rng = new Rng(11);
-const data = new DenseDataset(Float32Array.from({ length: 3000 * 16 }, () => rng.nextOpenUnit()), 16);
+const data = new DenseDataset(
+  Float32Array.from({ length: 3000 * 16 }, () => rng.nextOpenUnit()),
+  16,
+);
 const index = HnswIndex.build(data, { metric: 'l2', m: 8, efConstruction: 64 });
 const queries = data.slice(0, 300);
 
@@ -12,7 +15,10 @@ class FlakyEvaluator implements BatchEvaluator {
   readonly backend = 'flaky';
   calls = 0;
   private readonly inner = index.store.batchEvaluator();
-  constructor(private readonly failAt: number, private readonly async: boolean) {}
+  constructor(
+    private readonly failAt: number,
+    private readonly async: boolean,
+  ) {}
   setQueries(q: Dataset, start: number, count: number) {
     return this.inner.setQueries(q, start, count);
   }

@@ -30,7 +30,22 @@ describe('CLI: keys, labels, filters, add and remove', () => {
     await writeFile(path('more-keys.txt'), lines(Array.from({ length: 200 }, (_, i) => `img-${N + i}`)));
     await writeFile(path('more-labels.txt'), lines(Array.from({ length: 200 }, (_, i) => digits[N + i]!)));
     await writeFile(path('query-labels.txt'), lines(Array.from({ length: NQ }, (_, q) => (q % 3 === 0 ? '' : String(q % 10)))));
-    expectOk(await cli('build', '--data', path('base.fvecs'), '--metric', 'l2', '--out', path('idx.wann'), '--keys', path('keys.txt'), '--labels', path('labels.txt'), '--quiet'));
+    expectOk(
+      await cli(
+        'build',
+        '--data',
+        path('base.fvecs'),
+        '--metric',
+        'l2',
+        '--out',
+        path('idx.wann'),
+        '--keys',
+        path('keys.txt'),
+        '--labels',
+        path('labels.txt'),
+        '--quiet',
+      ),
+    );
   });
 
   afterAll(async () => {
@@ -40,7 +55,17 @@ describe('CLI: keys, labels, filters, add and remove', () => {
   const digitOfKey = (key: string) => digits[Number(key.slice(4))]!;
 
   it('searches with --filter-label and writes keys to a .txt results file', async () => {
-    const run = await cli('search', '--index', path('idx.wann'), '--queries', path('queries.fvecs'), '--filter-label', '3', '--out', path('r.txt'));
+    const run = await cli(
+      'search',
+      '--index',
+      path('idx.wann'),
+      '--queries',
+      path('queries.fvecs'),
+      '--filter-label',
+      '3',
+      '--out',
+      path('r.txt'),
+    );
     expectOk(run);
     expect(lastJson(run)['filtered']).toBe(true);
     const rows = (await readFile(path('r.txt'), 'utf8')).trimEnd().split('\n');
@@ -50,7 +75,18 @@ describe('CLI: keys, labels, filters, add and remove', () => {
 
   it('searches with --query-labels (per query; empty lines unfiltered), in batches too', async () => {
     for (const batch of [[], ['--batch', '8']]) {
-      const run = await cli('search', '--index', path('idx.wann'), '--queries', path('queries.fvecs'), '--query-labels', path('query-labels.txt'), '--out', path('q.txt'), ...batch);
+      const run = await cli(
+        'search',
+        '--index',
+        path('idx.wann'),
+        '--queries',
+        path('queries.fvecs'),
+        '--query-labels',
+        path('query-labels.txt'),
+        '--out',
+        path('q.txt'),
+        ...batch,
+      );
       expectOk(run);
       expect(lastJson(run)['filtered']).toBe(true);
       const rows = (await readFile(path('q.txt'), 'utf8')).trimEnd().split('\n');
@@ -63,8 +99,37 @@ describe('CLI: keys, labels, filters, add and remove', () => {
   it('pads with -1 when fewer than k items carry the label', async () => {
     const numeric = path('numeric.wann');
     await writeFile(path('nkeys.txt'), lines(Array.from({ length: N }, (_, i) => 1000 + i)));
-    expectOk(await cli('build', '--data', path('base.fvecs'), '--metric', 'l2', '--out', numeric, '--keys', path('nkeys.txt'), '--labels', path('labels.txt'), '--quiet'));
-    expectOk(await cli('search', '--index', numeric, '--queries', path('queries.fvecs'), '--filter-label', '77', '--k', '5', '--out', path('pad.ivecs')));
+    expectOk(
+      await cli(
+        'build',
+        '--data',
+        path('base.fvecs'),
+        '--metric',
+        'l2',
+        '--out',
+        numeric,
+        '--keys',
+        path('nkeys.txt'),
+        '--labels',
+        path('labels.txt'),
+        '--quiet',
+      ),
+    );
+    expectOk(
+      await cli(
+        'search',
+        '--index',
+        numeric,
+        '--queries',
+        path('queries.fvecs'),
+        '--filter-label',
+        '77',
+        '--k',
+        '5',
+        '--out',
+        path('pad.ivecs'),
+      ),
+    );
     const r = readIvecs(new Uint8Array(await readFile(path('pad.ivecs'))));
     for (let q = 0; q < NQ; q++) {
       const row = Array.from(r.data.subarray(q * 5, q * 5 + 5));
@@ -76,7 +141,17 @@ describe('CLI: keys, labels, filters, add and remove', () => {
   it('adds and removes in place; removed keys are never returned', async () => {
     const idx = path('living.wann');
     await writeFile(idx, await readFile(path('idx.wann')));
-    const added = await cli('add', '--index', idx, '--data', path('more.fvecs'), '--keys', path('more-keys.txt'), '--labels', path('more-labels.txt'));
+    const added = await cli(
+      'add',
+      '--index',
+      idx,
+      '--data',
+      path('more.fvecs'),
+      '--keys',
+      path('more-keys.txt'),
+      '--labels',
+      path('more-labels.txt'),
+    );
     expectOk(added);
     expect(lastJson(added)).toMatchObject({ added: 200, items: N + 200, capacity: N + 200 });
     const gone = Array.from({ length: N + 200 }, (_, i) => `img-${i}`).filter((_, i) => i % 4 === 1);
@@ -101,10 +176,26 @@ describe('CLI: keys, labels, filters, add and remove', () => {
     await writeFile(path('two-keys.txt'), lines(['x1', 'x2']));
     const runs = [
       [await cli('remove', '--index', idx, '--keys', path('unknown.txt')), /key "nope" is not in the index/],
-      [await cli('add', '--index', idx, '--data', path('more.fvecs'), '--keys', path('more-keys.txt'), '--labels', path('short-labels.txt')), /has 3 lines for 200 rows/],
+      [
+        await cli(
+          'add',
+          '--index',
+          idx,
+          '--data',
+          path('more.fvecs'),
+          '--keys',
+          path('more-keys.txt'),
+          '--labels',
+          path('short-labels.txt'),
+        ),
+        /has 3 lines for 200 rows/,
+      ],
       [await cli('add', '--index', idx, '--data', path('small.fvecs'), '--keys', path('two-keys.txt')), /dimension 8, the index has 784/],
       [await cli('add', '--index', idx, '--data', path('more.fvecs')), /give one key per new item/],
-      [await cli('search', '--index', idx, '--queries', path('queries.fvecs'), '--query-labels', path('short-labels.txt')), /has 3 lines for 30 rows/],
+      [
+        await cli('search', '--index', idx, '--queries', path('queries.fvecs'), '--query-labels', path('short-labels.txt')),
+        /has 3 lines for 30 rows/,
+      ],
     ] as const;
     for (const [run, pattern] of runs) {
       expectOneLineError(run, pattern);

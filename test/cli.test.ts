@@ -7,13 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { cli, expectOk, expectOneLineError, lastJson, rng } from './helpers/cli.js';
 import { DenseDataset } from '../src/data/dense.js';
 import { SparseDataset } from '../src/data/sparse.js';
 import { FlatIndex } from '../src/indexes/flat.js';
 import { writeCsr } from '../src/io/csr.js';
 import { readIvecs, writeFvecs, writeIvecs } from '../src/io/vecs.js';
 import type { Metric } from '../src/types.js';
+import { cli, expectOk, expectOneLineError, lastJson, rng } from './helpers/cli.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const N = 500;
@@ -43,7 +43,12 @@ function randomSparse(n: number, dim: number, seed: number): SparseDataset {
 }
 
 /** Exact top-k ids of every query, as an .ivecs file. */
-async function groundTruth(base: DenseDataset | SparseDataset, queries: DenseDataset | SparseDataset, metric: Metric, k: number): Promise<Uint8Array> {
+async function groundTruth(
+  base: DenseDataset | SparseDataset,
+  queries: DenseDataset | SparseDataset,
+  metric: Metric,
+  k: number,
+): Promise<Uint8Array> {
   const r = await FlatIndex.build(base, { metric }).searchBatch(queries, k);
   return writeIvecs(queries.size, k, r.ids);
 }
@@ -65,8 +70,8 @@ function rawCsr(rows: number[][], ncol: number): Uint8Array {
     v.setInt32(at, acc, true);
   }
   at += 8;
-  for (const r of rows) for (const id of r) (v.setInt32(at, id, true), (at += 4));
-  for (let i = 0; i < nnz; i++) (v.setFloat32(at, 1, true), (at += 4));
+  for (const r of rows) for (const id of r) v.setInt32(at, id, true), (at += 4);
+  for (let i = 0; i < nnz; i++) v.setFloat32(at, 1, true), (at += 4);
   return out;
 }
 
@@ -93,8 +98,26 @@ beforeAll(async () => {
   await writeFile(p('nan.fvecs'), writeFvecs(nan));
   await writeFile(p('empty.fvecs'), new Uint8Array(0));
   await writeFile(p('data.txt'), 'not vectors\n');
-  await writeFile(p('unsorted.csr'), rawCsr([[1, 5], [7, 3]], 10));
-  await writeFile(p('duplicate.csr'), rawCsr([[1, 5], [4, 4]], 10));
+  await writeFile(
+    p('unsorted.csr'),
+    rawCsr(
+      [
+        [1, 5],
+        [7, 3],
+      ],
+      10,
+    ),
+  );
+  await writeFile(
+    p('duplicate.csr'),
+    rawCsr(
+      [
+        [1, 5],
+        [4, 4],
+      ],
+      10,
+    ),
+  );
   // Indexes and results the error tests use (each test also works alone, e.g. with -t).
   for (const argv of [
     ['build', '--data', p('base.fvecs'), '--metric', 'l2', '--m', '8', '--ef-construction', '100', '--out', p('hnsw.idx')],
@@ -128,9 +151,30 @@ describe('webannolo CLI: the main job', () => {
     expect(b.code).toBe(0);
     expect(b.stdout).toContain('--backend');
     const out = p('bench-out');
-    const run = await cli('bench', '--backend', 'cpu', '--datasets', 'mnist', '--n', '600', '--nq', '16', '--efs', '16', '--batches', '1,16', '--budget', '5', '--out', out);
+    const run = await cli(
+      'bench',
+      '--backend',
+      'cpu',
+      '--datasets',
+      'mnist',
+      '--n',
+      '600',
+      '--nq',
+      '16',
+      '--efs',
+      '16',
+      '--batches',
+      '1,16',
+      '--budget',
+      '5',
+      '--out',
+      out,
+    );
     expectOk(run);
-    const written = JSON.parse(await readFile(join(out, 'gpu-mnist.json'), 'utf8')) as { points: { mode: string; backend: string; recall: number; roundTrips: number }[]; exact: unknown[] };
+    const written = JSON.parse(await readFile(join(out, 'gpu-mnist.json'), 'utf8')) as {
+      points: { mode: string; backend: string; recall: number; roundTrips: number }[];
+      exact: unknown[];
+    };
     expect(written.points.map((pt) => `${pt.mode}/${pt.backend}`)).toEqual(['cpu-single/cpu', 'cpu-batch/cpu', 'cpu-batch/cpu']);
     expect(written.points.every((pt) => pt.roundTrips === 0)).toBe(true);
     expect(written.points[0]!.recall).toBeGreaterThan(0.9);
@@ -156,8 +200,21 @@ describe('webannolo CLI: the main job', () => {
     expect(ij['storeBytesPerVector']).toBe(DIM * 4);
     expect(info.stdout).toContain('graph.level0');
 
-    const s = await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--k', '10', '--ef', '100',
-      '--groundtruth', p('gt.ivecs'), '--out', p('res2.ivecs'));
+    const s = await cli(
+      'search',
+      '--index',
+      p('hnsw2.idx'),
+      '--queries',
+      p('queries.fvecs'),
+      '--k',
+      '10',
+      '--ef',
+      '100',
+      '--groundtruth',
+      p('gt.ivecs'),
+      '--out',
+      p('res2.ivecs'),
+    );
     expectOk(s);
     const sj = lastJson(s);
     expect(Object.keys(sj)).toEqual(['queries', 'k', 'ef', 'seconds', 'qps', 'recall', 'backend', 'index', 'loadSeconds', 'warmupSeconds']);
@@ -166,19 +223,58 @@ describe('webannolo CLI: the main job', () => {
     expect(cold['warmupSeconds']).toBeUndefined();
     // The default warm-up lasts at least --warmup-seconds (0.15), cycling through the few queries.
     expect(sj['warmupSeconds']).toBeGreaterThanOrEqual(0.15);
-    const timed = lastJson(await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--warmup', '0', '--warmup-seconds', '0.05'));
+    const timed = lastJson(
+      await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--warmup', '0', '--warmup-seconds', '0.05'),
+    );
     expect(timed['warmupSeconds']).toBeGreaterThanOrEqual(0.05);
     expect(timed['warmupSeconds']).toBeLessThan(0.15);
-    expectOneLineError(await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--warmup-seconds', '1', '--batch', '8'), /--warmup-seconds applies to one-at-a-time search/, 2);
-    expectOneLineError(await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--warmup', '4', '--batch', '8'), /--warmup applies to one-at-a-time search/, 2);
+    expectOneLineError(
+      await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--warmup-seconds', '1', '--batch', '8'),
+      /--warmup-seconds applies to one-at-a-time search/,
+      2,
+    );
+    expectOneLineError(
+      await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--warmup', '4', '--batch', '8'),
+      /--warmup applies to one-at-a-time search/,
+      2,
+    );
     expect(sj['recall']).toBeGreaterThanOrEqual(0.95);
     expect(sj['qps']).toBeGreaterThan(0);
     const res = readIvecs(await readFile(p('res2.ivecs')));
     expect([res.rows, res.dim]).toEqual([NQ, 10]);
     // The same graph in insertion layout: the same result ids (ids never depend on the layout).
-    expectOk(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--m', '8', '--ef-construction=100', '--layout', 'insertion', '--out', p('hnsw2-ins.idx')));
+    expectOk(
+      await cli(
+        'build',
+        '--data',
+        p('base.fvecs'),
+        '--metric',
+        'l2',
+        '--m',
+        '8',
+        '--ef-construction=100',
+        '--layout',
+        'insertion',
+        '--out',
+        p('hnsw2-ins.idx'),
+      ),
+    );
     expect(lastJson(await cli('info', '--index', p('hnsw2-ins.idx')))['layout']).toBe('insertion');
-    expectOk(await cli('search', '--index', p('hnsw2-ins.idx'), '--queries', p('queries.fvecs'), '--k', '10', '--ef', '100', '--out', p('res2-ins.ivecs')));
+    expectOk(
+      await cli(
+        'search',
+        '--index',
+        p('hnsw2-ins.idx'),
+        '--queries',
+        p('queries.fvecs'),
+        '--k',
+        '10',
+        '--ef',
+        '100',
+        '--out',
+        p('res2-ins.ivecs'),
+      ),
+    );
     const resIns = readIvecs(await readFile(p('res2-ins.ivecs')));
     let same = 0;
     for (let q = 0; q < NQ; q++) {
@@ -186,14 +282,70 @@ describe('webannolo CLI: the main job', () => {
       for (const id of resIns.data.subarray(q * 10, q * 10 + 10)) if (a.has(id)) same++;
     }
     expect(same / (NQ * 10)).toBeGreaterThanOrEqual(0.99);
-    expectOneLineError(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--index-type', 'flat', '--layout', 'insertion', '--out', p('flat-l.idx')), /--layout only applies to --index-type hnsw/, 2);
+    expectOneLineError(
+      await cli(
+        'build',
+        '--data',
+        p('base.fvecs'),
+        '--metric',
+        'l2',
+        '--index-type',
+        'flat',
+        '--layout',
+        'insertion',
+        '--out',
+        p('flat-l.idx'),
+      ),
+      /--layout only applies to --index-type hnsw/,
+      2,
+    );
 
-    const sb = await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--k', '10', '--ef', '100',
-      '--batch', '16', '--groundtruth', p('gt.ivecs'));
+    const sb = await cli(
+      'search',
+      '--index',
+      p('hnsw2.idx'),
+      '--queries',
+      p('queries.fvecs'),
+      '--k',
+      '10',
+      '--ef',
+      '100',
+      '--batch',
+      '16',
+      '--groundtruth',
+      p('gt.ivecs'),
+    );
     expectOk(sb);
     const sbj = lastJson(sb);
-    expect(Object.keys(sbj)).toEqual(['queries', 'k', 'ef', 'seconds', 'qps', 'recall', 'batch', 'backend', 'gpuMode', 'roundTrips', 'bytesUp', 'bytesDown', 'hostMs', 'threads', 'index', 'loadSeconds']);
-    expect(sbj).toMatchObject({ queries: NQ, k: 10, ef: 100, batch: 16, backend: 'cpu', gpuMode: 'none', roundTrips: 0, bytesUp: 0, bytesDown: 0 });
+    expect(Object.keys(sbj)).toEqual([
+      'queries',
+      'k',
+      'ef',
+      'seconds',
+      'qps',
+      'recall',
+      'batch',
+      'backend',
+      'gpuMode',
+      'roundTrips',
+      'bytesUp',
+      'bytesDown',
+      'hostMs',
+      'threads',
+      'index',
+      'loadSeconds',
+    ]);
+    expect(sbj).toMatchObject({
+      queries: NQ,
+      k: 10,
+      ef: 100,
+      batch: 16,
+      backend: 'cpu',
+      gpuMode: 'none',
+      roundTrips: 0,
+      bytesUp: 0,
+      bytesDown: 0,
+    });
     expect(sbj['recall']).toBeGreaterThanOrEqual(0.95);
 
     const e = await cli('eval', '--results', p('res2.ivecs'), '--groundtruth', p('gt.ivecs'), '--k', '10');
@@ -205,12 +357,39 @@ describe('webannolo CLI: the main job', () => {
     const info = lastJson(await cli('info', '--index', p('flat.idx'), '--header-only'));
     expect(info).toMatchObject({ index: 'flat', graph: null, graphBytes: 0, n: N, verified: false });
     for (const extra of [[], ['--batch', '7']]) {
-      const s = await cli('search', '--index', p('flat.idx'), '--queries', p('queries.fvecs'), '--k', '10', '--groundtruth', p('gt.ivecs'), '--out', p('flat-res.ivecs'), ...extra);
+      const s = await cli(
+        'search',
+        '--index',
+        p('flat.idx'),
+        '--queries',
+        p('queries.fvecs'),
+        '--k',
+        '10',
+        '--groundtruth',
+        p('gt.ivecs'),
+        '--out',
+        p('flat-res.ivecs'),
+        ...extra,
+      );
       expectOk(s);
       expect(lastJson(s)).toMatchObject({ queries: NQ, k: 10, ef: null, recall: 1 });
-      expect(lastJson(await cli('eval', '--results', p('flat-res.ivecs'), '--groundtruth', p('gt.ivecs')))).toEqual({ queries: NQ, k: 10, recall: 1 });
+      expect(lastJson(await cli('eval', '--results', p('flat-res.ivecs'), '--groundtruth', p('gt.ivecs')))).toEqual({
+        queries: NQ,
+        k: 10,
+        recall: 1,
+      });
     }
-    const lim = await cli('search', '--index', p('flat.idx'), '--queries', p('queries.fvecs'), '--limit', '5', '--groundtruth', p('gt.ivecs'));
+    const lim = await cli(
+      'search',
+      '--index',
+      p('flat.idx'),
+      '--queries',
+      p('queries.fvecs'),
+      '--limit',
+      '5',
+      '--groundtruth',
+      p('gt.ivecs'),
+    );
     expectOk(lim);
     expect(lastJson(lim)).toMatchObject({ queries: 5, recall: 1 });
   });
@@ -220,7 +399,19 @@ describe('webannolo CLI: the main job', () => {
     expectOk(b);
     expect(lastJson(b)).toMatchObject({ items: N, dim: SPARSE_DIM, metric: 'ip' });
     expect(lastJson(await cli('info', '--index', p('sparse.idx')))).toMatchObject({ store: 'sparse', metric: 'ip', n: N });
-    const s = await cli('search', '--index', p('sparse.idx'), '--queries', p('queries.csr'), '--batch', '8', '--ef', '200', '--groundtruth', p('sgt.ivecs'));
+    const s = await cli(
+      'search',
+      '--index',
+      p('sparse.idx'),
+      '--queries',
+      p('queries.csr'),
+      '--batch',
+      '8',
+      '--ef',
+      '200',
+      '--groundtruth',
+      p('sgt.ivecs'),
+    );
     expectOk(s);
     expect(lastJson(s)['recall']).toBeGreaterThanOrEqual(0.9);
     expectOk(await cli('build', '--data', p('base.csr'), '--metric', 'ip', '--index-type', 'flat', '--out', p('sparse-flat.idx')));
@@ -235,7 +426,10 @@ describe('webannolo CLI: the main job', () => {
     const newest = Math.max(...readdirSync(srcDir).map((f) => statSync(join(srcDir, f)).mtimeMs));
     if (!existsSync(built) || statSync(built).mtimeMs < newest) {
       try {
-        execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { cwd: ROOT, stdio: 'pipe' });
+        execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {
+          cwd: ROOT,
+          stdio: 'pipe',
+        });
       } catch {
         // Type errors elsewhere still emit JavaScript; the checks below tell whether it worked.
       }
@@ -244,10 +438,18 @@ describe('webannolo CLI: the main job', () => {
     const bin = join(ROOT, 'bin', 'webannolo.js');
     const v = await run(process.execPath, [bin, '--version'], { cwd: dir });
     expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
-    const s = await run(process.execPath, [bin, 'search', '--index', p('flat.idx'), '--queries', p('queries.fvecs'), '--groundtruth', p('gt.ivecs')], { cwd: dir });
+    const s = await run(
+      process.execPath,
+      [bin, 'search', '--index', p('flat.idx'), '--queries', p('queries.fvecs'), '--groundtruth', p('gt.ivecs')],
+      { cwd: dir },
+    );
     expect(JSON.parse(s.stdout.trimEnd().split('\n').pop()!)).toMatchObject({ queries: NQ, recall: 1 });
-    const bad = await run(process.execPath, [bin, 'search', '--index', p('flat.idx'), '--queries', p('queries.fvecs'), '--k', '0'], { cwd: dir })
-      .then(() => null, (err: { code: number; stderr: string }) => err);
+    const bad = await run(process.execPath, [bin, 'search', '--index', p('flat.idx'), '--queries', p('queries.fvecs'), '--k', '0'], {
+      cwd: dir,
+    }).then(
+      () => null,
+      (err: { code: number; stderr: string }) => err,
+    );
     expect(bad?.code).toBe(2);
     expect(bad?.stderr.trim()).toMatch(/^webannolo: error: .*--k must be an integer >= 1/);
     expect(bad?.stderr.trim().split('\n')).toHaveLength(1);
@@ -259,12 +461,28 @@ describe('webannolo CLI: errors are one readable line', () => {
 
   it('usage mistakes exit with code 2', async () => {
     expectOneLineError(await cli('frobnicate'), /unknown command 'frobnicate'/, 2);
-    expectOneLineError(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('x.idx'), '--bogus', '1'), /unknown flag --bogus; valid flags: --data, --metric/, 2);
+    expectOneLineError(
+      await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('x.idx'), '--bogus', '1'),
+      /unknown flag --bogus; valid flags: --data, --metric/,
+      2,
+    );
     expectOneLineError(await cli('build', '--data', p('base.fvecs'), '--out', p('x.idx')), /missing required flag --metric/, 2);
-    expectOneLineError(await cli('build', '--data', p('base.fvecs'), '--metric', 'cosine', '--out', p('x.idx')), /--metric must be one of l2, ip/, 2);
-    expectOneLineError(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('x.idx'), '--m', 'many'), /--m must be an integer/, 2);
+    expectOneLineError(
+      await cli('build', '--data', p('base.fvecs'), '--metric', 'cosine', '--out', p('x.idx')),
+      /--metric must be one of l2, ip/,
+      2,
+    );
+    expectOneLineError(
+      await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('x.idx'), '--m', 'many'),
+      /--m must be an integer/,
+      2,
+    );
     expectOneLineError(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('x.idx'), '--m'), /--m needs a value/, 2);
-    expectOneLineError(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', join(dir, 'no-such-dir', 'x.idx')), /does not exist/, 2);
+    expectOneLineError(
+      await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', join(dir, 'no-such-dir', 'x.idx')),
+      /does not exist/,
+      2,
+    );
     expectOneLineError(await search('--k', '0'), /--k must be an integer >= 1, got 0/, 2);
     expectOneLineError(await search('--k', '-3'), /--k must be an integer >= 1/, 2);
     expectOneLineError(await search('--ef', '1.5'), /--ef must be an integer/, 2);
@@ -286,14 +504,34 @@ describe('webannolo CLI: errors are one readable line', () => {
   });
 
   it('queries that do not fit the index, k too large, ground truth that does not match', async () => {
-    expectOneLineError(await cli('search', '--index', p('hnsw.idx'), '--queries', p('queries8.fvecs')), /dimension 8, but the index has dimension 16/, 1);
-    expectOneLineError(await cli('search', '--index', p('hnsw.idx'), '--queries', p('queries.csr')), /sparse vectors but the index holds dense/, 1);
-    expectOneLineError(await cli('search', '--index', p('sparse.idx'), '--queries', p('queries.fvecs')), /dense vectors but the index holds sparse/, 1);
+    expectOneLineError(
+      await cli('search', '--index', p('hnsw.idx'), '--queries', p('queries8.fvecs')),
+      /dimension 8, but the index has dimension 16/,
+      1,
+    );
+    expectOneLineError(
+      await cli('search', '--index', p('hnsw.idx'), '--queries', p('queries.csr')),
+      /sparse vectors but the index holds dense/,
+      1,
+    );
+    expectOneLineError(
+      await cli('search', '--index', p('sparse.idx'), '--queries', p('queries.fvecs')),
+      /dense vectors but the index holds sparse/,
+      1,
+    );
     expectOneLineError(await search('--k', String(N + 1)), /k = 501 is larger than the index \(500 items\)/, 1);
     expectOneLineError(await search('--groundtruth', p('gt-short.ivecs')), /ground truth for 39 queries but .* has 40 queries/, 1);
     expectOneLineError(await search('--k', '30', '--groundtruth', p('gt.ivecs')), /20 neighbours per query, fewer than k = 30/, 1);
-    expectOneLineError(await cli('eval', '--results', p('res.ivecs'), '--groundtruth', p('gt-short.ivecs')), /has 40 queries but .*gt-short\.ivecs has 39/, 1);
-    expectOneLineError(await cli('eval', '--results', p('res.ivecs'), '--groundtruth', p('gt.ivecs'), '--k', '11'), /holds 10 ids per query, fewer than k = 11/, 1);
+    expectOneLineError(
+      await cli('eval', '--results', p('res.ivecs'), '--groundtruth', p('gt-short.ivecs')),
+      /has 40 queries but .*gt-short\.ivecs has 39/,
+      1,
+    );
+    expectOneLineError(
+      await cli('eval', '--results', p('res.ivecs'), '--groundtruth', p('gt.ivecs'), '--k', '11'),
+      /holds 10 ids per query, fewer than k = 11/,
+      1,
+    );
   });
 
   it('damaged, truncated, foreign and newer-version index files', async () => {
@@ -308,7 +546,8 @@ describe('webannolo CLI: errors are one readable line', () => {
     await writeFile(p('newer.idx'), newer);
     await writeFile(p('cut-header.idx'), good.subarray(0, 40));
     for (const cmd of ['search', 'info']) {
-      const run = (index: string) => cmd === 'info' ? cli('info', '--index', index) : cli('search', '--index', index, '--queries', p('queries.fvecs'));
+      const run = (index: string) =>
+        cmd === 'info' ? cli('info', '--index', index) : cli('search', '--index', index, '--queries', p('queries.fvecs'));
       expectOneLineError(await run(p('truncated.idx')), /truncated\.idx: index file is truncated/, 1);
       expectOneLineError(await run(p('corrupt.idx')), /corrupt\.idx: .*(checksum|damaged)/, 1);
       expectOneLineError(await run(p('newer.idx')), /newer\.idx: index file format version 99 is not supported/, 1);
@@ -328,19 +567,53 @@ describe('webannolo CLI: errors are one readable line', () => {
   it('--threads: a parallel build is deterministic, reports its threads, and searchBatch shares the queries', async () => {
     const files = [];
     for (const name of ['t2a.idx', 't2b.idx']) {
-      const b = await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--m', '8', '--ef-construction', '60', '--threads', '2', '--out', p(name));
+      const b = await cli(
+        'build',
+        '--data',
+        p('base.fvecs'),
+        '--metric',
+        'l2',
+        '--m',
+        '8',
+        '--ef-construction',
+        '60',
+        '--threads',
+        '2',
+        '--out',
+        p(name),
+      );
       expectOk(b);
       expect(lastJson(b)).toMatchObject({ items: N, threads: 2 });
       expect(b.stdout).toContain('on 2 threads');
       files.push(await readFile(p(name)));
     }
     expect(Buffer.compare(files[0]!, files[1]!)).toBe(0);
-    const s = await cli('search', '--index', p('t2a.idx'), '--queries', p('queries.fvecs'), '--batch', '40', '--threads', '2', '--groundtruth', p('gt.ivecs'));
+    const s = await cli(
+      'search',
+      '--index',
+      p('t2a.idx'),
+      '--queries',
+      p('queries.fvecs'),
+      '--batch',
+      '40',
+      '--threads',
+      '2',
+      '--groundtruth',
+      p('gt.ivecs'),
+    );
     expectOk(s);
     expect(lastJson(s)).toMatchObject({ threads: 2, backend: 'cpu' });
     expect(lastJson(s)['recall']).toBeGreaterThanOrEqual(0.95);
-    expectOneLineError(await cli('search', '--index', p('t2a.idx'), '--queries', p('queries.fvecs'), '--threads', '2'), /--threads needs --batch/, 2);
-    expectOneLineError(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--threads', '0', '--out', p('t0.idx')), /--threads/, 2);
+    expectOneLineError(
+      await cli('search', '--index', p('t2a.idx'), '--queries', p('queries.fvecs'), '--threads', '2'),
+      /--threads needs --batch/,
+      2,
+    );
+    expectOneLineError(
+      await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--threads', '0', '--out', p('t0.idx')),
+      /--threads/,
+      2,
+    );
   });
 
   it('a worker that fails mid-build fails the whole build with one line and writes no file', async () => {

@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeWorkers, DenseDataset, HnswGraph, HnswIndex, PlainDenseStore, PlainSparseStore, ScalarQuantizer, SparseDataset } from '../src/index.js';
-import { BatchInserter, layoutScratch, type BatchSpan } from '../src/indexes/hnsw/build/insertion-batch.js';
+import {
+  closeWorkers,
+  type DenseDataset,
+  HnswGraph,
+  HnswIndex,
+  PlainDenseStore,
+  PlainSparseStore,
+  ScalarQuantizer,
+  SparseDataset,
+} from '../src/index.js';
 import { buildGraph, drawLevels, insertNodes } from '../src/indexes/hnsw/build/build-graph.js';
+import { BatchInserter, type BatchSpan, layoutScratch } from '../src/indexes/hnsw/build/insertion-batch.js';
 import { batchSizeAfter } from '../src/indexes/hnsw/build/parallel-build.js';
 import type { QueryEvaluator, VectorStore } from '../src/types.js';
 import { loadMnistWithTruth } from './helpers/data.js';
@@ -39,7 +48,13 @@ function words(g: HnswGraph): number[][] {
 /** The graph the plain heuristic builds: serial insertion without prefix tracking. */
 function untrackedBuild(store: VectorStore, seed: number, keepPruned = false): HnswGraph {
   const g = new HnswGraph(M, drawLevels(store.size, M, seed));
-  insertNodes(store, g, Array.from({ length: store.size }, (_, i) => i), EFC, keepPruned);
+  insertNodes(
+    store,
+    g,
+    Array.from({ length: store.size }, (_, i) => i),
+    EFC,
+    keepPruned,
+  );
   return g;
 }
 
@@ -93,7 +108,9 @@ describe('diverse prefix: pruning skips known checks, the graph stays the same',
     const js = new PlainDenseStore(base, 'l2', { simd: false });
     expect(words(buildGraph(js, { m: M, efConstruction: EFC, seed: 2 }))).toEqual(words(untrackedBuild(js, 2)));
     const dense = new PlainDenseStore(base, 'l2');
-    expect(words(buildGraph(dense, { m: M, efConstruction: EFC, seed: 3, keepPruned: true }))).toEqual(words(untrackedBuild(dense, 3, true)));
+    expect(words(buildGraph(dense, { m: M, efConstruction: EFC, seed: 3, keepPruned: true }))).toEqual(
+      words(untrackedBuild(dense, 3, true)),
+    );
     const ip = new PlainDenseStore(base, 'ip');
     expect(words(buildGraph(ip, { m: M, efConstruction: EFC, seed: 4 }))).toEqual(words(untrackedBuild(ip, 4)));
     // MNIST rows as sparse vectors (most pixels are 0).

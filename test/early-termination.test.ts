@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HnswIndex, recallAtK, type QueryEvaluator, type Vector, type VectorStore } from '../src/index.js';
+import { HnswIndex, type QueryEvaluator, recallAtK, type Vector, type VectorStore } from '../src/index.js';
 import { loadMnistWithTruth } from './helpers/data.js';
 
 /** The same store, counting the distances searches ask of it. */
@@ -36,7 +36,9 @@ describe('distance-adaptive early termination (lambda)', () => {
     const full = run({ ef: 200 });
     const adaptive = run({ ef: 200, lambda: 0.2 });
     const tight = run({ ef: 200, lambda: 0 });
-    console.log(`MNIST 20k recall@10 / distances per query: ef 200 ${full.recall} / ${full.perQuery}, + lambda 0.2 ${adaptive.recall} / ${adaptive.perQuery}, lambda 0 ${tight.recall} / ${tight.perQuery}`);
+    console.log(
+      `MNIST 20k recall@10 / distances per query: ef 200 ${full.recall} / ${full.perQuery}, + lambda 0.2 ${adaptive.recall} / ${adaptive.perQuery}, lambda 0 ${tight.recall} / ${tight.perQuery}`,
+    );
     expect(adaptive.recall).toBeGreaterThanOrEqual(0.95);
     expect(adaptive.perQuery).toBeLessThan(0.8 * full.perQuery);
     // A smaller slack stops sooner; ef stays the cap (a huge lambda is plain ef 200).
@@ -50,7 +52,10 @@ describe('distance-adaptive early termination (lambda)', () => {
     const one = await index.searchBatch(queries, 10, { ef: 100, lambda: 0.1, threads: 1 });
     const two = await index.searchBatch(queries, 10, { ef: 100, lambda: 0.1, threads: 2 });
     expect(Array.from(two.ids)).toEqual(Array.from(one.ids));
-    const single = Int32Array.from({ length: queries.size * 10 }, (_, i) => index.search(queries.get(Math.floor(i / 10)), 10, { ef: 100, lambda: 0.1 }).ids[i % 10]!);
+    const single = Int32Array.from(
+      { length: queries.size * 10 },
+      (_, i) => index.search(queries.get(Math.floor(i / 10)), 10, { ef: 100, lambda: 0.1 }).ids[i % 10]!,
+    );
     expect(Array.from(one.ids)).toEqual(Array.from(single));
     for (const bad of [-1, Number.NaN, Infinity, '0.1' as unknown as number]) {
       expect(() => index.search(queries.get(0), 10, { lambda: bad })).toThrow(/lambda must be a finite number >= 0/);

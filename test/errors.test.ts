@@ -21,7 +21,10 @@ async function codeAsync(fn: () => Promise<unknown>): Promise<string> {
   throw new Error('expected a WebannoloError');
 }
 
-const data = new DenseDataset(Float32Array.from({ length: 400 }, (_, i) => Math.sin(i)), 4);
+const data = new DenseDataset(
+  Float32Array.from({ length: 400 }, (_, i) => Math.sin(i)),
+  4,
+);
 const index = HnswIndex.build(data, { metric: 'l2', m: 4, efConstruction: 20 });
 
 describe('bad input gets a clear error', () => {
@@ -78,7 +81,9 @@ describe('the SIMD store size limit', () => {
     const saved = WasmArena.maxBytes;
     WasmArena.maxBytes = 4 << 20; // stands in for 4 GiB
     try {
-      expect(() => new PlainDenseStore(data, 'l2')).toThrow(/2000 vectors of dimension 784 take 0\.01 GiB; .* holds at most \d+ of them .*f16 or sq8.*product quantization/);
+      expect(() => new PlainDenseStore(data, 'l2')).toThrow(
+        /2000 vectors of dimension 784 take 0\.01 GiB; .* holds at most \d+ of them .*f16 or sq8.*product quantization/,
+      );
       expect(new PlainDenseStore(data, 'l2', { simd: false }).kernels).toBe('js');
     } finally {
       WasmArena.maxBytes = saved;
@@ -105,15 +110,53 @@ describe('vectors too large for f32 in the SIMD memory', () => {
     try {
       for (const quantizer of ['f16', 'sq8']) {
         const out = join(dir, `${quantizer}.idx`);
-        const b = await cli('build', '--data', join(dir, 'base.fvecs'), '--metric', 'l2', '--out', out, '--quantizer', quantizer, '--threads', '1', '--m', '8', '--ef-construction', '60', '--quiet');
+        const b = await cli(
+          'build',
+          '--data',
+          join(dir, 'base.fvecs'),
+          '--metric',
+          'l2',
+          '--out',
+          out,
+          '--quantizer',
+          quantizer,
+          '--threads',
+          '1',
+          '--m',
+          '8',
+          '--ef-construction',
+          '60',
+          '--quiet',
+        );
         expectOk(b);
         expect(b.stdout).toContain(`built the graph on the ${quantizer} codes`);
         expect(lastJson(b)).toMatchObject({ quantizer, keepPlain: false, rerankBytes: 0 });
         const s = await cli('search', '--index', out, '--queries', join(dir, 'q.fvecs'), '--ef', '64');
         expectOk(s);
       }
-      expectOneLineError(await cli('build', '--data', join(dir, 'base.fvecs'), '--metric', 'l2', '--out', join(dir, 'x.idx'), '--quantizer', 'f16', '--keep-plain', 'true', '--threads', '1', '--quiet'), /too many to keep as f32 for --rerank: build with --keep-plain false/);
-      expectOneLineError(await cli('build', '--data', join(dir, 'base.fvecs'), '--metric', 'l2', '--out', join(dir, 'y.idx'), '--threads', '1', '--quiet'), /do not fit|holds at most/);
+      expectOneLineError(
+        await cli(
+          'build',
+          '--data',
+          join(dir, 'base.fvecs'),
+          '--metric',
+          'l2',
+          '--out',
+          join(dir, 'x.idx'),
+          '--quantizer',
+          'f16',
+          '--keep-plain',
+          'true',
+          '--threads',
+          '1',
+          '--quiet',
+        ),
+        /too many to keep as f32 for --rerank: build with --keep-plain false/,
+      );
+      expectOneLineError(
+        await cli('build', '--data', join(dir, 'base.fvecs'), '--metric', 'l2', '--out', join(dir, 'y.idx'), '--threads', '1', '--quiet'),
+        /do not fit|holds at most/,
+      );
     } finally {
       WasmArena.maxBytes = saved;
     }

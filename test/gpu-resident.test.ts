@@ -1,20 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import {
-  GpuDenseEvaluator, HnswIndex, ProductQuantizer, ScalarQuantizer, recallAtK, requestGpu,
-  type BatchEvaluator, type BatchSearchResult, type GroundTruth, type PlainDenseStore,
-} from '../src/index.js';
 import { decideAuto } from '../src/gpu/auto.js';
 import { maxResidentEf, residentLayout } from '../src/gpu/resident/layout.js';
+import {
+  type BatchEvaluator,
+  type BatchSearchResult,
+  FlatIndex,
+  GpuDenseEvaluator,
+  type GroundTruth,
+  HnswIndex,
+  type PlainDenseStore,
+  ProductQuantizer,
+  recallAtK,
+  requestGpu,
+  ScalarQuantizer,
+} from '../src/index.js';
 import { loadBge, loadMnistWithTruth, loadSplade } from './helpers/data.js';
 import { describeGpu, gpu } from './helpers/gpu.js';
 import { describeShared } from './helpers/shared-data.js';
-import { FlatIndex } from '../src/index.js';
 import { idsOfSlots, slotOfId } from './helpers/slots.js';
 
 const mnist = async (n: number, nq: number) => {
   const { base, queries, gt } = await loadMnistWithTruth(20_000, 1_000);
   const q = queries.slice(0, nq);
-  return { base: base.slice(0, n), queries: q, gt: { ...gt, rows: nq, data: gt.data.subarray(0, nq * gt.dim), scores: gt.scores?.subarray(0, nq * gt.dim) } as GroundTruth };
+  return {
+    base: base.slice(0, n),
+    queries: q,
+    gt: { ...gt, rows: nq, data: gt.data.subarray(0, nq * gt.dim), scores: gt.scores?.subarray(0, nq * gt.dim) } as GroundTruth,
+  };
 };
 
 /** Recall against ground truth computed on a subset (MNIST's cached truth is for 20k items). */
@@ -34,7 +46,12 @@ function expectCounters(r: BatchSearchResult, mode: string) {
 describeGpu('GPU-resident HNSW search (MNIST)', () => {
   it('a living index: the GPU searches the changed graph, never returns a removed item; narrow filters run on the CPU, wide ones on the resident kernel', async () => {
     const { base, queries } = await mnist(3000, 100);
-    const index = HnswIndex.build(base.slice(0, 2500), { metric: 'l2', m: 12, efConstruction: 80, labels: Array.from({ length: 2500 }, (_, i) => i % 4) });
+    const index = HnswIndex.build(base.slice(0, 2500), {
+      metric: 'l2',
+      m: 12,
+      efConstruction: 80,
+      labels: Array.from({ length: 2500 }, (_, i) => i % 4),
+    });
     await index.searchBatch(queries, 10, { ef: 48, backend: 'gpu' }); // uploads the first graph
     const gone = Array.from({ length: 2500 }, (_, i) => i).filter((i) => i % 5 === 0);
     index.remove(gone);
@@ -46,7 +63,13 @@ describeGpu('GPU-resident HNSW search (MNIST)', () => {
     const live = (id: number) => id >= 0 && index.has(id);
     const labelOf = (id: number) => index.labels!.of(slotOfId(index, id))[0];
     const exact = new Int32Array(100 * 10);
-    for (let q = 0; q < 100; q++) exact.set(Array.from(truth.ids.subarray(q * all, (q + 1) * all)).filter(live).slice(0, 10), q * 10);
+    for (let q = 0; q < 100; q++)
+      exact.set(
+        Array.from(truth.ids.subarray(q * all, (q + 1) * all))
+          .filter(live)
+          .slice(0, 10),
+        q * 10,
+      );
     const gpuRun = await index.searchBatch(queries, 10, { ef: 48, backend: 'gpu' });
     expect(gpuRun.gpuMode).toBe('resident');
     for (const id of gpuRun.ids) expect(live(id)).toBe(true);
@@ -74,7 +97,9 @@ describeGpu('GPU-resident HNSW search (MNIST)', () => {
     for (const id of onGpu.ids) expect(labelOf(id)).not.toBe(2);
     const rGpu = recallAtK(onGpu.ids, 10, { rows: 100, dim: 10, data: allowedExact });
     const rCpu = recallAtK(onCpu.ids, 10, { rows: 100, dim: 10, data: allowedExact });
-    console.log(`filtered (75 %) recall@10: resident ${rGpu.toFixed(4)} (${onGpu.roundTrips} round trip(s), backend ${onGpu.backend}), CPU ${rCpu.toFixed(4)}`);
+    console.log(
+      `filtered (75 %) recall@10: resident ${rGpu.toFixed(4)} (${onGpu.roundTrips} round trip(s), backend ${onGpu.backend}), CPU ${rCpu.toFixed(4)}`,
+    );
     expect(onGpu.roundTrips).toBe(1);
     expect(rGpu).toBeGreaterThanOrEqual(rCpu - 0.02);
     expect(rGpu).toBeGreaterThan(0.95);
@@ -119,7 +144,9 @@ describeGpu('GPU-resident HNSW search (MNIST)', () => {
       expect(Math.abs(recallAtK(small.ids, 10, truth) - recallAtK(reference.ids, 10, truth))).toBeLessThanOrEqual(0.01);
       for (let q = 0; q < 60; q++) expect(new Set(small.ids.subarray(q * 10, q * 10 + 10)).size).toBe(10); // no duplicates
       const cap = maxResidentEf(2048, 1, 16, 8);
-      await expect(index.searchBatch(queries, 10, { ef: cap + 1, backend: 'gpu', gpuMode: 'resident', width: 1 })).rejects.toThrow(/exceeds the resident kernel's capacity.*gpuMode 'hybrid'/);
+      await expect(index.searchBatch(queries, 10, { ef: cap + 1, backend: 'gpu', gpuMode: 'resident', width: 1 })).rejects.toThrow(
+        /exceeds the resident kernel's capacity.*gpuMode 'hybrid'/,
+      );
       const fallback = await index.searchBatch(queries, 10, { ef: cap + 1, backend: 'gpu', width: 1 });
       expect(fallback.gpuMode).toBe('hybrid');
       expect(recallAtK(fallback.ids, 10, truth)).toBeGreaterThanOrEqual(recallAtK(reference.ids, 10, truth) - 0.01);
@@ -240,11 +267,21 @@ describeGpu('hybrid path: neighbours gathered on the GPU', () => {
     };
     const warnings: unknown[] = [];
     // Two lanes (batches of 40) in flight: both see the loss, it is reported once.
-    const r = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu', gpuMode: 'hybrid', hybridLanes: 2, batchSize: 40, gpu: doomed, onFallback: (e) => warnings.push(e) });
+    const r = await index.searchBatch(queries, 10, {
+      ef: 40,
+      backend: 'gpu',
+      gpuMode: 'hybrid',
+      hybridLanes: 2,
+      batchSize: 40,
+      gpu: doomed,
+      onFallback: (e) => warnings.push(e),
+    });
     expect(warnings).toHaveLength(1);
     expect(r.backend).toBe('gpu+cpu');
     expect(r.ids.every((id) => id >= 0)).toBe(true);
-    expect(Math.abs(recallAtK(r.ids, 10, await truthFor(index, queries, 10)) - recallAtK(reference.ids, 10, await truthFor(index, queries, 10)))).toBeLessThanOrEqual(0.01);
+    expect(
+      Math.abs(recallAtK(r.ids, 10, await truthFor(index, queries, 10)) - recallAtK(reference.ids, 10, await truthFor(index, queries, 10))),
+    ).toBeLessThanOrEqual(0.01);
     expect(await requestGpu({ renew: true })).not.toBeNull();
   });
 });

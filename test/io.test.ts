@@ -1,14 +1,14 @@
-import { mkdtemp, readdir, readFile, rm, mkdir, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DenseDataset } from '../src/data/dense.js';
 import { SparseDataset } from '../src/data/sparse.js';
-import { WebannoloError, type ErrorCode } from '../src/errors.js';
+import { type ErrorCode, WebannoloError } from '../src/errors.js';
 import { readCsr, writeCsr } from '../src/io/csr.js';
-import { formatFromPath, parseDataset, type DataFormat } from '../src/io/formats.js';
+import { type DataFormat, formatFromPath, parseDataset } from '../src/io/formats.js';
 import { readNpy, writeNpy } from '../src/io/npy.js';
 import { readSparseBin, writeSparseBin } from '../src/io/sparse-bin.js';
 import { readBvecs, readFvecs, readIvecs, writeBvecs, writeFvecs, writeIvecs } from '../src/io/vecs.js';
@@ -77,13 +77,17 @@ const denseArb = fc
 const byteDenseArb = fc
   .record({ rows: fc.integer({ min: 1, max: 8 }), dim: fc.integer({ min: 1, max: 10 }) })
   .chain(({ rows, dim }) =>
-    fc.array(fc.integer({ min: 0, max: 255 }), { minLength: rows * dim, maxLength: rows * dim }).map((v) => new DenseDataset(Float32Array.from(v), dim)),
+    fc
+      .array(fc.integer({ min: 0, max: 255 }), { minLength: rows * dim, maxLength: rows * dim })
+      .map((v) => new DenseDataset(Float32Array.from(v), dim)),
   );
 
 const ivecsArb = fc
   .record({ rows: fc.integer({ min: 1, max: 8 }), dim: fc.integer({ min: 1, max: 10 }) })
   .chain(({ rows, dim }) =>
-    fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { minLength: rows * dim, maxLength: rows * dim }).map((v) => ({ rows, dim, data: Int32Array.from(v) })),
+    fc
+      .array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { minLength: rows * dim, maxLength: rows * dim })
+      .map((v) => ({ rows, dim, data: Int32Array.from(v) })),
   );
 
 const sparseArb = fc.integer({ min: 1, max: 300 }).chain((dim) =>
@@ -165,7 +169,11 @@ describe('truncation: a cut file is an error, never a shorter dataset (except on
       const part = bytes.subarray(0, cut);
       if (cut === 0) expect(codeOf(() => read(part))).toBe('EMPTY_DATA');
       else if (rowBytes !== undefined && cut % rowBytes === 0) expect(codeOf(() => read(part))).toBe(null);
-      else expect(codeOf(() => read(part)), `cut at ${cut} of ${bytes.length}`).toBe('TRUNCATED_FILE');
+      else
+        expect(
+          codeOf(() => read(part)),
+          `cut at ${cut} of ${bytes.length}`,
+        ).toBe('TRUNCATED_FILE');
     }
   }
 
@@ -195,8 +203,18 @@ describe('truncation: a cut file is an error, never a shorter dataset (except on
   });
 
   it('a cut is reported even when limit needs only the first rows', () => {
-    const ds = DenseDataset.fromRows([[1, 2], [3, 4], [5, 6]]);
-    const sp = SparseDataset.fromRows([{ indices: Uint32Array.of(1), values: Float32Array.of(2) }, { indices: Uint32Array.of(0, 3), values: Float32Array.of(1, 1) }], 4);
+    const ds = DenseDataset.fromRows([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    const sp = SparseDataset.fromRows(
+      [
+        { indices: Uint32Array.of(1), values: Float32Array.of(2) },
+        { indices: Uint32Array.of(0, 3), values: Float32Array.of(1, 1) },
+      ],
+      4,
+    );
     const cut = (b: Uint8Array) => b.subarray(0, b.length - 1);
     expectCode(() => readFvecs(cut(writeFvecs(ds)), 1), 'TRUNCATED_FILE', /row 2/);
     expectCode(() => readNpy(cut(writeNpy(ds)), 1), 'TRUNCATED_FILE');
@@ -272,12 +290,33 @@ function rawVecs(rows: number[][]): Uint8Array {
 
 describe('vecs', () => {
   it('rejects NaN and Infinity with NON_FINITE', () => {
-    expectCode(() => readFvecs(rawVecs([[2, 1, 2], [2, 3, NaN]])), 'NON_FINITE', /vector 1/);
+    expectCode(
+      () =>
+        readFvecs(
+          rawVecs([
+            [2, 1, 2],
+            [2, 3, NaN],
+          ]),
+        ),
+      'NON_FINITE',
+      /vector 1/,
+    );
     expectCode(() => readFvecs(rawVecs([[2, Infinity, 2]])), 'NON_FINITE');
   });
 
   it('rejects ragged rows, naming the row', () => {
-    expectCode(() => readFvecs(rawVecs([[2, 1, 2], [2, 1, 2], [3, 1, 2, 3]])), 'DIMENSION_MISMATCH', /row 2 has dimension 3, expected 2/);
+    expectCode(
+      () =>
+        readFvecs(
+          rawVecs([
+            [2, 1, 2],
+            [2, 1, 2],
+            [3, 1, 2, 3],
+          ]),
+        ),
+      'DIMENSION_MISMATCH',
+      /row 2 has dimension 3, expected 2/,
+    );
   });
 
   it('rejects a zero, negative or absurd dimension as a foreign file', () => {
@@ -321,7 +360,12 @@ describe('npy', () => {
   const f32 = new Uint8Array(Float32Array.of(1, 2, 3, 4, 5, 6).buffer);
 
   it('writes version 1.0 with the data on a 64-byte boundary, as numpy does', () => {
-    const bytes = writeNpy(DenseDataset.fromRows([[1, 2, 3], [4, 5, 6]]));
+    const bytes = writeNpy(
+      DenseDataset.fromRows([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+    );
     const headerLen = new DataView(bytes.buffer).getUint16(8, true);
     expect([bytes[6], bytes[7], (10 + headerLen) % 64, bytes[10 + headerLen - 1]]).toEqual([1, 0, 0, 0x0a]);
     const header = new TextDecoder().decode(bytes.subarray(10, 10 + headerLen));
@@ -329,7 +373,13 @@ describe('npy', () => {
   });
 
   it('reads version 2.0 headers', () => {
-    expectSameDense(readNpy(rawNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", f32, 2)), DenseDataset.fromRows([[1, 2, 3], [4, 5, 6]]));
+    expectSameDense(
+      readNpy(rawNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", f32, 2)),
+      DenseDataset.fromRows([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+    );
   });
 
   it("converts '<f8' to float32", () => {
@@ -344,7 +394,11 @@ describe('npy', () => {
     expectCode(() => readNpy(rawNpy("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", f32)), 'UNSUPPORTED_FORMAT', /'<i8'/);
     expectCode(() => readNpy(rawNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", f32)), 'UNSUPPORTED_FORMAT', /2-D/);
     expectCode(() => readNpy(rawNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }", new Uint8Array(0))), 'EMPTY_DATA');
-    expectCode(() => readNpy(rawNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3), }", f32)), 'FOREIGN_FILE', /unexpected bytes/);
+    expectCode(
+      () => readNpy(rawNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3), }", f32)),
+      'FOREIGN_FILE',
+      /unexpected bytes/,
+    );
     const v9 = rawNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", f32);
     v9[6] = 9;
     expectCode(() => readNpy(v9), 'UNSUPPORTED_VERSION');
@@ -390,7 +444,11 @@ describe('csr', () => {
   });
 
   it('reports size mismatches and corrupt indptr with the sizes', () => {
-    expectCode(() => readCsr(Uint8Array.of(...bytes, 0)), 'FOREIGN_FILE', new RegExp(`${bytes.length + 1} bytes .* implies ${bytes.length}`));
+    expectCode(
+      () => readCsr(Uint8Array.of(...bytes, 0)),
+      'FOREIGN_FILE',
+      new RegExp(`${bytes.length + 1} bytes .* implies ${bytes.length}`),
+    );
     expectCode(() => readCsr(patch((v) => v.setBigInt64(24 + 16, 9n, true))), 'CORRUPT_FILE', /indptr\[2\]/);
     expectCode(() => readCsr(patch((v) => v.setFloat32(idsAt + 20, NaN, true))), 'NON_FINITE');
   });
@@ -410,14 +468,53 @@ describe('sparse .bin (kANNolo / Seismic)', () => {
   }
 
   it('reads the layout verified in the Rust readers, dim = max id + 1', () => {
-    const ds = readSparseBin(handMade([[[3, 70000], [0.5, 1.5]], [[], []], [[2], [-1]]]));
-    expect([ds.size, ds.dim, [...ds.indptr], [...ds.indices], [...ds.values]]).toEqual([3, 70001, [0, 2, 2, 3], [3, 70000, 2], [0.5, 1.5, -1]]);
+    const ds = readSparseBin(
+      handMade([
+        [
+          [3, 70000],
+          [0.5, 1.5],
+        ],
+        [[], []],
+        [[2], [-1]],
+      ]),
+    );
+    expect([ds.size, ds.dim, [...ds.indptr], [...ds.indices], [...ds.values]]).toEqual([
+      3,
+      70001,
+      [0, 2, 2, 3],
+      [3, 70000, 2],
+      [0.5, 1.5, -1],
+    ]);
     expect(readSparseBin(handMade([[[1], [1]]]), 10).dim).toBe(10);
-    expect(sameBits(writeSparseBin(ds), handMade([[[3, 70000], [0.5, 1.5]], [[], []], [[2], [-1]]]))).toBe(true);
+    expect(
+      sameBits(
+        writeSparseBin(ds),
+        handMade([
+          [
+            [3, 70000],
+            [0.5, 1.5],
+          ],
+          [[], []],
+          [[2], [-1]],
+        ]),
+      ),
+    ).toBe(true);
   });
 
   it('reports bad rows, trailing bytes and an empty set', () => {
-    expectCode(() => readSparseBin(handMade([[[5, 2], [1, 1]]])), 'BAD_SPARSE_ROW', /unsorted/);
+    expectCode(
+      () =>
+        readSparseBin(
+          handMade([
+            [
+              [5, 2],
+              [1, 1],
+            ],
+          ]),
+        ),
+      'BAD_SPARSE_ROW',
+      /unsorted/,
+    );
     expectCode(() => readSparseBin(handMade([[[5], [1]]]), 5), 'BAD_SPARSE_ROW', />= dim 5/);
     expectCode(() => readSparseBin(handMade([[[5], [NaN]]])), 'NON_FINITE');
     expectCode(() => readSparseBin(handMade([[[5], [1]]], 4)), 'FOREIGN_FILE', /4 unexpected bytes/);
@@ -451,7 +548,10 @@ describe('formats', () => {
   });
 
   it('parseDataset dispatches to every reader', () => {
-    const dense = DenseDataset.fromRows([[1, 2], [3, 4]]);
+    const dense = DenseDataset.fromRows([
+      [1, 2],
+      [3, 4],
+    ]);
     const sparse = SparseDataset.fromRows([{ indices: Uint32Array.of(1), values: Float32Array.of(2) }], 2);
     expectSameDense(parseDataset(writeFvecs(dense), 'fvecs') as DenseDataset, dense);
     expectSameDense(parseDataset(writeBvecs(dense), 'bvecs', 1) as DenseDataset, dense.slice(0, 1));
@@ -459,7 +559,13 @@ describe('formats', () => {
     expectSameSparse(parseDataset(writeCsr(sparse), 'csr') as SparseDataset, sparse);
     expectSameSparse(parseDataset(writeSparseBin(sparse), 'bin') as SparseDataset, sparse);
     const idx = Uint8Array.of(0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, 10, 20, 30, 40);
-    expectSameDense(parseDataset(idx, 'idx') as DenseDataset, DenseDataset.fromRows([[10, 20], [30, 40]]));
+    expectSameDense(
+      parseDataset(idx, 'idx') as DenseDataset,
+      DenseDataset.fromRows([
+        [10, 20],
+        [30, 40],
+      ]),
+    );
   });
 });
 
@@ -483,7 +589,10 @@ describe('node files', () => {
     expect(await readdir(dir)).toEqual(['a.fvecs']);
     await writeFileAtomic(join(dir, 'gt.ivecs'), writeIvecs(1, 2, Int32Array.of(7, 8)));
     expect([...(await readIvecsFile(join(dir, 'gt.ivecs'))).data]).toEqual([7, 8]);
-    expectSameDense((await readDatasetFile(join(dir, 'gt.ivecs'), { format: 'fvecs' })) as DenseDataset, new DenseDataset(new Float32Array(new Int32Array([7, 8]).buffer), 2));
+    expectSameDense(
+      (await readDatasetFile(join(dir, 'gt.ivecs'), { format: 'fvecs' })) as DenseDataset,
+      new DenseDataset(new Float32Array(new Int32Array([7, 8]).buffer), 2),
+    );
   });
 
   it('removes the temporary file and rethrows when the rename fails', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DenseDataset, HnswIndex, deserializeIndex, serializeIndex } from '../src/index.js';
+import { DenseDataset, deserializeIndex, HnswIndex, serializeIndex } from '../src/index.js';
 import { loadMnist } from '../src/node/mnist.js';
 
 // Random sequences of add / remove / update / search / save-load on real vectors (MNIST),
@@ -44,10 +44,16 @@ describe('a living index under random changes (fast-check)', () => {
         // Reference: key -> pool row. Keys are fresh integers; rows may repeat (same vector, two keys).
         const live = new Map<number, number>();
         let nextKey = 0;
-        const first = Array.from({ length: 60 }, (_, i) => i * 7 % POOL);
+        const first = Array.from({ length: 60 }, (_, i) => (i * 7) % POOL);
         const keysOf = (n: number) => Array.from({ length: n }, () => nextKey++);
         const firstKeys = keysOf(first.length);
-        let index = HnswIndex.build(take(pool, first), { metric: 'l2', m: 8, efConstruction: 64, keys: firstKeys, labels: first.map((r) => digits[r]!) });
+        let index = HnswIndex.build(take(pool, first), {
+          metric: 'l2',
+          m: 8,
+          efConstruction: 64,
+          keys: firstKeys,
+          labels: first.map((r) => digits[r]!),
+        });
         first.forEach((r, i) => live.set(firstKeys[i]!, r));
         for (const step of ops) {
           if (step.op === 'add') {
@@ -73,7 +79,10 @@ describe('a living index under random changes (fast-check)', () => {
             index = copy;
           } else {
             const allowed = [...live].filter(([, r]) => step.label === null || digits[r] === step.label);
-            const r = index.search(queries.get(step.query), K, { ef: 64, ...(step.label === null ? {} : { filter: { label: step.label } }) });
+            const r = index.search(queries.get(step.query), K, {
+              ef: 64,
+              ...(step.label === null ? {} : { filter: { label: step.label } }),
+            });
             const got = r.keys!.filter((key) => key !== null) as number[];
             expect(got.length).toBe(Math.min(K, allowed.length));
             for (const key of got) {
@@ -83,7 +92,10 @@ describe('a living index under random changes (fast-check)', () => {
             // Exact answer over the live, allowed items (by distance: equal vectors may tie).
             const q = queries.get(step.query);
             const dist = (row: number) => l2(pool.get(row), q);
-            const best = allowed.map(([, row]) => dist(row)).sort((a, b) => a - b).slice(0, K);
+            const best = allowed
+              .map(([, row]) => dist(row))
+              .sort((a, b) => a - b)
+              .slice(0, K);
             const kth = best[best.length - 1] ?? Infinity;
             searched++;
             expected += best.length;

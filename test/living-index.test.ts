@@ -1,5 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DenseDataset, HnswIndex, ProductQuantizer, SparseDataset, deserializeIndex, serializeIndex, type WebannoloError } from '../src/index.js';
+import {
+  DenseDataset,
+  deserializeIndex,
+  HnswIndex,
+  ProductQuantizer,
+  SparseDataset,
+  serializeIndex,
+  type WebannoloError,
+} from '../src/index.js';
 import { loadMnist } from '../src/node/mnist.js';
 import { exactFiltered, recallAgainst } from './helpers/filtered-truth.js';
 
@@ -95,7 +103,9 @@ describe('a living index on MNIST', () => {
     const before = serializeIndex(parallel);
     const controller = new AbortController();
     controller.abort();
-    await expect(parallel.addAsync(rows(base, range(6000, 7000)), range(6000, 7000), { threads: 2, signal: controller.signal })).rejects.toThrow(/cancelled/);
+    await expect(
+      parallel.addAsync(rows(base, range(6000, 7000)), range(6000, 7000), { threads: 2, signal: controller.signal }),
+    ).rejects.toThrow(/cancelled/);
     expect(sameBytes(serializeIndex(parallel), before)).toBe(true);
   });
 
@@ -114,7 +124,11 @@ describe('a living index on MNIST', () => {
   });
 
   it('updates an item in place of its key, keeping its labels', () => {
-    const index = HnswIndex.build(rows(base, range(0, 2000)), { ...BUILD, keys: range(0, 2000).map((i) => `k${i}`), labels: range(0, 2000).map((i) => digits[i]!) });
+    const index = HnswIndex.build(rows(base, range(0, 2000)), {
+      ...BUILD,
+      keys: range(0, 2000).map((i) => `k${i}`),
+      labels: range(0, 2000).map((i) => digits[i]!),
+    });
     // Item k5 now holds the vector of row 3000: searching that vector finds k5 first.
     index.update(rows(base, [3000]), ['k5']);
     const r = index.search(base.get(3000), 1);
@@ -130,7 +144,11 @@ describe('a living index on MNIST', () => {
   });
 
   it('rejects bad changes in one line and leaves the index unchanged', () => {
-    const index = HnswIndex.build(rows(base, range(0, 1000)), { ...BUILD, keys: range(0, 1000), labels: range(0, 1000).map((i) => digits[i]!) });
+    const index = HnswIndex.build(rows(base, range(0, 1000)), {
+      ...BUILD,
+      keys: range(0, 1000),
+      labels: range(0, 1000).map((i) => digits[i]!),
+    });
     const before = serializeIndex(index);
     const nan = rows(base, [1500]);
     nan.data[17] = Number.NaN;
@@ -161,7 +179,11 @@ describe('a living index on MNIST', () => {
 
   it('saves and loads mid-sequence without changing a result, tombstones included', () => {
     const index = HnswIndex.build(rows(base, range(0, 2000)), { ...BUILD, keys: range(0, 2000).map((i) => `id-${i}`) });
-    index.remove(range(0, 2000).filter((i) => i % 7 === 0).map((i) => `id-${i}`));
+    index.remove(
+      range(0, 2000)
+        .filter((i) => i % 7 === 0)
+        .map((i) => `id-${i}`),
+    );
     const loaded = deserializeIndex(serializeIndex(index)) as HnswIndex;
     expect(loaded.size).toBe(index.size);
     expect(loaded.removed.count).toBe(index.removed.count);
@@ -173,7 +195,11 @@ describe('a living index on MNIST', () => {
   });
 
   it('compacts: same live items and keys, no removed slots, recall kept', async () => {
-    const index = HnswIndex.build(rows(base, range(0, 3000)), { ...BUILD, keys: range(0, 3000), labels: range(0, 3000).map((i) => digits[i]!) });
+    const index = HnswIndex.build(rows(base, range(0, 3000)), {
+      ...BUILD,
+      keys: range(0, 3000),
+      labels: range(0, 3000).map((i) => digits[i]!),
+    });
     const removed = range(0, 3000).filter((i) => i % 3 !== 0);
     index.remove(removed);
     await index.compact({ threads: 1 });
@@ -204,7 +230,10 @@ describe('a living index on MNIST', () => {
     expect(pqIndex.search(base.get(5000), 1, { rerank: 50 }).keys).toEqual([5000]);
     expect(pqIndex.store.size).toBe(2002);
 
-    const sparseRows = Array.from({ length: 300 }, (_, i) => ({ indices: Uint32Array.from([i % 50, 50 + (i % 37), 100 + (i % 11)]), values: Float32Array.from([1 + (i % 5), 2, 0.5 + i / 300]) }));
+    const sparseRows = Array.from({ length: 300 }, (_, i) => ({
+      indices: Uint32Array.from([i % 50, 50 + (i % 37), 100 + (i % 11)]),
+      values: Float32Array.from([1 + (i % 5), 2, 0.5 + i / 300]),
+    }));
     const sparse = HnswIndex.build(SparseDataset.fromRows(sparseRows.slice(0, 200), 128), { metric: 'ip' });
     sparse.add(sparseRows.slice(200));
     sparse.remove([0, 1, 2]);

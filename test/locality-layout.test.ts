@@ -1,10 +1,18 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DenseDataset, HnswIndex, ProductQuantizer, deserializeIndex, serializeIndex, type SearchResult, type WebannoloError } from '../src/index.js';
-import { ItemOrder } from '../src/indexes/items/item-order.js';
+import {
+  type DenseDataset,
+  deserializeIndex,
+  HnswIndex,
+  ProductQuantizer,
+  type SearchResult,
+  serializeIndex,
+  type WebannoloError,
+} from '../src/index.js';
 import { localityOrder } from '../src/indexes/hnsw/graph/locality-layout.js';
+import { ItemOrder } from '../src/indexes/items/item-order.js';
+import { loadMnist } from '../src/node/mnist.js';
 import { permuteRowsInPlace } from '../src/util/permute.js';
 import { Rng } from '../src/util/rng.js';
-import { loadMnist } from '../src/node/mnist.js';
 
 // The locality layout moves items to the slots of a breadth-first walk of the graph; ids must
 // not change anywhere a user sees them. Checked against the same build in insertion layout.
@@ -21,7 +29,11 @@ function rowsOf(r: SearchResult | { ids: Int32Array; scores: Float32Array }, nq:
   }));
 }
 
-function searchAll(index: HnswIndex, queries: DenseDataset, params: Parameters<HnswIndex['search']>[2] = {}): { ids: number[]; scores: number[] }[] {
+function searchAll(
+  index: HnswIndex,
+  queries: DenseDataset,
+  params: Parameters<HnswIndex['search']>[2] = {},
+): { ids: number[]; scores: number[] }[] {
   return Array.from({ length: queries.size }, (_, q) => rowsOf(index.search(queries.get(q), K, params), 1)[0]!);
 }
 
@@ -59,7 +71,9 @@ describe('the locality layout', () => {
       }
       return sum / g.n;
     };
-    console.log(`neighbour lists touch ${blocks(laid).toFixed(2)} blocks of 16 slots in the locality layout, ${blocks(plain).toFixed(2)} in insertion order`);
+    console.log(
+      `neighbour lists touch ${blocks(laid).toFixed(2)} blocks of 16 slots in the locality layout, ${blocks(plain).toFixed(2)} in insertion order`,
+    );
     expect(blocks(laid)).toBeLessThan(0.93 * blocks(plain)); // 9.9 vs 11.4 here
     expect(searchAll(laid, queries)).toEqual(searchAll(plain, queries));
     const batchL = await laid.searchBatch(queries, K, { threads: 2 });
@@ -75,10 +89,11 @@ describe('the locality layout', () => {
     for (const filter of [{ bitset }, { where: (id: number | string) => (id as number) % 5 === 1 }, { label: 7 }]) {
       const got = searchAll(laid, queries, { filter });
       expect(got).toEqual(searchAll(plain, queries, { filter }));
-      for (const row of got) for (const id of row.ids) {
-        if ('bitset' in filter) expect(id % 3).toBe(0);
-        if ('label' in filter) expect(digits[id]).toBe(7);
-      }
+      for (const row of got)
+        for (const id of row.ids) {
+          if ('bitset' in filter) expect(id % 3).toBe(0);
+          if ('label' in filter) expect(digits[id]).toBe(7);
+        }
     }
   });
 
@@ -162,7 +177,12 @@ describe('the locality layout', () => {
 describe('permuteRowsInPlace and ItemOrder', () => {
   it('permute rows like a copy would, for random permutations and strides', () => {
     const rng = new Rng(9);
-    for (const [rows, stride] of [[1, 3], [2, 1], [17, 4], [300, 7]] as const) {
+    for (const [rows, stride] of [
+      [1, 3],
+      [2, 1],
+      [17, 4],
+      [300, 7],
+    ] as const) {
       const from = Uint32Array.from({ length: rows }, (_, i) => i);
       for (let i = rows - 1; i > 0; i--) {
         const j = rng.nextInt(i + 1);

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
-  DenseDataset, FlatIndex, HnswIndex, PlainDenseStore, PlainQuantizer, SparseDataset, recallAtK,
-  type Metric, type SparseVector,
+  DenseDataset,
+  FlatIndex,
+  HnswIndex,
+  type Metric,
+  PlainDenseStore,
+  PlainQuantizer,
+  recallAtK,
+  SparseDataset,
+  type SparseVector,
 } from '../src/index.js';
 import { Rng } from '../src/util/rng.js';
 

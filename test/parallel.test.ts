@@ -3,8 +3,16 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  closeWorkers, DenseDataset, HnswIndex, PlainQuantizer, ProductQuantizer, recallAtK, SparseDataset, trainPqParallel,
-  type GroundTruth, type HnswGraph,
+  closeWorkers,
+  DenseDataset,
+  type GroundTruth,
+  type HnswGraph,
+  HnswIndex,
+  PlainQuantizer,
+  ProductQuantizer,
+  recallAtK,
+  SparseDataset,
+  trainPqParallel,
 } from '../src/index.js';
 import { loadMnistWithTruth } from './helpers/data.js';
 
@@ -56,7 +64,11 @@ function expectGraphInvariants(g: HnswGraph): void {
 }
 
 function graphBytes(g: HnswGraph): Uint8Array[] {
-  return [new Uint8Array(g.level0.slice().buffer), new Uint8Array(g.upperPool.slice().buffer), Uint8Array.of(g.entryPoint & 0xff, g.maxLevel)];
+  return [
+    new Uint8Array(g.level0.slice().buffer),
+    new Uint8Array(g.upperPool.slice().buffer),
+    Uint8Array.of(g.entryPoint & 0xff, g.maxLevel),
+  ];
 }
 
 describe('parallel HNSW build and search (worker threads)', () => {
@@ -114,7 +126,10 @@ describe('parallel HNSW build and search (worker threads)', () => {
     expect(two.ids).toEqual(one.ids);
 
     const sparse = SparseDataset.fromRows(
-      Array.from({ length: 800 }, (_, i) => ({ indices: Uint32Array.of(i % 50, 50 + (i % 37), 100 + (i % 11)), values: Float32Array.of(1 + (i % 7), 2, 0.5 + (i % 3)) })),
+      Array.from({ length: 800 }, (_, i) => ({
+        indices: Uint32Array.of(i % 50, 50 + (i % 37), 100 + (i % 11)),
+        values: Float32Array.of(1 + (i % 7), 2, 0.5 + (i % 3)),
+      })),
       128,
     );
     const sIndex = await HnswIndex.buildAsync(sparse, { metric: 'ip', m: 8, efConstruction: 40, threads: 2 });
@@ -139,9 +154,16 @@ describe('parallel HNSW build and search (worker threads)', () => {
     rows[200] = Float32Array.of(3e38, -3e38, 3e38, -3e38);
     rows[201] = Float32Array.of(3e38, 3e38, 3e38, 3e38);
     const data = DenseDataset.fromRows(rows);
-    await expect(HnswIndex.buildAsync(data, { metric: 'ip', m: 4, efConstruction: 16, threads: 2 })).rejects.toThrow(/^item \d+: its distance to item \d+ is not a number/);
+    await expect(HnswIndex.buildAsync(data, { metric: 'ip', m: 4, efConstruction: 16, threads: 2 })).rejects.toThrow(
+      /^item \d+: its distance to item \d+ is not a number/,
+    );
     // The pool survives a failed build.
-    const ok = await HnswIndex.buildAsync(DenseDataset.fromRows(rows.slice(0, 150)), { metric: 'ip', m: 4, efConstruction: 16, threads: 2 });
+    const ok = await HnswIndex.buildAsync(DenseDataset.fromRows(rows.slice(0, 150)), {
+      metric: 'ip',
+      m: 4,
+      efConstruction: 16,
+      threads: 2,
+    });
     expect(ok.size).toBe(150);
   });
 
@@ -149,7 +171,14 @@ describe('parallel HNSW build and search (worker threads)', () => {
     await expect(HnswIndex.buildAsync(base, { ...BUILD, threads: 0 })).rejects.toThrow(/threads must be an integer/);
     await expect(serial.searchBatch(queries, 10, { threads: 1.5 })).rejects.toThrow(/threads must be an integer/);
     const controller = new AbortController();
-    const building = HnswIndex.buildAsync(base, { ...BUILD, threads: 2, onProgress: (done) => { if (done > 1000) controller.abort(); }, signal: controller.signal });
+    const building = HnswIndex.buildAsync(base, {
+      ...BUILD,
+      threads: 2,
+      onProgress: (done) => {
+        if (done > 1000) controller.abort();
+      },
+      signal: controller.signal,
+    });
     await expect(building).rejects.toMatchObject({ code: 'CANCELLED' });
   });
 
@@ -157,9 +186,15 @@ describe('parallel HNSW build and search (worker threads)', () => {
     const plain = new PlainQuantizer().encode(base, 'l2');
     // A custom store (e.g. one a user wrote): worker threads cannot attach it.
     const wrapper = {
-      kind: 'wrapped', size: plain.size, dim: plain.dim, metric: plain.metric, byteLength: plain.byteLength,
-      checkQuery: (q: Float32Array) => plain.checkQuery(q), queryEvaluator: (q: Float32Array) => plain.queryEvaluator(q),
-      itemEvaluator: (i: number) => plain.itemEvaluator(i), itemDistance: (a: number, b: number) => plain.itemDistance(a, b),
+      kind: 'wrapped',
+      size: plain.size,
+      dim: plain.dim,
+      metric: plain.metric,
+      byteLength: plain.byteLength,
+      checkQuery: (q: Float32Array) => plain.checkQuery(q),
+      queryEvaluator: (q: Float32Array) => plain.queryEvaluator(q),
+      itemEvaluator: (i: number) => plain.itemEvaluator(i),
+      itemDistance: (a: number, b: number) => plain.itemDistance(a, b),
       batchEvaluator: () => plain.batchEvaluator(),
     };
     // The wrapped store holds the items in id order, as withLayout('insertion') lays them out.
@@ -183,7 +218,10 @@ describe('worker threads and the Node process', () => {
     const run = promisify(execFile);
     for (const mode of ['close', 'no-close']) {
       const t = performance.now();
-      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script, mode], { timeout: 60_000, cwd: fileURLToPath(new URL('..', import.meta.url)) });
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script, mode], {
+        timeout: 60_000,
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+      });
       expect(stdout.trim()).toBe('ok 0');
       expect(performance.now() - t).toBeLessThan(30_000);
     }

@@ -3,20 +3,20 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, cliOn, expectOk, expectOneLineError, lastJson, rng } from './helpers/cli.js';
-import { rowsInSlots } from './helpers/slots.js';
 import { DenseDataset } from '../src/data/dense.js';
 import { SparseDataset } from '../src/data/sparse.js';
+import { WebannoloError } from '../src/errors.js';
+import { closeWorkers } from '../src/index.js';
 import { FlatIndex } from '../src/indexes/flat.js';
-import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
+import type { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
 import { readContainerHeader } from '../src/io/container.js';
 import { writeCsr } from '../src/io/csr.js';
 import { readIvecs, writeFvecs, writeIvecs } from '../src/io/vecs.js';
 import { DiskDenseStore } from '../src/node/disk-store.js';
 import { closeIndex, loadIndexFile, saveIndexFile } from '../src/node/index-files.js';
 import { PlainDenseStore } from '../src/quant/dense/store.js';
-import { WebannoloError } from '../src/errors.js';
-import { closeWorkers } from '../src/index.js';
+import { cli, cliOn, expectOk, expectOneLineError, lastJson, rng } from './helpers/cli.js';
+import { rowsInSlots } from './helpers/slots.js';
 
 const N = 3000;
 const DIM = 32;
@@ -52,8 +52,27 @@ beforeAll(async () => {
   const r = rng(5);
   const rows = Array.from({ length: 300 }, () => ({ indices: Uint32Array.from([1, 7, 20]), values: Float32Array.from([r(), r(), r()]) }));
   await writeFile(p('base.csr'), writeCsr(SparseDataset.fromRows(rows, 64)));
-  const built = await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('pq.idx'), '--m', '12', '--ef-construction', '80',
-    '--quantizer', 'pq', '--pq-m', String(PQ_M), '--pq-train-sample', '2000', '--pq-iterations', '8');
+  const built = await cli(
+    'build',
+    '--data',
+    p('base.fvecs'),
+    '--metric',
+    'l2',
+    '--out',
+    p('pq.idx'),
+    '--m',
+    '12',
+    '--ef-construction',
+    '80',
+    '--quantizer',
+    'pq',
+    '--pq-m',
+    String(PQ_M),
+    '--pq-train-sample',
+    '2000',
+    '--pq-iterations',
+    '8',
+  );
   if (built.code !== 0) throw new Error(`setup build failed: ${built.stderr}`);
 });
 
@@ -61,23 +80,72 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const pqBuild = (out: string, ...extra: string[]) => cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p(out),
-  '--m', '12', '--ef-construction', '80', '--quantizer', 'pq', '--pq-m', String(PQ_M), '--pq-train-sample', '2000', '--pq-iterations', '8', ...extra);
-const search = (index: string, ...extra: string[]) => cli('search', '--index', p(index), '--queries', p('queries.fvecs'), '--k', '10',
-  '--ef', '120', '--groundtruth', p('gt.ivecs'), ...extra);
+const pqBuild = (out: string, ...extra: string[]) =>
+  cli(
+    'build',
+    '--data',
+    p('base.fvecs'),
+    '--metric',
+    'l2',
+    '--out',
+    p(out),
+    '--m',
+    '12',
+    '--ef-construction',
+    '80',
+    '--quantizer',
+    'pq',
+    '--pq-m',
+    String(PQ_M),
+    '--pq-train-sample',
+    '2000',
+    '--pq-iterations',
+    '8',
+    ...extra,
+  );
+const search = (index: string, ...extra: string[]) =>
+  cli('search', '--index', p(index), '--queries', p('queries.fvecs'), '--k', '10', '--ef', '120', '--groundtruth', p('gt.ivecs'), ...extra);
 
 describe('CLI with product quantization', () => {
   it('build --quantizer pq reports the quantizer and every part in bytes', async () => {
-    const b = await cliOn(true, ['build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('pq2.idx'), '--m', '12', '--ef-construction', '80',
-      '--quantizer', 'pq', '--pq-m', String(PQ_M), '--pq-train-sample', '2000', '--pq-iterations', '8']);
+    const b = await cliOn(true, [
+      'build',
+      '--data',
+      p('base.fvecs'),
+      '--metric',
+      'l2',
+      '--out',
+      p('pq2.idx'),
+      '--m',
+      '12',
+      '--ef-construction',
+      '80',
+      '--quantizer',
+      'pq',
+      '--pq-m',
+      String(PQ_M),
+      '--pq-train-sample',
+      '2000',
+      '--pq-iterations',
+      '8',
+    ]);
     expectOk(b);
     // On a terminal: a bar per step, training first (one tick per subspace), then the graph.
     expect(b.stderr).toMatch(/pq training \[#+\] 100% 8\/8/);
     expect(b.stderr.indexOf('pq training')).toBeLessThan(b.stderr.indexOf('build ['));
     const bj = lastJson(b);
     expect(bj).toMatchObject({
-      items: N, dim: DIM, index: 'hnsw', quantizer: 'pq', pqM: PQ_M, pqKsub: 256, pqDsub: DIM / PQ_M, keepPlain: true,
-      storeBytes: N * PQ_M + 256 * DIM * 4, codebookBytes: 256 * DIM * 4, rerankBytes: N * DIM * 4,
+      items: N,
+      dim: DIM,
+      index: 'hnsw',
+      quantizer: 'pq',
+      pqM: PQ_M,
+      pqKsub: 256,
+      pqDsub: DIM / PQ_M,
+      keepPlain: true,
+      storeBytes: N * PQ_M + 256 * DIM * 4,
+      codebookBytes: 256 * DIM * 4,
+      rerankBytes: N * DIM * 4,
     });
     expect(b.stdout).toMatch(/trained PQ codebooks: m=8 subspaces of 4 dimensions, 256 centroids each, on 2000 vectors/);
     expect(b.stdout).toMatch(/PQ codes 8\.0 B\/vector/);
@@ -90,9 +158,15 @@ describe('CLI with product quantization', () => {
     expectOk(info);
     const ij = lastJson(info);
     expect(ij).toMatchObject({
-      index: 'hnsw', store: 'pq', rerank: 'dense', n: N, dim: DIM, verified: true,
+      index: 'hnsw',
+      store: 'pq',
+      rerank: 'dense',
+      n: N,
+      dim: DIM,
+      verified: true,
       quantizer: { kind: 'pq', m: PQ_M, ksub: 256, dsub: 4, codeBytesPerVector: PQ_M, codebookBytes: 256 * DIM * 4 },
-      rerankBytes: N * DIM * 4, rerankBytesPerVector: DIM * 4,
+      rerankBytes: N * DIM * 4,
+      rerankBytesPerVector: DIM * 4,
     });
     const per = ij['bytesPerVector'] as Record<string, number>;
     expect(per['codes']).toBe(PQ_M);
@@ -126,27 +200,88 @@ describe('CLI with product quantization', () => {
   });
 
   it('a flat index over PQ codes scans them exhaustively', async () => {
-    const b = await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('flat-pq.idx'), '--index-type', 'flat',
-      '--quantizer', 'pq', '--pq-m', '16', '--pq-train-sample', '2000', '--pq-iterations', '8');
+    const b = await cli(
+      'build',
+      '--data',
+      p('base.fvecs'),
+      '--metric',
+      'l2',
+      '--out',
+      p('flat-pq.idx'),
+      '--index-type',
+      'flat',
+      '--quantizer',
+      'pq',
+      '--pq-m',
+      '16',
+      '--pq-train-sample',
+      '2000',
+      '--pq-iterations',
+      '8',
+    );
     expectOk(b);
-    expect(lastJson(b)).toMatchObject({ index: 'flat', quantizer: 'pq', pqM: 16, storeBytes: N * 16 + 256 * DIM * 4, rerankBytes: 0, keepPlain: false });
+    expect(lastJson(b)).toMatchObject({
+      index: 'flat',
+      quantizer: 'pq',
+      pqM: 16,
+      storeBytes: N * 16 + 256 * DIM * 4,
+      rerankBytes: 0,
+      keepPlain: false,
+    });
     const s = await search('flat-pq.idx');
     expectOk(s);
     expect(lastJson(s)).toMatchObject({ index: 'flat', ef: null });
     expect(lastJson(s)['recall'] as number).toBeGreaterThan(0.5);
-    expect(lastJson(await cli('info', '--index', p('flat-pq.idx')))).toMatchObject({ store: 'pq', quantizer: { m: 16, dsub: 2 }, rerank: null });
+    expect(lastJson(await cli('info', '--index', p('flat-pq.idx')))).toMatchObject({
+      store: 'pq',
+      quantizer: { m: 16, dsub: 2 },
+      rerank: null,
+    });
     expectOneLineError(await search('flat-pq.idx', '--rerank', '50'), /--rerank applies to hnsw indexes/, 1);
   });
 
   it('errors: m that does not divide the dimension, missing --pq-m, sparse data, misplaced flags', async () => {
-    expectOneLineError(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('bad.idx'), '--quantizer', 'pq', '--pq-m', '7'),
-      /PQ m = 7 does not divide the dimension 32/, 1);
-    expectOneLineError(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('bad.idx'), '--quantizer', 'pq'), /needs --pq-m/, 2);
-    expectOneLineError(await cli('build', '--data', p('base.csr'), '--metric', 'ip', '--out', p('bad.idx'), '--quantizer', 'pq', '--pq-m', '8'),
-      /base\.csr holds sparse vectors: product quantization .*needs dense vectors/, 1);
-    expectOneLineError(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('bad.idx'), '--pq-m', '8'), /--pq-m only applies to --quantizer pq/, 2);
-    expectOneLineError(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('bad.idx'), '--index-type', 'flat',
-      '--quantizer', 'pq', '--pq-m', '8', '--keep-plain', 'true'), /--keep-plain only applies to --index-type hnsw/, 2);
+    expectOneLineError(
+      await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('bad.idx'), '--quantizer', 'pq', '--pq-m', '7'),
+      /PQ m = 7 does not divide the dimension 32/,
+      1,
+    );
+    expectOneLineError(
+      await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('bad.idx'), '--quantizer', 'pq'),
+      /needs --pq-m/,
+      2,
+    );
+    expectOneLineError(
+      await cli('build', '--data', p('base.csr'), '--metric', 'ip', '--out', p('bad.idx'), '--quantizer', 'pq', '--pq-m', '8'),
+      /base\.csr holds sparse vectors: product quantization .*needs dense vectors/,
+      1,
+    );
+    expectOneLineError(
+      await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('bad.idx'), '--pq-m', '8'),
+      /--pq-m only applies to --quantizer pq/,
+      2,
+    );
+    expectOneLineError(
+      await cli(
+        'build',
+        '--data',
+        p('base.fvecs'),
+        '--metric',
+        'l2',
+        '--out',
+        p('bad.idx'),
+        '--index-type',
+        'flat',
+        '--quantizer',
+        'pq',
+        '--pq-m',
+        '8',
+        '--keep-plain',
+        'true',
+      ),
+      /--keep-plain only applies to --index-type hnsw/,
+      2,
+    );
     expectOneLineError(await search('pq.idx', '--rerank-from', 'disk'), /--rerank-from only applies with --rerank/, 2);
     expect(existsSync(p('bad.idx'))).toBe(false);
   });
@@ -159,14 +294,22 @@ describe('CLI with product quantization', () => {
     expect(info).toMatchObject({ rerank: null, rerankBytes: 0 });
     expect(await readFile(p('noplain.idx')).then((x) => x.length)).toBeLessThan((await readFile(p('pq.idx'))).length - N * DIM * 4 + 8);
     for (const from of ['memory', 'disk']) {
-      expectOneLineError(await search('noplain.idx', '--rerank', '50', '--rerank-from', from), /noplain\.idx: rerank needs the plain vectors: this index does not keep them/, 1);
+      expectOneLineError(
+        await search('noplain.idx', '--rerank', '50', '--rerank-from', from),
+        /noplain\.idx: rerank needs the plain vectors: this index does not keep them/,
+        1,
+      );
     }
     expectOk(await search('noplain.idx'));
   });
 });
 
 describe('loadIndexFile with re-ranking vectors on disk', () => {
-  const errorCode = async (fn: () => Promise<unknown>) => fn().then(() => null, (e: unknown) => (e instanceof WebannoloError ? e.code : String(e)));
+  const errorCode = async (fn: () => Promise<unknown>) =>
+    fn().then(
+      () => null,
+      (e: unknown) => (e instanceof WebannoloError ? e.code : String(e)),
+    );
   const openFds = () => (existsSync('/proc/self/fd') ? readdirSync('/proc/self/fd').length : 0);
 
   it('gives the same results as memory, holds no vectors, and closes', async () => {
@@ -185,13 +328,16 @@ describe('loadIndexFile with re-ranking vectors on disk', () => {
       const b = await disk.searchBatch(queries, 10, { ef: 80, rerank });
       expect(b.ids).toEqual(a.ids);
       for (let i = 0; i < a.scores.length; i++) expect(b.scores[i]).toBeCloseTo(a.scores[i]!, 2);
-      for (let q = 0; q < 5; q++) expect(disk.search(queries.get(q), 10, { ef: 80, rerank }).ids).toEqual(a.ids.subarray(q * 10, q * 10 + 10));
+      for (let q = 0; q < 5; q++)
+        expect(disk.search(queries.get(q), 10, { ef: 80, rerank }).ids).toEqual(a.ids.subarray(q * 10, q * 10 + 10));
     }
     // Streamed into memory (what files over 1 GiB do): the same index, sections in their places.
     const streamed = (await loadIndexFile(p('pq.idx'), { stream: true, chunkBytes: 1001 })) as HnswIndex;
     expect(streamed.rerankStore).toBeInstanceOf(PlainDenseStore);
     expect((streamed.rerankStore as PlainDenseStore).vectors).toEqual((mem.rerankStore as PlainDenseStore).vectors);
-    expect((await streamed.searchBatch(queries, 10, { ef: 80, rerank: 30 })).ids).toEqual((await mem.searchBatch(queries, 10, { ef: 80, rerank: 30 })).ids);
+    expect((await streamed.searchBatch(queries, 10, { ef: 80, rerank: 30 })).ids).toEqual(
+      (await mem.searchBatch(queries, 10, { ef: 80, rerank: 30 })).ids,
+    );
     // Small chunks: sections straddle the reads of the checksum pass.
     const chunky = (await loadIndexFile(p('pq.idx'), { rerank: 'disk', chunkBytes: 1001 })) as HnswIndex;
     const c = await chunky.searchBatch(queries, 10, { ef: 80, rerank: 30 });
@@ -255,7 +401,23 @@ describe('loadIndexFile with re-ranking vectors on disk', () => {
   it('indexes without re-ranking vectors load the same with rerank: disk', async () => {
     // Built by the CLI tests above; rebuilt when this test runs alone.
     if (!existsSync(p('flat-pq.idx'))) {
-      expectOk(await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--out', p('flat-pq.idx'), '--index-type', 'flat', '--quantizer', 'pq', '--pq-m', '16'));
+      expectOk(
+        await cli(
+          'build',
+          '--data',
+          p('base.fvecs'),
+          '--metric',
+          'l2',
+          '--out',
+          p('flat-pq.idx'),
+          '--index-type',
+          'flat',
+          '--quantizer',
+          'pq',
+          '--pq-m',
+          '16',
+        ),
+      );
     }
     if (!existsSync(p('noplain.idx'))) expectOk(await pqBuild('noplain.idx', '--keep-plain', 'false'));
     const flat = await loadIndexFile(p('flat-pq.idx'), { rerank: 'disk' });

@@ -1,7 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  DenseDataset, FlatIndex, HnswIndex, ProductQuantizer, WebannoloError, deserializeIndex, kmeans,
-  recallAtK, serializeIndex, type GroundTruth,
+  DenseDataset,
+  deserializeIndex,
+  FlatIndex,
+  type GroundTruth,
+  HnswIndex,
+  kmeans,
+  ProductQuantizer,
+  recallAtK,
+  serializeIndex,
+  WebannoloError,
 } from '../src/index.js';
 import { Rng } from '../src/util/rng.js';
 import { loadBge, loadMnistWithTruth } from './helpers/data.js';
@@ -53,14 +61,19 @@ describe('k-means and product quantization basics', () => {
       pts[2 * i] = c * 10 + rng.nextOpenUnit();
       pts[2 * i + 1] = -c * 10 + rng.nextOpenUnit();
     }
-    const centres = Array.from({ length: 3 }, (_, c) => [kmeans(pts, 2, 3, { seed: 2 })[2 * c]!]).flat().sort((a, b) => a - b);
+    const centres = Array.from({ length: 3 }, (_, c) => [kmeans(pts, 2, 3, { seed: 2 })[2 * c]!])
+      .flat()
+      .sort((a, b) => a - b);
     expect(centres[0]).toBeCloseTo(0.5, 0);
     expect(centres[1]).toBeCloseTo(10.5, 0);
     expect(centres[2]).toBeCloseTo(20.5, 0);
   });
 
   it('rejects an m that does not divide the dimension, naming good choices', () => {
-    const data = new DenseDataset(new Float32Array(300 * 10).map((_, i) => i % 7), 10);
+    const data = new DenseDataset(
+      new Float32Array(300 * 10).map((_, i) => i % 7),
+      10,
+    );
     const pq = new ProductQuantizer({ m: 3 });
     expect(() => pq.train(data)).toThrow(WebannoloError);
     expect(() => pq.train(data)).toThrow(/m = 3 does not divide the dimension 10.*2, 5/);
@@ -87,13 +100,17 @@ describe('PQ on MNIST (784-d, L2, m=98)', () => {
     const r0 = recallAtK(noRerank.ids, 10, gt);
     const rFlat = recallAtK(idsOfSlots(pqIndex, flat.ids), 10, gt);
     const rR = recallAtK(reranked.ids, 10, gt);
-    console.log(`MNIST PQ m=98: recall@10 ${r0.toFixed(4)} (graph, codes), ${rFlat.toFixed(4)} (flat scan of codes), ${rR.toFixed(4)} (rerank 100)`);
+    console.log(
+      `MNIST PQ m=98: recall@10 ${r0.toFixed(4)} (graph, codes), ${rFlat.toFixed(4)} (flat scan of codes), ${rR.toFixed(4)} (rerank 100)`,
+    );
     expect(rFlat - r0).toBeLessThanOrEqual(0.03);
     expect(rR).toBeGreaterThanOrEqual(0.97);
     const copy = deserializeIndex(serializeIndex(pqIndex)) as HnswIndex;
     const again = await copy.searchBatch(queries, 10, { ef: 100, rerank: 100 });
     expect(Array.from(again.ids)).toEqual(Array.from(reranked.ids));
-    const noPlain = deserializeIndex(serializeIndex(plain.quantize(new ProductQuantizer({ m: 98, trainSample: 2000, maxIterations: 2 }), { keepPlain: false }))) as HnswIndex;
+    const noPlain = deserializeIndex(
+      serializeIndex(plain.quantize(new ProductQuantizer({ m: 98, trainSample: 2000, maxIterations: 2 }), { keepPlain: false })),
+    ) as HnswIndex;
     expect(noPlain.rerankStore).toBeNull();
     expect(() => noPlain.search(queries.get(0), 10, { rerank: 50 })).toThrow(/keepPlain/);
   });
@@ -107,7 +124,9 @@ describeShared('PQ on bge-base-beir (768-d, IP, m=96)', () => {
     const trained = mse(pq, base);
     const random = mse(randomCodebooks(base, 96, 9), base);
     const variance = totalVariance(base);
-    console.log(`bge PQ m=96 reconstruction MSE: trained ${trained.toFixed(4)}, random-row codebooks ${random.toFixed(4)}, total variance (mean-only codebook) ${variance.toFixed(4)}`);
+    console.log(
+      `bge PQ m=96 reconstruction MSE: trained ${trained.toFixed(4)}, random-row codebooks ${random.toFixed(4)}, total variance (mean-only codebook) ${variance.toFixed(4)}`,
+    );
     // Measured: trained 0.193, random rows 0.229, variance 0.660. 256 centroids in 8-d leave
     // ~0.29 of the variance; random rows are a strong baseline at this rate, so the margin
     // against them is smaller.
@@ -124,7 +143,9 @@ describeShared('PQ on bge-base-beir (768-d, IP, m=96)', () => {
     const rFlat = recallAtK(idsOfSlots(pqIndex, flat.ids), 10, gt);
     const rR = recallAtK(reranked.ids, 10, gt, { scores: reranked.scores });
     const rPlain = recallAtK(plainR.ids, 10, gt, { scores: plainR.scores });
-    console.log(`bge PQ: recall@10 ${r0.toFixed(4)} codes (flat scan ${rFlat.toFixed(4)}), ${rR.toFixed(4)} rerank 100, plain HNSW ${rPlain.toFixed(4)} (ef=100)`);
+    console.log(
+      `bge PQ: recall@10 ${r0.toFixed(4)} codes (flat scan ${rFlat.toFixed(4)}), ${rR.toFixed(4)} rerank 100, plain HNSW ${rPlain.toFixed(4)} (ef=100)`,
+    );
     expect(rFlat - r0).toBeLessThanOrEqual(0.03);
     // Re-ranking recovers what the codes lose: within 0.02 of plain HNSW at the same ef.
     expect(rR).toBeGreaterThanOrEqual(rPlain - 0.02);

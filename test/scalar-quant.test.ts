@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
-  DenseDataset, FlatIndex, HnswIndex, ScalarQuantizer, ScalarStore, deserializeIndex, recallAtK, serializeIndex, type Metric,
+  DenseDataset,
+  deserializeIndex,
+  FlatIndex,
+  HnswIndex,
+  type Metric,
+  recallAtK,
+  ScalarQuantizer,
+  ScalarStore,
+  serializeIndex,
 } from '../src/index.js';
-import { halfBits, halfValue, HALF_MAX } from '../src/quant/scalar/half.js';
+import { HALF_MAX, halfBits, halfValue } from '../src/quant/scalar/half.js';
 import { Rng } from '../src/util/rng.js';
 import { loadBge, loadMnistWithTruth } from './helpers/data.js';
 import { describeShared } from './helpers/shared-data.js';
@@ -10,7 +18,10 @@ import { idsOfSlots } from './helpers/slots.js';
 
 function randomData(n: number, dim: number, seed: number, lo = -1, hi = 1): DenseDataset {
   const rng = new Rng(seed);
-  return new DenseDataset(Float32Array.from({ length: n * dim }, () => lo + (hi - lo) * rng.nextOpenUnit()), dim);
+  return new DenseDataset(
+    Float32Array.from({ length: n * dim }, () => lo + (hi - lo) * rng.nextOpenUnit()),
+    dim,
+  );
 }
 
 /** Exact (f64) internal distance from q to the decoded vector x. */
@@ -76,7 +87,8 @@ describe('scalar stores (f16, sq8)', () => {
           // The codes approximate the vectors: f16 to ~1e-3 relative, sq8 to half a step.
           const x = data.get(7);
           const y = simd.codec.decodeRow(simd.codes, 7);
-          for (let d = 0; d < dim; d++) expect(Math.abs(x[d]! - y[d]!)).toBeLessThanOrEqual(encoding === 'f16' ? 5e-3 : (8 / 255) * 0.51 + 1e-6);
+          for (let d = 0; d < dim; d++)
+            expect(Math.abs(x[d]! - y[d]!)).toBeLessThanOrEqual(encoding === 'f16' ? 5e-3 : (8 / 255) * 0.51 + 1e-6);
         }
       });
     }
@@ -88,7 +100,11 @@ describe('scalar stores (f16, sq8)', () => {
       const store = new ScalarQuantizer('sq8').encode(data, 'ip');
       const q = new Float32Array(dim).fill(1);
       const got = new Float64Array(20);
-      store.queryEvaluator(q).distances(Uint32Array.from({ length: 20 }, (_, i) => i), 20, got);
+      store.queryEvaluator(q).distances(
+        Uint32Array.from({ length: 20 }, (_, i) => i),
+        20,
+        got,
+      );
       for (let i = 0; i < 20; i++) {
         const exact = internal('ip', q, store.codec.decodeRow(store.codes, i));
         // Each component's i16 rounding is at most half a unit (unit = max |q_d scale_d| / limit).
@@ -118,7 +134,8 @@ describe('scalar stores (f16, sq8)', () => {
     const sq8 = plain.quantize(new ScalarQuantizer('sq8'));
     expect(f16.store.byteLength).toBe(plain.store.byteLength / 2);
     expect(sq8.store.byteLength / plain.store.byteLength).toBeLessThan(0.26);
-    const recall = async (index: HnswIndex, rerank = 0) => recallAtK((await index.searchBatch(queries, 10, { ef: 20, rerank })).ids, 10, gt);
+    const recall = async (index: HnswIndex, rerank = 0) =>
+      recallAtK((await index.searchBatch(queries, 10, { ef: 20, rerank })).ids, 10, gt);
     const [rPlain, rF16, rSq8, rSq8R] = [await recall(plain), await recall(f16), await recall(sq8), await recall(sq8, 20)];
     console.log(`MNIST 10k ef 20 recall@10: f32 ${rPlain}, f16 ${rF16}, sq8 ${rSq8}, sq8 re-ranked ${rSq8R}`);
     expect(rF16).toBeGreaterThanOrEqual(rPlain - 0.005);
@@ -148,7 +165,9 @@ describe('scalar stores (f16, sq8)', () => {
   it('a quantized index keeps changing: add and remove on f16 codes', async () => {
     const { base, queries } = await loadMnistWithTruth(2_000, 20);
     const head = base.slice(0, 1500);
-    const index = HnswIndex.build(head, { metric: 'l2', m: 8, efConstruction: 60 }).quantize(new ScalarQuantizer('f16'), { keepPlain: false });
+    const index = HnswIndex.build(head, { metric: 'l2', m: 8, efConstruction: 60 }).quantize(new ScalarQuantizer('f16'), {
+      keepPlain: false,
+    });
     index.add(base.slice(1500, 2000));
     expect(index.size).toBe(2000);
     expect(index.store).toBeInstanceOf(ScalarStore);
@@ -172,7 +191,9 @@ describeShared('f16 and SQ8 on bge-base-beir (768-d, IP)', () => {
         return recallAtK(res.ids, 10, gt);
       };
       const [rPlain, rF16, rSq8, rSq8R] = [await r(plain), await r(f16), await r(sq8), await r(sq8, ef)];
-      console.log(`bge ef ${ef} recall@10: f32 ${rPlain.toFixed(4)}, f16 ${rF16.toFixed(4)}, sq8 ${rSq8.toFixed(4)}, sq8 re-ranked ${rSq8R.toFixed(4)}`);
+      console.log(
+        `bge ef ${ef} recall@10: f32 ${rPlain.toFixed(4)}, f16 ${rF16.toFixed(4)}, sq8 ${rSq8.toFixed(4)}, sq8 re-ranked ${rSq8R.toFixed(4)}`,
+      );
       expect(rF16).toBeGreaterThanOrEqual(rPlain - 0.005);
       expect(rSq8R).toBeGreaterThanOrEqual(rPlain - 0.005);
     }

@@ -1,16 +1,22 @@
-import fc from 'fast-check';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DenseDataset, FlatIndex, HnswIndex, SparseDataset, WebannoloError, deserializeIndex, serializeIndex } from '../src/index.js';
+import { DenseDataset, deserializeIndex, FlatIndex, HnswIndex, SparseDataset, serializeIndex, WebannoloError } from '../src/index.js';
 import { loadIndexFile, saveIndexFile } from '../src/node/index.js';
 import { Rng } from '../src/util/rng.js';
 
 const rng = new Rng(3);
-const dense = new DenseDataset(Float32Array.from({ length: 600 * 24 }, () => rng.nextOpenUnit()), 24);
+const dense = new DenseDataset(
+  Float32Array.from({ length: 600 * 24 }, () => rng.nextOpenUnit()),
+  24,
+);
 const sparse = SparseDataset.fromRows(
-  Array.from({ length: 400 }, (_, i) => ({ indices: Uint32Array.of(i % 13, 20 + (i % 17), 50 + (i % 29)), values: Float32Array.of(1, rng.nextOpenUnit(), 2) })),
+  Array.from({ length: 400 }, (_, i) => ({
+    indices: Uint32Array.of(i % 13, 20 + (i % 17), 50 + (i % 29)),
+    values: Float32Array.of(1, rng.nextOpenUnit(), 2),
+  })),
   100,
 );
 const hnswDense = HnswIndex.build(dense, { metric: 'l2', m: 8, efConstruction: 50, seed: 5 });

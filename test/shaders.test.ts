@@ -1,9 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { SHADER_SOURCES } from '../src/gpu/shader-sources.js';
-// @ts-expect-error: a plain .mjs build script without type declarations
-import { generate } from '../scripts/embed-shaders.mjs';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain .mjs build script without type declarations
+import { generate } from '../scripts/embed-shaders.mjs';
+import { SHADER_SOURCES } from '../src/gpu/shader-sources.js';
 
 describe('shaders embedded in the library', () => {
   it('src/gpu/shader-sources.ts is what the build generates from shaders/*.wgsl (not stale)', () => {

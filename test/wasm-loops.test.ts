@@ -20,7 +20,10 @@ describe('WebAssembly gather and pairs loops', () => {
   const dim = 20;
   const nbytes = dim * 4;
   const n = 500;
-  const Q = page, IDS = 2 * page, SLOTS = IDS + 4096, OUT = SLOTS + 4096;
+  const Q = page,
+    IDS = 2 * page,
+    SLOTS = IDS + 4096,
+    OUT = SLOTS + 4096;
   for (let i = 0; i < n * dim; i++) f32[i] = rng.nextOpenUnit() * 2 - 1;
   for (let i = 0; i < 3 * dim; i++) f32[Q / 4 + i] = rng.nextOpenUnit() * 2 - 1;
 
@@ -40,13 +43,19 @@ describe('WebAssembly gather and pairs loops', () => {
 
   it.skipIf(k === null)('gather and pairs score like the one-pair kernels, for every count from 0 to 40', () => {
     for (let count = 0; count <= 40; count++) {
-      for (const [gather, one] of [['l2Gather', 'l2'], ['ipGather', 'ip']] as const) {
+      for (const [gather, one] of [
+        ['l2Gather', 'l2'],
+        ['ipGather', 'ip'],
+      ] as const) {
         prepare(count);
         k![gather](Q, 0, nbytes, IDS, count, OUT);
         for (let j = 0; j < count; j++) expect(f32[OUT / 4 + j]).toBeCloseTo(k![one](Q, u32[IDS / 4 + j]! * nbytes, nbytes), 5);
         expect(untouchedFrom(count)).toBe(true);
       }
-      for (const [pairs, one] of [['l2Pairs', 'l2'], ['ipPairs', 'ip']] as const) {
+      for (const [pairs, one] of [
+        ['l2Pairs', 'l2'],
+        ['ipPairs', 'ip'],
+      ] as const) {
         prepare(count);
         k![pairs](Q, nbytes, 0, nbytes, SLOTS, IDS, count, OUT);
         for (let j = 0; j < count; j++) {
@@ -93,7 +102,8 @@ describe('WebAssembly gather and pairs loops', () => {
     // SQ8 codes (any byte). Queries: f32 values, then SQ8 l2's scales after them.
     for (let i = 0; i < 3 * 64; i++) f32[Q / 4 + i] = rng.nextOpenUnit() * 2 - 1;
     const halves = new Uint16Array(memory.buffer, 0, n * 32);
-    for (let i = 0; i < halves.length; i++) halves[i] = 0x3c00 + Math.floor(rng.nextOpenUnit() * 0x400) + (rng.nextOpenUnit() < 0.5 ? 0x8000 : 0);
+    for (let i = 0; i < halves.length; i++)
+      halves[i] = 0x3c00 + Math.floor(rng.nextOpenUnit() * 0x400) + (rng.nextOpenUnit() < 0.5 ? 0x8000 : 0);
     for (const kind of ['f16L2', 'f16Ip']) expectSameBitsEverywhere(`${kind}Gather`, `${kind}Pairs`, kind, 64, 4 * 32);
     for (let i = 0; i < n * 32; i++) u8[i] = Math.floor(rng.nextOpenUnit() * 256) & 255;
     expectSameBitsEverywhere('sq8L2Gather', 'sq8L2Pairs', 'sq8L2', 32, 8 * 32);

@@ -75,14 +75,18 @@ export function parseArgs(command: string, argv: readonly string[], specs: reado
   // Node's own tokenizer (util.parseArgs) splits the command line; this file keeps what it does
   // not do: typed values with ranges, required flags, `--switch true|false`, and the messages.
   const { tokens } = tokenize({
-    args: [...argv], strict: false, allowPositionals: true, tokens: true,
+    args: [...argv],
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
     options: Object.fromEntries(specs.map((s) => [s.name, { type: s.type === 'boolean' ? 'boolean' : 'string' }] as const)),
   });
   const raw = new Map<string, string | true>();
   let help = false;
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
-    if (t.kind === 'option-terminator') throw new UsageError(`${command}: unexpected argument '--' (flags look like --name value; valid flags: ${validList(specs)})`);
+    if (t.kind === 'option-terminator')
+      throw new UsageError(`${command}: unexpected argument '--' (flags look like --name value; valid flags: ${validList(specs)})`);
     if (t.kind === 'positional' || !t.rawName.startsWith('--')) {
       const arg = t.kind === 'positional' ? t.value : t.rawName;
       if (arg === '-h') {
@@ -124,7 +128,9 @@ export function parseArgs(command: string, argv: readonly string[], specs: reado
     const r = raw.get(spec.name);
     if (r === undefined) {
       if (spec.required) {
-        throw new UsageError(`${command}: missing required flag --${spec.name}${spec.placeholder ? ` ${spec.placeholder}` : ''} (see \`webannolo help ${command}\`)`);
+        throw new UsageError(
+          `${command}: missing required flag --${spec.name}${spec.placeholder ? ` ${spec.placeholder}` : ''} (see \`webannolo help ${command}\`)`,
+        );
       }
       if (spec.default !== undefined) values.set(spec.name, spec.default);
       continue;
@@ -275,8 +281,12 @@ export async function writingFile<T>(path: string, fn: () => Promise<T>): Promis
     const code = (err as NodeJS.ErrnoException | null)?.code;
     if (typeof code !== 'string') throw err;
     const reasons: Record<string, string> = {
-      ENOENT: 'cannot create a file there (no such file or directory)', EACCES: 'permission denied', EPERM: 'permission denied',
-      ENOSPC: 'no space left on the device', EROFS: 'the file system is read-only', EISDIR: 'it is a directory',
+      ENOENT: 'cannot create a file there (no such file or directory)',
+      EACCES: 'permission denied',
+      EPERM: 'permission denied',
+      ENOSPC: 'no space left on the device',
+      EROFS: 'the file system is read-only',
+      EISDIR: 'it is a directory',
       EDQUOT: 'disk quota exceeded',
     };
     throw new WebannoloError('INVALID_ARGUMENT', `cannot write ${path}: ${reasons[code] ?? (err as Error).message}`);

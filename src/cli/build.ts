@@ -2,24 +2,37 @@ import { statSync } from 'node:fs';
 import { DenseDataset } from '../data/dense.js';
 import { fail } from '../errors.js';
 import { FlatIndex } from '../indexes/flat.js';
-import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import type { Layout } from '../indexes/hnsw/graph/locality-layout.js';
+import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
+import { itemInfo } from '../indexes/hnsw/living/mutations.js';
 import { DATA_FORMATS } from '../io/formats.js';
 import { readDatasetFile, saveIndexFile } from '../node/index.js';
+import { WorkerPool } from '../parallel/pool.js';
+import { denseRowsFit } from '../quant/dense/store.js';
+import { trainPqParallel } from '../quant/pq/parallel-kmeans.js';
 import { PQ_KSUB, PqStore, ProductQuantizer } from '../quant/pq/pq.js';
 import { ScalarQuantizer } from '../quant/scalar/quantizer.js';
 import { ScalarStore } from '../quant/scalar/store.js';
-import { denseRowsFit } from '../quant/dense/store.js';
-import { itemInfo } from '../indexes/hnsw/living/mutations.js';
 import type { Metric } from '../types.js';
 import {
-  aboutFile, bool, writingFile, checkWritable, formatBytes, formatSeconds, num, println, round, secondsSince, str, UsageError,
-  type CliIo, type Command, type ParsedArgs,
+  aboutFile,
+  bool,
+  type CliIo,
+  type Command,
+  checkWritable,
+  formatBytes,
+  formatSeconds,
+  num,
+  type ParsedArgs,
+  println,
+  round,
+  secondsSince,
+  str,
+  UsageError,
+  writingFile,
 } from './args.js';
-import { Progress } from './progress.js';
 import { readKeysFile, readLabelsFile } from './item-files.js';
-import { WorkerPool } from '../parallel/pool.js';
-import { trainPqParallel } from '../quant/pq/parallel-kmeans.js';
+import { Progress } from './progress.js';
 
 const PQ_FLAGS = ['pq-m', 'pq-train-sample', 'pq-iterations'];
 
@@ -27,31 +40,92 @@ const PQ_FLAGS = ['pq-m', 'pq-train-sample', 'pq-iterations'];
 export const buildCommand: Command = {
   name: 'build',
   summary: 'build an index over a dataset file and save it',
-  synopsis: '--data FILE --metric l2|ip --out INDEX [--index-type hnsw|flat] [--m 16] [--ef-construction 200] [--seed 1] [--format F] [--limit N]'
-    + ' [--quantizer plain|f16|sq8|pq [--pq-m M [--pq-train-sample N] [--pq-iterations N]] [--keep-plain true|false]] [--threads N] [--keys FILE] [--labels FILE] [--layout locality|insertion]',
+  synopsis:
+    '--data FILE --metric l2|ip --out INDEX [--index-type hnsw|flat] [--m 16] [--ef-construction 200] [--seed 1] [--format F] [--limit N]' +
+    ' [--quantizer plain|f16|sq8|pq [--pq-m M [--pq-train-sample N] [--pq-iterations N]] [--keep-plain true|false]] [--threads N] [--keys FILE] [--labels FILE] [--layout locality|insertion]',
   flags: [
-    { name: 'data', type: 'string', placeholder: 'FILE', required: true, help: 'dataset to index (.fvecs, .bvecs, .npy, .csr, .bin, idx3-ubyte)' },
+    {
+      name: 'data',
+      type: 'string',
+      placeholder: 'FILE',
+      required: true,
+      help: 'dataset to index (.fvecs, .bvecs, .npy, .csr, .bin, idx3-ubyte)',
+    },
     { name: 'metric', type: 'enum', values: ['l2', 'ip'], required: true, help: 'distance: squared Euclidean (l2) or inner product (ip)' },
     { name: 'out', type: 'string', placeholder: 'INDEX', required: true, help: 'index file to write (written atomically)' },
     { name: 'index-type', type: 'enum', values: ['hnsw', 'flat'], default: 'hnsw', help: 'hnsw graph, or flat (exact search)' },
     { name: 'm', type: 'int', min: 2, max: 255, default: 16, help: 'HNSW links per node (level 0 gets 2m)' },
     { name: 'ef-construction', type: 'int', min: 1, default: 200, help: 'HNSW beam width while building' },
-    { name: 'seed', type: 'int', min: 0, max: 0xffffffff, default: 1, help: 'seed of the HNSW level draws (and of the PQ training sample)' },
-    { name: 'format', type: 'enum', values: DATA_FORMATS, placeholder: 'FORMAT', help: `dataset format, overriding the extension: ${DATA_FORMATS.join(', ')}` },
+    {
+      name: 'seed',
+      type: 'int',
+      min: 0,
+      max: 0xffffffff,
+      default: 1,
+      help: 'seed of the HNSW level draws (and of the PQ training sample)',
+    },
+    {
+      name: 'format',
+      type: 'enum',
+      values: DATA_FORMATS,
+      placeholder: 'FORMAT',
+      help: `dataset format, overriding the extension: ${DATA_FORMATS.join(', ')}`,
+    },
     { name: 'limit', type: 'int', min: 1, help: 'index only the first N vectors' },
-    { name: 'quantizer', type: 'enum', values: ['plain', 'f16', 'sq8', 'pq'], default: 'plain', help: 'search on plain f32 vectors, or (dense data) on f16 halves (2 B/component), sq8 bytes (1 B/component, min/max per dimension) or product-quantization codes' },
-    { name: 'pq-m', type: 'int', min: 1, max: 65535, placeholder: 'M', help: 'PQ subspaces = bytes per vector; must divide the dimension (required with --quantizer pq)' },
+    {
+      name: 'quantizer',
+      type: 'enum',
+      values: ['plain', 'f16', 'sq8', 'pq'],
+      default: 'plain',
+      help: 'search on plain f32 vectors, or (dense data) on f16 halves (2 B/component), sq8 bytes (1 B/component, min/max per dimension) or product-quantization codes',
+    },
+    {
+      name: 'pq-m',
+      type: 'int',
+      min: 1,
+      max: 65535,
+      placeholder: 'M',
+      help: 'PQ subspaces = bytes per vector; must divide the dimension (required with --quantizer pq)',
+    },
     { name: 'pq-train-sample', type: 'int', min: 1, placeholder: 'N', help: 'vectors PQ trains its codebooks on (default min(n, 20000))' },
     { name: 'pq-iterations', type: 'int', min: 1, placeholder: 'N', help: 'k-means iterations per PQ subspace at most (default 15)' },
-    { name: 'keep-plain', type: 'boolean', help: 'hnsw with f16/sq8/pq: keep the plain f32 vectors in the file for `search --rerank` (default true for pq and sq8, false for f16)' },
-    { name: 'threads', type: 'int', min: 1, max: 1024, placeholder: 'N', help: 'worker threads for the HNSW build and PQ training (default: every core; 1 = hnswlib\'s serial insertion)' },
-    { name: 'keys', type: 'string', placeholder: 'FILE', help: 'hnsw: a key per vector, one per line (integers below 2^53, or any text); results then report keys' },
-    { name: 'labels', type: 'string', placeholder: 'FILE', help: 'hnsw: labels per vector, one line each, separated by commas (empty line: none), for `search --filter-label`' },
-    { name: 'layout', type: 'enum', values: ['locality', 'insertion'], default: 'locality', help: 'hnsw: items in memory in breadth-first graph order (faster search on large sets; ids unchanged) or in input order' },
+    {
+      name: 'keep-plain',
+      type: 'boolean',
+      help: 'hnsw with f16/sq8/pq: keep the plain f32 vectors in the file for `search --rerank` (default true for pq and sq8, false for f16)',
+    },
+    {
+      name: 'threads',
+      type: 'int',
+      min: 1,
+      max: 1024,
+      placeholder: 'N',
+      help: "worker threads for the HNSW build and PQ training (default: every core; 1 = hnswlib's serial insertion)",
+    },
+    {
+      name: 'keys',
+      type: 'string',
+      placeholder: 'FILE',
+      help: 'hnsw: a key per vector, one per line (integers below 2^53, or any text); results then report keys',
+    },
+    {
+      name: 'labels',
+      type: 'string',
+      placeholder: 'FILE',
+      help: 'hnsw: labels per vector, one line each, separated by commas (empty line: none), for `search --filter-label`',
+    },
+    {
+      name: 'layout',
+      type: 'enum',
+      values: ['locality', 'insertion'],
+      default: 'locality',
+      help: 'hnsw: items in memory in breadth-first graph order (faster search on large sets; ids unchanged) or in input order',
+    },
     { name: 'quiet', type: 'boolean', help: 'no progress bar' },
   ],
-  notes: 'The last line of stdout is one JSON object: {"items","dim","metric","seconds","graphBytes","storeBytes","out","index","fileBytes","quantizer","threads",...};'
-    + ' with --quantizer f16/sq8/pq also "rerankBytes","keepPlain"; with pq also "pqM","pqKsub","pqDsub","codebookBytes","trainSeconds".',
+  notes:
+    'The last line of stdout is one JSON object: {"items","dim","metric","seconds","graphBytes","storeBytes","out","index","fileBytes","quantizer","threads",...};' +
+    ' with --quantizer f16/sq8/pq also "rerankBytes","keepPlain"; with pq also "pqM","pqKsub","pqDsub","codebookBytes","trainSeconds".',
   async run(args, io) {
     const data = str(args, 'data');
     const out = str(args, 'out');
@@ -61,23 +135,31 @@ export const buildCommand: Command = {
     checkFlags(args, type, quantizer);
     const scalar = quantizer === 'f16' || quantizer === 'sq8' ? new ScalarQuantizer(quantizer) : null;
     // f16 matches f32 recall without re-ranking; sq8 and pq need it to.
-    const keepPlain = type === 'hnsw' && quantizer !== 'plain' && (args.values.get('keep-plain') as boolean | undefined ?? quantizer !== 'f16');
+    const keepPlain =
+      type === 'hnsw' && quantizer !== 'plain' && ((args.values.get('keep-plain') as boolean | undefined) ?? quantizer !== 'f16');
     checkWritable('out', out);
     const threads = await WorkerPool.threadsFor(num(args, 'threads', true), (line) => println(io.stderr, line));
 
     let t = performance.now();
-    const dataset = await aboutFile(data, () => readDatasetFile(data, { format: str(args, 'format', true), limit: num(args, 'limit', true) }));
-    println(io.stdout, `read ${dataset.size} ${dataset.kind} vectors of dimension ${dataset.dim} from ${data} (${formatSeconds(secondsSince(t))})`);
+    const dataset = await aboutFile(data, () =>
+      readDatasetFile(data, { format: str(args, 'format', true), limit: num(args, 'limit', true) }),
+    );
+    println(
+      io.stdout,
+      `read ${dataset.size} ${dataset.kind} vectors of dimension ${dataset.dim} from ${data} (${formatSeconds(secondsSince(t))})`,
+    );
 
     t = performance.now();
     let pq: ProductQuantizer | null = null;
     let trainSeconds = 0;
     if (quantizer === 'pq') {
-      if (!(dataset instanceof DenseDataset)) fail('INVALID_ARGUMENT', `${data} holds sparse vectors: product quantization (--quantizer pq) needs dense vectors`);
+      if (!(dataset instanceof DenseDataset))
+        fail('INVALID_ARGUMENT', `${data} holds sparse vectors: product quantization (--quantizer pq) needs dense vectors`);
       pq = await trainPq(args, dataset, io, threads);
       trainSeconds = secondsSince(t);
     }
-    if (scalar && !(dataset instanceof DenseDataset)) fail('INVALID_ARGUMENT', `${data} holds sparse vectors: --quantizer ${quantizer} needs dense vectors`);
+    if (scalar && !(dataset instanceof DenseDataset))
+      fail('INVALID_ARGUMENT', `${data} holds sparse vectors: --quantizer ${quantizer} needs dense vectors`);
     let index: HnswIndex | FlatIndex;
     let graphBytes = 0;
     if (type === 'flat') {
@@ -95,13 +177,18 @@ export const buildCommand: Command = {
       // f16/sq8 vectors too large for f32 in the SIMD memory are built on their codes directly.
       const onCodes = scalar !== null && !denseRowsFit(dataset.size, dataset.dim);
       if (onCodes && args.values.get('keep-plain') === true) {
-        fail('INVALID_ARGUMENT', `${dataset.size} vectors of dimension ${dataset.dim} are too many to keep as f32 for --rerank: build with --keep-plain false`);
+        fail(
+          'INVALID_ARGUMENT',
+          `${dataset.size} vectors of dimension ${dataset.dim} are too many to keep as f32 for --rerank: build with --keep-plain false`,
+        );
       }
       const buildParams = { metric, m, efConstruction, seed, threads, onProgress: (d: number, n: number) => progress.update(d, n) };
       const layout = str(args, 'layout') as Layout;
       try {
         index = onCodes
-          ? (await HnswIndex.buildOnStoreAsync(scalar.encode(dataset as DenseDataset, metric), buildParams)).withItems(itemInfo({ keys, labels }, dataset.size))
+          ? (await HnswIndex.buildOnStoreAsync(scalar.encode(dataset as DenseDataset, metric), buildParams)).withItems(
+              itemInfo({ keys, labels }, dataset.size),
+            )
           : await HnswIndex.buildAsync(dataset, { ...buildParams, keys, labels, layout });
       } finally {
         progress.done();
@@ -109,36 +196,65 @@ export const buildCommand: Command = {
       // Otherwise the graph is built on the plain vectors; searches then run on the codes.
       const q = pq ?? scalar;
       if (q && !onCodes) index = index.quantize(q, { keepPlain });
-      else if (onCodes) println(io.stdout, `built the graph on the ${quantizer} codes: ${dataset.size} f32 vectors of dimension ${dataset.dim} do not fit the SIMD kernels' 4 GiB memory (no plain vectors kept; items stay in insertion layout)`);
+      else if (onCodes)
+        println(
+          io.stdout,
+          `built the graph on the ${quantizer} codes: ${dataset.size} f32 vectors of dimension ${dataset.dim} do not fit the SIMD kernels' 4 GiB memory (no plain vectors kept; items stay in insertion layout)`,
+        );
       graphBytes = index.memory.graphBytes;
     }
     const seconds = secondsSince(t);
     const storeBytes = index.store.byteLength;
     const rerankBytes = index instanceof HnswIndex ? index.memory.rerankBytes : 0;
-    const params = index instanceof HnswIndex
-      ? ` (m=${index.buildParams.m}, efConstruction=${index.buildParams.efConstruction}, seed=${index.buildParams.seed})`
-      : '';
+    const params =
+      index instanceof HnswIndex
+        ? ` (m=${index.buildParams.m}, efConstruction=${index.buildParams.efConstruction}, seed=${index.buildParams.seed})`
+        : '';
     const onPq = pq ? ` on PQ codes (m=${pq.m})` : scalar ? ` on ${quantizer} codes` : '';
     const onThreads = type === 'hnsw' ? ` on ${threads} thread${threads === 1 ? '' : 's'}` : '';
-    println(io.stdout, `built ${type} index${onPq}, metric ${metric}${params}, in ${formatSeconds(seconds)}${onThreads}${pq ? ' (PQ training included)' : ''}`);
+    println(
+      io.stdout,
+      `built ${type} index${onPq}, metric ${metric}${params}, in ${formatSeconds(seconds)}${onThreads}${pq ? ' (PQ training included)' : ''}`,
+    );
     const per = (b: number) => `${(b / index.size).toFixed(1)} B/vector`;
-    const storeText = index.store instanceof PqStore
-      ? `store ${formatBytes(storeBytes)} (PQ codes ${per(index.store.codes.byteLength)} + codebooks ${formatBytes(index.store.pq.codebooks.byteLength)})`
-      : `store ${formatBytes(storeBytes)} (${per(storeBytes)}${index.store instanceof ScalarStore ? `, ${quantizer}` : ''})`;
+    const storeText =
+      index.store instanceof PqStore
+        ? `store ${formatBytes(storeBytes)} (PQ codes ${per(index.store.codes.byteLength)} + codebooks ${formatBytes(index.store.pq.codebooks.byteLength)})`
+        : `store ${formatBytes(storeBytes)} (${per(storeBytes)}${index.store instanceof ScalarStore ? `, ${quantizer}` : ''})`;
     const kept = index instanceof HnswIndex && index.rerankStore !== null;
-    const rerankText = quantizer !== 'plain' && type === 'hnsw' ? `, re-rank vectors ${kept ? `${formatBytes(rerankBytes)} (${per(rerankBytes)})` : `none${keepPlain ? '' : ' (--keep-plain false)'}`}` : '';
+    const rerankText =
+      quantizer !== 'plain' && type === 'hnsw'
+        ? `, re-rank vectors ${kept ? `${formatBytes(rerankBytes)} (${per(rerankBytes)})` : `none${keepPlain ? '' : ' (--keep-plain false)'}`}`
+        : '';
     println(io.stdout, `memory: graph ${formatBytes(graphBytes)} (${per(graphBytes)}), ${storeText}${rerankText}`);
 
     await writingFile(out, () => saveIndexFile(index, out));
     const fileBytes = statSync(out).size;
     println(io.stdout, `wrote ${out} (${formatBytes(fileBytes)})`);
     const json: Record<string, unknown> = {
-      items: index.size, dim: index.dim, metric, seconds: round(seconds), graphBytes, storeBytes, out, index: type, fileBytes, quantizer, threads,
+      items: index.size,
+      dim: index.dim,
+      metric,
+      seconds: round(seconds),
+      graphBytes,
+      storeBytes,
+      out,
+      index: type,
+      fileBytes,
+      quantizer,
+      threads,
     };
     if (index instanceof HnswIndex && index.keys) json['keys'] = index.keys.kind;
     if (index instanceof HnswIndex && index.labels) json['labels'] = true;
     if (quantizer !== 'plain') Object.assign(json, { rerankBytes, keepPlain: index instanceof HnswIndex && index.rerankStore !== null });
-    if (pq) Object.assign(json, { pqM: pq.m, pqKsub: PQ_KSUB, pqDsub: pq.dsub, codebookBytes: pq.codebooks.byteLength, trainSeconds: round(trainSeconds) });
+    if (pq)
+      Object.assign(json, {
+        pqM: pq.m,
+        pqKsub: PQ_KSUB,
+        pqDsub: pq.dsub,
+        codebookBytes: pq.codebooks.byteLength,
+        trainSeconds: round(trainSeconds),
+      });
     println(io.stdout, JSON.stringify(json));
     return 0;
   },
@@ -147,14 +263,19 @@ export const buildCommand: Command = {
 /** Flags that do not fit the index type or quantizer are mistakes, not silently ignored. */
 function checkFlags(args: ParsedArgs, type: string, quantizer: string): void {
   if (type === 'flat') {
-    for (const f of quantizer === 'pq' ? ['m', 'ef-construction', 'keys', 'labels', 'layout'] : ['m', 'ef-construction', 'seed', 'keys', 'labels', 'layout']) {
+    for (const f of quantizer === 'pq'
+      ? ['m', 'ef-construction', 'keys', 'labels', 'layout']
+      : ['m', 'ef-construction', 'seed', 'keys', 'labels', 'layout']) {
       if (args.given.has(f)) throw new UsageError(`build: --${f} only applies to --index-type hnsw`);
     }
     if (args.values.get('keep-plain') === true && args.given.has('keep-plain')) {
-      throw new UsageError('build: --keep-plain only applies to --index-type hnsw (a flat index scans its codes and keeps no plain vectors)');
+      throw new UsageError(
+        'build: --keep-plain only applies to --index-type hnsw (a flat index scans its codes and keeps no plain vectors)',
+      );
     }
   }
-  if (quantizer === 'plain' && args.given.has('keep-plain')) throw new UsageError('build: --keep-plain only applies with --quantizer f16, sq8 or pq');
+  if (quantizer === 'plain' && args.given.has('keep-plain'))
+    throw new UsageError('build: --keep-plain only applies with --quantizer f16, sq8 or pq');
   if (quantizer !== 'pq') {
     for (const f of PQ_FLAGS) if (args.given.has(f)) throw new UsageError(`build: --${f} only applies to --quantizer pq`);
   } else if (!args.given.has('pq-m')) {
@@ -178,6 +299,9 @@ async function trainPq(args: ParsedArgs, dataset: DenseDataset, io: CliIo, threa
     progress.done();
   }
   const sample = Math.min(dataset.size, num(args, 'pq-train-sample', true) ?? 20_000);
-  println(io.stdout, `trained PQ codebooks: m=${pq.m} subspaces of ${pq.dsub} dimensions, ${PQ_KSUB} centroids each, on ${sample} vectors (${formatSeconds(secondsSince(start))})`);
+  println(
+    io.stdout,
+    `trained PQ codebooks: m=${pq.m} subspaces of ${pq.dsub} dimensions, ${PQ_KSUB} centroids each, on ${sample} vectors (${formatSeconds(secondsSince(start))})`,
+  );
   return pq;
 }

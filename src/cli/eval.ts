@@ -1,7 +1,7 @@
 import { fail } from '../errors.js';
 import { recallAtK as libraryRecall } from '../eval/recall.js';
 import { readIvecsFile } from '../node/index.js';
-import { aboutFile, num, println, round, str, type Command } from './args.js';
+import { aboutFile, type Command, num, println, round, str } from './args.js';
 
 /** Neighbour ids of many queries: row q is data[q*dim, (q+1)*dim). */
 export interface IdRows {
@@ -30,7 +30,13 @@ export const evalCommand: Command = {
   summary: 'recall@k of saved search results against ground truth',
   synopsis: '--results RESULTS.ivecs --groundtruth GT.ivecs [--k 10]',
   flags: [
-    { name: 'results', type: 'string', placeholder: 'RESULTS.ivecs', required: true, help: 'ids found per query (written by `search --out`)' },
+    {
+      name: 'results',
+      type: 'string',
+      placeholder: 'RESULTS.ivecs',
+      required: true,
+      help: 'ids found per query (written by `search --out`)',
+    },
     { name: 'groundtruth', type: 'string', placeholder: 'GT.ivecs', required: true, help: 'true nearest neighbours per query (.ivecs)' },
     { name: 'k', type: 'int', min: 1, help: 'neighbours that count (default: the ids per query in the results)' },
   ],

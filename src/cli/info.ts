@@ -1,6 +1,6 @@
 import { fail } from '../errors.js';
 import { loadIndexFile, readIndexHeader } from '../node/index.js';
-import { aboutFile, bool, formatBytes, println, round, str, type Command } from './args.js';
+import { aboutFile, bool, type Command, formatBytes, println, round, str } from './args.js';
 
 const DTYPE_BYTES: Record<string, number> = { u8: 1, u32: 4, i32: 4, f32: 4 };
 
@@ -81,51 +81,95 @@ export const infoCommand: Command = {
     row('store kind', storeKind + (storeExtra.length > 0 ? ` (${storeExtra.join(', ')})` : ''));
     const rerankKind = stringField(header['rerank'], 'kind');
     if (quantizer) {
-      row('quantizer', `pq: m=${quantizer.m}, ksub=${quantizer.ksub}, dsub=${quantizer.dsub} (codes ${quantizer.codeBytesPerVector} B/vector, codebooks ${formatBytes(quantizer.codebookBytes)})`);
+      row(
+        'quantizer',
+        `pq: m=${quantizer.m}, ksub=${quantizer.ksub}, dsub=${quantizer.dsub} (codes ${quantizer.codeBytesPerVector} B/vector, codebooks ${formatBytes(quantizer.codebookBytes)})`,
+      );
     }
-    if (rerankKind !== null) row('re-rank store', `${rerankKind} (plain vectors for --rerank, ${perVector(rerankBytes).toFixed(1)} B/vector)`);
+    if (rerankKind !== null)
+      row('re-rank store', `${rerankKind} (plain vectors for --rerank, ${perVector(rerankBytes).toFixed(1)} B/vector)`);
     else if (quantizer) row('re-rank store', 'none (built with --keep-plain false)');
     row('items (n)', String(n));
     row('dimension', String(dim));
-    const graphJson: Record<string, number | null> | null = indexType === 'hnsw'
-      ? {
-        m: numberField(graph, 'm'), m0: numberField(graph, 'm0'), efConstruction: numberField(graph, 'efConstruction'),
-        seed: numberField(graph, 'seed'), maxLevel: numberField(graph, 'maxLevel'), entryPoint: numberField(graph, 'entryPoint'),
-      }
-      : null;
-    if (graphJson) row('graph', Object.entries(graphJson).map(([key, v]) => `${key}=${v ?? '?'}`).join(' '));
+    const graphJson: Record<string, number | null> | null =
+      indexType === 'hnsw'
+        ? {
+            m: numberField(graph, 'm'),
+            m0: numberField(graph, 'm0'),
+            efConstruction: numberField(graph, 'efConstruction'),
+            seed: numberField(graph, 'seed'),
+            maxLevel: numberField(graph, 'maxLevel'),
+            entryPoint: numberField(graph, 'entryPoint'),
+          }
+        : null;
+    if (graphJson)
+      row(
+        'graph',
+        Object.entries(graphJson)
+          .map(([key, v]) => `${key}=${v ?? '?'}`)
+          .join(' '),
+      );
     // The locality layout stores its item order (format 3); older files are in insertion order.
     const items = header['items'];
-    const layout = indexType !== 'hnsw' ? null : typeof items === 'object' && items !== null && (items as Record<string, unknown>)['order'] === true ? 'locality' : 'insertion';
-    if (layout) row('layout', layout === 'locality' ? 'locality (items in breadth-first graph order; ids unchanged)' : 'insertion (slot = id)');
+    const layout =
+      indexType !== 'hnsw'
+        ? null
+        : typeof items === 'object' && items !== null && (items as Record<string, unknown>)['order'] === true
+          ? 'locality'
+          : 'insertion';
+    if (layout)
+      row('layout', layout === 'locality' ? 'locality (items in breadth-first graph order; ids unchanged)' : 'insertion (slot = id)');
     println(out, 'sections');
     const nameWidth = Math.max(...sections.map((s) => s.name.length), 4);
     for (const s of sections) {
-      println(out, `  ${s.name.padEnd(nameWidth)}  ${s.dtype.padEnd(3)} x ${String(s.length).padStart(10)}  ${String(s.bytes).padStart(12)} bytes  (${formatBytes(s.bytes)})`);
+      println(
+        out,
+        `  ${s.name.padEnd(nameWidth)}  ${s.dtype.padEnd(3)} x ${String(s.length).padStart(10)}  ${String(s.bytes).padStart(12)} bytes  (${formatBytes(s.bytes)})`,
+      );
     }
-    const perPart = Object.entries({ graph: graphBytes, ...parts }).map(([part, b]) => (part === 'store' && quantizer
-      ? `store ${perVector(quantizer.codeBytes).toFixed(1)} (PQ codes) + codebooks ${formatBytes(quantizer.codebookBytes)} in all (${perVector(quantizer.codebookBytes).toFixed(1)})`
-      : `${part} ${perVector(b).toFixed(1)}`));
+    const perPart = Object.entries({ graph: graphBytes, ...parts }).map(([part, b]) =>
+      part === 'store' && quantizer
+        ? `store ${perVector(quantizer.codeBytes).toFixed(1)} (PQ codes) + codebooks ${formatBytes(quantizer.codebookBytes)} in all (${perVector(quantizer.codebookBytes).toFixed(1)})`
+        : `${part} ${perVector(b).toFixed(1)}`,
+    );
     row('bytes/vector', `${perPart.join(', ')}, whole file ${perVector(fileBytes).toFixed(1)}`);
     row('check', verified ? 'ok (checksum, sections and graph links verified)' : 'skipped (--header-only)');
 
-    println(out, JSON.stringify({
-      file: path, fileBytes: fileBytes, formatVersion: version,
-      index: indexType, metric, store: storeKind, n, dim,
-      graph: graphJson, layout,
-      sections,
-      graphBytes, storeBytes,
-      graphBytesPerVector: round(perVector(graphBytes), 6), storeBytesPerVector: round(perVector(storeBytes), 6),
-      parts, rerank: rerankKind,
-      verified,
-      rerankBytes, rerankBytesPerVector: round(perVector(rerankBytes), 6),
-      quantizer: quantizer ? { kind: 'pq', ...quantizer } : { kind: storeKind === 'f16' || storeKind === 'sq8' ? storeKind : 'plain' },
-      bytesPerVector: {
-        graph: round(perVector(graphBytes), 6), store: round(perVector(storeBytes), 6),
-        ...(quantizer ? { codes: round(perVector(quantizer.codeBytes), 6), codebooks: round(perVector(quantizer.codebookBytes), 6) } : {}),
-        rerank: round(perVector(rerankBytes), 6), file: round(perVector(fileBytes), 6),
-      },
-    }));
+    println(
+      out,
+      JSON.stringify({
+        file: path,
+        fileBytes: fileBytes,
+        formatVersion: version,
+        index: indexType,
+        metric,
+        store: storeKind,
+        n,
+        dim,
+        graph: graphJson,
+        layout,
+        sections,
+        graphBytes,
+        storeBytes,
+        graphBytesPerVector: round(perVector(graphBytes), 6),
+        storeBytesPerVector: round(perVector(storeBytes), 6),
+        parts,
+        rerank: rerankKind,
+        verified,
+        rerankBytes,
+        rerankBytesPerVector: round(perVector(rerankBytes), 6),
+        quantizer: quantizer ? { kind: 'pq', ...quantizer } : { kind: storeKind === 'f16' || storeKind === 'sq8' ? storeKind : 'plain' },
+        bytesPerVector: {
+          graph: round(perVector(graphBytes), 6),
+          store: round(perVector(storeBytes), 6),
+          ...(quantizer
+            ? { codes: round(perVector(quantizer.codeBytes), 6), codebooks: round(perVector(quantizer.codebookBytes), 6) }
+            : {}),
+          rerank: round(perVector(rerankBytes), 6),
+          file: round(perVector(fileBytes), 6),
+        },
+      }),
+    );
     return 0;
   },
 };
@@ -135,7 +179,11 @@ function pqParams(store: unknown, dim: number, codeBytes: number, codebookBytes:
   const m = numberField(store, 'm');
   const ksub = numberField(store, 'ksub');
   return {
-    m, ksub, dsub: m ? dim / m : null,
-    codeBytes, codeBytesPerVector: n > 0 ? codeBytes / n : 0, codebookBytes,
+    m,
+    ksub,
+    dsub: m ? dim / m : null,
+    codeBytes,
+    codeBytesPerVector: n > 0 ? codeBytes / n : 0,
+    codebookBytes,
   };
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fail } from '../errors.js';
-import type { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import type { SearchFilter } from '../indexes/filter.js';
+import type { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import type { ItemKey } from '../indexes/items/item-keys.js';
 import { parseKeysText, parseLabelsText } from '../io/item-text.js';
 import { writeIvecs } from '../io/vecs.js';
@@ -25,7 +25,11 @@ export async function readLabelsFile(path: string, rows: number): Promise<number
  * The filter of `search`: one label for every query (--filter-label), one label per query
  * line (--query-labels; an empty line leaves that query unfiltered), or none.
  */
-export async function searchFilter(label: number | undefined, queryLabels: string | undefined, nq: number): Promise<SearchFilter | (SearchFilter | null)[] | undefined> {
+export async function searchFilter(
+  label: number | undefined,
+  queryLabels: string | undefined,
+  nq: number,
+): Promise<SearchFilter | (SearchFilter | null)[] | undefined> {
   if (label !== undefined) return { label };
   if (queryLabels === undefined) return undefined;
   const rows = await readLabelsFile(queryLabels, nq);
@@ -62,7 +66,8 @@ export function resultNumbers(index: HnswIndex | null, ids: Int32Array, where: s
   return Int32Array.from(ids, (id) => {
     if (id < 0) return -1;
     const key = index.keyOf(id) as number;
-    if (key > 0x7fffffff) fail('INVALID_ARGUMENT', `${where}: key ${key} does not fit an .ivecs file (int32): write results to a .txt file`);
+    if (key > 0x7fffffff)
+      fail('INVALID_ARGUMENT', `${where}: key ${key} does not fit an .ivecs file (int32): write results to a .txt file`);
     return key;
   });
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebannoloError } from '../errors.js';
-import { flagHelp, parseArgs, println, UsageError, type CliIo, type Command } from './args.js';
+import { type CliIo, type Command, flagHelp, parseArgs, println, UsageError } from './args.js';
 import { benchCommand } from './bench.js';
 import { buildCommand } from './build.js';
 import { addCommand, removeCommand } from './change.js';
@@ -19,7 +19,16 @@ import { searchCommand } from './search.js';
  * trace only with WEBANNOLO_DEBUG=1.
  */
 
-export const COMMANDS: readonly Command[] = [buildCommand, searchCommand, addCommand, removeCommand, evalCommand, infoCommand, demoMnistCommand, benchCommand];
+export const COMMANDS: readonly Command[] = [
+  buildCommand,
+  searchCommand,
+  addCommand,
+  removeCommand,
+  evalCommand,
+  infoCommand,
+  demoMnistCommand,
+  benchCommand,
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

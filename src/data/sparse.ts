@@ -1,7 +1,7 @@
 import { checkInteger, fail } from '../errors.js';
 import type { Dataset, SparseVector } from '../types.js';
-import { firstNonFinite } from './dense.js';
 import { isShared, toShared } from '../util/shared-memory.js';
+import { firstNonFinite } from './dense.js';
 
 /**
  * n sparse vectors in CSR form: row i has components indices[indptr[i] .. indptr[i+1]) with
@@ -100,7 +100,10 @@ export function checkSortedRow(ids: Uint32Array, start: number, end: number, dim
   for (let j = start; j < end; j++) {
     const c = ids[j]!;
     if (c <= prev) {
-      fail('BAD_SPARSE_ROW', c === prev ? `${what} has duplicate component id ${c}` : `${what} has unsorted component ids (${prev} before ${c})`);
+      fail(
+        'BAD_SPARSE_ROW',
+        c === prev ? `${what} has duplicate component id ${c}` : `${what} has unsorted component ids (${prev} before ${c})`,
+      );
     }
     if (c >= dim) fail('BAD_SPARSE_ROW', `${what} has component id ${c} >= dim ${dim}`);
     prev = c;

@@ -16,7 +16,9 @@ export interface GroundTruth {
  * score (a tie), within `tieTolerance` relative (float32 scores of float64 truths).
  */
 export function recallAtK(
-  ids: Int32Array, k: number, gt: GroundTruth,
+  ids: Int32Array,
+  k: number,
+  gt: GroundTruth,
   opts: { scores?: Float32Array; tieTolerance?: number } = {},
 ): number {
   const nq = ids.length / k;

@@ -11,7 +11,12 @@ export interface GpuContext {
    * Limits in force; tests may lower them to force chunking (binding size) or a smaller
    * resident-kernel layout (workgroup memory).
    */
-  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupStorageSize: number; maxStorageBuffersPerShaderStage: number };
+  limits: {
+    maxStorageBufferBindingSize: number;
+    maxBufferSize: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxStorageBuffersPerShaderStage: number;
+  };
   /** True for a software adapter (SwiftShader, a fallback adapter): correct, but CPU-speed. */
   readonly software: boolean;
   /** Median time of one tiny submit + readback when the device was opened, in ms. */
@@ -84,8 +89,12 @@ async function createContext(options: RequestGpuOptions): Promise<GpuContext | n
     requiredLimits: { maxStorageBufferBindingSize, maxBufferSize, maxStorageBuffersPerShaderStage, maxComputeWorkgroupStorageSize },
   });
   const info = adapter.info;
-  const description = [info?.description, info?.vendor, info?.architecture, info?.device].find((s) => typeof s === 'string' && s.length > 0) ?? 'WebGPU adapter';
-  const software = (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe|software|warp/i.test(description);
+  const description =
+    [info?.description, info?.vendor, info?.architecture, info?.device].find((s) => typeof s === 'string' && s.length > 0) ??
+    'WebGPU adapter';
+  const software =
+    (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true ||
+    /swiftshader|llvmpipe|lavapipe|software|warp/i.test(description);
   const resources = new GpuResources(device);
   const ctx: GpuContext = {
     device,

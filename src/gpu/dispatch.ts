@@ -1,6 +1,6 @@
 import { WebannoloError } from '../errors.js';
-import { MAX_GROUPS_PER_DIM } from './constants.js';
 import type { GraphLayout } from '../types.js';
+import { MAX_GROUPS_PER_DIM } from './constants.js';
 import type { GpuContext } from './device.js';
 import { gpuGraph } from './resident/graph-upload.js';
 import { shaderSource } from './shaders.js';
@@ -13,8 +13,11 @@ export function grid(groups: number): { x: number; y: number } {
 
 /** Encodes one compute dispatch; buffers bind to 0..n-1 of group 0 in order. */
 export function encodeDispatch(
-  device: GPUDevice, encoder: GPUCommandEncoder, pipeline: GPUComputePipeline,
-  buffers: GPUBuffer[], groups: { x: number; y: number },
+  device: GPUDevice,
+  encoder: GPUCommandEncoder,
+  pipeline: GPUComputePipeline,
+  buffers: GPUBuffer[],
+  groups: { x: number; y: number },
 ): void {
   const bindGroup = device.createBindGroup({
     layout: pipeline.getBindGroupLayout(0),
@@ -58,7 +61,11 @@ export async function guarded<T>(ctx: GpuContext, work: () => Promise<T>): Promi
 const NONE = 0xffffffff;
 
 export function partitionPairs(
-  slots: Uint32Array, ids: Uint32Array, count: number, rowsPerChunk: number, chunks: number,
+  slots: Uint32Array,
+  ids: Uint32Array,
+  count: number,
+  rowsPerChunk: number,
+  chunks: number,
 ): { pairs: Uint32Array; order: Uint32Array | null; starts: number[] } {
   const pairs = new Uint32Array(2 * count);
   if (chunks === 1) {
@@ -106,7 +113,12 @@ export interface PairKernel {
  * non-empty chunk, one submit, one read.
  */
 export async function scoreChunkedPairs(
-  ctx: GpuContext, kernel: PairKernel, slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array,
+  ctx: GpuContext,
+  kernel: PairKernel,
+  slots: Uint32Array,
+  ids: Uint32Array,
+  count: number,
+  out: Float32Array,
 ): Promise<void> {
   const { resources } = ctx;
   const { pairs, order, starts } = partitionPairs(slots, ids, count, kernel.store.rowsPerChunk, kernel.store.chunks.length);
@@ -129,7 +141,13 @@ export async function scoreChunkedPairs(
  * pairs from the host, since its dispatches are per chunk.
  */
 export function scoreNeighbours(
-  ctx: GpuContext, kernel: PairKernel, graph: GraphLayout, slots: Uint32Array, nodes: Uint32Array, count: number, out: Float32Array,
+  ctx: GpuContext,
+  kernel: PairKernel,
+  graph: GraphLayout,
+  slots: Uint32Array,
+  nodes: Uint32Array,
+  count: number,
+  out: Float32Array,
 ): Promise<void> {
   if (kernel.store.chunks.length === 1) return scoreNeighbourPairs(ctx, kernel, graph, slots, nodes, count, out);
   const m0 = graph.m0;
@@ -146,7 +164,13 @@ export function scoreNeighbours(
 
 /** scoreNeighbours on the GPU gather (expand_pairs.wgsl), for one-chunk stores. */
 async function scoreNeighbourPairs(
-  ctx: GpuContext, kernel: PairKernel, graph: GraphLayout, slots: Uint32Array, nodes: Uint32Array, count: number, out: Float32Array,
+  ctx: GpuContext,
+  kernel: PairKernel,
+  graph: GraphLayout,
+  slots: Uint32Array,
+  nodes: Uint32Array,
+  count: number,
+  out: Float32Array,
 ): Promise<void> {
   const { device, resources } = ctx;
   const expansions = new Uint32Array(2 * count);
@@ -162,7 +186,13 @@ async function scoreNeighbourPairs(
   const params = resources.params([total, graph.m0, groups.x, 0]);
   const encoder = device.createCommandEncoder();
   try {
-    encodeDispatch(device, encoder, await resources.pipeline('expand_pairs'), [gpuGraph(ctx, graph).level0, expBuf, pairBuf, params], groups);
+    encodeDispatch(
+      device,
+      encoder,
+      await resources.pipeline('expand_pairs'),
+      [gpuGraph(ctx, graph).level0, expBuf, pairBuf, params],
+      groups,
+    );
     out.set(await runPairKernel(ctx, kernel, encoder, pairBuf, [0, total], total));
   } finally {
     resources.release(expBuf);
@@ -176,7 +206,12 @@ async function scoreNeighbourPairs(
  * whatever `encoder` already holds, submits, and reads the `count` distances back.
  */
 async function runPairKernel(
-  ctx: GpuContext, kernel: PairKernel, encoder: GPUCommandEncoder, pairBuf: GPUBuffer, starts: readonly number[], count: number,
+  ctx: GpuContext,
+  kernel: PairKernel,
+  encoder: GPUCommandEncoder,
+  pairBuf: GPUBuffer,
+  starts: readonly number[],
+  count: number,
 ): Promise<Float32Array> {
   const { device, resources } = ctx;
   const outBuf = resources.storage(count * 4);

@@ -1,11 +1,11 @@
 import { WebannoloError } from '../errors.js';
+import { denseData, padRows } from '../quant/dense/gpu-pairs.js';
 import { PlainDenseStore } from '../quant/dense/store.js';
+import { buildLuts, pqData } from '../quant/pq/gpu-pairs.js';
 import { PQ_KSUB, PqStore } from '../quant/pq/pq.js';
 import type { Dataset, VectorStore } from '../types.js';
 import type { GpuContext } from './device.js';
 import { encodeDispatch, grid, guarded } from './dispatch.js';
-import { denseData, padRows } from '../quant/dense/gpu-pairs.js';
-import { buildLuts, pqData } from '../quant/pq/gpu-pairs.js';
 
 /**
  * The top-k pass keeps k of every segment of SEG entries, and must keep at most half to make
@@ -23,8 +23,14 @@ export function gpuExactSupports(store: VectorStore, k: number): boolean {
  * pq_scan, chunk by chunk), then top-k passes (topk.wgsl) until one segment per row remains.
  * Returns internal distances (smaller is better) and ids, row-major, best first.
  */
-export async function gpuExactSearch(ctx: GpuContext, store: VectorStore, queries: Dataset, k: number): Promise<{ ids: Uint32Array; dists: Float32Array }> {
-  if (!gpuExactSupports(store, k)) throw new WebannoloError('GPU_FAILURE', `exact GPU search supports dense and PQ stores with k <= ${GPU_MAX_K}`);
+export async function gpuExactSearch(
+  ctx: GpuContext,
+  store: VectorStore,
+  queries: Dataset,
+  k: number,
+): Promise<{ ids: Uint32Array; dists: Float32Array }> {
+  if (!gpuExactSupports(store, k))
+    throw new WebannoloError('GPU_FAILURE', `exact GPU search supports dense and PQ stores with k <= ${GPU_MAX_K}`);
   const n = store.size;
   const nq = queries.size;
   const limit = ctx.limits.maxStorageBufferBindingSize;
@@ -88,7 +94,7 @@ async function searchBlock(ctx: GpuContext, store: VectorStore, queries: Dataset
   let inDist = matrix;
   let inIds = keep(resources.storage(16)); // unused by the first pass (implicit ids)
   let implicit = 1;
-  let kk = Math.min(k, n);
+  const kk = Math.min(k, n);
   for (;;) {
     const segs = Math.ceil(len / SEG);
     const outLen = segs * kk;
@@ -107,7 +113,10 @@ async function searchBlock(ctx: GpuContext, store: VectorStore, queries: Dataset
   encoder.copyBufferToBuffer(inDist, 0, readD, 0, rows * kk * 4);
   encoder.copyBufferToBuffer(inIds, 0, readI, 0, rows * kk * 4);
   device.queue.submit([encoder.finish()]);
-  const [d, i] = (await resources.readAll([{ buffer: readD, bytes: rows * kk * 4 }, { buffer: readI, bytes: rows * kk * 4 }])) as [ArrayBuffer, ArrayBuffer];
+  const [d, i] = (await resources.readAll([
+    { buffer: readD, bytes: rows * kk * 4 },
+    { buffer: readI, bytes: rows * kk * 4 },
+  ])) as [ArrayBuffer, ArrayBuffer];
   resources.release(matrix);
   for (const r of releases) r();
   const dists = new Float32Array(rows * k).fill(Number.POSITIVE_INFINITY);

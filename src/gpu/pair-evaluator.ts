@@ -1,6 +1,6 @@
 import type { BatchEvaluator, Dataset, GraphLayout } from '../types.js';
 import type { GpuContext } from './device.js';
-import { guarded, scoreChunkedPairs, scoreNeighbours, type PairKernel } from './dispatch.js';
+import { guarded, type PairKernel, scoreChunkedPairs, scoreNeighbours } from './dispatch.js';
 
 /**
  * A WebGPU BatchEvaluator built on one pair kernel: scoring (slot, item) pairs and, for the
@@ -60,4 +60,3 @@ export function uploadQueries(ctx: GpuContext, queries: Dataset, start: number, 
   ctx.resources.write(buffer, block);
   return buffer;
 }
-

@@ -10,7 +10,11 @@ export interface GpuTraffic {
 
 /** Traffic between two snapshots of GpuResources.traffic. */
 export function trafficSince(now: GpuTraffic, before: GpuTraffic): GpuTraffic {
-  return { roundTrips: now.roundTrips - before.roundTrips, bytesUp: now.bytesUp - before.bytesUp, bytesDown: now.bytesDown - before.bytesDown };
+  return {
+    roundTrips: now.roundTrips - before.roundTrips,
+    bytesUp: now.bytesUp - before.bytesUp,
+    bytesDown: now.bytesDown - before.bytesDown,
+  };
 }
 
 /**
@@ -40,10 +44,12 @@ export class GpuResources {
     let p = this.pipelines.get(full);
     if (!p) {
       p = code().then((text) =>
-        this.awaitDevice(this.device.createComputePipelineAsync({
-          layout: 'auto',
-          compute: { module: this.device.createShaderModule({ code: text, label: key }), entryPoint: 'main', constants },
-        })),
+        this.awaitDevice(
+          this.device.createComputePipelineAsync({
+            layout: 'auto',
+            compute: { module: this.device.createShaderModule({ code: text, label: key }), entryPoint: 'main', constants },
+          }),
+        ),
       );
       // A failed compilation is not cached: the next call reports it again.
       p.catch(() => this.pipelines.delete(full));
@@ -150,5 +156,4 @@ export class GpuResources {
     this.traffic.bytesDown += bytes;
     return copy;
   }
-
 }

@@ -1,14 +1,14 @@
 import { fail } from '../errors.js';
+import { GpuDenseEvaluator } from '../quant/dense/gpu-pairs.js';
 import { PlainDenseStore } from '../quant/dense/store.js';
 import { PlainSparseStore } from '../quant/plain.js';
-import { PqStore } from '../quant/pq/pq.js';
-import { ScalarStore } from '../quant/scalar/store.js';
-import type { BatchEvaluator, VectorStore } from '../types.js';
-import { noGpu, requestGpu, retireGpu, type GpuContext } from './device.js';
-import { GpuDenseEvaluator } from '../quant/dense/gpu-pairs.js';
 import { GpuPqEvaluator } from '../quant/pq/gpu-pairs.js';
+import { PqStore } from '../quant/pq/pq.js';
 import { GpuScalarEvaluator } from '../quant/scalar/gpu-pairs.js';
+import { ScalarStore } from '../quant/scalar/store.js';
 import { GpuSparseEvaluator } from '../quant/sparse/gpu-pairs.js';
+import type { BatchEvaluator, VectorStore } from '../types.js';
+import { type GpuContext, noGpu, requestGpu, retireGpu } from './device.js';
 
 export type Backend = 'auto' | 'gpu' | 'cpu';
 export const BACKENDS: readonly Backend[] = ['auto', 'gpu', 'cpu'];
@@ -68,7 +68,9 @@ export function gpuFaultHandler(ctx: GpuContext, options: BackendOptions): (erro
     if (options.onFallback) options.onFallback(error);
     else if (!warned) {
       warned = true;
-      console.warn(`webannolo: GPU failed (${error instanceof Error ? error.message : String(error)}); finishing on the CPU, later searches use the CPU until requestGpu({ renew: true })`);
+      console.warn(
+        `webannolo: GPU failed (${error instanceof Error ? error.message : String(error)}); finishing on the CPU, later searches use the CPU until requestGpu({ renew: true })`,
+      );
     }
   };
 }

@@ -15,7 +15,10 @@ const overrides = new Map<string, string>();
  */
 export function registerShaderSources(record: Record<string, string>): void {
   for (const [path, text] of Object.entries(record)) {
-    const base = path.split('/').pop()!.replace(/\.wgsl(\?.*)?$/, '');
+    const base = path
+      .split('/')
+      .pop()!
+      .replace(/\.wgsl(\?.*)?$/, '');
     overrides.set(base, text);
   }
 }

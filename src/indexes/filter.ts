@@ -57,7 +57,9 @@ export function resolveFilter(filter: SearchFilter, ctx: FilterContext): Allowed
     if (labels === null) fail('INVALID_ARGUMENT', 'this index has no labels: build it with labels to filter by label');
     const list = 'label' in filter ? [filter.label] : filter.labels;
     if (!Array.isArray(list) || list.length === 0) fail('INVALID_ARGUMENT', 'filter.labels must be a non-empty array of labels');
-    for (const l of list) if (!Number.isInteger(l) || l < 0 || l > 0xffffffff) fail('INVALID_ARGUMENT', `a label must be an integer in [0, 2^32 - 1], got ${String(l)}`);
+    for (const l of list)
+      if (!Number.isInteger(l) || l < 0 || l > 0xffffffff)
+        fail('INVALID_ARGUMENT', `a label must be an integer in [0, 2^32 - 1], got ${String(l)}`);
     if (list.length === 1) return { bits: labels.bitset(list[0]!), count: labels.count(list[0]!) };
     const bits = sharedArray(Uint32Array, words);
     for (const l of list) {
@@ -81,7 +83,8 @@ export function resolveFilter(filter: SearchFilter, ctx: FilterContext): Allowed
   }
   if ('bitset' in filter) {
     const b = filter.bitset;
-    if (!(b instanceof Uint32Array) || b.length !== words) fail('INVALID_ARGUMENT', `filter.bitset must be a Uint32Array of ${words} words (one bit per item, ${n} items)`);
+    if (!(b instanceof Uint32Array) || b.length !== words)
+      fail('INVALID_ARGUMENT', `filter.bitset must be a Uint32Array of ${words} words (one bit per item, ${n} items)`);
     // Bits past the last item are ignored.
     let bits: Uint32Array;
     if (order) {
@@ -102,21 +105,24 @@ export function resolveFilter(filter: SearchFilter, ctx: FilterContext): Allowed
  * label filters and repeated filter objects resolve once.
  */
 export class QueryFilters {
-  constructor(readonly sets: readonly AllowedSet[], readonly which: Int32Array | null) {}
+  constructor(
+    readonly sets: readonly AllowedSet[],
+    readonly which: Int32Array | null,
+  ) {}
 
-  static resolve(
-    filter: SearchFilter | readonly (SearchFilter | null | undefined)[], nq: number, ctx: FilterContext,
-  ): QueryFilters {
+  static resolve(filter: SearchFilter | readonly (SearchFilter | null | undefined)[], nq: number, ctx: FilterContext): QueryFilters {
     if (!Array.isArray(filter)) return new QueryFilters([resolveFilter(filter as SearchFilter, ctx)], null);
     const list = filter as readonly (SearchFilter | null | undefined)[];
-    if (list.length !== nq) fail('DIMENSION_MISMATCH', `${list.length} filters for ${nq} queries: give one per query (null for none), or one for all`);
+    if (list.length !== nq)
+      fail('DIMENSION_MISMATCH', `${list.length} filters for ${nq} queries: give one per query (null for none), or one for all`);
     const sets: AllowedSet[] = [];
     const seen = new Map<unknown, number>();
     const which = new Int32Array(nq).fill(-1);
     for (let q = 0; q < nq; q++) {
       const f = list[q];
       if (f === null || f === undefined) continue;
-      if (typeof f !== 'object') fail('INVALID_ARGUMENT', `filter of query ${q}: a filter is { label }, { labels }, { where } or { bitset }`);
+      if (typeof f !== 'object')
+        fail('INVALID_ARGUMENT', `filter of query ${q}: a filter is { label }, { labels }, { where } or { bitset }`);
       const key = 'label' in f ? `label:${f.label}` : 'labels' in f && Array.isArray(f.labels) ? `labels:${f.labels.join(',')}` : f;
       let at = seen.get(key);
       if (at === undefined) {

@@ -1,13 +1,12 @@
 import { fail } from '../errors.js';
-import { PlainQuantizer } from '../quant/plain.js';
-import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../types.js';
-import { METRICS } from '../types.js';
-import { MaxHeap } from '../util/heap.js';
 import { GPU_MAX_K, gpuExactSearch, gpuExactSupports } from '../gpu/exact.js';
 import { trafficSince } from '../gpu/resources.js';
-import { chooseGpu, gpuFaultHandler, type BackendOptions } from '../gpu/select.js';
+import { type BackendOptions, chooseGpu, gpuFaultHandler } from '../gpu/select.js';
+import { PlainQuantizer } from '../quant/plain.js';
+import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../types.js';
+import { METRICS, toScore } from '../types.js';
+import { MaxHeap } from '../util/heap.js';
 import { HostTimer } from '../util/host-timer.js';
-import { toScore } from '../types.js';
 import { checkQueryAt } from './hnsw/hnsw-index.js';
 import { asQueryDataset, checkK, emitTopK } from './results.js';
 
@@ -69,7 +68,8 @@ export class FlatIndex {
     if (gpu) gpu.resources.clock = timer;
     try {
       if (gpu) {
-        if (!gpuExactSupports(this.store, k)) fail('NO_GPU', `exact GPU search supports dense and PQ stores with k <= ${GPU_MAX_K}: use backend 'auto' or 'cpu'`);
+        if (!gpuExactSupports(this.store, k))
+          fail('NO_GPU', `exact GPU search supports dense and PQ stores with k <= ${GPU_MAX_K}: use backend 'auto' or 'cpu'`);
         try {
           const r = await gpuExactSearch(gpu, this.store, qs, k);
           for (let i = 0; i < r.ids.length; i++) {
@@ -79,8 +79,16 @@ export class FlatIndex {
           }
           timer.pause();
           return {
-            count: qs.size, k, ids, scores, backend: 'gpu', device: gpu.description,
-            gpuMode: 'exact', ...trafficSince(gpu.resources.traffic, before!), hostMs: timer.ms, threads: 1,
+            count: qs.size,
+            k,
+            ids,
+            scores,
+            backend: 'gpu',
+            device: gpu.description,
+            gpuMode: 'exact',
+            ...trafficSince(gpu.resources.traffic, before!),
+            hostMs: timer.ms,
+            threads: 1,
           };
         } catch (error) {
           gpuFaultHandler(gpu, options)(error);
@@ -91,8 +99,16 @@ export class FlatIndex {
       // After a GPU fault the traffic it caused is still reported.
       const traffic = gpu ? trafficSince(gpu.resources.traffic, before!) : { roundTrips: 0, bytesUp: 0, bytesDown: 0 };
       return {
-        count: qs.size, k, ids, scores, backend: gpu ? 'gpu+cpu' : 'cpu', ...(gpu ? { device: gpu.description } : {}),
-        gpuMode: gpu ? 'exact' : 'none', ...traffic, hostMs: timer.ms, threads: 1,
+        count: qs.size,
+        k,
+        ids,
+        scores,
+        backend: gpu ? 'gpu+cpu' : 'cpu',
+        ...(gpu ? { device: gpu.description } : {}),
+        gpuMode: gpu ? 'exact' : 'none',
+        ...traffic,
+        hostMs: timer.ms,
+        threads: 1,
       };
     } finally {
       if (gpu) gpu.resources.clock = null;

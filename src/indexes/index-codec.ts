@@ -1,15 +1,15 @@
 import { fail, WebannoloError } from '../errors.js';
+import { type ContainerHeader, decodeContainer, encodeContainer, readContainerHeader, type SectionArray } from '../io/container.js';
+import { storeCodec } from '../io/store-codecs.js';
+import type { Metric, VectorStore } from '../types.js';
+import { METRICS } from '../types.js';
+import { FlatIndex } from './flat.js';
+import { HnswGraph } from './hnsw/graph/graph.js';
+import { HnswIndex } from './hnsw/hnsw-index.js';
 import { ItemKeys } from './items/item-keys.js';
 import { ItemLabels } from './items/item-labels.js';
 import { ItemOrder } from './items/item-order.js';
 import { Tombstones } from './items/tombstones.js';
-import { FlatIndex } from './flat.js';
-import { HnswGraph } from './hnsw/graph/graph.js';
-import { HnswIndex } from './hnsw/hnsw-index.js';
-import type { Metric, VectorStore } from '../types.js';
-import { METRICS } from '../types.js';
-import { decodeContainer, encodeContainer, readContainerHeader, type ContainerHeader, type SectionArray } from '../io/container.js';
-import { storeCodec } from '../io/store-codecs.js';
 
 export type AnyIndex = HnswIndex | FlatIndex;
 
@@ -27,8 +27,13 @@ export function serializeIndex(index: AnyIndex): Uint8Array {
   if (index instanceof HnswIndex) {
     const g = index.graph;
     header['graph'] = {
-      n: g.n, m: g.m, m0: g.m0, entryPoint: g.entryPoint, maxLevel: g.maxLevel,
-      efConstruction: index.buildParams.efConstruction, seed: index.buildParams.seed,
+      n: g.n,
+      m: g.m,
+      m0: g.m0,
+      entryPoint: g.entryPoint,
+      maxLevel: g.maxLevel,
+      efConstruction: index.buildParams.efConstruction,
+      seed: index.buildParams.seed,
     };
     sections['graph.levels'] = g.levels;
     sections['graph.level0'] = g.level0;
@@ -66,7 +71,11 @@ export interface DecodeIndexOptions {
  * deserializeIndex, for readers that do not hold the whole file in one buffer. Checking the
  * file's length and CRC is the caller's job.
  */
-export function decodeIndexFromSections(header: ContainerHeader, section: (name: string) => SectionArray, options: DecodeIndexOptions = {}): AnyIndex {
+export function decodeIndexFromSections(
+  header: ContainerHeader,
+  section: (name: string) => SectionArray,
+  options: DecodeIndexOptions = {},
+): AnyIndex {
   const file = { header, section };
   const h = file.header;
   const metric = h['metric'] as Metric;
@@ -86,8 +95,15 @@ export function decodeIndexFromSections(header: ContainerHeader, section: (name:
   const rerankParams = h['rerank'] as Record<string, unknown> | undefined;
   let rerank: VectorStore | null = null;
   if (rerankParams && options.rerankStore) rerank = options.rerankStore(rerankParams, metric);
-  else if (rerankParams) rerank = storeCodec(String(rerankParams['kind'])).decode(rerankParams, (name) => file.section(`rerank.${name}`), metric);
-  return new HnswIndex(graph, store, { m: gp['m']!, efConstruction: gp['efConstruction']!, seed: gp['seed']! }, rerank, decodeItems(h, section, graph.n));
+  else if (rerankParams)
+    rerank = storeCodec(String(rerankParams['kind'])).decode(rerankParams, (name) => file.section(`rerank.${name}`), metric);
+  return new HnswIndex(
+    graph,
+    store,
+    { m: gp['m']!, efConstruction: gp['efConstruction']!, seed: gp['seed']! },
+    rerank,
+    decodeItems(h, section, graph.n),
+  );
 }
 
 /** The header of an index file, checked for magic and version only (fast, for `info`). */
@@ -135,7 +151,9 @@ function encodeItems(index: HnswIndex, header: Record<string, unknown>, sections
 }
 
 function decodeItems(
-  h: ContainerHeader, section: (name: string) => SectionArray, n: number,
+  h: ContainerHeader,
+  section: (name: string) => SectionArray,
+  n: number,
 ): { keys: ItemKeys | null; labels: ItemLabels | null; removed: Tombstones | null; order: ItemOrder | null } {
   const items = h['items'] as Record<string, unknown> | undefined;
   if (items === undefined) return { keys: null, labels: null, removed: null, order: null };
@@ -153,7 +171,11 @@ function decodeItems(
       const offsets = section('keys.offsets') as Uint32Array;
       if (offsets.length !== n + 1 || offsets[n] !== utf8.length) fail('CORRUPT_FILE', 'the keys section does not match the item count');
       const decoder = new TextDecoder('utf-8', { fatal: true });
-      keys = ItemKeys.from(Array.from({ length: n }, (_, i) => decoder.decode(utf8.subarray(offsets[i]!, offsets[i + 1]!))), n, hole);
+      keys = ItemKeys.from(
+        Array.from({ length: n }, (_, i) => decoder.decode(utf8.subarray(offsets[i]!, offsets[i + 1]!))),
+        n,
+        hole,
+      );
     }
   } catch (e) {
     if (e instanceof WebannoloError && e.code === 'CORRUPT_FILE') throw e;
@@ -196,7 +218,8 @@ function restoreGraph(gp: Record<string, number>, levels: Uint8Array, level0: Ui
   if (levels.length !== n || level0.length !== n * (m0 + 1)) fail('CORRUPT_FILE', 'graph sections do not match the graph size');
   // -1: every item was removed (a living index emptied, not yet refilled).
   const empty = entryPoint === -1 && maxLevel === -1;
-  if (!empty && (!(entryPoint >= 0 && entryPoint < n) || levels[entryPoint] !== maxLevel)) fail('CORRUPT_FILE', 'graph entry point is invalid');
+  if (!empty && (!(entryPoint >= 0 && entryPoint < n) || levels[entryPoint] !== maxLevel))
+    fail('CORRUPT_FILE', 'graph entry point is invalid');
   let words = 0;
   for (let i = 0; i < n; i++) words += levels[i]! * (m + 1);
   if (words !== upper.length) fail('CORRUPT_FILE', `upper-level graph section has ${upper.length} words, the node levels need ${words}`);

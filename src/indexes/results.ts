@@ -1,8 +1,8 @@
+import { DenseDataset } from '../data/dense.js';
+import { SparseDataset } from '../data/sparse.js';
 import { checkInteger, fail } from '../errors.js';
 import type { Dataset, Metric, Vector } from '../types.js';
 import { toScore } from '../types.js';
-import { DenseDataset } from '../data/dense.js';
-import { SparseDataset } from '../data/sparse.js';
 import type { MaxHeap } from '../util/heap.js';
 
 /**
@@ -11,9 +11,14 @@ import type { MaxHeap } from '../util/heap.js';
  * Empties the heap.
  */
 export function emitTopK(
-  top: MaxHeap, k: number, metric: Metric,
-  ids: Int32Array, scores: Float32Array, offset: number,
-  scratchIds: Uint32Array, scratchDists: Float64Array,
+  top: MaxHeap,
+  k: number,
+  metric: Metric,
+  ids: Int32Array,
+  scores: Float32Array,
+  offset: number,
+  scratchIds: Uint32Array,
+  scratchDists: Float64Array,
 ): void {
   while (top.size > k) top.pop();
   const n = top.drainSorted(scratchIds, scratchDists);

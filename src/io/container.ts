@@ -52,9 +52,18 @@ function dtypeOf(a: SectionArray): Dtype {
 const align8 = (n: number) => Math.ceil(n / 8) * 8;
 
 /** Lays out header and sections; returns the whole file. */
-export function encodeContainer(header: Record<string, unknown>, sections: Record<string, SectionArray>, version = FORMAT_VERSION): Uint8Array {
+export function encodeContainer(
+  header: Record<string, unknown>,
+  sections: Record<string, SectionArray>,
+  version = FORMAT_VERSION,
+): Uint8Array {
   const names = Object.keys(sections);
-  const entries: SectionEntry[] = names.map((name) => ({ name, dtype: dtypeOf(sections[name]!), offset: 0, length: sections[name]!.length }));
+  const entries: SectionEntry[] = names.map((name) => ({
+    name,
+    dtype: dtypeOf(sections[name]!),
+    offset: 0,
+    length: sections[name]!.length,
+  }));
   // Offsets depend on the header length, which depends on the offsets' digits: iterate.
   let headerBytes = new Uint8Array(0);
   for (let pass = 0; pass < 4; pass++) {
@@ -100,7 +109,10 @@ export function readContainerHeader(bytes: Uint8Array): ContainerHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
   if (!READABLE_VERSIONS.includes(version)) {
-    fail('UNSUPPORTED_VERSION', `index file format version ${version} is not supported (this webannolo reads versions ${READABLE_VERSIONS.join(', ')})`);
+    fail(
+      'UNSUPPORTED_VERSION',
+      `index file format version ${version} is not supported (this webannolo reads versions ${READABLE_VERSIONS.join(', ')})`,
+    );
   }
   const headerLength = view.getUint32(12, true);
   if (16 + headerLength > bytes.length) fail('TRUNCATED_FILE', 'index file is truncated inside its header');
@@ -134,9 +146,17 @@ export function sectionEntries(header: ContainerHeader, fileLength: number): Sec
   const entries = header.sections ?? [];
   if (!Array.isArray(entries)) fail('CORRUPT_FILE', 'index file header has no valid sections table');
   for (const e of entries) {
-    const ok = typeof e === 'object' && e !== null && typeof e.name === 'string' && ['u8', 'u32', 'i32', 'f32'].includes(e.dtype)
-      && Number.isSafeInteger(e.offset) && Number.isSafeInteger(e.length) && e.offset >= 16 && e.length >= 0 && e.offset % 8 === 0
-      && e.offset + e.length * bytesPer(e.dtype) <= fileLength - 4;
+    const ok =
+      typeof e === 'object' &&
+      e !== null &&
+      typeof e.name === 'string' &&
+      ['u8', 'u32', 'i32', 'f32'].includes(e.dtype) &&
+      Number.isSafeInteger(e.offset) &&
+      Number.isSafeInteger(e.length) &&
+      e.offset >= 16 &&
+      e.length >= 0 &&
+      e.offset % 8 === 0 &&
+      e.offset + e.length * bytesPer(e.dtype) <= fileLength - 4;
     if (!ok) fail('CORRUPT_FILE', 'index file header has an invalid sections table');
   }
   return entries;
@@ -186,10 +206,15 @@ function view32(bytes: Uint8Array, e: SectionEntry): SectionArray {
     at = 0;
   }
   switch (e.dtype) {
-    case 'u8': return new Uint8Array(buffer, at, e.length);
-    case 'u32': return new Uint32Array(buffer, at, e.length);
-    case 'i32': return new Int32Array(buffer, at, e.length);
-    case 'f32': return new Float32Array(buffer, at, e.length);
-    default: return fail('CORRUPT_FILE', `unknown section type ${String(e.dtype)}`);
+    case 'u8':
+      return new Uint8Array(buffer, at, e.length);
+    case 'u32':
+      return new Uint32Array(buffer, at, e.length);
+    case 'i32':
+      return new Int32Array(buffer, at, e.length);
+    case 'f32':
+      return new Float32Array(buffer, at, e.length);
+    default:
+      return fail('CORRUPT_FILE', `unknown section type ${String(e.dtype)}`);
   }
 }

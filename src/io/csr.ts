@@ -1,5 +1,5 @@
-import { fail } from '../errors.js';
 import { SparseDataset } from '../data/sparse.js';
+import { fail } from '../errors.js';
 import { checkLimit, dataView, readWordsLE, writeWordsLE } from './vecs.js';
 
 /**
@@ -58,7 +58,11 @@ export function readCsr(bytes: Uint8Array, limit = Infinity): SparseDataset {
 
   const expected = HEADER_BYTES + 8 * (nrow + 1) + 8 * nnz;
   if (len < expected) fail('TRUNCATED_FILE', `.csr file is ${len} bytes but its header (${header}) implies ${expected}`);
-  if (len > expected) fail('FOREIGN_FILE', `.csr file is ${len} bytes but its header (${header}) implies ${expected}: ${len - expected} unexpected trailing bytes`);
+  if (len > expected)
+    fail(
+      'FOREIGN_FILE',
+      `.csr file is ${len} bytes but its header (${header}) implies ${expected}: ${len - expected} unexpected trailing bytes`,
+    );
   if (nrow === 0) fail('EMPTY_DATA', '.csr file holds no rows: it needs at least one vector');
   if (nnz > MAX_NNZ) fail('UNSUPPORTED_FORMAT', `.csr file has ${nnz} non-zeros; at most ${MAX_NNZ} are supported`);
 

@@ -1,6 +1,6 @@
-import { fail } from '../errors.js';
 import type { DenseDataset } from '../data/dense.js';
 import type { SparseDataset } from '../data/sparse.js';
+import { fail } from '../errors.js';
 import { readCsr } from './csr.js';
 import { parseIdxImages } from './idx.js';
 import { readNpy } from './npy.js';

@@ -1,5 +1,5 @@
-import { fail } from '../errors.js';
 import { DenseDataset } from '../data/dense.js';
+import { fail } from '../errors.js';
 
 /**
  * Reads an idx3-ubyte image file (MNIST's format: big-endian u32 magic 0x803, n, rows, cols,

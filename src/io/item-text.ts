@@ -20,7 +20,8 @@ export function parseLabelsText(text: string, rows: number, what: string): numbe
     if (line.trim() === '') return [];
     return line.split(',').map((part) => {
       const t = part.trim();
-      if (!/^\d{1,10}$/.test(t) || Number(t) > 0xffffffff) fail('INVALID_ARGUMENT', `${what} line ${i + 1}: '${part}' is not a label (an integer in [0, 2^32 - 1])`);
+      if (!/^\d{1,10}$/.test(t) || Number(t) > 0xffffffff)
+        fail('INVALID_ARGUMENT', `${what} line ${i + 1}: '${part}' is not a label (an integer in [0, 2^32 - 1])`);
       return Number(t);
     });
   });
@@ -29,6 +30,7 @@ export function parseLabelsText(text: string, rows: number, what: string): numbe
 function splitLines(text: string, rows: number | null, what: string): string[] {
   const body = text.endsWith('\n') ? text.slice(0, -1) : text;
   const lines = body === '' ? [] : body.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-  if (rows !== null && lines.length !== rows) fail('DIMENSION_MISMATCH', `${what} has ${lines.length} lines for ${rows} ${rows === 1 ? 'row' : 'rows'}: give one line per row`);
+  if (rows !== null && lines.length !== rows)
+    fail('DIMENSION_MISMATCH', `${what} has ${lines.length} lines for ${rows} ${rows === 1 ? 'row' : 'rows'}: give one line per row`);
   return lines;
 }

@@ -1,5 +1,5 @@
-import { fail } from '../errors.js';
 import { DenseDataset } from '../data/dense.js';
+import { fail } from '../errors.js';
 import { checkLimit, dataView, readWordsLE, writeWordsLE } from './vecs.js';
 
 /**
@@ -62,7 +62,10 @@ function parseHeader(bytes: Uint8Array): NpyHeader {
     fail('UNSUPPORTED_FORMAT', `.npy dtype is not a plain numeric type (header: ${text.trim()}); save a float32 array`);
   }
   if (fortran === undefined || shapeText === undefined) fail('CORRUPT_FILE', `.npy header is malformed: ${text.trim()}`);
-  const parts = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const parts = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const shape = parts.map((s) => (/^\d+$/.test(s) ? Number(s) : fail('CORRUPT_FILE', `.npy header has a bad shape (${shapeText})`)));
   return { descr, fortran: fortran === 'True', shape, dataStart };
 }
@@ -73,7 +76,10 @@ export function readNpy(bytes: Uint8Array, limit = Infinity): DenseDataset {
   const { descr, fortran, shape, dataStart } = parseHeader(bytes);
   const itemBytes = descr === '<f4' ? 4 : descr === '<f8' ? 8 : 0;
   if (itemBytes === 0) {
-    fail('UNSUPPORTED_FORMAT', `.npy dtype '${descr}' is not supported: webannolo reads '<f4' (float32) and '<f8' (converted); use arr.astype('<f4')`);
+    fail(
+      'UNSUPPORTED_FORMAT',
+      `.npy dtype '${descr}' is not supported: webannolo reads '<f4' (float32) and '<f8' (converted); use arr.astype('<f4')`,
+    );
   }
   if (fortran) {
     fail('UNSUPPORTED_FORMAT', '.npy array is in Fortran (column-major) order: save np.ascontiguousarray(arr) instead');

@@ -1,5 +1,5 @@
-import { checkInteger, fail } from '../errors.js';
 import { SparseDataset } from '../data/sparse.js';
+import { checkInteger, fail } from '../errors.js';
 import { checkLimit, dataView, readWordsLE, writeWordsLE } from './vecs.js';
 
 /**

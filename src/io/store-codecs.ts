@@ -4,7 +4,7 @@ import { fail } from '../errors.js';
 import { PlainDenseStore, reserveDenseRows } from '../quant/dense/store.js';
 import { PlainSparseStore } from '../quant/plain.js';
 import { PQ_KSUB, PqStore, ProductQuantizer } from '../quant/pq/pq.js';
-import { ScalarCodec, SCALAR_ENCODINGS } from '../quant/scalar/scalar-encoding.js';
+import { SCALAR_ENCODINGS, ScalarCodec } from '../quant/scalar/scalar-encoding.js';
 import { reserveScalarCodes, ScalarStore } from '../quant/scalar/store.js';
 import type { Metric, VectorStore } from '../types.js';
 import type { SectionArray } from './container.js';
@@ -67,7 +67,15 @@ registerStoreCodec({
   },
   sectionBuffer(params, name, byteLength) {
     const dim = params['dim'];
-    if (name !== 'vectors' || params['kernels'] === 'js' || typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1 || byteLength % (dim * 4) !== 0) return null;
+    if (
+      name !== 'vectors' ||
+      params['kernels'] === 'js' ||
+      typeof dim !== 'number' ||
+      !Number.isInteger(dim) ||
+      dim < 1 ||
+      byteLength % (dim * 4) !== 0
+    )
+      return null;
     const rows = reserveDenseRows(byteLength / (dim * 4), dim);
     return rows && new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength);
   },
@@ -124,11 +132,16 @@ for (const encoding of SCALAR_ENCODINGS) {
     decode(params, section, metric) {
       const dim = num(params, 'dim');
       const size = num(params, 'size');
-      const ranges = encoding === 'sq8' ? [typed(section('mins'), Float32Array, 'mins'), typed(section('scales'), Float32Array, 'scales')] : [null, null];
+      const ranges =
+        encoding === 'sq8'
+          ? [typed(section('mins'), Float32Array, 'mins'), typed(section('scales'), Float32Array, 'scales')]
+          : [null, null];
       const codec = new ScalarCodec(encoding, dim, metric, ranges[0]!, ranges[1]!);
-      if (num(params, 'rowBytes') !== codec.rowBytes) fail('CORRUPT_FILE', `${encoding} rows of ${String(params['rowBytes'])} bytes do not match dimension ${dim}`);
+      if (num(params, 'rowBytes') !== codec.rowBytes)
+        fail('CORRUPT_FILE', `${encoding} rows of ${String(params['rowBytes'])} bytes do not match dimension ${dim}`);
       const codes = typed(section('codes'), Uint8Array, 'codes');
-      if (codes.length !== size * codec.rowBytes) fail('CORRUPT_FILE', `${encoding} codes section holds ${codes.length} bytes, expected ${size} x ${codec.rowBytes}`);
+      if (codes.length !== size * codec.rowBytes)
+        fail('CORRUPT_FILE', `${encoding} codes section holds ${codes.length} bytes, expected ${size} x ${codec.rowBytes}`);
       return ScalarStore.fromCodes(codec, codes, { simd: params['kernels'] !== 'js' });
     },
     sectionBuffer(params, name, byteLength) {

@@ -1,5 +1,5 @@
-import { checkInteger, fail } from '../errors.js';
 import { DenseDataset } from '../data/dense.js';
+import { checkInteger, fail } from '../errors.js';
 
 /**
  * The TEXMEX `.fvecs` / `.ivecs` / `.bvecs` formats (SIFT, GIST, BIGANN...), little-endian:
@@ -80,7 +80,10 @@ function scanVecs(bytes: Uint8Array, elemBytes: number, ext: string): VecsShape 
   let rows = 0;
   for (let at = 0; at < len; at += rowBytes, rows++) {
     if (at + 4 > len) {
-      fail('TRUNCATED_FILE', `.${ext} file ends inside the dimension of row ${rows} (${len} bytes, ${rows} complete rows of ${rowBytes} bytes)`);
+      fail(
+        'TRUNCATED_FILE',
+        `.${ext} file ends inside the dimension of row ${rows} (${len} bytes, ${rows} complete rows of ${rowBytes} bytes)`,
+      );
     }
     const d = view.getInt32(at, true);
     if (d !== dim) {

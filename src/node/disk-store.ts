@@ -152,7 +152,10 @@ export class DiskDenseStore implements VectorStore {
 /** Exact distances of one query to rows read from disk, in file order. */
 class DiskDenseEvaluator implements QueryEvaluator {
   private readonly isL2: boolean;
-  constructor(private readonly store: DiskDenseStore, private readonly q: Float32Array) {
+  constructor(
+    private readonly store: DiskDenseStore,
+    private readonly q: Float32Array,
+  ) {
     this.isL2 = store.metric === 'l2';
   }
 

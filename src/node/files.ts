@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fail } from '../errors.js';
 import type { DenseDataset } from '../data/dense.js';
 import type { SparseDataset } from '../data/sparse.js';
+import { fail } from '../errors.js';
 import { formatFromPath, parseDataset } from '../io/formats.js';
 import { readIvecs } from '../io/vecs.js';
 
@@ -30,10 +30,7 @@ export async function readBytes(path: string): Promise<Uint8Array> {
  * given (see formatFromPath). `limit` keeps the first rows. The format is resolved before
  * the file is read, so a wrong name fails fast without loading gigabytes.
  */
-export async function readDatasetFile(
-  path: string,
-  opts: { format?: string; limit?: number } = {},
-): Promise<DenseDataset | SparseDataset> {
+export async function readDatasetFile(path: string, opts: { format?: string; limit?: number } = {}): Promise<DenseDataset | SparseDataset> {
   const format = formatFromPath(path, opts.format);
   return parseDataset(await readBytes(path), format, opts.limit ?? Infinity);
 }

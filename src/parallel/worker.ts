@@ -27,11 +27,18 @@ if (isNode) {
   // Node queues messages until the listener is attached. No top-level await: bundlers may
   // emit the worker in a format without it.
   const moduleName = 'node:worker_threads';
-  void (import(/* @vite-ignore */ moduleName) as Promise<{ parentPort: { postMessage(m: unknown): void; on(e: 'message', l: (m: unknown) => void): void } }>).then(({ parentPort }) => {
+  void (
+    import(/* @vite-ignore */ moduleName) as Promise<{
+      parentPort: { postMessage(m: unknown): void; on(e: 'message', l: (m: unknown) => void): void };
+    }>
+  ).then(({ parentPort }) => {
     parentPort.on('message', (m) => serve((r) => parentPort.postMessage(r), m));
   });
 } else {
   // A browser worker listens at once.
-  const scope = globalThis as unknown as { postMessage(m: unknown): void; addEventListener(e: 'message', l: (ev: MessageEvent) => void): void };
+  const scope = globalThis as unknown as {
+    postMessage(m: unknown): void;
+    addEventListener(e: 'message', l: (ev: MessageEvent) => void): void;
+  };
   scope.addEventListener('message', (ev) => serve((r) => scope.postMessage(r), ev.data));
 }

@@ -65,8 +65,14 @@ export function sparseDotDense(dense: Float32Array, ids: Uint32Array, vals: Floa
 
 /** Inner product of two sparse vectors by merging their sorted ids. */
 export function sparseDotSparse(
-  aIds: Uint32Array, aVals: Float32Array, aStart: number, aEnd: number,
-  bIds: Uint32Array, bVals: Float32Array, bStart: number, bEnd: number,
+  aIds: Uint32Array,
+  aVals: Float32Array,
+  aStart: number,
+  aEnd: number,
+  bIds: Uint32Array,
+  bVals: Float32Array,
+  bStart: number,
+  bEnd: number,
 ): number {
   let s = 0;
   let i = aStart;

@@ -1,16 +1,16 @@
 import { DenseDataset } from '../data/dense.js';
-import { SparseDataset, checkSparseVector } from '../data/sparse.js';
+import { checkSparseVector, SparseDataset } from '../data/sparse.js';
 import { fail } from '../errors.js';
 import type { Dataset, Metric, QueryEvaluator, SparseVector, Vector, VectorStore } from '../types.js';
 import { isSparseVector } from '../types.js';
-import { CpuBatchEvaluator } from './cpu-batch.js';
-import { PlainDenseStore, type DenseStoreOptions } from './dense/store.js';
-import { sparseDotDense, sparseDotSparse } from './kernels.js';
 import { toShared } from '../util/shared-memory.js';
-import { SparseArena, WasmSparseEvaluator, type SparseLayout } from './sparse/wasm-evaluator.js';
+import { CpuBatchEvaluator } from './cpu-batch.js';
+import { type DenseStoreOptions, PlainDenseStore } from './dense/store.js';
+import { sparseDotDense, sparseDotSparse } from './kernels.js';
+import { SparseArena, type SparseLayout, WasmSparseEvaluator } from './sparse/wasm-evaluator.js';
 import type { SharedArena } from './wasm/arena.js';
 
-export { PlainDenseStore, type DenseStoreOptions, type SharedDenseStore } from './dense/store.js';
+export { type DenseStoreOptions, PlainDenseStore, type SharedDenseStore } from './dense/store.js';
 
 /**
  * The identity quantizer: the store is the dataset itself (no copy). Exists so that plain
@@ -54,7 +54,11 @@ export class PlainSparseStore implements VectorStore {
   private readonly arena: SparseArena | null;
   private jsData: SparseDataset | null;
 
-  constructor(data: SparseDataset, readonly metric: Metric, options: { simd?: boolean } = {}) {
+  constructor(
+    data: SparseDataset,
+    readonly metric: Metric,
+    options: { simd?: boolean } = {},
+  ) {
     this.arena = options.simd === false ? null : SparseArena.create(data);
     this.jsData = this.arena === null ? data : null;
     if (metric === 'l2') {
@@ -92,8 +96,12 @@ export class PlainSparseStore implements VectorStore {
     const store = Object.create(PlainSparseStore.prototype) as PlainSparseStore;
     const arena = s.arena === null ? null : SparseArena.attach(s.arena.shared, s.arena.layout);
     Object.assign(store, {
-      kind: 'sparse', metric: s.metric, arena, jsData: arena === null ? SparseDataset.trusted(s.indptr, s.indices, s.values, s.dim) : null,
-      norms: s.norms, scratchPool: [],
+      kind: 'sparse',
+      metric: s.metric,
+      arena,
+      jsData: arena === null ? SparseDataset.trusted(s.indptr, s.indices, s.values, s.dim) : null,
+      norms: s.norms,
+      scratchPool: [],
     });
     return store;
   }
@@ -191,7 +199,10 @@ export class SparseEvaluator implements QueryEvaluator {
   private readonly query: SparseVector;
   private released = false;
 
-  constructor(private readonly store: PlainSparseStore, query: SparseVector) {
+  constructor(
+    private readonly store: PlainSparseStore,
+    query: SparseVector,
+  ) {
     this.query = query;
     this.dense = store.takeScratch();
     let qn = 0;

@@ -12,7 +12,8 @@ export type SharedStore = SharedDenseStore | SharedSparseStore | SharedPqStore |
  * file-backed one): callers then stay on one thread.
  */
 export function shareStore(store: VectorStore): SharedStore | null {
-  if (store instanceof PlainDenseStore || store instanceof PlainSparseStore || store instanceof PqStore || store instanceof ScalarStore) return store.share();
+  if (store instanceof PlainDenseStore || store instanceof PlainSparseStore || store instanceof PqStore || store instanceof ScalarStore)
+    return store.share();
   return null;
 }
 

@@ -7,15 +7,22 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { preview, type PreviewServer } from 'vite';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { type PreviewServer, preview } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RESULTS = join(ROOT, 'test-results');
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 /** Quiet, offline Chromium. WebGPU needs only --enable-unsafe-webgpu on Linux (a secure context: 127.0.0.1). */
-const BASE_FLAGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const BASE_FLAGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 const WEBGPU_FLAGS = ['--enable-unsafe-webgpu'];
 
 interface DemoState {
@@ -29,8 +36,16 @@ interface DemoState {
   buildCancelled: boolean;
   threads: number | null;
   lastSearch: {
-    mode: string; backend: string; requested: string; recall: number; latencyMs: number; queries: number; k: number;
-    filter?: number | null; ids?: number[]; labels?: (number | null)[];
+    mode: string;
+    backend: string;
+    requested: string;
+    recall: number;
+    latencyMs: number;
+    queries: number;
+    k: number;
+    filter?: number | null;
+    ids?: number[];
+    labels?: (number | null)[];
   } | null;
   removed: number;
   chartReady: boolean;
@@ -42,7 +57,7 @@ interface DemoState {
 function fvecs(n: number, dim: number): Buffer {
   const buf = Buffer.alloc(n * (4 + 4 * dim));
   let seed = 12345;
-  const rand = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
+  const rand = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5;
   const centres = Array.from({ length: 10 }, () => Array.from({ length: dim }, () => 8 * rand()));
   for (let i = 0; i < n; i++) {
     const row = i * (4 + 4 * dim);
@@ -90,7 +105,9 @@ async function openDemo(browser: Browser, query = ''): Promise<{ page: Page; pag
 
 async function searchAll(page: Page, backend: 'gpu' | 'cpu'): Promise<NonNullable<DemoState['lastSearch']>> {
   await page.check(`#backend-${backend}`);
-  await page.evaluate(() => { (window as unknown as { __webannolo: DemoState }).__webannolo.lastSearch = null; });
+  await page.evaluate(() => {
+    (window as unknown as { __webannolo: DemoState }).__webannolo.lastSearch = null;
+  });
   await page.click('#search-all');
   const s = await until(page, `a search of all queries on ${backend}`, (st) => st.lastSearch?.mode === 'all');
   return s.lastSearch!;
@@ -209,11 +226,19 @@ describe.sequential('demo in Chromium with WebGPU (SwiftShader)', () => {
     expect(first.lastSearch!.labels).toEqual(new Array(10).fill(3));
     expect(first.lastSearch!.recall).toBeGreaterThanOrEqual(0.9);
     await page.click('#remove-shown');
-    const after = await until(page, 'the removal', (st) => st.removed === 10 && st.lastSearch?.ids?.every((id) => !shown.includes(id)) === true);
+    const after = await until(
+      page,
+      'the removal',
+      (st) => st.removed === 10 && st.lastSearch?.ids?.every((id) => !shown.includes(id)) === true,
+    );
     expect(after.lastSearch!.labels).toEqual(new Array(10).fill(3));
     expect(after.lastSearch!.recall).toBeGreaterThanOrEqual(0.9);
     await page.click('#add-back');
-    const back = await until(page, 'adding back', (st) => st.removed === 0 && st.lastSearch?.ids?.some((id) => shown.includes(id)) === true);
+    const back = await until(
+      page,
+      'adding back',
+      (st) => st.removed === 0 && st.lastSearch?.ids?.some((id) => shown.includes(id)) === true,
+    );
     expect(back.lastSearch!.recall).toBeGreaterThanOrEqual(0.9);
     await page.selectOption('#filter-digit', '');
   });
@@ -223,7 +248,9 @@ describe.sequential('demo in Chromium with WebGPU (SwiftShader)', () => {
     const file = join(RESULTS, 'demo-index.wann');
     await download.saveAs(file);
     await page.setInputFiles('#file', file);
-    await page.waitForFunction(() => document.querySelector('#build-info')?.textContent?.includes('Loaded demo-index.wann'), null, { timeout: 30_000 });
+    await page.waitForFunction(() => document.querySelector('#build-info')?.textContent?.includes('Loaded demo-index.wann'), null, {
+      timeout: 30_000,
+    });
     const s = await demoState(page);
     expect(s.built && s.lastSearch === null && s.error === null).toBe(true);
     const r = await searchAll(page, 'gpu');
@@ -290,14 +317,21 @@ describe.sequential('demo in Chromium without WebGPU', () => {
 
   it('takes a dropped .fvecs file, holds out queries, builds and searches it', async () => {
     const b64 = fvecs(1000, 32).toString('base64');
-    const dataTransfer = await page.evaluateHandle(({ name, data }) => {
-      const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
-      const dt = new DataTransfer();
-      dt.items.add(new File([bytes], name));
-      return dt;
-    }, { name: 'points.fvecs', data: b64 });
+    const dataTransfer = await page.evaluateHandle(
+      ({ name, data }) => {
+        const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], name));
+        return dt;
+      },
+      { name: 'points.fvecs', data: b64 },
+    );
     await page.dispatchEvent('#drop', 'drop', { dataTransfer });
-    const s = await until(page, 'the dropped file', (st) => st.dataset?.name.startsWith('points.fvecs') === true && st.groundTruth !== null);
+    const s = await until(
+      page,
+      'the dropped file',
+      (st) => st.dataset?.name.startsWith('points.fvecs') === true && st.groundTruth !== null,
+    );
     expect(s.dataset).toMatchObject({ size: 900, dim: 32, queries: 100 });
     expect(s.built).toBe(false);
     await page.click('#build');

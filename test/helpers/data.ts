@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { FlatIndex, type BatchSearchResult, type DenseDataset, type GroundTruth, type SparseDataset } from '../../src/index.js';
+import { type BatchSearchResult, type DenseDataset, FlatIndex, type GroundTruth, type SparseDataset } from '../../src/index.js';
 import { readCsr } from '../../src/io/csr.js';
 import { readFvecs, readIvecs } from '../../src/io/vecs.js';
 import { loadMnist } from '../../src/node/mnist.js';

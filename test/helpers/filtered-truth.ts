@@ -4,7 +4,12 @@ import type { DenseDataset } from '../../src/index.js';
  * Exact k nearest (squared L2) among the base rows `allowed` lets through, for each query:
  * the ground truth of a filtered search, by brute force. -1 pads rows with fewer allowed items.
  */
-export function exactFiltered(base: DenseDataset, queries: DenseDataset, k: number, allowed: (id: number, q: number) => boolean): Int32Array {
+export function exactFiltered(
+  base: DenseDataset,
+  queries: DenseDataset,
+  k: number,
+  allowed: (id: number, q: number) => boolean,
+): Int32Array {
   const out = new Int32Array(queries.size * k).fill(-1);
   const dim = base.dim;
   const d = new Float64Array(base.size);

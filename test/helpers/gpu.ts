@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { describe, it } from 'vitest';
-import { requestGpu, type GpuContext } from '../../src/index.js';
+import { type GpuContext, requestGpu } from '../../src/index.js';
 
 /**
  * WebGPU for tests. Without a GPU, Dawn runs on SwiftShader (Debian's chromium ships it):

@@ -14,7 +14,10 @@ export class GpuGraph {
   readonly level0: GPUBuffer;
   readonly upper: GPUBuffer;
   readonly bytes: number;
-  constructor(ctx: GpuContext, readonly graph: GraphLayout) {
+  constructor(
+    ctx: GpuContext,
+    readonly graph: GraphLayout,
+  ) {
     this.level0 = ctx.resources.upload(graph.level0);
     const flat = flattenUpper(graph);
     this.upper = ctx.resources.upload(flat);

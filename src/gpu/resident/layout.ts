@@ -35,16 +35,17 @@ function pow2ceil(x: number): number {
  * The layout for beam width `ef`, or a reason it does not fit. The hash gets whatever memory
  * is left, up to 4x what it strictly needs (fewer forgets, fewer repeated distances).
  */
-export function residentLayout(
-  limitBytes: number, ef: number, width: number, m0: number, m: number,
-): ResidentLayout | { error: string } {
+export function residentLayout(limitBytes: number, ef: number, width: number, m0: number, m: number): ResidentLayout | { error: string } {
   if (width > MAX_RESIDENT_WIDTH) return { error: `width ${width} exceeds the resident kernel's ${MAX_RESIDENT_WIDTH}` };
   const candCap = pow2ceil(Math.max(width * m0, m));
-  if (candCap > MAX_CAND_CAP) return { error: `width x links (${width} x ${m0}) exceeds the resident kernel's ${MAX_CAND_CAP} candidates per round` };
+  if (candCap > MAX_CAND_CAP)
+    return { error: `width x links (${width} x ${m0}) exceeds the resident kernel's ${MAX_CAND_CAP} candidates per round` };
   const efCap = Math.ceil(ef / RESIDENT_WORKGROUP) * RESIDENT_WORKGROUP;
   const maxEf = maxResidentEf(limitBytes, width, m0, m);
   if (efCap > MAX_EF_CAP || ef > maxEf) {
-    return { error: `ef ${ef} exceeds the resident kernel's capacity on this device (ef <= ${maxEf} with ${limitBytes} bytes of workgroup memory)` };
+    return {
+      error: `ef ${ef} exceeds the resident kernel's capacity on this device (ef <= ${maxEf} with ${limitBytes} bytes of workgroup memory)`,
+    };
   }
   const fixed = FIXED_BYTES + 8 * efCap + 8 * candCap;
   const minHash = pow2ceil(Math.floor((4 * (efCap + width * m0)) / 3) + 1);

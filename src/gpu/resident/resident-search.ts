@@ -1,11 +1,10 @@
-import type { GraphLayout } from '../../types.js';
-import type { Dataset, VectorStore } from '../../types.js';
+import type { Dataset, GraphLayout, VectorStore } from '../../types.js';
 import type { GpuContext } from '../device.js';
 import { encodeDispatch, grid, guarded } from '../dispatch.js';
 import { shaderSource } from '../shaders.js';
 import { GpuGraph, gpuGraph } from './graph-upload.js';
-import { residentLayout, teamSize, type ResidentLayout } from './layout.js';
-import { chunkSource, residentStoreKernel, type ResidentStoreKernel } from './store-kernels.js';
+import { type ResidentLayout, residentLayout, teamSize } from './layout.js';
+import { chunkSource, type ResidentStoreKernel, residentStoreKernel } from './store-kernels.js';
 
 /** Bindings the kernel itself uses: level 0, upper levels, output, and the store's query data. */
 const FIXED_STORAGE_BINDINGS = 4;
@@ -48,8 +47,12 @@ export class ResidentSearcher {
     if ('error' in layout) return { ok: false, reason: layout.error };
     if (!GpuGraph.fits(ctx, graph)) return { ok: false, reason: 'the graph exceeds one GPU binding' };
     const kernel = residentStoreKernel(ctx, store);
-    if (kernel === null) return { ok: false, reason: `the resident kernel has no '${store.kind}' store snippet (or the store exceeds one binding)` };
-    if (kernel.chunks.length > ctx.limits.maxStorageBuffersPerShaderStage - FIXED_STORAGE_BINDINGS - (kernel.bindingsBeforeChunks ?? 1) + 1) {
+    if (kernel === null)
+      return { ok: false, reason: `the resident kernel has no '${store.kind}' store snippet (or the store exceeds one binding)` };
+    if (
+      kernel.chunks.length >
+      ctx.limits.maxStorageBuffersPerShaderStage - FIXED_STORAGE_BINDINGS - (kernel.bindingsBeforeChunks ?? 1) + 1
+    ) {
       return { ok: false, reason: `the store spans ${kernel.chunks.length} GPU bindings, more than the resident kernel can bind` };
     }
     return { ok: true, searcher: new ResidentSearcher(ctx, graph, kernel, layout, ef) };
@@ -98,7 +101,20 @@ export class ResidentSearcher {
         const prepared = await this.kernel.prepare(encoder, queries, start + d, n);
         releases.push(prepared.release);
         const groups = grid(n);
-        const params = resources.params([n, d, d, groups.x, this.ef, outK, this.graph.entryPoint, this.graph.maxLevel, this.graph.n, 0, 0, 0]);
+        const params = resources.params([
+          n,
+          d,
+          d,
+          groups.x,
+          this.ef,
+          outK,
+          this.graph.entryPoint,
+          this.graph.maxLevel,
+          this.graph.n,
+          0,
+          0,
+          0,
+        ]);
         releases.push(() => resources.release(params));
         encodeDispatch(device, encoder, pipeline, [g.level0, g.upper, outBuf, params, ...prepared.bindings, ...this.kernel.chunks], groups);
       }
@@ -119,7 +135,10 @@ export class ResidentSearcher {
       let snippet = await shaderSource(kernel.shader);
       if (kernel.chunkElement !== null) {
         const marker = `// @chunks ${kernel.chunkElement}`;
-        snippet = snippet.replace(marker, chunkSource(kernel.chunkElement, chunks, FIXED_STORAGE_BINDINGS + (kernel.bindingsBeforeChunks ?? 1)));
+        snippet = snippet.replace(
+          marker,
+          chunkSource(kernel.chunkElement, chunks, FIXED_STORAGE_BINDINGS + (kernel.bindingsBeforeChunks ?? 1)),
+        );
       }
       return `${snippet}\n${await shaderSource('beam_resident')}`;
     };

@@ -1,14 +1,14 @@
+import { cachedUpload, denseData } from '../../quant/dense/gpu-pairs.js';
 import { PlainDenseStore } from '../../quant/dense/store.js';
 import { PlainSparseStore } from '../../quant/plain.js';
+import { buildLuts, pqData } from '../../quant/pq/gpu-pairs.js';
 import { PqStore } from '../../quant/pq/pq.js';
+import { scalarData } from '../../quant/scalar/gpu-pairs.js';
 import { ScalarStore } from '../../quant/scalar/store.js';
+import { GpuSparseData, scatterQueries } from '../../quant/sparse/gpu-pairs.js';
 import type { Dataset, VectorStore } from '../../types.js';
 import type { GpuContext } from '../device.js';
-import { cachedUpload, denseData } from '../../quant/dense/gpu-pairs.js';
 import { uploadQueries } from '../pair-evaluator.js';
-import { buildLuts, pqData } from '../../quant/pq/gpu-pairs.js';
-import { GpuSparseData, scatterQueries } from '../../quant/sparse/gpu-pairs.js';
-import { scalarData } from '../../quant/scalar/gpu-pairs.js';
 
 /**
  * How one store kind plugs into the resident kernel: a WGSL snippet (shaders/resident_*.wgsl)
@@ -34,7 +34,12 @@ export interface ResidentStoreKernel {
    * Uploads (or encodes into `encoder`) what queries [start, start+count) need, and returns the
    * buffers for bindings 4.. in order (before the chunks) with a release for afterwards.
    */
-  prepare(encoder: GPUCommandEncoder, queries: Dataset, start: number, count: number): Promise<{ bindings: GPUBuffer[]; release: () => void }>;
+  prepare(
+    encoder: GPUCommandEncoder,
+    queries: Dataset,
+    start: number,
+    count: number,
+  ): Promise<{ bindings: GPUBuffer[]; release: () => void }>;
 }
 
 /** Per-query device memory a dispatch may use (lookup tables, scatter rows). */

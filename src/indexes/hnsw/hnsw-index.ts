@@ -1,31 +1,38 @@
 import { checkInteger, fail } from '../../errors.js';
+import { WorkerPool } from '../../parallel/pool.js';
+import { PlainDenseStore } from '../../quant/dense/store.js';
 import { PlainQuantizer } from '../../quant/plain.js';
+import type { DenseQuantizer } from '../../quant/quantizer.js';
 import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../../types.js';
 import { METRICS } from '../../types.js';
-import { PlainDenseStore } from '../../quant/dense/store.js';
-import type { DenseQuantizer } from '../../quant/quantizer.js';
-import { checkK } from '../results.js';
-import { searchHnswBatch, type HnswBatchParams, type HnswSearchParams } from './batch/search-batch.js';
-import { buildGraph, DEFAULT_BUILD, resolveBuildParams, type HnswBuildParams } from './build/build-graph.js';
-import { buildGraphParallel } from './build/parallel-build.js';
-import { WorkerAttachment } from './workers/worker-attachment.js';
-import { WorkerPool } from '../../parallel/pool.js';
-import type { HnswGraph } from './graph/graph.js';
-import { ResultWriter } from './search/result-writer.js';
-import { LayerSearcher, level0WidthFor } from './search/layer-search.js';
-import { FilteredSearcher } from './search/filtered-search.js';
-import { resolveFilter, type AllowedSet, type FilterContext } from '../filter.js';
+import { type AllowedSet, type FilterContext, resolveFilter } from '../filter.js';
 import type { ItemKeys } from '../items/item-keys.js';
 import type { ItemLabels } from '../items/item-labels.js';
-import { Tombstones } from '../items/tombstones.js';
-import { LivingIndex } from './living/living-index.js';
-import { checkLayout, inLayout, movable, movedKeys, movedLabels, movedStore, type Layout } from './graph/locality-layout.js';
 import type { ItemOrder } from '../items/item-order.js';
-import { checkState, itemInfo, type IndexState } from './living/mutations.js';
-import { resolveEf, resolveLambda, type HnswIndexOptions, type HnswAsyncBuildOptions, type ItemInfo } from './index-options.js';
+import { Tombstones } from '../items/tombstones.js';
+import { checkK } from '../results.js';
+import { type HnswBatchParams, type HnswSearchParams, searchHnswBatch } from './batch/search-batch.js';
+import { buildGraph, DEFAULT_BUILD, type HnswBuildParams, resolveBuildParams } from './build/build-graph.js';
+import { buildGraphParallel } from './build/parallel-build.js';
+import type { HnswGraph } from './graph/graph.js';
+import { checkLayout, inLayout, type Layout, movable, movedKeys, movedLabels, movedStore } from './graph/locality-layout.js';
+import { type HnswAsyncBuildOptions, type HnswIndexOptions, type ItemInfo, resolveEf, resolveLambda } from './index-options.js';
+import { LivingIndex } from './living/living-index.js';
+import { checkState, type IndexState, itemInfo } from './living/mutations.js';
+import { FilteredSearcher } from './search/filtered-search.js';
+import { LayerSearcher, level0WidthFor } from './search/layer-search.js';
+import { ResultWriter } from './search/result-writer.js';
+import { WorkerAttachment } from './workers/worker-attachment.js';
 
 export { checkQueryAt, type HnswBatchParams, type HnswSearchParams } from './batch/search-batch.js';
-export { resolveEf, resolveLambda, DEFAULT_EF_FLOOR, type HnswIndexOptions, type HnswAsyncBuildOptions, type ItemInfo } from './index-options.js';
+export {
+  DEFAULT_EF_FLOOR,
+  type HnswAsyncBuildOptions,
+  type HnswIndexOptions,
+  type ItemInfo,
+  resolveEf,
+  resolveLambda,
+} from './index-options.js';
 
 /**
  * HNSW over any VectorStore: dense or sparse, plain or quantized, L2 or IP. The graph is built
@@ -48,7 +55,12 @@ export class HnswIndex extends LivingIndex {
     items: ItemInfo = {},
   ) {
     const state: IndexState = {
-      graph, store, rerankStore, keys: items.keys ?? null, labels: items.labels ?? null, removed: items.removed ?? Tombstones.none(graph.n),
+      graph,
+      store,
+      rerankStore,
+      keys: items.keys ?? null,
+      labels: items.labels ?? null,
+      removed: items.removed ?? Tombstones.none(graph.n),
       order: items.order ?? null,
     };
     checkState(state);
@@ -150,7 +162,10 @@ export class HnswIndex extends LivingIndex {
   }
 
   /** buildOnStore on worker threads (see buildAsync). */
-  static async buildOnStoreAsync(store: VectorStore, params: HnswBuildParams & { threads?: number; signal?: AbortSignal } = {}): Promise<HnswIndex> {
+  static async buildOnStoreAsync(
+    store: VectorStore,
+    params: HnswBuildParams & { threads?: number; signal?: AbortSignal } = {},
+  ): Promise<HnswIndex> {
     resolveBuildParams(params);
     if (params.threads !== undefined) checkInteger('threads', params.threads, 1, 1024);
     const threads = await WorkerPool.threadsFor(params.threads);
@@ -195,11 +210,16 @@ export class HnswIndex extends LivingIndex {
    */
   withStore(store: VectorStore, rerankStore: VectorStore | null = null): HnswIndex {
     if (store.size !== this.capacity) fail('INVALID_ARGUMENT', `store has ${store.size} items, the index has ${this.capacity} slots`);
-    if (rerankStore !== null && rerankStore.size !== this.capacity) fail('INVALID_ARGUMENT', `the re-ranking store has ${rerankStore.size} items, the index has ${this.capacity} slots`);
+    if (rerankStore !== null && rerankStore.size !== this.capacity)
+      fail('INVALID_ARGUMENT', `the re-ranking store has ${rerankStore.size} items, the index has ${this.capacity} slots`);
     const order = this.order;
     const inSlots = (s: VectorStore): VectorStore => {
       if (order === null || s === this.store || s === this.rerankStore) return s;
-      if (!movable(s)) fail('INVALID_ARGUMENT', `this index keeps its items in the locality layout and a ${s.kind} store cannot be rearranged into it: give it to index.withLayout('insertion') instead`);
+      if (!movable(s))
+        fail(
+          'INVALID_ARGUMENT',
+          `this index keeps its items in the locality layout and a ${s.kind} store cannot be rearranged into it: give it to index.withLayout('insertion') instead`,
+        );
       return movedStore(s, order.itemIds, false);
     };
     this.shareState();
@@ -226,7 +246,8 @@ export class HnswIndex extends LivingIndex {
    */
   quantize(quantizer: DenseQuantizer, options: { keepPlain?: boolean } = {}): HnswIndex {
     const plain = this.rerankStore ?? this.store;
-    if (!(plain instanceof PlainDenseStore)) fail('INVALID_ARGUMENT', `${quantizer.name} quantization needs an index over plain dense vectors`);
+    if (!(plain instanceof PlainDenseStore))
+      fail('INVALID_ARGUMENT', `${quantizer.name} quantization needs an index over plain dense vectors`);
     const data = plain.toDataset();
     const encoded = quantizer.encode(data, this.metric);
     this.shareState();
@@ -255,7 +276,14 @@ export class HnswIndex extends LivingIndex {
    * of searchBatch runs it once per query.
    */
   searchInto(
-    query: Vector, k: number, ef: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number, allowed: AllowedSet | null = null,
+    query: Vector,
+    k: number,
+    ef: number,
+    rerank: number,
+    ids: Int32Array,
+    scores: Float32Array,
+    offset: number,
+    allowed: AllowedSet | null = null,
     lambda = Infinity,
   ): void {
     const g = this.graph;
@@ -293,7 +321,10 @@ export class HnswIndex extends LivingIndex {
       const lambda = resolveLambda(params.lambda);
       // The order and keys of the state searched: a compact may install new ones meanwhile.
       const { order = null, keys } = this.state;
-      return this.whileSearching(searchHnswBatch(this, queries, { k, ef, rerank, lambda }, params)).then((r) => ({ ...r, ...resultsOf(r.ids, r.scores, order, keys) }));
+      return this.whileSearching(searchHnswBatch(this, queries, { k, ef, rerank, lambda }, params)).then((r) => ({
+        ...r,
+        ...resultsOf(r.ids, r.scores, order, keys),
+      }));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -326,7 +357,8 @@ export class HnswIndex extends LivingIndex {
   private resolveRerank(rerank: number | undefined): number {
     if (rerank === undefined || rerank === 0) return 0;
     checkInteger('rerank', rerank, 0);
-    if (this.rerankStore === null) fail('INVALID_ARGUMENT', 'rerank needs the plain vectors: this index does not keep them (quantize with keepPlain)');
+    if (this.rerankStore === null)
+      fail('INVALID_ARGUMENT', 'rerank needs the plain vectors: this index does not keep them (quantize with keepPlain)');
     return rerank;
   }
 }

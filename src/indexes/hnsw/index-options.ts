@@ -51,7 +51,8 @@ export const DEFAULT_EF_FLOOR = 64;
 /** The early-termination slack: a finite number >= 0, or Infinity (off) when not given. */
 export function resolveLambda(lambda: number | undefined): number {
   if (lambda === undefined) return Infinity;
-  if (typeof lambda !== 'number' || !Number.isFinite(lambda) || lambda < 0) fail('INVALID_ARGUMENT', `lambda must be a finite number >= 0 (or left out: no early termination), got ${String(lambda)}`);
+  if (typeof lambda !== 'number' || !Number.isFinite(lambda) || lambda < 0)
+    fail('INVALID_ARGUMENT', `lambda must be a finite number >= 0 (or left out: no early termination), got ${String(lambda)}`);
   return lambda;
 }
 

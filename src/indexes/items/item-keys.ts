@@ -12,7 +12,11 @@ export type ItemKey = number | string;
 export class ItemKeys {
   private readonly byKey = new Map<ItemKey, number>();
 
-  private constructor(private readonly keys: (ItemKey | null)[], readonly kind: 'number' | 'string', byKey?: Map<ItemKey, number>) {
+  private constructor(
+    private readonly keys: (ItemKey | null)[],
+    readonly kind: 'number' | 'string',
+    byKey?: Map<ItemKey, number>,
+  ) {
     if (byKey) this.byKey = byKey;
     else for (let id = 0; id < keys.length; id++) if (keys[id] !== null) this.byKey.set(keys[id]!, id);
   }
@@ -21,11 +25,20 @@ export class ItemKeys {
    * Checks keys (one per item, `n` items): their type, range and uniqueness. `holes` (removed
    * slots, from a saved index) get no key.
    */
-  static from(keys: readonly ItemKey[], n: number, holes?: (id: number) => boolean, kind: 'number' | 'string' = typeof keys[0] === 'string' ? 'string' : 'number'): ItemKeys {
+  static from(
+    keys: readonly ItemKey[],
+    n: number,
+    holes?: (id: number) => boolean,
+    kind: 'number' | 'string' = typeof keys[0] === 'string' ? 'string' : 'number',
+  ): ItemKeys {
     if (keys.length !== n) fail('DIMENSION_MISMATCH', `${keys.length} keys for ${n} items: give one key per item`);
     const list: (ItemKey | null)[] = [...keys];
     if (holes) for (let i = 0; i < n; i++) if (holes(i)) list[i] = null;
-    checkNewKeys(list.filter((k): k is ItemKey => k !== null), kind, null);
+    checkNewKeys(
+      list.filter((k): k is ItemKey => k !== null),
+      kind,
+      null,
+    );
     return new ItemKeys(list, kind);
   }
 
@@ -46,7 +59,7 @@ export class ItemKeys {
 
   /** Keys of result ids (row-major; -1, a missing result, gives null). */
   keysOf(ids: Int32Array): (ItemKey | null)[] {
-    return Array.from(ids, (id) => (id < 0 ? null : this.keys[id] ?? null));
+    return Array.from(ids, (id) => (id < 0 ? null : (this.keys[id] ?? null)));
   }
 
   /** All keys, by slot (a copy; null for removed slots). */
@@ -80,19 +93,32 @@ export class ItemKeys {
  * Checks keys about to enter an index: their type (`kind`), range, and uniqueness among
  * themselves and against `existing` (unless those slots are being freed in the same change).
  */
-export function checkNewKeys(keys: readonly ItemKey[], kind: 'number' | 'string', existing: ItemKeys | null, freed?: ReadonlySet<number>): void {
+export function checkNewKeys(
+  keys: readonly ItemKey[],
+  kind: 'number' | 'string',
+  existing: ItemKeys | null,
+  freed?: ReadonlySet<number>,
+): void {
   const seen = new Map<ItemKey, number>();
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     if (kind === 'number' ? !(typeof k === 'number' && Number.isSafeInteger(k) && k >= 0) : typeof k !== 'string') {
-      fail('INVALID_ARGUMENT', `key ${i} (${JSON.stringify(k)}): keys must all be ${kind === 'number' ? 'non-negative integers up to 2^53 - 1' : 'strings'}${existing ? ', like the index\'s' : ' (or all strings)'}`);
+      fail(
+        'INVALID_ARGUMENT',
+        `key ${i} (${JSON.stringify(k)}): keys must all be ${kind === 'number' ? 'non-negative integers up to 2^53 - 1' : 'strings'}${existing ? ", like the index's" : ' (or all strings)'}`,
+      );
     }
     const before = seen.get(k);
-    if (before !== undefined) fail('INVALID_ARGUMENT', `key ${JSON.stringify(k)} appears twice (items ${before} and ${i}): keys must be unique`);
+    if (before !== undefined)
+      fail('INVALID_ARGUMENT', `key ${JSON.stringify(k)} appears twice (items ${before} and ${i}): keys must be unique`);
     seen.set(k, i);
     if (existing) {
       const id = existing.idOf(k);
-      if (id >= 0 && !freed?.has(id)) fail('INVALID_ARGUMENT', `key ${JSON.stringify(k)} is already in the index: remove it first, use update(), or add with { upsert: true }`);
+      if (id >= 0 && !freed?.has(id))
+        fail(
+          'INVALID_ARGUMENT',
+          `key ${JSON.stringify(k)} is already in the index: remove it first, use update(), or add with { upsert: true }`,
+        );
     }
   }
 }

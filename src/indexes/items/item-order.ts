@@ -14,7 +14,11 @@ export class ItemOrder {
    * `items[slot]`: the id of the item in each slot (a permutation of 0..size-1), and
    * `slots[id]` the way back; both may be longer than size (room to grow in place).
    */
-  private constructor(private readonly items: Uint32Array, private readonly slots: Uint32Array, readonly size: number) {}
+  private constructor(
+    private readonly items: Uint32Array,
+    private readonly slots: Uint32Array,
+    readonly size: number,
+  ) {}
 
   /** The order with item `items[s]` in slot s; fails unless `items` is a permutation of 0..n-1. */
   static from(items: Uint32Array): ItemOrder {
@@ -22,7 +26,8 @@ export class ItemOrder {
     const slots = new Uint32Array(n).fill(0xffffffff);
     for (let s = 0; s < n; s++) {
       const id = items[s]!;
-      if (id >= n || slots[id] !== 0xffffffff) fail('CORRUPT_FILE', `the item order is not a permutation of 0..${n - 1} (item ${id} at slot ${s})`);
+      if (id >= n || slots[id] !== 0xffffffff)
+        fail('CORRUPT_FILE', `the item order is not a permutation of 0..${n - 1} (item ${id} at slot ${s})`);
       slots[id] = s;
     }
     return new ItemOrder(items, slots, n);

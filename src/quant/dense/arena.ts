@@ -1,5 +1,5 @@
 import { fail } from '../../errors.js';
-import { WasmArena, type SharedArena } from '../wasm/arena.js';
+import { type SharedArena, WasmArena } from '../wasm/arena.js';
 
 /**
  * Rows reserved by reserveDenseRows, by the buffer of their view: a store made over exactly
@@ -29,7 +29,11 @@ export function denseRowsFit(rows: number, dim: number): boolean {
 /** Dense vectors at byte 0 of a WasmArena, and query slots of one vector each. */
 export class DenseArena {
   readonly nbytes: number;
-  private constructor(private readonly arena: WasmArena, readonly capacity: number, readonly dim: number) {
+  private constructor(
+    private readonly arena: WasmArena,
+    readonly capacity: number,
+    readonly dim: number,
+  ) {
     this.nbytes = dim * 4;
   }
   static attach(shared: SharedArena, n: number, dim: number): DenseArena {
@@ -56,7 +60,10 @@ export class DenseArena {
     if (!WasmArena.fits(reserve)) {
       // Never a silent 10x slowdown on the JS kernels: say what fits and what to do.
       const fit = DenseArena.largestFitting(dim);
-      fail('INVALID_ARGUMENT', `${capacity} vectors of dimension ${dim} take ${(bytes / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them (${(WasmArena.capacityBytes / 2 ** 30).toFixed(2)} GiB): store them as f16 or sq8 (half or a quarter of the bytes: HnswIndex.buildOnStore(new ScalarQuantizer('f16').encode(data, metric)), --quantizer f16|sq8), use product quantization (ProductQuantizer, --quantizer pq), or { simd: false } for the plain JS kernels (about 10x slower)`);
+      fail(
+        'INVALID_ARGUMENT',
+        `${capacity} vectors of dimension ${dim} take ${(bytes / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them (${(WasmArena.capacityBytes / 2 ** 30).toFixed(2)} GiB): store them as f16 or sq8 (half or a quarter of the bytes: HnswIndex.buildOnStore(new ScalarQuantizer('f16').encode(data, metric)), --quantizer f16|sq8), use product quantization (ProductQuantizer, --quantizer pq), or { simd: false } for the plain JS kernels (about 10x slower)`,
+      );
     }
     const arena = WasmArena.create(reserve);
     if (arena === null) return null;

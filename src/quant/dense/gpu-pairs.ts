@@ -1,7 +1,7 @@
-import type { PlainDenseStore } from './store.js';
 import type { GpuContext } from '../../gpu/device.js';
 import type { PairKernel } from '../../gpu/dispatch.js';
 import { QueryRowsEvaluator } from '../../gpu/pair-evaluator.js';
+import type { PlainDenseStore } from './store.js';
 
 /**
  * A plain dense store uploaded once: rows padded to whole vec4s, split into chunks that each
@@ -11,7 +11,10 @@ export class GpuDenseData {
   readonly vecsPerRow: number;
   readonly rowsPerChunk: number;
   readonly chunks: GPUBuffer[] = [];
-  constructor(readonly ctx: GpuContext, readonly store: PlainDenseStore) {
+  constructor(
+    readonly ctx: GpuContext,
+    readonly store: PlainDenseStore,
+  ) {
     const dim = store.dim;
     this.vecsPerRow = Math.ceil(dim / 4);
     const rowBytes = this.vecsPerRow * 16;
@@ -37,7 +40,10 @@ export function padRows(src: Float32Array, dim: number, start: number, rows: num
 
 /** Per-context cache of uploaded stores, re-uploaded only if the chunk limit changed. */
 export function cachedUpload<T extends { rowsPerChunk: number }>(
-  ctx: GpuContext, store: object, rowsPerChunkNow: number, make: () => T,
+  ctx: GpuContext,
+  store: object,
+  rowsPerChunkNow: number,
+  make: () => T,
 ): T {
   const cache = ((ctx as unknown as { storeCache?: WeakMap<object, unknown> }).storeCache ??= new WeakMap());
   const hit = cache.get(store) as T | undefined;

@@ -7,9 +7,10 @@ import { dot, l2sq } from '../kernels.js';
 import type { SharedArena } from '../wasm/arena.js';
 import { DenseArena } from './arena.js';
 
-export { reserveDenseRows, denseRowsFit } from './arena.js';
-import { toShared } from '../../util/shared-memory.js';
+export { denseRowsFit, reserveDenseRows } from './arena.js';
+
 import { permuteRowsInPlace } from '../../util/permute.js';
+import { toShared } from '../../util/shared-memory.js';
 
 export interface DenseStoreOptions {
   /**
@@ -44,7 +45,11 @@ export class PlainDenseStore implements VectorStore {
   /** Whether the rows are this store's own copy (not the caller's array, nor an arena it adopted): then only the store sees them. */
   private readonly ownRows: boolean = false;
 
-  constructor(data: DenseDataset, readonly metric: Metric, options: DenseStoreOptions = {}) {
+  constructor(
+    data: DenseDataset,
+    readonly metric: Metric,
+    options: DenseStoreOptions = {},
+  ) {
     this.size = data.size;
     this.dim = data.dim;
     this.arena = options.simd === false ? null : DenseArena.create(data.data, data.dim);
@@ -108,9 +113,10 @@ export class PlainDenseStore implements VectorStore {
   itemDistance(a: number, b: number): number {
     const arena = this.arena;
     if (arena !== null) {
-      const r = this.metric === 'l2'
-        ? arena.kernels.l2(a * arena.nbytes, b * arena.nbytes, arena.nbytes)
-        : -arena.kernels.ip(a * arena.nbytes, b * arena.nbytes, arena.nbytes);
+      const r =
+        this.metric === 'l2'
+          ? arena.kernels.l2(a * arena.nbytes, b * arena.nbytes, arena.nbytes)
+          : -arena.kernels.ip(a * arena.nbytes, b * arena.nbytes, arena.nbytes);
       return r;
     }
     const v = this.jsVectors!;
@@ -128,7 +134,8 @@ export class PlainDenseStore implements VectorStore {
    * by one item at a time then copies only now and then).
    */
   withRows(rows: Dataset, slots: Uint32Array, size: number, inPlace = false): PlainDenseStore {
-    if (!(rows instanceof DenseDataset) || rows.dim !== this.dim) fail('DIMENSION_MISMATCH', `new vectors must be dense of dimension ${this.dim}`);
+    if (!(rows instanceof DenseDataset) || rows.dim !== this.dim)
+      fail('DIMENSION_MISMATCH', `new vectors must be dense of dimension ${this.dim}`);
     const dim = this.dim;
     if (this.arena === null) {
       const out = new Float32Array(size * dim);
@@ -190,7 +197,9 @@ class JsDenseEvaluator implements QueryEvaluator {
     this.isL2 = metric === 'l2';
   }
   distance(id: number): number {
-    return this.isL2 ? l2sq(this.q, this.qOff, this.data, id * this.dim, this.dim) : -dot(this.q, this.qOff, this.data, id * this.dim, this.dim);
+    return this.isL2
+      ? l2sq(this.q, this.qOff, this.data, id * this.dim, this.dim)
+      : -dot(this.q, this.qOff, this.data, id * this.dim, this.dim);
   }
   distances(ids: Uint32Array, count: number, out: Float64Array): void {
     const { q, qOff, data, dim } = this;
@@ -244,7 +253,10 @@ class WasmDenseBatchEvaluator implements BatchEvaluator {
   private blockPtr = 0;
   private blockCap = 0;
   private readonly isL2: boolean;
-  constructor(private readonly arena: DenseArena, metric: Metric) {
+  constructor(
+    private readonly arena: DenseArena,
+    metric: Metric,
+  ) {
     this.isL2 = metric === 'l2';
   }
   setQueries(queries: Dataset, start: number, count: number): void {

@@ -1,5 +1,5 @@
-import { F32, I32, op, V128, type FuncDef } from '../wasm/encoder.js';
-import { gatherKernel, GROUP_ROWS, pairsKernel } from '../wasm/loops.js';
+import { F32, type FuncDef, I32, op, V128 } from '../wasm/encoder.js';
+import { GROUP_ROWS, gatherKernel, pairsKernel } from '../wasm/loops.js';
 
 /**
  * The dense f32 kernels that score a query against items: what every query-to-item distance

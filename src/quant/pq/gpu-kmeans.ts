@@ -1,7 +1,7 @@
 import type { DenseDataset } from '../../data/dense.js';
-import type { ProductQuantizer } from './pq.js';
 import type { GpuContext } from '../../gpu/device.js';
 import { encodeDispatch, grid, guarded } from '../../gpu/dispatch.js';
+import type { ProductQuantizer } from './pq.js';
 
 /**
  * k-means assignment on the GPU (kmeans_assign.wgsl): nearest centroid and its squared
@@ -35,7 +35,10 @@ export function gpuAssigner(ctx: GpuContext) {
       encoder.copyBufferToBuffer(aBuf, 0, readA, 0, n * 4);
       encoder.copyBufferToBuffer(dBuf, 0, readD, 0, n * 4);
       device.queue.submit([encoder.finish()]);
-      const [a, d] = (await resources.readAll([{ buffer: readA, bytes: n * 4 }, { buffer: readD, bytes: n * 4 }])) as [ArrayBuffer, ArrayBuffer];
+      const [a, d] = (await resources.readAll([
+        { buffer: readA, bytes: n * 4 },
+        { buffer: readD, bytes: n * 4 },
+      ])) as [ArrayBuffer, ArrayBuffer];
       for (const b of [cBuf, aBuf, dBuf, params]) resources.release(b);
       const newAssign = new Uint32Array(a, 0, n);
       const newDist = new Float32Array(d, 0, n);

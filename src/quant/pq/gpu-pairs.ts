@@ -1,9 +1,9 @@
-import { PQ_KSUB, type PqStore } from './pq.js';
-import type { Dataset } from '../../types.js';
 import type { GpuContext } from '../../gpu/device.js';
 import { encodeDispatch, grid, guarded, type PairKernel } from '../../gpu/dispatch.js';
 import { PairKernelEvaluator, uploadQueries } from '../../gpu/pair-evaluator.js';
+import type { Dataset } from '../../types.js';
 import { cachedUpload } from '../dense/gpu-pairs.js';
+import { PQ_KSUB, type PqStore } from './pq.js';
 
 /** PQ codes (packed 4 per u32, rows padded to whole words, chunked) and codebooks on the GPU. */
 export class GpuPqData {
@@ -11,7 +11,10 @@ export class GpuPqData {
   readonly rowsPerChunk: number;
   readonly chunks: GPUBuffer[] = [];
   readonly codebooks: GPUBuffer;
-  constructor(readonly ctx: GpuContext, readonly store: PqStore) {
+  constructor(
+    readonly ctx: GpuContext,
+    readonly store: PqStore,
+  ) {
     const { m } = store.pq;
     this.wordsPerRow = Math.ceil(m / 4);
     this.rowsPerChunk = rowsPerChunkOf(ctx, store);
@@ -34,7 +37,14 @@ export function pqData(ctx: GpuContext, store: PqStore): GpuPqData {
 }
 
 /** Builds the lookup tables of `count` queries into a new storage buffer (pq_lut.wgsl). */
-export async function buildLuts(ctx: GpuContext, data: GpuPqData, queries: Dataset, start: number, count: number, encoder: GPUCommandEncoder): Promise<{ luts: GPUBuffer; release: () => void }> {
+export async function buildLuts(
+  ctx: GpuContext,
+  data: GpuPqData,
+  queries: Dataset,
+  start: number,
+  count: number,
+  encoder: GPUCommandEncoder,
+): Promise<{ luts: GPUBuffer; release: () => void }> {
   const { device, resources } = ctx;
   const { m, dim, dsub } = data.store.pq;
   const qBuf = uploadQueries(ctx, queries, start, count, dim);

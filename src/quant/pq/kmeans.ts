@@ -28,7 +28,10 @@ export function kmeans(points: Float32Array, dim: number, k: number, options: KM
  * assignments and distances and returns how many changed.
  */
 export async function kmeansWith(
-  points: Float32Array, dim: number, k: number, options: KMeansOptions,
+  points: Float32Array,
+  dim: number,
+  k: number,
+  options: KMeansOptions,
   assignStep: (centroids: Float32Array, assign: Int32Array, dist: Float64Array) => Promise<number>,
 ): Promise<Float32Array> {
   const state = startKmeans(points, dim, k, options);
@@ -58,7 +61,10 @@ function startKmeans(points: Float32Array, dim: number, k: number, options: KMea
   const maxIterations = checkInteger('maxIterations', options.maxIterations ?? 15, 0);
   const rng = new Rng(options.seed ?? 1);
   return {
-    points, dim, k, maxIterations,
+    points,
+    dim,
+    k,
+    maxIterations,
     centroids: seedPlusPlus(points, dim, k, rng),
     assign: new Int32Array(n).fill(-1),
     dist: new Float64Array(n),
@@ -125,8 +131,12 @@ function seedPlusPlus(points: Float32Array, dim: number, k: number, rng: Rng): F
 
 /** Nearest centroid of every point; returns how many assignments changed. */
 export function assignPoints(
-  points: Float32Array, dim: number, centroids: Float32Array, k: number,
-  assign: Int32Array, dist: Float64Array,
+  points: Float32Array,
+  dim: number,
+  centroids: Float32Array,
+  k: number,
+  assign: Int32Array,
+  dist: Float64Array,
 ): number {
   const n = points.length / dim;
   let changed = 0;

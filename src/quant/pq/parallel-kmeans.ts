@@ -16,9 +16,19 @@ export function parallelAssigner(threads: number, pool = WorkerPool.shared()) {
     sharedAssign.set(assign);
     const sharedDist = new Float64Array(new SharedArrayBuffer(n * 8));
     const per = Math.ceil(n / threads);
-    const changed = (await pool.runEach(threads, (w): KmeansAssignTask => ({
-      op: 'kmeansAssign', points: shared, dim, centroids, from: Math.min(n, w * per), to: Math.min(n, (w + 1) * per), assign: sharedAssign, dist: sharedDist,
-    }))) as number[];
+    const changed = (await pool.runEach(
+      threads,
+      (w): KmeansAssignTask => ({
+        op: 'kmeansAssign',
+        points: shared,
+        dim,
+        centroids,
+        from: Math.min(n, w * per),
+        to: Math.min(n, (w + 1) * per),
+        assign: sharedAssign,
+        dist: sharedDist,
+      }),
+    )) as number[];
     assign.set(sharedAssign);
     dist.set(sharedDist);
     return changed.reduce((a, b) => a + b, 0);
@@ -30,7 +40,9 @@ export function parallelAssigner(threads: number, pool = WorkerPool.shared()) {
  * stay here). Gives the same codebooks as pq.train(data).
  */
 export async function trainPqParallel(
-  pq: ProductQuantizer, data: DenseDataset, threads: number,
+  pq: ProductQuantizer,
+  data: DenseDataset,
+  threads: number,
   options: { onProgress?: (done: number, total: number) => void } = {},
 ): Promise<void> {
   if (threads <= 1) {

@@ -2,12 +2,12 @@ import { DenseDataset } from '../../data/dense.js';
 import { checkInteger, fail } from '../../errors.js';
 import type { BatchEvaluator, Dataset, Metric, QueryEvaluator, Vector, VectorStore } from '../../types.js';
 import { Rng } from '../../util/rng.js';
+import { toShared } from '../../util/shared-memory.js';
 import { CpuBatchEvaluator } from '../cpu-batch.js';
 import { checkDenseQuery } from '../dense/store.js';
-import { kmeans, kmeansWith, nearestCentroid, type KMeansOptions } from './kmeans.js';
-import { PqArena, PqWasmBatchEvaluator, PqWasmEvaluator } from './wasm-evaluators.js';
 import type { SharedArena } from '../wasm/arena.js';
-import { toShared } from '../../util/shared-memory.js';
+import { type KMeansOptions, kmeans, kmeansWith, nearestCentroid } from './kmeans.js';
+import { PqArena, PqWasmBatchEvaluator, PqWasmEvaluator } from './wasm-evaluators.js';
 
 export const PQ_KSUB = 256;
 
@@ -141,13 +141,17 @@ export class ProductQuantizer {
   decode(codes: Uint8Array, offset = 0, out = new Float32Array(this.dim)): Float32Array {
     const cb = this.codebooks;
     const { m, dsub } = this;
-    for (let j = 0; j < m; j++) out.set(cb.subarray((j * PQ_KSUB + codes[offset + j]!) * dsub, (j * PQ_KSUB + codes[offset + j]! + 1) * dsub), j * dsub);
+    for (let j = 0; j < m; j++)
+      out.set(cb.subarray((j * PQ_KSUB + codes[offset + j]!) * dsub, (j * PQ_KSUB + codes[offset + j]! + 1) * dsub), j * dsub);
     return out;
   }
 
   private checkDim(dim: number): void {
     if (dim % this.m !== 0) {
-      fail('INVALID_ARGUMENT', `PQ m = ${this.m} does not divide the dimension ${dim}: choose m among the divisors of ${dim} (e.g. ${divisorsNear(dim, this.m).join(', ')})`);
+      fail(
+        'INVALID_ARGUMENT',
+        `PQ m = ${this.m} does not divide the dimension ${dim}: choose m among the divisors of ${dim} (e.g. ${divisorsNear(dim, this.m).join(', ')})`,
+      );
     }
   }
 }
@@ -155,7 +159,10 @@ export class ProductQuantizer {
 function divisorsNear(dim: number, m: number): number[] {
   const ds: number[] = [];
   for (let d = 1; d <= dim; d++) if (dim % d === 0) ds.push(d);
-  return ds.sort((a, b) => Math.abs(a - m) - Math.abs(b - m)).slice(0, 3).sort((a, b) => a - b);
+  return ds
+    .sort((a, b) => Math.abs(a - m) - Math.abs(b - m))
+    .slice(0, 3)
+    .sort((a, b) => a - b);
 }
 
 /** `count` distinct row ids out of n (partial Fisher-Yates), in increasing order. */
@@ -196,7 +203,12 @@ export class PqStore implements VectorStore {
     this.codes = toShared(this.codes);
     const a = this.arena;
     return {
-      kind: 'pq', metric: this.metric, dim: this.pq.dim, m: this.pq.m, codebooks: this.pq.codebooks, codes: this.codes,
+      kind: 'pq',
+      metric: this.metric,
+      dim: this.pq.dim,
+      m: this.pq.m,
+      codebooks: this.pq.codebooks,
+      codes: this.codes,
       arena: a === null ? null : { shared: a.arena.share(), codesPtr: a.codesPtr, cbPtr: a.cbPtr },
     };
   }
@@ -210,7 +222,12 @@ export class PqStore implements VectorStore {
     return store;
   }
 
-  constructor(readonly pq: ProductQuantizer, codes: Uint8Array, readonly metric: Metric, options: { simd?: boolean } = {}) {
+  constructor(
+    readonly pq: ProductQuantizer,
+    codes: Uint8Array,
+    readonly metric: Metric,
+    options: { simd?: boolean } = {},
+  ) {
     this.codes = codes;
     if (codes.length % pq.m !== 0) fail('CORRUPT_FILE', 'PQ codes length is not a multiple of m');
     this.size = codes.length / pq.m;
@@ -248,7 +265,8 @@ export class PqStore implements VectorStore {
 
   /** New rows are encoded with this store's trained codebooks. */
   withRows(rows: Dataset, slots: Uint32Array, size: number): PqStore {
-    if (!(rows instanceof DenseDataset) || rows.dim !== this.dim) fail('DIMENSION_MISMATCH', `new vectors must be dense of dimension ${this.dim}`);
+    if (!(rows instanceof DenseDataset) || rows.dim !== this.dim)
+      fail('DIMENSION_MISMATCH', `new vectors must be dense of dimension ${this.dim}`);
     const m = this.pq.m;
     const codes = new Uint8Array(size * m);
     codes.set(this.codes.subarray(0, Math.min(size, this.size) * m));
@@ -296,7 +314,10 @@ export function buildLookupTable(pq: ProductQuantizer, query: Float32Array, metr
 export class PqEvaluator implements QueryEvaluator {
   private readonly codes: Uint8Array;
   private readonly m: number;
-  constructor(store: PqStore, readonly lut: Float32Array) {
+  constructor(
+    store: PqStore,
+    readonly lut: Float32Array,
+  ) {
     this.codes = store.codes;
     this.m = store.pq.m;
   }

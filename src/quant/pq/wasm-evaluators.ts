@@ -1,6 +1,6 @@
 import type { BatchEvaluator, Dataset, Metric, QueryEvaluator } from '../../types.js';
+import { type SharedArena, WasmArena } from '../wasm/arena.js';
 import { PQ_KSUB, type ProductQuantizer } from './pq.js';
-import { WasmArena, type SharedArena } from '../wasm/arena.js';
 
 /**
  * PQ codes and codebooks in WebAssembly memory: lookup tables built with f32x4 over
@@ -58,7 +58,11 @@ export class PqArena {
 export class PqWasmEvaluator implements QueryEvaluator {
   private readonly lutPtr: number;
   private released = false;
-  constructor(private readonly pa: PqArena, query: Float32Array, metric: Metric) {
+  constructor(
+    private readonly pa: PqArena,
+    query: Float32Array,
+    metric: Metric,
+  ) {
     this.lutPtr = pa.arena.allocSlot(pa.lutBytes);
     pa.buildLut(query, metric, this.lutPtr);
   }
@@ -92,7 +96,10 @@ export class PqWasmBatchEvaluator implements BatchEvaluator {
   readonly backend = 'cpu';
   private blockPtr = 0;
   private blockCap = 0;
-  constructor(private readonly pa: PqArena, private readonly metric: Metric) {}
+  constructor(
+    private readonly pa: PqArena,
+    private readonly metric: Metric,
+  ) {}
   setQueries(queries: Dataset, start: number, count: number): void {
     const { arena, lutBytes } = this.pa;
     if (count > this.blockCap) {

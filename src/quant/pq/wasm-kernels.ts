@@ -1,4 +1,4 @@
-import { F32, I32, op, V128, type FuncDef } from '../wasm/encoder.js';
+import { F32, type FuncDef, I32, op, V128 } from '../wasm/encoder.js';
 import { GROUP_ROWS, touchRows } from '../wasm/loops.js';
 
 /**

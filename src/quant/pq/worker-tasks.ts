@@ -19,6 +19,13 @@ export const QUANT_TASKS = {
   kmeansAssign(task: Task): number {
     const t = task as KmeansAssignTask;
     const { dim, from, to } = t;
-    return assignPoints(t.points.subarray(from * dim, to * dim), dim, t.centroids, t.centroids.length / dim, t.assign.subarray(from, to), t.dist.subarray(from, to));
+    return assignPoints(
+      t.points.subarray(from * dim, to * dim),
+      dim,
+      t.centroids,
+      t.centroids.length / dim,
+      t.assign.subarray(from, to),
+      t.dist.subarray(from, to),
+    );
   },
 };

@@ -1,8 +1,8 @@
-import type { ScalarStore } from './store.js';
 import type { GpuContext } from '../../gpu/device.js';
 import type { PairKernel } from '../../gpu/dispatch.js';
-import { cachedUpload } from '../dense/gpu-pairs.js';
 import { QueryRowsEvaluator } from '../../gpu/pair-evaluator.js';
+import { cachedUpload } from '../dense/gpu-pairs.js';
+import type { ScalarStore } from './store.js';
 
 /**
  * An f16 or SQ8 store uploaded once for the resident kernel: the code rows as the CPU keeps
@@ -17,7 +17,10 @@ export class GpuScalarData {
   readonly mins: GPUBuffer | null = null;
   readonly steps: GPUBuffer | null = null;
 
-  constructor(readonly ctx: GpuContext, readonly store: ScalarStore) {
+  constructor(
+    readonly ctx: GpuContext,
+    readonly store: ScalarStore,
+  ) {
     const { rowBytes, paddedDim, mins, scales } = store.codec;
     this.wordsPerRow = rowBytes / 4;
     this.rowsPerChunk = rowsPerChunkOf(ctx, store);
@@ -75,7 +78,16 @@ export class GpuScalarEvaluator extends QueryRowsEvaluator {
       main: 'row_pairs',
       threadsPerPair: 64,
       bind: (chunk, pairs, out, params) => [chunk, this.queries!, pairs, out, params, ...ranges],
-      paramsOf: (n, groupsX, base) => [n, store.codec.paddedDim / 4, store.metric === 'l2' ? 0 : 1, groupsX, base, store.codec.encoding === 'sq8' ? 1 : 0, 0, 0],
+      paramsOf: (n, groupsX, base) => [
+        n,
+        store.codec.paddedDim / 4,
+        store.metric === 'l2' ? 0 : 1,
+        groupsX,
+        base,
+        store.codec.encoding === 'sq8' ? 1 : 0,
+        0,
+        0,
+      ],
     };
   }
 

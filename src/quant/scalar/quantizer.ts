@@ -1,7 +1,7 @@
 import { DenseDataset } from '../../data/dense.js';
 import { fail } from '../../errors.js';
 import type { Metric } from '../../types.js';
-import { ScalarCodec, SCALAR_ENCODINGS, type ScalarEncoding } from './scalar-encoding.js';
+import { SCALAR_ENCODINGS, ScalarCodec, type ScalarEncoding } from './scalar-encoding.js';
 import { ScalarStore } from './store.js';
 
 export interface ScalarQuantizerOptions {
@@ -20,7 +20,10 @@ export class ScalarQuantizer {
   private scales: Float32Array | null = null;
   private dimValue = 0;
 
-  constructor(readonly name: ScalarEncoding, private readonly options: ScalarQuantizerOptions = {}) {
+  constructor(
+    readonly name: ScalarEncoding,
+    private readonly options: ScalarQuantizerOptions = {},
+  ) {
     if (!SCALAR_ENCODINGS.includes(name)) fail('INVALID_ARGUMENT', `scalar quantizer must be 'f16' or 'sq8', got ${String(name)}`);
   }
 
@@ -54,7 +57,8 @@ export class ScalarQuantizer {
   encode(data: DenseDataset, metric: Metric): ScalarStore {
     if (!(data instanceof DenseDataset)) fail('INVALID_ARGUMENT', 'scalar quantization needs dense vectors');
     if (!this.trained) this.train(data);
-    if (this.name === 'sq8' && this.dimValue !== data.dim) fail('DIMENSION_MISMATCH', `the quantizer was trained on dimension ${this.dimValue}, the data has ${data.dim}`);
+    if (this.name === 'sq8' && this.dimValue !== data.dim)
+      fail('DIMENSION_MISMATCH', `the quantizer was trained on dimension ${this.dimValue}, the data has ${data.dim}`);
     const codec = new ScalarCodec(this.name, data.dim, metric, this.mins, this.scales);
     return ScalarStore.fromData(codec, data, this.options);
   }

@@ -1,4 +1,4 @@
-import { DenseDataset } from '../../data/dense.js';
+import type { DenseDataset } from '../../data/dense.js';
 import { fail } from '../../errors.js';
 import type { Metric } from '../../types.js';
 import { HALF_MAX, halfBits, halfTable } from './half.js';
@@ -42,7 +42,8 @@ export class ScalarCodec {
     if (encoding === 'sq8') {
       if (mins?.length !== dim || scales?.length !== dim) fail('CORRUPT_FILE', `SQ8 needs ${dim} minimums and scales`);
       for (let d = 0; d < dim; d++) {
-        if (!Number.isFinite(mins[d]!) || !Number.isFinite(scales[d]!) || scales[d]! < 0) fail('CORRUPT_FILE', `SQ8 range of component ${d} is invalid (min ${mins[d]}, scale ${scales[d]})`);
+        if (!Number.isFinite(mins[d]!) || !Number.isFinite(scales[d]!) || scales[d]! < 0)
+          fail('CORRUPT_FILE', `SQ8 range of component ${d} is invalid (min ${mins[d]}, scale ${scales[d]})`);
       }
     }
   }
@@ -57,7 +58,11 @@ export class ScalarCodec {
         const at = ((slots ? slots[i]! : i) * rowBytes) >>> 1;
         for (let d = 0; d < dim; d++) {
           const v = x[i * dim + d]!;
-          if (Math.abs(v) > HALF_MAX) fail('INVALID_ARGUMENT', `vector ${slots ? slots[i]! : i} has ${v} at component ${d}, outside the f16 range (±${HALF_MAX}): use sq8, pq or plain vectors`);
+          if (Math.abs(v) > HALF_MAX)
+            fail(
+              'INVALID_ARGUMENT',
+              `vector ${slots ? slots[i]! : i} has ${v} at component ${d}, outside the f16 range (±${HALF_MAX}): use sq8, pq or plain vectors`,
+            );
           halves[at + d] = halfBits(v);
         }
       }

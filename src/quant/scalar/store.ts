@@ -4,8 +4,8 @@ import type { BatchEvaluator, Dataset, Metric, QueryEvaluator, Vector, VectorSto
 import { toShared } from '../../util/shared-memory.js';
 import { CpuBatchEvaluator } from '../cpu-batch.js';
 import { checkDenseQuery } from '../dense/store.js';
-import { ScalarCodec, type PreparedQuery, type ScalarEncoding } from './scalar-encoding.js';
-import { WasmArena, type SharedArena } from '../wasm/arena.js';
+import { type SharedArena, WasmArena } from '../wasm/arena.js';
+import { type PreparedQuery, ScalarCodec, type ScalarEncoding } from './scalar-encoding.js';
 import type { ScalarWasmKernels } from './wasm-kernels.js';
 
 /** A ScalarStore as worker threads receive it: the codes in a shared wasm memory (or on a SharedArrayBuffer). */
@@ -52,7 +52,12 @@ export class ScalarStore implements VectorStore {
   readonly metric: Metric;
   private codesJs: Uint8Array | null;
 
-  private constructor(readonly codec: ScalarCodec, readonly size: number, private readonly arena: WasmArena | null, codes: Uint8Array | null) {
+  private constructor(
+    readonly codec: ScalarCodec,
+    readonly size: number,
+    private readonly arena: WasmArena | null,
+    codes: Uint8Array | null,
+  ) {
     this.kind = codec.encoding;
     this.dim = codec.dim;
     this.metric = codec.metric;
@@ -68,7 +73,8 @@ export class ScalarStore implements VectorStore {
 
   /** A store over saved codes (size x codec.rowBytes). */
   static fromCodes(codec: ScalarCodec, codes: Uint8Array, options: { simd?: boolean } = {}): ScalarStore {
-    if (codes.length % codec.rowBytes !== 0) fail('CORRUPT_FILE', `the ${codec.encoding} codes hold ${codes.length} bytes, not a multiple of the ${codec.rowBytes}-byte row`);
+    if (codes.length % codec.rowBytes !== 0)
+      fail('CORRUPT_FILE', `the ${codec.encoding} codes hold ${codes.length} bytes, not a multiple of the ${codec.rowBytes}-byte row`);
     const adopted = reserved.get(codes.buffer);
     if (adopted && codes.byteOffset === 0 && options.simd !== false) {
       reserved.delete(codes.buffer);
@@ -86,7 +92,10 @@ export class ScalarStore implements VectorStore {
     const reserve = bytes + 64 * codec.queryBytes;
     if (!WasmArena.fits(reserve)) {
       const fit = Math.floor((WasmArena.capacityBytes - 64 * codec.queryBytes) / codec.rowBytes);
-      fail('INVALID_ARGUMENT', `${size} ${codec.encoding} vectors of dimension ${codec.dim} take ${(bytes / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them (${(WasmArena.capacityBytes / 2 ** 30).toFixed(2)} GiB): use ${codec.encoding === 'f16' ? 'sq8 or ' : ''}product quantization, or { simd: false } for the plain JS kernels`);
+      fail(
+        'INVALID_ARGUMENT',
+        `${size} ${codec.encoding} vectors of dimension ${codec.dim} take ${(bytes / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them (${(WasmArena.capacityBytes / 2 ** 30).toFixed(2)} GiB): use ${codec.encoding === 'f16' ? 'sq8 or ' : ''}product quantization, or { simd: false } for the plain JS kernels`,
+      );
     }
     const arena = WasmArena.create(reserve);
     if (arena === null) return new ScalarStore(codec, size, null, new Uint8Array(bytes));
@@ -150,7 +159,8 @@ export class ScalarStore implements VectorStore {
 
   /** New rows encoded like the rest (SQ8 clamps values outside its trained range). */
   withRows(rows: Dataset, slots: Uint32Array, size: number): ScalarStore {
-    if (!(rows instanceof DenseDataset) || rows.dim !== this.dim) fail('DIMENSION_MISMATCH', `new vectors must be dense of dimension ${this.dim}`);
+    if (!(rows instanceof DenseDataset) || rows.dim !== this.dim)
+      fail('DIMENSION_MISMATCH', `new vectors must be dense of dimension ${this.dim}`);
     const store = ScalarStore.empty(this.codec, size, this.arena !== null);
     store.codes.set(this.codes.subarray(0, Math.min(size, this.size) * this.codec.rowBytes));
     this.codec.encodeRows(rows, store.codes, slots);
@@ -190,7 +200,11 @@ class WasmScalarEvaluator implements QueryEvaluator {
   private readonly one: (q: number, x: number, nbytes: number) => number;
   private released = false;
 
-  constructor(private readonly codec: ScalarCodec, private readonly arena: WasmArena, query: Float32Array) {
+  constructor(
+    private readonly codec: ScalarCodec,
+    private readonly arena: WasmArena,
+    query: Float32Array,
+  ) {
     // A copy first: an item's decoded row is fine, but a caller's view of this memory is not
     // once allocSlot grows it.
     const q = query.slice();
@@ -235,7 +249,10 @@ class WasmScalarBatchEvaluator implements BatchEvaluator {
   private scales = new Float64Array(0);
   private readonly pairs: Pairs;
 
-  constructor(private readonly codec: ScalarCodec, private readonly arena: WasmArena) {
+  constructor(
+    private readonly codec: ScalarCodec,
+    private readonly arena: WasmArena,
+  ) {
     this.pairs = pairsOf(arena.kernels, codec);
   }
 
@@ -273,7 +290,11 @@ class WasmScalarBatchEvaluator implements BatchEvaluator {
 /** The JS kernels: decode each component on the fly (f64 accumulation). */
 class JsScalarEvaluator implements QueryEvaluator {
   private readonly row: Float32Array<ArrayBufferLike>;
-  constructor(private readonly codec: ScalarCodec, private readonly codes: Uint8Array, private readonly query: Float32Array) {
+  constructor(
+    private readonly codec: ScalarCodec,
+    private readonly codes: Uint8Array,
+    private readonly query: Float32Array,
+  ) {
     this.row = new Float32Array(codec.dim);
   }
   distance(id: number): number {

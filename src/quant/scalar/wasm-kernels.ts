@@ -1,5 +1,5 @@
-import { F32, f32Bits, I32, op, V128, type FuncDef } from '../wasm/encoder.js';
-import { gatherKernel, GROUP_ROWS, pairsKernel } from '../wasm/loops.js';
+import { F32, type FuncDef, f32Bits, I32, op, V128 } from '../wasm/encoder.js';
+import { GROUP_ROWS, gatherKernel, pairsKernel } from '../wasm/loops.js';
 
 /**
  * WebAssembly SIMD kernels for scalar-quantized rows (f16 and SQ8). Rows are padded to a

@@ -1,10 +1,10 @@
 import { WebannoloError } from '../../errors.js';
-import type { PlainSparseStore } from '../plain.js';
-import type { Dataset, SparseVector } from '../../types.js';
 import type { GpuContext } from '../../gpu/device.js';
 import { guarded, type PairKernel } from '../../gpu/dispatch.js';
 import { PairKernelEvaluator } from '../../gpu/pair-evaluator.js';
+import type { Dataset, SparseVector } from '../../types.js';
 import { cachedUpload } from '../dense/gpu-pairs.js';
+import type { PlainSparseStore } from '../plain.js';
 
 /**
  * A plain sparse store on the GPU: CSR arrays and item norms. Not chunked: a store whose
@@ -17,7 +17,10 @@ export class GpuSparseData {
   readonly indices: GPUBuffer;
   readonly values: GPUBuffer;
   readonly itemNorms: Float32Array;
-  constructor(readonly ctx: GpuContext, readonly store: PlainSparseStore) {
+  constructor(
+    readonly ctx: GpuContext,
+    readonly store: PlainSparseStore,
+  ) {
     const d = store.data;
     if (d.indices.byteLength > ctx.limits.maxStorageBufferBindingSize) {
       throw new WebannoloError('GPU_FAILURE', `sparse store has ${d.nnz} non-zeros, more than one GPU binding holds`);
@@ -34,7 +37,12 @@ export class GpuSparseData {
  * non-zero in the kernels), and the norms buffer the kernels read: item norms, then the
  * queries' squared norms.
  */
-export function scatterQueries(data: GpuSparseData, queries: Dataset, start: number, count: number): { rows: Float32Array; norms: Float32Array } {
+export function scatterQueries(
+  data: GpuSparseData,
+  queries: Dataset,
+  start: number,
+  count: number,
+): { rows: Float32Array; norms: Float32Array } {
   const { size, dim } = data.store;
   const rows = new Float32Array(count * dim);
   const norms = new Float32Array(size + count);
@@ -56,7 +64,10 @@ export class GpuSparseEvaluator extends PairKernelEvaluator {
   private queries: GPUBuffer | null = null;
   private norms: GPUBuffer | null = null;
   private readonly data: GpuSparseData;
-  constructor(ctx: GpuContext, private readonly store: PlainSparseStore) {
+  constructor(
+    ctx: GpuContext,
+    private readonly store: PlainSparseStore,
+  ) {
     super(ctx);
     this.data = cachedUpload(ctx, store, Number.MAX_SAFE_INTEGER, () => new GpuSparseData(ctx, store));
   }
@@ -64,7 +75,10 @@ export class GpuSparseEvaluator extends PairKernelEvaluator {
   async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
     const dim = this.store.dim;
     if (count * dim * 4 > this.ctx.limits.maxStorageBufferBindingSize) {
-      throw new WebannoloError('GPU_FAILURE', `a batch of ${count} sparse queries scattered to ${dim} dimensions exceeds one GPU binding: use a smaller batchSize`);
+      throw new WebannoloError(
+        'GPU_FAILURE',
+        `a batch of ${count} sparse queries scattered to ${dim} dimensions exceeds one GPU binding: use a smaller batchSize`,
+      );
     }
     const { rows, norms } = scatterQueries(this.data, queries, start, count);
     await guarded(this.ctx, async () => {
@@ -82,7 +96,16 @@ export class GpuSparseEvaluator extends PairKernelEvaluator {
       store: { chunks: [this.data.indptr], rowsPerChunk: Number.MAX_SAFE_INTEGER },
       shader: 'sparse_pairs',
       threadsPerPair: 1,
-      bind: (_chunk, pairs, out, params) => [this.data.indptr, this.data.indices, this.data.values, this.queries!, this.norms!, pairs, out, params],
+      bind: (_chunk, pairs, out, params) => [
+        this.data.indptr,
+        this.data.indices,
+        this.data.values,
+        this.queries!,
+        this.norms!,
+        pairs,
+        out,
+        params,
+      ],
       paramsOf: (n, groupsX) => [n, this.store.dim, this.store.metric === 'l2' ? 0 : 1, groupsX],
     };
   }

@@ -1,6 +1,6 @@
 import { SparseDataset } from '../../data/sparse.js';
 import type { SparseVector } from '../../types.js';
-import { WasmArena, type SharedArena } from '../wasm/arena.js';
+import { type SharedArena, WasmArena } from '../wasm/arena.js';
 
 /** Where a sparse store's arrays sit in its WebAssembly memory (byte offsets). */
 export interface SparseLayout {
@@ -20,7 +20,10 @@ export interface SparseLayout {
 export class SparseArena {
   private cached: SparseDataset | null = null;
 
-  private constructor(readonly arena: WasmArena, readonly layout: SparseLayout) {}
+  private constructor(
+    readonly arena: WasmArena,
+    readonly layout: SparseLayout,
+  ) {}
 
   /** The rows copied into a new wasm memory, or null without WebAssembly SIMD or room. */
   static create(data: SparseDataset): SparseArena | null {
@@ -32,7 +35,9 @@ export class SparseArena {
     const arena = WasmArena.create(reserve);
     if (arena === null) return null;
     const layout: SparseLayout = {
-      size, dim, nnz,
+      size,
+      dim,
+      nnz,
       indptrPtr: arena.alloc((size + 1) * 4),
       indicesPtr: arena.alloc(nnz * 4),
       valuesPtr: arena.alloc(nnz * 4),
@@ -62,7 +67,10 @@ export class SparseArena {
     const { size, dim, nnz, indptrPtr, indicesPtr, valuesPtr } = this.layout;
     const buffer = this.arena.u8.buffer;
     this.cached = SparseDataset.trusted(
-      new Uint32Array(buffer, indptrPtr, size + 1), new Uint32Array(buffer, indicesPtr, nnz), new Float32Array(buffer, valuesPtr, nnz), dim,
+      new Uint32Array(buffer, indptrPtr, size + 1),
+      new Uint32Array(buffer, indicesPtr, nnz),
+      new Float32Array(buffer, valuesPtr, nnz),
+      dim,
     );
     return this.cached;
   }
@@ -76,7 +84,11 @@ export class WasmSparseEvaluator {
   private readonly ids: Uint32Array;
   private released = false;
 
-  constructor(private readonly sa: SparseArena, query: SparseVector, private readonly norms: Float32Array | null) {
+  constructor(
+    private readonly sa: SparseArena,
+    query: SparseVector,
+    private readonly norms: Float32Array | null,
+  ) {
     const { arena, layout } = sa;
     this.ids = query.indices.slice();
     const values = query.values.slice();

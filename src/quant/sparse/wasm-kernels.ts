@@ -1,4 +1,4 @@
-import { F32, I32, op, type FuncDef } from '../wasm/encoder.js';
+import { F32, type FuncDef, I32, op } from '../wasm/encoder.js';
 
 /**
  * WebAssembly kernel for sparse inner products against a query scattered into a dense row:

@@ -81,7 +81,8 @@ export class WasmArena {
 
   /** The arena for worker threads; fails where its memory is not shared. */
   share(): SharedArena {
-    if (typeof SharedArrayBuffer !== 'function' || !(this.memory.buffer instanceof SharedArrayBuffer)) fail('INVALID_ARGUMENT', 'this store\'s WebAssembly memory is not shared: it cannot be used by worker threads');
+    if (typeof SharedArrayBuffer !== 'function' || !(this.memory.buffer instanceof SharedArrayBuffer))
+      fail('INVALID_ARGUMENT', "this store's WebAssembly memory is not shared: it cannot be used by worker threads");
     return { memory: this.memory, top: this.top };
   }
 
@@ -160,7 +161,11 @@ export class WasmArena {
       const seen = Atomics.load(this.top, 0);
       ptr = seen >>> 0;
       end = ptr + size;
-      if (end > MAX_BYTES) fail('INVALID_ARGUMENT', `the WebAssembly memory is full: ${bytes} more bytes do not fit its ${MAX_BYTES} (${(MAX_BYTES / 2 ** 30).toFixed(2)} GiB)`);
+      if (end > MAX_BYTES)
+        fail(
+          'INVALID_ARGUMENT',
+          `the WebAssembly memory is full: ${bytes} more bytes do not fit its ${MAX_BYTES} (${(MAX_BYTES / 2 ** 30).toFixed(2)} GiB)`,
+        );
       if (Atomics.compareExchange(this.top, 0, seen, end | 0) === seen) break;
     }
     // Another thread may grow it at the same time: grow until it is large enough.
@@ -187,7 +192,6 @@ export class WasmArena {
       this.u8View = new Uint8Array(this.buffer);
     }
   }
-
 }
 
 function align(bytes: number): number {

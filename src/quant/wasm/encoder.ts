@@ -79,7 +79,11 @@ export const op = {
   f32x4Mul: [0xfd, ...uleb(0xe6)],
   f32x4Lane: (lane: number) => [0xfd, ...uleb(0x1f), lane],
   /** A v128 constant of four equal i32 lanes (bit patterns, so also f32 constants via f32Bits). */
-  v128I32x4: (v: number) => [0xfd, ...uleb(0x0c), ...[0, 1, 2, 3].flatMap(() => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff])],
+  v128I32x4: (v: number) => [
+    0xfd,
+    ...uleb(0x0c),
+    ...[0, 1, 2, 3].flatMap(() => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff]),
+  ],
   v128And: [0xfd, ...uleb(0x4e)],
   v128Or: [0xfd, ...uleb(0x50)],
   i16x8ExtendLowU8: [0xfd, ...uleb(0x89)],
@@ -140,7 +144,14 @@ export function encodeModule(funcs: FuncDef[], shared?: { maxPages: number }): U
     return [...uleb(body.length), ...body];
   });
   const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec(types)),
     ...section(2, vec(imports)),
     ...section(3, vec(funcIdx)),

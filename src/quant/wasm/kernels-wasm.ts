@@ -1,8 +1,8 @@
-import { encodeModule, MAX_PAGES, F32, I32, op, V128, type FuncDef } from './encoder.js';
-import { PQ_KERNELS, type PqWasmKernels } from '../pq/wasm-kernels.js';
 import { denseQueryKernels } from '../dense/wasm-kernels.js';
-import { scalarKernels, type ScalarWasmKernels } from '../scalar/wasm-kernels.js';
-import { sparseKernels, type SparseWasmKernels } from '../sparse/wasm-kernels.js';
+import { PQ_KERNELS, type PqWasmKernels } from '../pq/wasm-kernels.js';
+import { type ScalarWasmKernels, scalarKernels } from '../scalar/wasm-kernels.js';
+import { type SparseWasmKernels, sparseKernels } from '../sparse/wasm-kernels.js';
+import { encodeModule, F32, type FuncDef, I32, MAX_PAGES, op, V128 } from './encoder.js';
 
 /**
  * WebAssembly SIMD distance kernels (f32x4, four accumulators = 16 floats per iteration, a

@@ -1,4 +1,4 @@
-import { I32, op, type FuncDef } from './encoder.js';
+import { type FuncDef, I32, op } from './encoder.js';
 
 /** Local indices a touchRows pass reads (`j` is a scratch local, left at 0). */
 export interface TouchLocals {

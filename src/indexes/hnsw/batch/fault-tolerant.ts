@@ -78,7 +78,13 @@ export class FaultTolerantEvaluator {
     if (r) return r.catch(retry);
   }
 
-  private neighboursByPairs(graph: GraphLayout, slots: Uint32Array, nodes: Uint32Array, count: number, out: Float32Array): void | Promise<void> {
+  private neighboursByPairs(
+    graph: GraphLayout,
+    slots: Uint32Array,
+    nodes: Uint32Array,
+    count: number,
+    out: Float32Array,
+  ): void | Promise<void> {
     const m0 = graph.m0;
     const pairSlots = new Uint32Array(count * m0);
     const pairIds = new Uint32Array(count * m0);

@@ -1,8 +1,8 @@
 import type { Dataset } from '../../../types.js';
 import type { MaxHeap } from '../../../util/heap.js';
-import { BatchController } from './lockstep.js';
-import type { FaultTolerantEvaluator } from './fault-tolerant.js';
 import type { HnswGraph } from '../graph/graph.js';
+import type { FaultTolerantEvaluator } from './fault-tolerant.js';
+import { BatchController } from './lockstep.js';
 
 export interface HybridOptions {
   ef: number;
@@ -19,8 +19,12 @@ export interface HybridOptions {
  * live on the device) and its controller; `emit` receives each query's best candidates.
  */
 export async function runHybrid(
-  graph: HnswGraph, lanes: readonly FaultTolerantEvaluator[], queries: Dataset, from: number,
-  opts: HybridOptions, emit: (query: number, top: MaxHeap) => void,
+  graph: HnswGraph,
+  lanes: readonly FaultTolerantEvaluator[],
+  queries: Dataset,
+  from: number,
+  opts: HybridOptions,
+  emit: (query: number, top: MaxHeap) => void,
 ): Promise<void> {
   const nq = queries.size;
   const batchSize = opts.batchSize;

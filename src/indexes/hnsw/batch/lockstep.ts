@@ -1,8 +1,8 @@
 import type { Dataset } from '../../../types.js';
 import { MaxHeap, MinHeap } from '../../../util/heap.js';
 import { BitVisited, HashVisited } from '../../../util/visited.js';
-import type { FaultTolerantEvaluator } from './fault-tolerant.js';
 import type { HnswGraph } from '../graph/graph.js';
+import type { FaultTolerantEvaluator } from './fault-tolerant.js';
 
 /**
  * The lockstep batch controller. B queries advance together; in every round each active query
@@ -79,7 +79,6 @@ export class BatchController {
     const n = this.graph.n;
     return new SlotState((count * n) / 8 <= BITSET_BUDGET ? new BitVisited(n) : new HashVisited(1024));
   }
-
 
   /**
    * Searches queries[start .. start+count) and writes, per slot, the best `ef` candidates

@@ -2,21 +2,21 @@ import { checkInteger, fail } from '../../../errors.js';
 import { AUTO_PROBE_QUERIES, decideAuto, recordResidentSpeed, residentSpeed } from '../../../gpu/auto.js';
 import type { GpuContext } from '../../../gpu/device.js';
 import { ResidentSearcher } from '../../../gpu/resident/resident-search.js';
-import { checkBackend, gpuContextFor, gpuEvaluatorFor, gpuFaultHandler, type Backend, type BackendOptions } from '../../../gpu/select.js';
-import { trafficSince, type GpuTraffic } from '../../../gpu/resources.js';
+import { type GpuTraffic, trafficSince } from '../../../gpu/resources.js';
+import { type Backend, type BackendOptions, checkBackend, gpuContextFor, gpuEvaluatorFor, gpuFaultHandler } from '../../../gpu/select.js';
+import { WorkerPool } from '../../../parallel/pool.js';
 import type { BatchEvaluator, BatchSearchResult, Dataset, GpuMode, Vector, VectorStore } from '../../../types.js';
 import { HostTimer } from '../../../util/host-timer.js';
 import { yieldToEventLoop } from '../../../util/yield.js';
+import { type AllowedSet, type FilterContext, isAllowed, QueryFilters, type SearchFilter } from '../../filter.js';
 import { asQueryDataset } from '../../results.js';
-import { WorkerPool } from '../../../parallel/pool.js';
-import { isAllowed, QueryFilters, type AllowedSet, type FilterContext, type SearchFilter } from '../../filter.js';
+import type { HnswGraph } from '../graph/graph.js';
 import { FilteredSearcher } from '../search/filtered-search.js';
+import type { ResultWriter } from '../search/result-writer.js';
 import { searchOnWorkers } from '../workers/parallel-search.js';
 import type { WorkerAttachment } from '../workers/worker-attachment.js';
 import { FaultTolerantEvaluator } from './fault-tolerant.js';
 import { runHybrid } from './hybrid.js';
-import type { HnswGraph } from '../graph/graph.js';
-import type { ResultWriter } from '../search/result-writer.js';
 
 export interface HnswSearchParams {
   /** Beam width; raised to k when smaller. Default max(k, 64). */
@@ -81,7 +81,17 @@ export interface BatchTarget {
   readonly store: VectorStore;
   readonly writer: ResultWriter;
   /** Single-query search into ids/scores at offset (the CPU path), over `allowed` items when given. */
-  searchInto(query: Vector, k: number, ef: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number, allowed?: AllowedSet | null, lambda?: number): void;
+  searchInto(
+    query: Vector,
+    k: number,
+    ef: number,
+    rerank: number,
+    ids: Int32Array,
+    scores: Float32Array,
+    offset: number,
+    allowed?: AllowedSet | null,
+    lambda?: number,
+  ): void;
   /** What filters resolve against: slots, labels, keys, removed items. */
   filterContext(): FilterContext;
   /** The index as worker threads see it, or null when its stores cannot be shared. */
@@ -108,9 +118,13 @@ const HYBRID_LANES = 2;
  * hybrid lockstep controller; with 'auto', whichever the measurements favour.
  */
 export async function searchHnswBatch(
-  target: BatchTarget, queries: Dataset | readonly Vector[], base: ResolvedBatch, params: HnswBatchParams,
+  target: BatchTarget,
+  queries: Dataset | readonly Vector[],
+  base: ResolvedBatch,
+  params: HnswBatchParams,
 ): Promise<BatchSearchResult> {
-  if (params.gpuMode !== undefined && !GPU_MODES.includes(params.gpuMode)) fail('INVALID_ARGUMENT', `gpuMode must be 'resident' or 'hybrid', got ${String(params.gpuMode)}`);
+  if (params.gpuMode !== undefined && !GPU_MODES.includes(params.gpuMode))
+    fail('INVALID_ARGUMENT', `gpuMode must be 'resident' or 'hybrid', got ${String(params.gpuMode)}`);
   const backend = checkBackend(params);
   const batchSize = checkInteger('batchSize', params.batchSize ?? 1024, 1);
   if (params.width !== undefined) checkInteger('width', params.width, 1, 64);
@@ -152,14 +166,21 @@ export async function searchHnswBatch(
 }
 
 /** The GPU part of searchHnswBatch: resident, hybrid, or the CPU after auto's measurements. */
-async function onGpu(run: BatchRun, ctx: GpuContext, params: HnswBatchParams, backend: Backend, batchSize: number): Promise<BatchSearchResult> {
+async function onGpu(
+  run: BatchRun,
+  ctx: GpuContext,
+  params: HnswBatchParams,
+  backend: Backend,
+  batchSize: number,
+): Promise<BatchSearchResult> {
   const { target, base, queries: qs } = run;
   const before = { ...ctx.resources.traffic };
   let resident: ResidentSearcher | null = null;
   if (params.gpuMode !== 'hybrid') {
     const support = ResidentSearcher.for(ctx, target.graph, target.store, base.ef, width(target, params));
     if (support.ok) resident = support.searcher;
-    else if (params.gpuMode === 'resident') fail('INVALID_ARGUMENT', `gpuMode 'resident' cannot run this search: ${support.reason}; use gpuMode 'hybrid'`);
+    else if (params.gpuMode === 'resident')
+      fail('INVALID_ARGUMENT', `gpuMode 'resident' cannot run this search: ${support.reason}; use gpuMode 'hybrid'`);
   }
   let from = 0;
   if (backend === 'auto') {
@@ -250,7 +271,10 @@ class BatchRun {
   private usedGpu: GpuContext | null = null;
 
   constructor(
-    readonly target: BatchTarget, readonly queries: Dataset, readonly base: ResolvedBatch, readonly threads: number,
+    readonly target: BatchTarget,
+    readonly queries: Dataset,
+    readonly base: ResolvedBatch,
+    readonly threads: number,
     readonly filters: QueryFilters | null = null,
   ) {
     this.ids = new Int32Array(queries.size * base.k);
@@ -266,7 +290,20 @@ class BatchRun {
     const { k, ef, rerank, lambda } = this.base;
     const attachment = !inline && this.threads > 1 && to - from > 1 ? this.target.workers() : null;
     if (attachment !== null) {
-      await this.timer.wait(searchOnWorkers(attachment, this.target.graph, this.queries, from, to, this.base, this.threads, this.ids, this.scores, this.filters));
+      await this.timer.wait(
+        searchOnWorkers(
+          attachment,
+          this.target.graph,
+          this.queries,
+          from,
+          to,
+          this.base,
+          this.threads,
+          this.ids,
+          this.scores,
+          this.filters,
+        ),
+      );
       this.threadsUsed = this.threads;
       if (this.usedGpu && !this.backend.endsWith('+cpu')) this.backend = `${this.backend}+cpu`;
       return;
@@ -295,7 +332,10 @@ class BatchRun {
     const cpuMsPerQuery = (performance.now() - t0) / timed / this.threads;
     let from = timed;
     const inputs = () => ({
-      remaining: nq - from, cpuMsPerQuery, roundTripMs: ctx.roundTripMs, software: ctx.software,
+      remaining: nq - from,
+      cpuMsPerQuery,
+      roundTripMs: ctx.roundTripMs,
+      software: ctx.software,
       gpuMsPerQuery: resident ? residentSpeed(ctx, this.target.store, resident.ef) : null,
       queriesPerSubmit: 16384,
     });
@@ -315,7 +355,13 @@ class BatchRun {
   }
 
   /** Queries [from, to) with the resident kernel; a GPU fault finishes them on the CPU. */
-  async resident(ctx: GpuContext, searcher: ResidentSearcher, from: number, options: BackendOptions, to = this.queries.size): Promise<void> {
+  async resident(
+    ctx: GpuContext,
+    searcher: ResidentSearcher,
+    from: number,
+    options: BackendOptions,
+    to = this.queries.size,
+  ): Promise<void> {
     const { k, ef, rerank } = this.base;
     // As on the CPU, re-ranking draws from the beam: at most ef candidates. A filtered batch
     // takes the whole (widened) beam and keeps its allowed items.
@@ -344,7 +390,18 @@ class BatchRun {
           if (!this.backend.endsWith('+cpu')) this.backend = `${this.backend}+cpu`;
           continue;
         }
-        this.target.writer.fromSorted(batch.ids, batch.dists, q * outK, kept, this.queries.get(start + q), k, rerank, this.ids, this.scores, (start + q) * k);
+        this.target.writer.fromSorted(
+          batch.ids,
+          batch.dists,
+          q * outK,
+          kept,
+          this.queries.get(start + q),
+          k,
+          rerank,
+          this.ids,
+          this.scores,
+          (start + q) * k,
+        );
       }
     }
   }
@@ -354,8 +411,13 @@ class BatchRun {
    * flight (one evaluator each). A fault is reported once, however many lanes see it.
    */
   async hybrid(
-    makePrimary: () => BatchEvaluator, lanes: number, ctx: GpuContext | null,
-    batchSize: number, width: number, options: BackendOptions, from = 0,
+    makePrimary: () => BatchEvaluator,
+    lanes: number,
+    ctx: GpuContext | null,
+    batchSize: number,
+    width: number,
+    options: BackendOptions,
+    from = 0,
   ): Promise<void> {
     const { k, ef, rerank } = this.base;
     this.usedGpu = ctx;
@@ -370,7 +432,8 @@ class BatchRun {
     // costs a submit), so a batch of at most batchSize queries runs in one lane, alone.
     const busy = Math.max(1, Math.min(lanes, Math.ceil((this.queries.size - from) / batchSize)));
     const evaluators: FaultTolerantEvaluator[] = [];
-    for (let i = 0; i < busy; i++) evaluators.push(new FaultTolerantEvaluator(makePrimary(), () => this.target.store.batchEvaluator(), onFault));
+    for (let i = 0; i < busy; i++)
+      evaluators.push(new FaultTolerantEvaluator(makePrimary(), () => this.target.store.batchEvaluator(), onFault));
     const primaryBackend = evaluators[0]!.backend;
     try {
       await runHybrid(this.target.graph, evaluators, this.queries, from, { ef, width, batchSize }, (q, top) => {
@@ -389,9 +452,16 @@ class BatchRun {
     const traffic = gpu ? trafficSince(gpu.ctx.resources.traffic, gpu.before) : { roundTrips: 0, bytesUp: 0, bytesDown: 0 };
     const device = this.usedGpu?.description;
     return {
-      count: this.queries.size, k: this.base.k, ids: this.ids, scores: this.scores,
-      backend: this.backend, ...(device !== undefined ? { device } : {}),
-      gpuMode: this.gpuMode, ...traffic, hostMs: this.timer.ms, threads: this.threadsUsed,
+      count: this.queries.size,
+      k: this.base.k,
+      ids: this.ids,
+      scores: this.scores,
+      backend: this.backend,
+      ...(device !== undefined ? { device } : {}),
+      gpuMode: this.gpuMode,
+      ...traffic,
+      hostMs: this.timer.ms,
+      threads: this.threadsUsed,
       ...(this.filters ? { filtered: true } : {}),
     };
   }

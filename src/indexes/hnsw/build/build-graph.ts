@@ -3,8 +3,8 @@ import type { VectorStore } from '../../../types.js';
 import { Rng } from '../../../util/rng.js';
 import { yieldToEventLoop } from '../../../util/yield.js';
 import { HnswGraph } from '../graph/graph.js';
-import { Linker } from './linker.js';
 import { LayerSearcher, level0WidthFor } from '../search/layer-search.js';
+import { Linker } from './linker.js';
 
 export interface HnswBuildParams {
   /** Links per node on upper levels (level 0 gets 2m). Default 16. */
@@ -91,7 +91,13 @@ export async function buildGraphSerialAsync(store: VectorStore, params: HnswBuil
  * Links nodes `ids` (unlinked, their vectors in `store`) into an existing graph, one at a time
  * in the given order (a living index's add). The graph's levels for them must be drawn.
  */
-export function insertNodes(store: VectorStore, graph: HnswGraph, ids: readonly number[], efConstruction: number, keepPruned = false): void {
+export function insertNodes(
+  store: VectorStore,
+  graph: HnswGraph,
+  ids: readonly number[],
+  efConstruction: number,
+  keepPruned = false,
+): void {
   // No diverse-prefix tracking (see Linker): it needs a word per node, too much for a small add.
   const builder = new GraphBuilder(store, graph, efConstruction, keepPruned, false);
   for (const id of ids) builder.insert(id);
@@ -165,6 +171,7 @@ class GraphBuilder {
  * would silently wreck the graph: stop the build with the item's id instead.
  */
 export function checkDistance(d: number, node: number, other: number): number {
-  if (Number.isNaN(d)) fail('NON_FINITE', `item ${node}: its distance to item ${other} is not a number (the vectors hold NaN or infinities)`);
+  if (Number.isNaN(d))
+    fail('NON_FINITE', `item ${node}: its distance to item ${other} is not a number (the vectors hold NaN or infinities)`);
   return d;
 }

@@ -1,8 +1,8 @@
 import type { QueryEvaluator, VectorStore } from '../../../types.js';
-import { checkDistance } from './build-graph.js';
 import type { HnswGraph } from '../graph/graph.js';
-import { Linker } from './linker.js';
 import { LayerSearcher, level0WidthFor } from '../search/layer-search.js';
+import { checkDistance } from './build-graph.js';
+import { Linker } from './linker.js';
 
 /**
  * One batch of the parallel build, in two phases that worker threads share out (kANNolo's
@@ -55,7 +55,13 @@ export class BatchInserter {
   private order = new Uint32Array(64);
 
   /** `trackDiversePrefix`: see Linker (on for builds; a test turns it off to compare). */
-  constructor(private readonly store: VectorStore, private readonly graph: HnswGraph, private readonly efConstruction: number, keepPruned: boolean, trackDiversePrefix = true) {
+  constructor(
+    private readonly store: VectorStore,
+    private readonly graph: HnswGraph,
+    private readonly efConstruction: number,
+    keepPruned: boolean,
+    trackDiversePrefix = true,
+  ) {
     this.searcher = new LayerSearcher(graph.n, graph.m0, level0WidthFor(store));
     this.linker = new Linker(store, graph, keepPruned, trackDiversePrefix);
     this.candIds = new Uint32Array(efConstruction + 1);
@@ -149,7 +155,10 @@ export class BatchInserter {
     let i = 0;
     let j = 0;
     for (let o = 0; o < total; o++) {
-      const takeBeam = j >= intra || (i < count && (this.candDists[i]! < this.intraDists[j]! || (this.candDists[i] === this.intraDists[j] && this.candIds[i]! < this.intraIds[j]!)));
+      const takeBeam =
+        j >= intra ||
+        (i < count &&
+          (this.candDists[i]! < this.intraDists[j]! || (this.candDists[i] === this.intraDists[j] && this.candIds[i]! < this.intraIds[j]!)));
       if (takeBeam) {
         this.mergeIds[o] = this.candIds[i]!;
         this.mergeDists[o] = this.candDists[i++]!;

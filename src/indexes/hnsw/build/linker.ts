@@ -88,7 +88,11 @@ export class Linker {
       for (let i = 0; i < count && kept < max; i++) {
         const c = ids[i]!;
         let taken = false;
-        for (let j = 0; j < kept; j++) if (sel[j] === c) { taken = true; break; }
+        for (let j = 0; j < kept; j++)
+          if (sel[j] === c) {
+            taken = true;
+            break;
+          }
         if (!taken) sel[kept++] = c;
       }
     }

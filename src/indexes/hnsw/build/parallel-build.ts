@@ -1,11 +1,11 @@
 import { fail } from '../../../errors.js';
 import type { VectorStore } from '../../../types.js';
 import { yieldToEventLoop } from '../../../util/yield.js';
-import { layoutScratch, type BatchSpan } from './insertion-batch.js';
-import { buildGraph, buildGraphSerialAsync, drawLevels, resolveBuildParams, type HnswBuildParams } from './build-graph.js';
 import { HnswGraph } from '../graph/graph.js';
 import { WorkerAttachment } from '../workers/worker-attachment.js';
 import type { InsertTask } from '../workers/worker-tasks.js';
+import { buildGraph, buildGraphSerialAsync, drawLevels, type HnswBuildParams, resolveBuildParams } from './build-graph.js';
+import { type BatchSpan, layoutScratch } from './insertion-batch.js';
 
 export interface ParallelBuildParams extends HnswBuildParams {
   /** Worker threads. 1 runs hnswlib's serial insertion on this thread. */
@@ -39,7 +39,13 @@ export async function buildGraphParallel(store: VectorStore, params: ParallelBui
   const graph = new HnswGraph(m, drawLevels(n, m, seed));
   graph.entryPoint = 0;
   graph.maxLevel = graph.levels[0]!;
-  const done = await insertRangeParallel(graph, store, 1, n, { efConstruction, keepPruned, threads, signal: params.signal, onProgress: params.onProgress });
+  const done = await insertRangeParallel(graph, store, 1, n, {
+    efConstruction,
+    keepPruned,
+    threads,
+    signal: params.signal,
+    onProgress: params.onProgress,
+  });
   if (!done) return buildGraph(store, params);
   if (n === 1) params.onProgress?.(1, 1);
   return graph;
@@ -52,8 +58,17 @@ export async function buildGraphParallel(store: VectorStore, params: ParallelBui
  * nothing, when the store cannot be shared with workers (the caller inserts on its thread).
  */
 export async function insertRangeParallel(
-  graph: HnswGraph, store: VectorStore, from: number, to: number,
-  params: { efConstruction: number; keepPruned: boolean; threads: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void },
+  graph: HnswGraph,
+  store: VectorStore,
+  from: number,
+  to: number,
+  params: {
+    efConstruction: number;
+    keepPruned: boolean;
+    threads: number;
+    signal?: AbortSignal;
+    onProgress?: (done: number, total: number) => void;
+  },
 ): Promise<boolean> {
   const { efConstruction, keepPruned, threads, signal } = params;
   const m = graph.m;
@@ -72,7 +87,9 @@ export async function insertRangeParallel(
       if (words > scratch.length) scratch = new Uint32Array(new SharedArrayBuffer(words * 4));
       const span: BatchSpan = { from: at, to: end, entryPoint: graph.entryPoint, maxLevel: graph.maxLevel, slotAt, scratch };
       const next = new Int32Array(new SharedArrayBuffer(4));
-      const task = (op: InsertTask['op']) => (worker: number): InsertTask => ({ op, handle: attachment.handle, span, next, worker, workers: threads });
+      const task =
+        (op: InsertTask['op']) =>
+        (worker: number): InsertTask => ({ op, handle: attachment.handle, span, next, worker, workers: threads });
       await attachment.pool.runEach(threads, task('hnswSelect'));
       await attachment.pool.runEach(threads, task('hnswLink'));
       // As in the serial build, the first node to reach a new top level becomes the entry.

@@ -1,6 +1,6 @@
 import type { VectorStore } from '../../../types.js';
-import type { HnswGraph } from './graph.js';
 import { Linker, sortByDistance } from '../build/linker.js';
+import type { HnswGraph } from './graph.js';
 
 /**
  * Takes removed nodes out of a graph (in place) so that searches never meet them and recall
@@ -67,7 +67,11 @@ export function unlinkRemoved(graph: HnswGraph, store: VectorStore, removed: (id
       const sel = linker.selIds;
       for (let i = 0; i < c && kept < count; i++) {
         let taken = false;
-        for (let j = 0; j < kept; j++) if (sel[j] === ids[i]) { taken = true; break; }
+        for (let j = 0; j < kept; j++)
+          if (sel[j] === ids[i]) {
+            taken = true;
+            break;
+          }
         if (!taken) sel[kept++] = ids[i]!;
       }
       graph.setLinks(u, level, sel, kept);

@@ -1,6 +1,6 @@
 import { fail } from '../../../errors.js';
-import { canShareMemory, isShared, sharedArray, toShared } from '../../../util/shared-memory.js';
 import { permuteRowsInPlace } from '../../../util/permute.js';
+import { canShareMemory, isShared, sharedArray, toShared } from '../../../util/shared-memory.js';
 
 /**
  * The arrays of an HNSW graph, as worker threads receive them: views of SharedArrayBuffers,
@@ -78,7 +78,13 @@ export class HnswGraph {
   static attach(s: SharedGraph): HnswGraph {
     const g = Object.create(HnswGraph.prototype) as HnswGraph;
     Object.assign(g, {
-      n: s.n, m: s.m, m0: s.m0, levels: s.levels, level0: s.level0, upperPool: s.upperPool, upperAt: s.upperAt,
+      n: s.n,
+      m: s.m,
+      m0: s.m0,
+      levels: s.levels,
+      level0: s.level0,
+      upperPool: s.upperPool,
+      upperAt: s.upperAt,
       room: { levels: s.levels, level0: s.level0, pool: s.upperPool, upperAt: s.upperAt, poolTop: s.upperPool.length },
     });
     g.upper = upperViews(s.n, s.levels, s.upperPool, s.upperAt, s.m);
@@ -92,7 +98,8 @@ export class HnswGraph {
    * loaded from a file) move there once; this graph then uses the shared copy too.
    */
   share(): SharedGraph {
-    if (typeof SharedArrayBuffer !== 'function') fail('INVALID_ARGUMENT', 'this platform has no SharedArrayBuffer: the graph cannot be shared with worker threads');
+    if (typeof SharedArrayBuffer !== 'function')
+      fail('INVALID_ARGUMENT', 'this platform has no SharedArrayBuffer: the graph cannot be shared with worker threads');
     if (!isShared(this.level0) || !isShared(this.upperPool) || !isShared(this.levels) || !isShared(this.upperAt)) {
       this.levels = toShared(this.levels);
       this.level0 = toShared(this.level0);
@@ -137,7 +144,11 @@ export class HnswGraph {
       // Only now: the loop above compares with the old levels (this.levels views the room).
       room.levels.set(levels);
       Object.assign(g, {
-        n: n2, m: this.m, m0: this.m0, upper, entryPoint: this.entryPoint < n2 ? this.entryPoint : -1,
+        n: n2,
+        m: this.m,
+        m0: this.m0,
+        upper,
+        entryPoint: this.entryPoint < n2 ? this.entryPoint : -1,
         room: { ...room, poolTop: top },
       });
       g.maxLevel = g.entryPoint < 0 ? -1 : this.maxLevel;

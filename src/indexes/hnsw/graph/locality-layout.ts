@@ -1,11 +1,11 @@
 import { fail } from '../../../errors.js';
 import type { VectorStore } from '../../../types.js';
-import { ItemKeys, type ItemKey } from '../../items/item-keys.js';
+import { type ItemKey, ItemKeys } from '../../items/item-keys.js';
 import { ItemLabels } from '../../items/item-labels.js';
 import { ItemOrder } from '../../items/item-order.js';
 import { Tombstones } from '../../items/tombstones.js';
-import type { HnswGraph } from './graph.js';
 import type { IndexState } from '../living/mutations.js';
+import type { HnswGraph } from './graph.js';
 
 /**
  * The locality layout: after a build, the items move to the slots of a breadth-first walk of
@@ -25,7 +25,8 @@ import type { IndexState } from '../living/mutations.js';
 export type Layout = 'locality' | 'insertion';
 
 export function checkLayout(layout: unknown): asserts layout is Layout {
-  if (layout !== 'locality' && layout !== 'insertion') fail('INVALID_ARGUMENT', `layout must be 'locality' or 'insertion', got ${String(layout)}`);
+  if (layout !== 'locality' && layout !== 'insertion')
+    fail('INVALID_ARGUMENT', `layout must be 'locality' or 'insertion', got ${String(layout)}`);
 }
 
 /** Slots in breadth-first order of level 0 from the entry point; nodes it cannot reach (removed ones) follow in slot order. */
@@ -79,11 +80,20 @@ export function inLayout(state: IndexState, layout: Layout, inPlace: boolean): I
   const keys = state.keys === null ? null : movedKeys(state.keys, from);
   const labels = state.labels === null ? null : movedLabels(state.labels, from);
   let removed = Tombstones.none(n);
-  if (state.removed.count > 0) removed = removed.edited(n, Array.from(from.keys()).filter((s) => state.removed.has(from[s]!)), []);
+  if (state.removed.count > 0)
+    removed = removed.edited(
+      n,
+      Array.from(from.keys()).filter((s) => state.removed.has(from[s]!)),
+      [],
+    );
   const order = ItemOrder.after(state.order ?? null, from);
   return {
     graph: state.graph.renumbered(from, inPlace),
-    store, rerankStore, keys, labels, removed,
+    store,
+    rerankStore,
+    keys,
+    labels,
+    removed,
     order: order.isIdentity() ? null : order,
     // A copy is all new memory; in place, the state owns what it owned before.
     exclusive: inPlace ? state.exclusive === true : true,
@@ -108,5 +118,8 @@ export function movedKeys(keys: ItemKeys, from: Uint32Array): ItemKeys {
 
 /** Labels with row s = row `from[s]`. */
 export function movedLabels(labels: ItemLabels, from: Uint32Array): ItemLabels {
-  return ItemLabels.from(Array.from(from, (s) => Array.from(labels.of(s))), from.length);
+  return ItemLabels.from(
+    Array.from(from, (s) => Array.from(labels.of(s))),
+    from.length,
+  );
 }

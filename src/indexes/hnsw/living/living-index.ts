@@ -1,12 +1,25 @@
 import { fail } from '../../../errors.js';
-import type { Dataset, Vector } from '../../../types.js';
 import { WorkerPool } from '../../../parallel/pool.js';
+import type { Dataset, Vector } from '../../../types.js';
 import type { ItemKey } from '../../items/item-keys.js';
 import { Tombstones } from '../../items/tombstones.js';
-import { buildGraphParallel, insertRangeParallel } from '../build/parallel-build.js';
 import { insertNodes } from '../build/build-graph.js';
+import { buildGraphParallel, insertRangeParallel } from '../build/parallel-build.js';
 import { inLayout, movedKeys, movedLabels } from '../graph/locality-layout.js';
-import { addItems, idsOfKeys, linkStore, liveIds, liveSlotOfKey, prepareAdd, removeIds, slotOfId, type AddOptions, type BuildSettings, type IndexState, type LabelRow } from './mutations.js';
+import {
+  type AddOptions,
+  addItems,
+  type BuildSettings,
+  type IndexState,
+  idsOfKeys,
+  type LabelRow,
+  linkStore,
+  liveIds,
+  liveSlotOfKey,
+  prepareAdd,
+  removeIds,
+  slotOfId,
+} from './mutations.js';
 
 export type { AddOptions, LabelRow } from './mutations.js';
 
@@ -70,18 +83,27 @@ export abstract class LivingIndex {
     // Copies, never writes in place: a cancelled or failed add must leave the index as it was.
     const p = prepareAdd(this.state, vectors, keys, options, build, false);
     const threads = await WorkerPool.threadsFor(options.threads);
-    await this.whileSearching((async () => {
-      const { graph } = p.state;
-      const store = linkStore(p.state);
-      const serial = (ids: readonly number[]) => insertNodes(store, graph, ids, build.efConstruction);
-      serial(p.slots.slice(0, p.reused));
-      let from = p.reused;
-      if (graph.entryPoint < 0 && from < p.slots.length) serial([p.slots[from++]!]);
-      const appended = p.slots.slice(from);
-      const linked = threads > 1 && appended.length >= PARALLEL_ADD_MIN
-        && await insertRangeParallel(graph, store, appended[0]!, appended[appended.length - 1]! + 1, { efConstruction: build.efConstruction, keepPruned: false, threads, signal: options.signal });
-      if (!linked) serial(appended);
-    })());
+    await this.whileSearching(
+      (async () => {
+        const { graph } = p.state;
+        const store = linkStore(p.state);
+        const serial = (ids: readonly number[]) => insertNodes(store, graph, ids, build.efConstruction);
+        serial(p.slots.slice(0, p.reused));
+        let from = p.reused;
+        if (graph.entryPoint < 0 && from < p.slots.length) serial([p.slots[from++]!]);
+        const appended = p.slots.slice(from);
+        const linked =
+          threads > 1 &&
+          appended.length >= PARALLEL_ADD_MIN &&
+          (await insertRangeParallel(graph, store, appended[0]!, appended[appended.length - 1]! + 1, {
+            efConstruction: build.efConstruction,
+            keepPruned: false,
+            threads,
+            signal: options.signal,
+          }));
+        if (!linked) serial(appended);
+      })(),
+    );
     this.install(p.state);
     return p.keys;
   }
@@ -148,10 +170,14 @@ export abstract class LivingIndex {
     const rerankStore = s.rerankStore === null ? null : subset(s.rerankStore);
     const { m, efConstruction, seed } = this.buildParams;
     const graph = await this.whileSearching(
-      WorkerPool.threadsFor(options.threads).then((threads) => buildGraphParallel(rerankStore ?? store, { m, efConstruction, seed, threads, signal: options.signal })),
+      WorkerPool.threadsFor(options.threads).then((threads) =>
+        buildGraphParallel(rerankStore ?? store, { m, efConstruction, seed, threads, signal: options.signal }),
+      ),
     );
     const compacted: IndexState = {
-      graph, store, rerankStore,
+      graph,
+      store,
+      rerankStore,
       keys: s.keys === null ? null : movedKeys(s.keys, live),
       labels: s.labels === null ? null : movedLabels(s.labels, live),
       removed: Tombstones.none(live.length),

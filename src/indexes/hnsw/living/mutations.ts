@@ -1,11 +1,11 @@
 import { fail } from '../../../errors.js';
 import type { Dataset, Vector, VectorStore } from '../../../types.js';
 import { Rng } from '../../../util/rng.js';
-import { asQueryDataset } from '../../results.js';
-import { checkNewKeys, ItemKeys, type ItemKey } from '../../items/item-keys.js';
+import { checkNewKeys, type ItemKey, ItemKeys } from '../../items/item-keys.js';
 import { ItemLabels } from '../../items/item-labels.js';
-import { Tombstones } from '../../items/tombstones.js';
 import type { ItemOrder } from '../../items/item-order.js';
+import type { Tombstones } from '../../items/tombstones.js';
+import { asQueryDataset } from '../../results.js';
 import { insertNodes } from '../build/build-graph.js';
 import type { HnswGraph } from '../graph/graph.js';
 import { unlinkRemoved } from '../graph/graph-repair.js';
@@ -66,7 +66,11 @@ export interface PreparedAdd {
 
 /** The state after adding `vectors` (see HnswIndex.add), and the keys the new items got. */
 export function addItems(
-  state: IndexState, vectors: Dataset | readonly Vector[], keys: readonly ItemKey[] | undefined, options: AddOptions, build: BuildSettings,
+  state: IndexState,
+  vectors: Dataset | readonly Vector[],
+  keys: readonly ItemKey[] | undefined,
+  options: AddOptions,
+  build: BuildSettings,
 ): { state: IndexState; keys: ItemKey[] } {
   const p = prepareAdd(state, vectors, keys, options, build);
   insertNodes(linkStore(p.state), p.state.graph, p.slots, build.efConstruction);
@@ -80,7 +84,11 @@ export function linkStore(state: IndexState): VectorStore {
 
 /** Everything of an add but linking the new nodes (see PreparedAdd). */
 export function prepareAdd(
-  state: IndexState, vectors: Dataset | readonly Vector[], keys: readonly ItemKey[] | undefined, options: AddOptions, build: BuildSettings,
+  state: IndexState,
+  vectors: Dataset | readonly Vector[],
+  keys: readonly ItemKey[] | undefined,
+  options: AddOptions,
+  build: BuildSettings,
   mayWriteInPlace = true,
 ): PreparedAdd {
   const inPlace = mayWriteInPlace && state.exclusive === true;
@@ -89,7 +97,8 @@ export function prepareAdd(
   let labelRows = options.labels === undefined ? null : checkLabelRows(options.labels, count);
   let current = state;
   if (current.keys === null) {
-    if (keys !== undefined) fail('INVALID_ARGUMENT', 'this index has no keys (its items are known by id): add without keys, or build it with keys');
+    if (keys !== undefined)
+      fail('INVALID_ARGUMENT', 'this index has no keys (its items are known by id): add without keys, or build it with keys');
     if (options.upsert) fail('INVALID_ARGUMENT', 'upsert needs keys: this index has none');
   } else {
     if (keys === undefined) fail('INVALID_ARGUMENT', 'this index has keys: give one key per new item');
@@ -136,7 +145,12 @@ export function prepareAdd(
     labels = labels.edited(capacity, slots, labelRows ?? slots.map(() => []), inPlace && current.labels !== null);
   }
   const removed = current.removed.edited(capacity, [], slots);
-  return { state: { graph, store, rerankStore, keys: itemKeys, labels, removed, order, exclusive: true }, keys: newKeys, slots, reused: Math.min(free.length, count) };
+  return {
+    state: { graph, store, rerankStore, keys: itemKeys, labels, removed, order, exclusive: true },
+    keys: newKeys,
+    slots,
+    reused: Math.min(free.length, count),
+  };
 }
 
 /** The slot of item id `id` (any number), or -1 when no slot has that id. */
@@ -172,7 +186,15 @@ export function removeIds(state: IndexState, ids: readonly number[], mayWriteInP
   const graph = inPlace ? state.graph.renewed() : state.graph.grown(state.graph.levels, false);
   unlinkRemoved(graph, state.rerankStore ?? state.store, (id) => removed.has(id), ids);
   const keys = state.keys === null ? null : state.keys.edited(state.graph.n, ids, [], [], inPlace);
-  const labels = state.labels === null ? null : state.labels.edited(state.graph.n, ids, ids.map(() => []), inPlace);
+  const labels =
+    state.labels === null
+      ? null
+      : state.labels.edited(
+          state.graph.n,
+          ids,
+          ids.map(() => []),
+          inPlace,
+        );
   // The stores are shared with the state before: exclusive only if that one was.
   return { ...state, graph, keys, labels, removed, exclusive: state.exclusive === true && inPlace };
 }
@@ -186,7 +208,8 @@ export function liveIds(state: IndexState): Uint32Array {
 }
 
 function withRows(store: VectorStore, rows: Dataset, slots: Uint32Array, capacity: number, inPlace: boolean): VectorStore {
-  if (store.withRows === undefined) fail('INVALID_ARGUMENT', `this index's ${store.kind} store cannot change (load the index into memory to add items)`);
+  if (store.withRows === undefined)
+    fail('INVALID_ARGUMENT', `this index's ${store.kind} store cannot change (load the index into memory to add items)`);
   return store.withRows(rows, slots, capacity, inPlace);
 }
 
@@ -223,7 +246,10 @@ export function checkState(s: IndexState): void {
   if (s.order && s.order.size !== n) fail('INVALID_ARGUMENT', `the item order covers ${s.order.size} slots, the graph ${n}`);
 }
 
-export function itemInfo(options: { keys?: readonly ItemKey[]; labels?: readonly LabelRow[] }, n: number): { keys: ItemKeys | null; labels: ItemLabels | null } {
+export function itemInfo(
+  options: { keys?: readonly ItemKey[]; labels?: readonly LabelRow[] },
+  n: number,
+): { keys: ItemKeys | null; labels: ItemLabels | null } {
   return {
     keys: options.keys === undefined ? null : ItemKeys.from(options.keys, n),
     labels: options.labels === undefined ? null : ItemLabels.from(options.labels, n),

@@ -1,6 +1,6 @@
 import type { QueryEvaluator } from '../../../types.js';
 import type { MaxHeap } from '../../../util/heap.js';
-import { isAllowed, type AllowedSet } from '../../filter.js';
+import { type AllowedSet, isAllowed } from '../../filter.js';
 import { popcount32 } from '../../items/tombstones.js';
 import type { HnswGraph } from '../graph/graph.js';
 import type { LayerSearcher } from './layer-search.js';
@@ -39,7 +39,10 @@ export class FilteredSearcher {
   /** Disallowed second-hop nodes of one expansion (three-hop mode). */
   private far: Uint32Array;
 
-  constructor(private readonly layer: LayerSearcher, maxLinks: number) {
+  constructor(
+    private readonly layer: LayerSearcher,
+    maxLinks: number,
+  ) {
     this.ids = new Uint32Array(Math.max(CHUNK, maxLinks));
     this.dists = new Float64Array(Math.max(CHUNK, maxLinks));
     this.far = new Uint32Array(maxLinks * maxLinks);
@@ -52,7 +55,8 @@ export class FilteredSearcher {
    * min(k, allowed) items.
    */
   search(graph: HnswGraph, ev: QueryEvaluator, k: number, ef: number, allowed: AllowedSet): MaxHeap {
-    if (allowed.count === 0 || FilteredSearcher.exhaustiveIsCheaper(allowed, ef, graph.m0, graph.n)) return this.exhaustive(ev, allowed, graph.n, ef);
+    if (allowed.count === 0 || FilteredSearcher.exhaustiveIsCheaper(allowed, ef, graph.m0, graph.n))
+      return this.exhaustive(ev, allowed, graph.n, ef);
     const { node, dist } = this.layer.descend(graph, ev);
     const top = this.beam(graph, ev, node, dist, ef, allowed);
     return top.size < Math.min(k, allowed.count) ? this.exhaustive(ev, allowed, graph.n, ef) : top;

@@ -1,8 +1,8 @@
 import type { QueryEvaluator, VectorStore } from '../../../types.js';
 import { MaxHeap, MinHeap } from '../../../util/heap.js';
-import { visitedFor, type SearchVisited } from '../../../util/visited.js';
-import type { HnswGraph } from '../graph/graph.js';
+import { type SearchVisited, visitedFor } from '../../../util/visited.js';
 import { isAllowed } from '../../filter.js';
+import type { HnswGraph } from '../graph/graph.js';
 
 /**
  * Distance-adaptive early termination (after Al-Jazzazi et al., as kANNolo ships it): the beam
@@ -51,8 +51,13 @@ export class LayerSearcher {
   private gatherDists: Float64Array;
 
   /** `level0Width`: candidates a level-0 round expands (level0WidthFor picks it). */
-  constructor(n: number, maxLinks: number, readonly level0Width = 1) {
-    if (!Number.isInteger(level0Width) || level0Width < 1) throw new RangeError(`level0Width must be a positive integer, got ${level0Width}`);
+  constructor(
+    n: number,
+    maxLinks: number,
+    readonly level0Width = 1,
+  ) {
+    if (!Number.isInteger(level0Width) || level0Width < 1)
+      throw new RangeError(`level0Width must be a positive integer, got ${level0Width}`);
     this.visited = visitedFor(n);
     this.popped = new Uint32Array(level0Width);
     this.gatherIds = new Uint32Array(maxLinks * level0Width);
@@ -113,8 +118,14 @@ export class LayerSearcher {
    * was ~30 % of the beam's profile at 1M). Upper levels are small and keep width 1.
    */
   beam(
-    graph: HnswGraph, ev: QueryEvaluator, ep: number, epDist: number, ef: number, level: number,
-    keep: Uint32Array | null = null, stop: EarlyStop | null = null,
+    graph: HnswGraph,
+    ev: QueryEvaluator,
+    ep: number,
+    epDist: number,
+    ef: number,
+    level: number,
+    keep: Uint32Array | null = null,
+    stop: EarlyStop | null = null,
   ): MaxHeap {
     const { candidates, kBest, popped } = this;
     const ids = this.gatherIds;

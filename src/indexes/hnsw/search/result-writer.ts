@@ -12,7 +12,10 @@ export class ResultWriter {
   private scratchDists = new Float64Array(256);
   private readonly best = new MaxHeap(64);
 
-  constructor(private readonly metric: Metric, private readonly rerankStore: VectorStore | null) {}
+  constructor(
+    private readonly metric: Metric,
+    private readonly rerankStore: VectorStore | null,
+  ) {}
 
   /** Writes the best k of `top` (emptied) at `offset`. */
   fromHeap(top: MaxHeap, query: Vector, k: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number): void {
@@ -27,8 +30,16 @@ export class ResultWriter {
 
   /** Writes the best k of candidates[from, from+count) (sorted best first; id -1 ends them). */
   fromSorted(
-    candIds: Int32Array, candDists: Float32Array, from: number, count: number,
-    query: Vector, k: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number,
+    candIds: Int32Array,
+    candDists: Float32Array,
+    from: number,
+    count: number,
+    query: Vector,
+    k: number,
+    rerank: number,
+    ids: Int32Array,
+    scores: Float32Array,
+    offset: number,
   ): void {
     this.ensureScratch(count);
     let n = 0;

@@ -2,9 +2,9 @@ import { DenseDataset } from '../../../data/dense.js';
 import { SparseDataset } from '../../../data/sparse.js';
 import type { Dataset } from '../../../types.js';
 import { toShared } from '../../../util/shared-memory.js';
+import type { QueryFilters } from '../../filter.js';
 import type { HnswGraph } from '../graph/graph.js';
 import type { WorkerAttachment } from './worker-attachment.js';
-import type { QueryFilters } from '../../filter.js';
 import type { SearchTask, SharedQueries } from './worker-tasks.js';
 
 /**
@@ -13,8 +13,15 @@ import type { SearchTask, SharedQueries } from './worker-tasks.js';
  * and writes results at row q of ids/scores. The calling thread only waits.
  */
 export async function searchOnWorkers(
-  attachment: WorkerAttachment, graph: HnswGraph, queries: Dataset, from: number, to: number,
-  search: { k: number; ef: number; rerank: number; lambda: number }, threads: number, ids: Int32Array, scores: Float32Array,
+  attachment: WorkerAttachment,
+  graph: HnswGraph,
+  queries: Dataset,
+  from: number,
+  to: number,
+  search: { k: number; ef: number; rerank: number; lambda: number },
+  threads: number,
+  ids: Int32Array,
+  scores: Float32Array,
   filters: QueryFilters | null = null,
 ): Promise<void> {
   await attachment.ready(threads);
@@ -26,11 +33,24 @@ export async function searchOnWorkers(
   const next = new Int32Array(new SharedArrayBuffer(4));
   // Small chunks balance the load; 8 per worker at least keeps the counter cheap.
   const chunk = Math.max(1, Math.min(32, Math.floor(nq / (threads * 8))));
-  await attachment.pool.runEach(threads, (): SearchTask => ({
-    op: 'hnswSearch', handle: attachment.handle, entryPoint: graph.entryPoint, maxLevel: graph.maxLevel,
-    queries: shared, ...search, next, chunk, ids: outIds, scores: outScores, from,
-    filters: filters === null ? null : { sets: filters.sets.map((a) => ({ bits: toShared(a.bits), count: a.count })), which: filters.which },
-  }));
+  await attachment.pool.runEach(
+    threads,
+    (): SearchTask => ({
+      op: 'hnswSearch',
+      handle: attachment.handle,
+      entryPoint: graph.entryPoint,
+      maxLevel: graph.maxLevel,
+      queries: shared,
+      ...search,
+      next,
+      chunk,
+      ids: outIds,
+      scores: outScores,
+      from,
+      filters:
+        filters === null ? null : { sets: filters.sets.map((a) => ({ bits: toShared(a.bits), count: a.count })), which: filters.which },
+    }),
+  );
   ids.set(outIds, from * k);
   scores.set(outScores, from * k);
 }
@@ -45,9 +65,19 @@ function shareQueries(queries: Dataset, from: number, to: number): SharedQueries
     const end = queries.indptr[to]!;
     const indptr = new Uint32Array(new SharedArrayBuffer((to - from + 1) * 4));
     for (let i = 0; i <= to - from; i++) indptr[i] = queries.indptr[from + i]! - start;
-    return { kind: 'sparse', dim: queries.dim, indptr, indices: toShared(queries.indices.subarray(start, end)), values: toShared(queries.values.subarray(start, end)) };
+    return {
+      kind: 'sparse',
+      dim: queries.dim,
+      indptr,
+      indices: toShared(queries.indices.subarray(start, end)),
+      values: toShared(queries.values.subarray(start, end)),
+    };
   }
   // Any other Dataset: copy its rows into a dense or sparse set first.
   const rows = Array.from({ length: to - from }, (_, i) => queries.get(from + i));
-  return shareQueries(queries.kind === 'dense' ? DenseDataset.fromRows(rows as Float32Array[]) : SparseDataset.fromRows(rows as never, queries.dim), 0, to - from);
+  return shareQueries(
+    queries.kind === 'dense' ? DenseDataset.fromRows(rows as Float32Array[]) : SparseDataset.fromRows(rows as never, queries.dim),
+    0,
+    to - from,
+  );
 }

@@ -1,5 +1,5 @@
 import { WorkerPool } from '../../../parallel/pool.js';
-import { shareStore, type SharedStore } from '../../../quant/shared-store.js';
+import { type SharedStore, shareStore } from '../../../quant/shared-store.js';
 import type { VectorStore } from '../../../types.js';
 import type { HnswGraph } from '../graph/graph.js';
 import type { AttachTask } from './worker-tasks.js';
@@ -31,7 +31,12 @@ export class WorkerAttachment {
    * The attachment of an index, or null when a store cannot be shared (a custom or
    * file-backed store): the caller then runs on one thread.
    */
-  static create(graph: HnswGraph, store: VectorStore, rerank: VectorStore | null, build: { efConstruction: number; keepPruned?: boolean }): WorkerAttachment | null {
+  static create(
+    graph: HnswGraph,
+    store: VectorStore,
+    rerank: VectorStore | null,
+    build: { efConstruction: number; keepPruned?: boolean },
+  ): WorkerAttachment | null {
     const sharedStore = shareStore(store);
     const sharedRerank = rerank === null ? null : shareStore(rerank);
     if (sharedStore === null || (rerank !== null && sharedRerank === null)) return null;
@@ -47,8 +52,13 @@ export class WorkerAttachment {
       const w = this.pool.worker(i);
       if (w.attached.has(this.handle)) continue;
       const task: AttachTask = {
-        op: 'hnswAttach', handle: this.handle, graph: this.graph.share(), store: this.store, rerank: this.rerank,
-        efConstruction: this.efConstruction, keepPruned: this.keepPruned,
+        op: 'hnswAttach',
+        handle: this.handle,
+        graph: this.graph.share(),
+        store: this.store,
+        rerank: this.rerank,
+        efConstruction: this.efConstruction,
+        keepPruned: this.keepPruned,
       };
       pending.push(w.run(task).then(() => w.attached.add(this.handle)));
     }

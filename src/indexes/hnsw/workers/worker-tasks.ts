@@ -1,12 +1,12 @@
+import { DenseDataset } from '../../../data/dense.js';
+import { SparseDataset } from '../../../data/sparse.js';
 import type { Task } from '../../../parallel/pool.js';
 import { attachStore, type SharedStore } from '../../../quant/shared-store.js';
 import type { Dataset } from '../../../types.js';
-import { DenseDataset } from '../../../data/dense.js';
-import { SparseDataset } from '../../../data/sparse.js';
+import { type AllowedSet, QueryFilters } from '../../filter.js';
 import { BatchInserter, type BatchSpan } from '../build/insertion-batch.js';
 import { HnswGraph, type SharedGraph } from '../graph/graph.js';
 import { HnswIndex } from '../hnsw-index.js';
-import { QueryFilters, type AllowedSet } from '../../filter.js';
 
 /** An index (or a graph being built) as a worker thread attaches it: shared memory only. */
 export interface AttachTask extends Task {
@@ -22,7 +22,13 @@ export interface AttachTask extends Task {
 /** Queries as workers receive them: dense rows or CSR arrays on shared memory. */
 export type SharedQueries =
   | { readonly kind: 'dense'; readonly dim: number; readonly data: Float32Array }
-  | { readonly kind: 'sparse'; readonly dim: number; readonly indptr: Uint32Array; readonly indices: Uint32Array; readonly values: Float32Array };
+  | {
+      readonly kind: 'sparse';
+      readonly dim: number;
+      readonly indptr: Uint32Array;
+      readonly indices: Uint32Array;
+      readonly values: Float32Array;
+    };
 
 export interface SearchTask extends Task {
   readonly op: 'hnswSearch';
@@ -101,7 +107,8 @@ export const HNSW_TASKS = {
     let done = 0;
     for (let start = Atomics.add(t.next, 0, t.chunk); start < nq; start = Atomics.add(t.next, 0, t.chunk)) {
       const end = Math.min(nq, start + t.chunk);
-      for (let q = start; q < end; q++) index.searchInto(queries.get(q), t.k, t.ef, t.rerank, t.ids, t.scores, q * t.k, filters?.for(t.from + q) ?? null, t.lambda);
+      for (let q = start; q < end; q++)
+        index.searchInto(queries.get(q), t.k, t.ef, t.rerank, t.ids, t.scores, q * t.k, filters?.for(t.from + q) ?? null, t.lambda);
       done += end - start;
     }
     return done;
