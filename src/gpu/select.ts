@@ -1,13 +1,4 @@
 import { fail } from '../errors.js';
-import { GpuDenseEvaluator } from '../quant/dense/gpu-pairs.js';
-import { PlainDenseStore } from '../quant/dense/store.js';
-import { PlainSparseStore } from '../quant/plain.js';
-import { GpuPqEvaluator } from '../quant/pq/gpu-pairs.js';
-import { PqStore } from '../quant/pq/pq.js';
-import { GpuScalarEvaluator } from '../quant/scalar/gpu-pairs.js';
-import { ScalarStore } from '../quant/scalar/store.js';
-import { GpuSparseEvaluator } from '../quant/sparse/gpu-pairs.js';
-import type { BatchEvaluator, VectorStore } from '../types.js';
 import { type GpuContext, noGpu, requestGpu, retireGpu } from './device.js';
 
 export type Backend = 'auto' | 'gpu' | 'cpu';
@@ -48,15 +39,6 @@ export async function gpuContextFor(options: BackendOptions): Promise<GpuContext
 export async function chooseGpu(options: BackendOptions, queryCount: number): Promise<GpuContext | null> {
   if (checkBackend(options) === 'auto' && queryCount < AUTO_MIN_BATCH) return null;
   return gpuContextFor(options);
-}
-
-/** The GPU BatchEvaluator for a store, or null for kinds the GPU does not handle. */
-export function gpuEvaluatorFor(ctx: GpuContext, store: VectorStore): BatchEvaluator | null {
-  if (store instanceof PlainDenseStore) return new GpuDenseEvaluator(ctx, store);
-  if (store instanceof PqStore) return new GpuPqEvaluator(ctx, store);
-  if (store instanceof PlainSparseStore) return new GpuSparseEvaluator(ctx, store);
-  if (store instanceof ScalarStore) return new GpuScalarEvaluator(ctx, store);
-  return null;
 }
 
 let warned = false;

@@ -4,7 +4,7 @@ import { encodeDispatch, grid, guarded } from '../dispatch.js';
 import { shaderSource } from '../shaders.js';
 import { GpuGraph, gpuGraph } from './graph-upload.js';
 import { type ResidentLayout, residentLayout, teamSize } from './layout.js';
-import { chunkSource, type ResidentStoreKernel, residentStoreKernel } from './store-kernels.js';
+import { chunkSource, type ResidentStoreKernel } from './store-kernels.js';
 
 /** Bindings the kernel itself uses: level 0, upper levels, output, and the store's query data. */
 const FIXED_STORAGE_BINDINGS = 4;
@@ -41,12 +41,20 @@ export class ResidentSearcher {
   ) {}
 
   /** A searcher for (graph, store, ef, width) on `ctx`, or why the resident kernel cannot run it. */
-  static for(ctx: GpuContext, graph: GraphLayout, store: VectorStore, ef: number, width: number): ResidentSupport {
+  static for(
+    ctx: GpuContext,
+    graph: GraphLayout,
+    store: VectorStore,
+    /** The store kind's snippet (made only when the layout fits: it uploads the store). */
+    kernelOf: () => ResidentStoreKernel | null,
+    ef: number,
+    width: number,
+  ): ResidentSupport {
     if (graph.entryPoint < 0) return { ok: false, reason: 'the graph is empty' };
     const layout = residentLayout(ctx.limits.maxComputeWorkgroupStorageSize, ef, width, graph.m0, graph.m);
     if ('error' in layout) return { ok: false, reason: layout.error };
     if (!GpuGraph.fits(ctx, graph)) return { ok: false, reason: 'the graph exceeds one GPU binding' };
-    const kernel = residentStoreKernel(ctx, store);
+    const kernel = kernelOf();
     if (kernel === null)
       return { ok: false, reason: `the resident kernel has no '${store.kind}' store snippet (or the store exceeds one binding)` };
     if (

@@ -3,8 +3,9 @@ import { AUTO_PROBE_QUERIES, decideAuto, recordResidentSpeed, residentSpeed } fr
 import type { GpuContext } from '../../../gpu/device.js';
 import { ResidentSearcher } from '../../../gpu/resident/resident-search.js';
 import { type GpuTraffic, trafficSince } from '../../../gpu/resources.js';
-import { type Backend, type BackendOptions, checkBackend, gpuContextFor, gpuEvaluatorFor, gpuFaultHandler } from '../../../gpu/select.js';
+import { type Backend, type BackendOptions, checkBackend, gpuContextFor, gpuFaultHandler } from '../../../gpu/select.js';
 import { WorkerPool } from '../../../parallel/pool.js';
+import { gpuEvaluatorFor, residentKernelFor } from '../../../quant/registry.js';
 import type { BatchEvaluator, BatchSearchResult, Dataset, GpuMode, Vector, VectorStore } from '../../../types.js';
 import { HostTimer } from '../../../util/host-timer.js';
 import { yieldToEventLoop } from '../../../util/yield.js';
@@ -177,7 +178,14 @@ async function onGpu(
   const before = { ...ctx.resources.traffic };
   let resident: ResidentSearcher | null = null;
   if (params.gpuMode !== 'hybrid') {
-    const support = ResidentSearcher.for(ctx, target.graph, target.store, base.ef, width(target, params));
+    const support = ResidentSearcher.for(
+      ctx,
+      target.graph,
+      target.store,
+      () => residentKernelFor(ctx, target.store),
+      base.ef,
+      width(target, params),
+    );
     if (support.ok) resident = support.searcher;
     else if (params.gpuMode === 'resident')
       fail('INVALID_ARGUMENT', `gpuMode 'resident' cannot run this search: ${support.reason}; use gpuMode 'hybrid'`);
@@ -237,7 +245,14 @@ async function filteredOnGpu(run: BatchRun, filters: QueryFilters, params: HnswB
   }
   const ctx = await gpuContextFor(params);
   if (!ctx) return null;
-  const support = ResidentSearcher.for(ctx, target.graph, target.store, Math.ceil(base.ef / share), w);
+  const support = ResidentSearcher.for(
+    ctx,
+    target.graph,
+    target.store,
+    () => residentKernelFor(ctx, target.store),
+    Math.ceil(base.ef / share),
+    w,
+  );
   if (!support.ok) return null;
   ctx.resources.clock = run.timer;
   try {

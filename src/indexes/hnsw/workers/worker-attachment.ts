@@ -1,5 +1,5 @@
 import { WorkerPool } from '../../../parallel/pool.js';
-import { type SharedStore, shareStore } from '../../../quant/shared-store.js';
+import { type SharedStore, shareStore } from '../../../quant/registry.js';
 import type { VectorStore } from '../../../types.js';
 import type { HnswGraph } from '../graph/graph.js';
 import type { AttachTask } from './worker-tasks.js';

@@ -1,7 +1,7 @@
 import { DenseDataset } from '../../../data/dense.js';
 import { SparseDataset } from '../../../data/sparse.js';
 import type { Task } from '../../../parallel/pool.js';
-import { attachStore, type SharedStore } from '../../../quant/shared-store.js';
+import { attachStore, type SharedStore } from '../../../quant/registry.js';
 import type { Dataset } from '../../../types.js';
 import { type AllowedSet, QueryFilters } from '../../filter.js';
 import { BatchInserter, type BatchSpan } from '../build/insertion-batch.js';
