@@ -33,7 +33,7 @@ function rawIdxFiles(): Plugin {
         }
         const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
         const start = range ? Number(range[1]) : 0;
-        const end = range && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+        const end = range?.[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
         res.setHeader('Content-Type', 'application/octet-stream');
         res.setHeader('Accept-Ranges', 'bytes');
         res.setHeader('Content-Length', String(end - start + 1));

@@ -106,5 +106,5 @@ export function renderChart(
     out.push(`<text x="${lx + 36}" y="${ly}" dy="4">${esc(s.name)}</text>`);
   });
   out.push('</svg>');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

@@ -86,7 +86,7 @@ function load(dataset: string, n: number, nq: number) {
   for (let i = 0; i < base.size; i++) {
     for (let s = 0; s < RANDOM_SELECTIVITIES.length; s++) if (rng.nextOpenUnit() < RANDOM_SELECTIVITIES[s]!) labels[i]!.push(1000 + s);
   }
-  RANDOM_SELECTIVITIES.forEach((sel, s) => cases.push({ name: `random ${sel * 100} %`, selectivity: 0, label: 1000 + s }));
+  for (const [s, sel] of RANDOM_SELECTIVITIES.entries()) cases.push({ name: `random ${sel * 100} %`, selectivity: 0, label: 1000 + s });
   for (const c of cases) if (c.label !== null) c.selectivity = labels.filter((l) => l.includes(c.label!)).length / base.size;
   return { base, queries, metric, labels, cases };
 }
@@ -96,7 +96,7 @@ async function truthOf(base: DenseDataset, queries: DenseDataset, metric: Metric
   const rows: number[] = [];
   for (let i = 0; i < base.size; i++) if (allowed[i]) rows.push(i);
   const sub = new Float32Array(rows.length * base.dim);
-  rows.forEach((r, i) => sub.set(base.get(r), i * base.dim));
+  for (const [i, r] of rows.entries()) sub.set(base.get(r), i * base.dim);
   const k = Math.min(K, rows.length);
   const r = await FlatIndex.build(new DenseDataset(sub, base.dim), { metric }).searchBatch(queries, k);
   const out = new Int32Array(queries.size * K).fill(-1);
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
       `[${lib} ${dataset}] ${filter.name}: ${points.map((p) => `ef ${p.ef} ${p.recall.toFixed(3)} ${Math.round(p.qps)}/s`).join(', ')}\n`,
     );
   }
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
   await closeWorkers();
 }
 

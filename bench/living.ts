@@ -34,7 +34,7 @@ const BUILD = { metric: 'l2' as const, m: 16, efConstruction: 200, seed: 1 };
 
 function rows(ids: readonly number[]): DenseDataset {
   const out = new Float32Array(ids.length * train.dim);
-  ids.forEach((id, i) => out.set(train.get(id), i * train.dim));
+  for (const [i, id] of ids.entries()) out.set(train.get(id), i * train.dim);
   return new DenseDataset(out, train.dim);
 }
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -115,11 +115,11 @@ const report = {
 console.log(JSON.stringify(report.times));
 console.log('| ef | living recall@10 | fresh recall@10 | difference | living / fresh QPS |');
 console.log('|---|---|---|---|---|');
-report.recallDifference.forEach((d, i) =>
+for (const [i, d] of report.recallDifference.entries()) {
   console.log(
     `| ${d.ef} | ${livingPoints[i]!.recall.toFixed(4)} | ${freshPoints[i]!.recall.toFixed(4)} | ${d.livingMinusFresh >= 0 ? '+' : ''}${d.livingMinusFresh.toFixed(4)} | ${d.qpsRatio}x |`,
-  ),
-);
+  );
+}
 mkdirSync(values.out!, { recursive: true });
 writeFileSync(join(values.out!, 'living.json'), `${JSON.stringify(report, null, 1)}\n`);
 await closeWorkers();

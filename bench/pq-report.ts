@@ -166,7 +166,7 @@ export function writePqReport(name: DatasetName, r: LibResult, pq: PqResult, arg
     plainFirstSweep: modeOf(r.modes, 'webannolo') ?? null,
   };
   mkdirSync(args.out, { recursive: true });
-  writeFileSync(join(args.out, `${name}-pq.json`), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(args.out, `${name}-pq.json`), `${JSON.stringify(report, null, 2)}\n`);
   const series: Series[] = pq.modes.map((m, i) => ({
     name: m.mode,
     points: m.points,

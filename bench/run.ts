@@ -192,7 +192,7 @@ async function benchDataset(name: DatasetName, args: BenchArgs): Promise<void> {
     libs: Object.fromEntries(Object.entries(results).map(([lib, r]) => [lib, { ...r, pq: undefined }])),
   };
   mkdirSync(args.out, { recursive: true });
-  writeFileSync(join(args.out, `${name}.json`), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(args.out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
   const series = Object.values(results).flatMap((r) => r!.modes.map((m) => ({ name: m.mode, points: m.points })));
   const subtitle = `${first.dataset.n} items, ${first.dataset.nq} queries, ${first.dataset.dim}-d ${first.dataset.metric}; M=${args.m}, efC=${args.efConstruction}; 1 thread; ${cpu[0]?.model ?? ''}`;
   writeFileSync(

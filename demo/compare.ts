@@ -98,7 +98,7 @@ export async function runSweep(
           rows = first.ids.length / K;
           r = first.ms >= REPEAT_MS ? first : await measure(() => searchEach(index, queries, rows, K, ef, backend, gpu));
         }
-        r.backend.split(',').forEach((b) => ran.add(b));
+        for (const b of r.backend.split(',')) ran.add(b);
         s.points.push({ ef, qps: (rows * 1000) / Math.max(r.ms, 1e-3), recall: recallOf(r, K, gt, rows), queries: rows });
         s.backend = [...ran].join(',');
         s.label = `${s.backend} · ${mode}`;

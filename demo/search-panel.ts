@@ -180,7 +180,7 @@ async function addBack(): Promise<void> {
   if (removedFrom !== index || removed.size === 0) return;
   const rows = [...removed].sort((a, b) => a - b);
   const vectors = new Float32Array(rows.length * data.base.dim);
-  rows.forEach((row, i) => vectors.set(data.base.get(row) as Float32Array, i * data.base.dim));
+  for (const [i, row] of rows.entries()) vectors.set(data.base.get(row) as Float32Array, i * data.base.dim);
   const labels = data.baseLabels ? rows.map((row) => data.baseLabels![row]!) : undefined;
   const ids = index.add(new DenseDataset(vectors, data.base.dim), undefined, { labels });
   if (ids.some((id, i) => id !== rows[i])) throw new Error('the index gave the items other ids than their rows');

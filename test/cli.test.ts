@@ -70,8 +70,13 @@ function rawCsr(rows: number[][], ncol: number): Uint8Array {
     v.setInt32(at, acc, true);
   }
   at += 8;
-  for (const r of rows) for (const id of r) v.setInt32(at, id, true), (at += 4);
-  for (let i = 0; i < nnz; i++) v.setFloat32(at, 1, true), (at += 4);
+  for (const r of rows) {
+    for (const id of r) {
+      v.setInt32(at, id, true);
+      at += 4;
+    }
+  }
+  for (let i = 0; i < nnz; i++, at += 4) v.setFloat32(at, 1, true);
   return out;
 }
 

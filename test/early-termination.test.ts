@@ -9,7 +9,10 @@ function counting(store: VectorStore): VectorStore & { count: number } {
   wrapper.queryEvaluator = (q: Vector): QueryEvaluator => {
     const ev = store.queryEvaluator(q);
     return {
-      distance: (id) => (wrapper.count++, ev.distance(id)),
+      distance: (id) => {
+        wrapper.count++;
+        return ev.distance(id);
+      },
       distances: (ids, n, out) => {
         wrapper.count += n;
         ev.distances(ids, n, out);

@@ -345,7 +345,7 @@ describe('vecs', () => {
 /** A .npy file with a hand-written header dict. */
 function rawNpy(dict: string, data: Uint8Array, major = 1): Uint8Array {
   const pre = major === 1 ? 10 : 12;
-  const header = dict + ' '.repeat((64 - ((pre + dict.length + 1) % 64)) % 64) + '\n';
+  const header = `${dict}${' '.repeat((64 - ((pre + dict.length + 1) % 64)) % 64)}\n`;
   const out = new Uint8Array(pre + header.length + data.length);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, major, 0]);
   const view = new DataView(out.buffer);
@@ -463,7 +463,10 @@ describe('sparse .bin (kANNolo / Seismic)', () => {
     }
     const out = new Uint8Array(4 * words.length + trailing);
     const view = new DataView(out.buffer);
-    words.forEach(([t, x], i) => (t === 'u' ? view.setUint32(4 * i, x, true) : view.setFloat32(4 * i, x, true)));
+    for (const [i, [t, x]] of words.entries()) {
+      if (t === 'u') view.setUint32(4 * i, x, true);
+      else view.setFloat32(4 * i, x, true);
+    }
     return out;
   }
 

@@ -54,12 +54,12 @@ describe('a living index under random changes (fast-check)', () => {
           keys: firstKeys,
           labels: first.map((r) => digits[r]!),
         });
-        first.forEach((r, i) => live.set(firstKeys[i]!, r));
+        for (const [i, r] of first.entries()) live.set(firstKeys[i]!, r);
         for (const step of ops) {
           if (step.op === 'add') {
             const keys = keysOf(step.rows.length);
             expect(index.add(take(pool, step.rows), keys, { labels: step.rows.map((r) => digits[r]!) })).toEqual(keys);
-            step.rows.forEach((r, i) => live.set(keys[i]!, r));
+            for (const [i, r] of step.rows.entries()) live.set(keys[i]!, r);
           } else if (step.op === 'remove') {
             const liveKeys = [...live.keys()];
             if (liveKeys.length === 0) continue;
@@ -114,7 +114,7 @@ describe('a living index under random changes (fast-check)', () => {
 
 function take(d: DenseDataset, rows: readonly number[]): DenseDataset {
   const out = new Float32Array(rows.length * d.dim);
-  rows.forEach((r, i) => out.set(d.get(r), i * d.dim));
+  for (const [i, r] of rows.entries()) out.set(d.get(r), i * d.dim);
   return new DenseDataset(out, d.dim);
 }
 

@@ -19,7 +19,7 @@ const BUILD = { metric: 'l2', m: 16, efConstruction: 100, seed: 1 } as const;
 
 function rows(d: DenseDataset, ids: readonly number[]): DenseDataset {
   const out = new Float32Array(ids.length * d.dim);
-  ids.forEach((id, i) => out.set(d.get(id), i * d.dim));
+  for (const [i, id] of ids.entries()) out.set(d.get(id), i * d.dim);
   return new DenseDataset(out, d.dim);
 }
 

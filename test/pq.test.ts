@@ -32,9 +32,9 @@ function mse(pq: ProductQuantizer, data: DenseDataset, rows = 2000): number {
 /** Sum of per-component variances: the error of reconstructing every vector by the mean. */
 function totalVariance(data: DenseDataset): number {
   const mean = new Float64Array(data.dim);
-  for (let i = 0; i < data.size; i++) data.get(i).forEach((v, j) => (mean[j]! += v / data.size));
+  for (let i = 0; i < data.size; i++) for (const [j, v] of data.get(i).entries()) mean[j]! += v / data.size;
   let v = 0;
-  for (let i = 0; i < data.size; i++) data.get(i).forEach((x, j) => (v += (x - mean[j]!) ** 2 / data.size));
+  for (let i = 0; i < data.size; i++) for (const [j, x] of data.get(i).entries()) v += (x - mean[j]!) ** 2 / data.size;
   return v;
 }
 

@@ -1,4 +1,4 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, type Stats, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs as tokenize } from 'node:util';
 import { WebannoloError } from '../errors.js';
@@ -237,7 +237,7 @@ export function println(stream: OutStream, line = ''): void {
  */
 export function checkWritable(flag: string, path: string): void {
   const dir = dirname(resolve(path));
-  let dirStat;
+  let dirStat: Stats;
   try {
     dirStat = statSync(dir);
   } catch {

@@ -109,7 +109,7 @@ export function readNpy(bytes: Uint8Array, limit = Infinity): DenseDataset {
 export function writeNpy(ds: DenseDataset): Uint8Array {
   const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${ds.size}, ${ds.dim}), }`;
   const unpadded = 10 + dict.length + 1; // fixed part + dict + the closing '\n'
-  const header = dict + ' '.repeat((ALIGN - (unpadded % ALIGN)) % ALIGN) + '\n';
+  const header = `${dict}${' '.repeat((ALIGN - (unpadded % ALIGN)) % ALIGN)}\n`;
   const out = new Uint8Array(10 + header.length + ds.data.byteLength);
   out.set(MAGIC, 0);
   out[6] = 1;
