@@ -3,11 +3,11 @@ import { fail } from '../errors.js';
 import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import type { ItemKey } from '../indexes/items/item-keys.js';
 import { DATA_FORMATS } from '../io/formats.js';
-import { parseKeysText } from '../io/item-text.js';
 import { readDatasetFile, saveIndexFile } from '../node/index.js';
 import { loadIndexFile } from '../node/index-files.js';
 import { aboutFile, bool, type CliIo, type Command, formatSeconds, num, println, round, secondsSince, str, writingFile } from './args.js';
 import { readKeysFile, readLabelsFile } from './item-files.js';
+import { parseKeysText } from './item-text.js';
 
 /**
  * `webannolo add` and `remove`: change a saved HNSW index in place. Each loads the file,

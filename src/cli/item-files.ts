@@ -3,14 +3,14 @@ import { fail } from '../errors.js';
 import type { SearchFilter } from '../indexes/filter.js';
 import type { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import type { ItemKey } from '../indexes/items/item-keys.js';
-import { parseKeysText, parseLabelsText } from '../io/item-text.js';
 import { writeIvecs } from '../io/vecs.js';
 import { writeFileAtomic } from '../node/files.js';
 import { aboutFile } from './args.js';
+import { parseKeysText, parseLabelsText } from './item-text.js';
 
 /**
  * The CLI's files about items (keys, labels, per-query labels) and results that carry keys.
- * Formats: one line per row, see io/item-text.ts.
+ * Formats: one line per row, see item-text.ts.
  */
 
 export async function readKeysFile(path: string, rows: number): Promise<ItemKey[]> {
