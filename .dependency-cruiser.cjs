@@ -13,21 +13,26 @@
  * The barrel src/index.ts is the browser-safe main entry: it may not reach node/ or cli/.
  */
 const layers = [
-  ['cli', '^src/cli/'],
-  ['node', '^src/node/'],
-  ['indexes', '^src/(indexes/|parallel/worker\\.ts$)'],
-  ['quant', '^src/quant/'],
-  ['io-gpu', '^src/(io|gpu)/'],
-  ['data', '^src/(data|eval)/|^src/parallel/(pool|platform)\\.ts$'],
-  ['base', '^src/(util/|types\\.ts$|errors\\.ts$)'],
+  ['cli', 'the command line', '^src/cli/'],
+  ['node', 'Node-only adapters', '^src/node/'],
+  ['indexes', 'indexes and the worker entry', '^src/(indexes/|parallel/worker\\.ts$)'],
+  ['quant', 'store kinds', '^src/quant/'],
+  ['io-gpu', 'file formats and WebGPU infrastructure', '^src/(io|gpu)/'],
+  ['data', 'datasets, recall and the worker pool', '^src/(data|eval)/|^src/parallel/(pool|platform)\\.ts$'],
+  ['base', 'util, types and errors', '^src/(util/|types\\.ts$|errors\\.ts$)'],
 ];
+const anyOf = (paths) => paths.map((p) => `(${p})`).join('|');
 
-const layerRules = layers.slice(1).map(([name, path], i) => ({
+// A layer's rule forbids importing any layer above it; its message says what it may import.
+const layerRules = layers.slice(1).map(([name, what, path], i) => ({
   name: `layer-${name}`,
-  comment: `${name} may import only the layers below it`,
+  comment: `${name} (${what}) may import only the layers below it: ${layers
+    .slice(i + 2)
+    .map(([below]) => below)
+    .join(', ')}. Move shared code down a layer, or have the caller pass it in.`,
   severity: 'error',
   from: { path },
-  to: { path: layers.slice(0, i + 1).map(([, p]) => `(${p})`).join('|') },
+  to: { path: anyOf(layers.slice(0, i + 1).map(([, , p]) => p)) },
 }));
 
 module.exports = {
@@ -36,10 +41,24 @@ module.exports = {
     ...layerRules,
     {
       name: 'io-gpu-apart',
-      comment: 'file formats and WebGPU infrastructure do not depend on each other',
+      comment: 'file formats (io/) and WebGPU infrastructure (gpu/) share a layer but do not depend on each other',
       severity: 'error',
       from: { path: '^src/io/' },
       to: { path: '^src/gpu/' },
+    },
+    {
+      name: 'gpu-io-apart',
+      comment: 'file formats (io/) and WebGPU infrastructure (gpu/) share a layer but do not depend on each other',
+      severity: 'error',
+      from: { path: '^src/gpu/' },
+      to: { path: '^src/io/' },
+    },
+    {
+      name: 'in-a-layer',
+      comment: 'every file in src/ belongs to a layer: add its path to `layers` in .dependency-cruiser.cjs (the barrel src/index.ts excepted)',
+      severity: 'error',
+      from: { path: '^src/', pathNot: anyOf([...layers.map(([, , p]) => p), '^src/index\\.ts$']) },
+      to: { path: '^src/' },
     },
     {
       name: 'browser-safe-entry',
@@ -50,6 +69,7 @@ module.exports = {
     },
     {
       name: 'not-to-unresolvable',
+      comment: 'every import resolves to a file (a typo, or a file moved without its importers following)',
       severity: 'error',
       from: { path: '^src/' },
       to: { couldNotResolve: true },
