@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HnswIndex, PlainSparseStore, SparseDataset } from '../src/index.js';
+import { kernelModule, wasmSimdSupported } from '../src/quant/wasm/kernels-wasm.js';
 import { Rng } from '../src/util/rng.js';
 
 /** n random sparse rows over `dim` columns, about `nnz` non-zeros each (some rows empty). */
@@ -16,6 +17,11 @@ function randomSparse(n: number, dim: number, nnz: number, seed: number): Sparse
 }
 
 describe('sparse kernels: WebAssembly and JS', () => {
+  it('the kernel module compiles (Node has WebAssembly SIMD: the wasm tests below may not fall back to JS)', () => {
+    expect(wasmSimdSupported(false)).toBe(true);
+    expect(kernelModule(false)).not.toBeNull();
+  });
+
   for (const metric of ['ip', 'l2'] as const) {
     it(`${metric}: the wasm gather kernel scores like the JS loop, rows are held once, and changes keep the kernel`, () => {
       const data = randomSparse(300, 5000, 40, 3);

@@ -1,4 +1,5 @@
-import { F32, type FuncDef, f32Bits, I32, op, V128 } from '../wasm/encoder.js';
+import { F32, f32Bits, I32, op, V128 } from '../wasm/encoder.js';
+import { type KernelExports, kernel, type Run, times } from '../wasm/kernel.js';
 import { GROUP_ROWS, gatherKernel, pairsKernel } from '../wasm/loops.js';
 
 /**
@@ -29,32 +30,23 @@ import { GROUP_ROWS, gatherKernel, pairsKernel } from '../wasm/loops.js';
  * The loops (loops.ts) score four rows per group call; every kernel sums a row in one order
  * (one accumulator per row), so a row's distance does not depend on how it was asked for.
  */
-export interface ScalarWasmKernels {
-  f16L2(q: number, x: number, nbytes: number): number;
-  f16Ip(q: number, x: number, nbytes: number): number;
-  sq8L2(q: number, x: number, nbytes: number): number;
-  sq8Ip(q: number, x: number, nbytes: number): number;
-  f16L2Gather(q: number, base: number, nbytes: number, ids: number, count: number, out: number): void;
-  f16IpGather(q: number, base: number, nbytes: number, ids: number, count: number, out: number): void;
-  sq8L2Gather(q: number, base: number, nbytes: number, ids: number, count: number, out: number): void;
-  sq8IpGather(q: number, base: number, nbytes: number, ids: number, count: number, out: number): void;
-  f16L2Pairs(qbase: number, qstride: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number): void;
-  f16IpPairs(qbase: number, qstride: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number): void;
-  sq8L2Pairs(qbase: number, qstride: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number): void;
-  sq8IpPairs(qbase: number, qstride: number, base: number, nbytes: number, slots: number, ids: number, count: number, out: number): void;
-}
-
 type Encoding = 'f16' | 'sq8';
 
-/** Local indices of one kernel (see rowsKernel). */
+/** Local indices of one kernel (see rowsBody): the params (a shared query is q(0) for every row), then the locals. */
 interface Locals {
-  q(r: number): number;
-  x(r: number): number;
+  rows: number;
+  /** Queries: 1 (shared) or one per row. */
+  nq: number;
+  q: Run;
+  x: Run;
+  nbytes: number;
+  /** Group kernels: where the rows' distances go, and how many rows are real (null: return the one row's). */
+  group: { out: number; valid: number } | null;
   /** sq8 l2: the query's per-dimension scales, 4 * nbytes after the query. */
-  sb(r: number): number;
-  acc(r: number): number;
+  sb: Run;
+  acc: Run;
   /** Shared-query groups: locals holding this step's query quads (and SQ8 l2 scale quads), or null (loaded per row). */
-  qv: number | null;
+  qv: Run | null;
   ci: number;
   qi: number;
   lo: number;
@@ -81,7 +73,7 @@ function decodeQuad(enc: Encoding, l: Locals, k: number, l2: boolean): number[][
 
 /** Quad k of row r's query, or with `scales` of its SQ8 l2 scales: preloaded for a shared-query group, else loaded. */
 function queryQuad(l: Locals, r: number, k: number, scales = false): number[][] {
-  if (l.qv !== null) return [op.get(l.qv + k + (scales ? 4 : 0))];
+  if (l.qv !== null) return [op.get(l.qv(k + (scales ? 4 : 0)))];
   return [op.get(scales ? l.sb(r) : l.q(r)), op.get(l.qi), op.i32Add, op.v128Load(16 * k)];
 }
 
@@ -90,8 +82,8 @@ function preloadQuery(enc: Encoding, l: Locals, l2: boolean): number[][] {
   if (l.qv === null) return [];
   const out: number[][] = [];
   const quads = enc === 'sq8' && !l2 ? 2 : 4;
-  for (let k = 0; k < quads; k++) out.push(op.get(l.q(0)), op.get(l.qi), op.i32Add, op.v128Load(16 * k), op.set(l.qv + k));
-  if (enc === 'sq8' && l2) for (let k = 0; k < 4; k++) out.push(op.get(l.sb(0)), op.get(l.qi), op.i32Add, op.v128Load(16 * k), op.set(l.qv + 4 + k));
+  for (let k = 0; k < quads; k++) out.push(op.get(l.q(0)), op.get(l.qi), op.i32Add, op.v128Load(16 * k), op.set(l.qv(k)));
+  if (enc === 'sq8' && l2) for (let k = 0; k < 4; k++) out.push(op.get(l.sb(0)), op.get(l.qi), op.i32Add, op.v128Load(16 * k), op.set(l.qv(4 + k)));
   return out;
 }
 
@@ -102,7 +94,7 @@ function rowStep(enc: Encoding, l: Locals, r: number, l2: boolean): number[][] {
   if (enc === 'sq8' && !l2) {
     // i16 query times widened codes, summed in i32 (exact, so any order gives the same sum).
     for (const [half, offset] of [[l.lo, 0], [l.hi, 16]] as const) {
-      const query = l.qv !== null ? [op.get(l.qv + offset / 16)] : [op.get(l.q(r)), op.get(l.qi), op.i32Add, op.v128Load(offset)];
+      const query = l.qv !== null ? [op.get(l.qv(offset / 16))] : [op.get(l.q(r)), op.get(l.qi), op.i32Add, op.v128Load(offset)];
       out.push(op.get(acc), op.get(half), ...query, op.i32x4DotI16x8S, op.i32x4Add, op.set(acc));
     }
     return out;
@@ -120,60 +112,88 @@ function rowStep(enc: Encoding, l: Locals, r: number, l2: boolean): number[][] {
 
 /**
  * A kernel over `rows` rows (1: returns the raw sum; more: stores out[r] for r < valid) with one query
- * (`sharedQuery`) or one per row. One accumulator per row, its lanes summed as
- * (l0 + l1) + (l2 + l3): the row kernel and the group kernels give a row the same bits.
+ * or one per row. One accumulator per row, its lanes summed as (l0 + l1) + (l2 + l3): the row
+ * kernel and the group kernels give a row the same bits.
  */
-function rowsKernel(name: string, enc: Encoding, l2: boolean, rows: number, sharedQuery: boolean): FuncDef {
-  const R = rows;
-  const nq = sharedQuery ? 1 : R;
-  const N = nq + R, OUT = N + 1, VALID = N + 2;
-  const CI = R > 1 ? N + 3 : N + 1, QI = CI + 1, SB = QI + 1, LO = SB + nq, HI = LO + 1, D = HI + 1, ACC = D + 1;
-  const l: Locals = {
-    q: (r) => (sharedQuery ? 0 : r), x: (r) => nq + r, sb: (r) => SB + (sharedQuery ? 0 : r), acc: (r) => ACC + r,
-    qv: sharedQuery && R > 1 ? ACC + R : null,
-    ci: CI, qi: QI, lo: LO, hi: HI, d: D,
-  };
+function rowsBody(enc: Encoding, l2: boolean, l: Locals): number[][] {
+  const R = l.rows;
   const intDot = enc === 'sq8' && !l2;
   const body: number[][] = [];
-  if (enc === 'sq8' && l2) for (let r = 0; r < nq; r++) body.push(op.get(l.q(r)), op.get(N), op.i32(2), op.i32Shl, op.i32Add, op.set(l.sb(r)));
-  body.push(op.block, op.loop, op.get(CI), op.get(N), op.i32GeU, op.brIf(1));
+  if (enc === 'sq8' && l2) for (let r = 0; r < l.nq; r++) body.push(op.get(l.q(r)), op.get(l.nbytes), op.i32(2), op.i32Shl, op.i32Add, op.set(l.sb(r)));
+  body.push(op.block, op.loop, op.get(l.ci), op.get(l.nbytes), op.i32GeU, op.brIf(1));
   body.push(...preloadQuery(enc, l, l2));
   for (let r = 0; r < R; r++) body.push(...rowStep(enc, l, r, l2));
   body.push(
-    op.get(CI), op.i32(enc === 'sq8' ? 16 : 32), op.i32Add, op.set(CI),
-    op.get(QI), op.i32(intDot ? 32 : 64), op.i32Add, op.set(QI),
+    op.get(l.ci), op.i32(enc === 'sq8' ? 16 : 32), op.i32Add, op.set(l.ci),
+    op.get(l.qi), op.i32(intDot ? 32 : 64), op.i32Add, op.set(l.qi),
     op.br(0), op.end, op.end,
   );
   for (let r = 0; r < R; r++) {
     const a = l.acc(r);
     // Each i32 lane of the SQ8 ip sum is bounded (see scalar-codec.ts); their sum is not, so it is taken in f32.
     if (intDot) body.push(op.get(a), op.f32x4ConvertI32x4S, op.set(a));
-    if (R > 1) body.push(op.i32(r), op.get(VALID), op.i32LtU, op.if, op.get(OUT));
+    if (l.group !== null) body.push(op.i32(r), op.get(l.group.valid), op.i32LtU, op.if, op.get(l.group.out));
     body.push(
       op.get(a), op.f32x4Lane(0), op.get(a), op.f32x4Lane(1), op.f32Add,
       op.get(a), op.f32x4Lane(2), op.get(a), op.f32x4Lane(3), op.f32Add, op.f32Add,
     );
-    if (R > 1) body.push(op.f32Store(4 * r), op.end);
+    if (l.group !== null) body.push(op.f32Store(4 * r), op.end);
   }
-  return {
+  return body;
+}
+
+/** A kernel's locals: `nq` scale pointers, one accumulator per row, and a shared-query group's eight preloaded quads. */
+const rowsLocals = (rows: number, nq: number, preload: boolean) => ({
+  ci: I32, qi: I32, sb: times(nq, I32), lo: V128, hi: V128, d: V128, acc: times(rows, V128), qv: times(preload ? 8 : 0, V128),
+});
+
+/** A query's distance to one row (the raw sum; see the top of the file for what the caller adds). */
+function rowKernel<N extends string>(name: N, enc: Encoding, l2: boolean) {
+  return kernel({
     name,
-    params: new Array<number>(N + (R > 1 ? 3 : 1)).fill(I32),
-    results: R > 1 ? [] : [F32],
-    locals: [I32, I32, ...new Array<number>(nq).fill(I32), ...new Array<number>(3 + R + (l.qv !== null ? 8 : 0)).fill(V128)],
-    body,
+    params: ['q', 'x', 'nbytes'],
+    results: [F32],
+    locals: rowsLocals(1, 1, false),
+    body: (v) => rowsBody(enc, l2, { ...v, rows: 1, nq: 1, q: () => v.q, x: () => v.x, group: null, qv: null }),
+  });
+}
+
+/** GROUP_ROWS rows with one query (`sharedQuery`) or one per row, stored to out. */
+function groupKernel<N extends string>(name: N, enc: Encoding, l2: boolean, sharedQuery: boolean) {
+  const nq = sharedQuery ? 1 : GROUP_ROWS;
+  return kernel({
+    name,
+    params: [['q', nq], ['x', GROUP_ROWS], 'nbytes', 'out', 'valid'],
+    results: [],
+    locals: rowsLocals(GROUP_ROWS, nq, sharedQuery),
+    body: (v) =>
+      rowsBody(enc, l2, {
+        ...v, rows: GROUP_ROWS, nq, q: (r) => v.q(sharedQuery ? 0 : r), sb: (r) => v.sb(sharedQuery ? 0 : r),
+        group: { out: v.out, valid: v.valid }, qv: sharedQuery ? v.qv : null,
+      }),
+  });
+}
+
+/** One kind's kernels: the row kernel, the two groups and the loops over them (calls by name). */
+function family<K extends string>(kind: K, enc: Encoding, l2: boolean) {
+  return {
+    row: rowKernel(kind, enc, l2),
+    group: groupKernel(`${kind}Group`, enc, l2, true),
+    pairGroup: groupKernel(`${kind}PairGroup`, enc, l2, false),
+    gather: gatherKernel(`${kind}Gather`, `${kind}Group`, kind),
+    pairs: pairsKernel(`${kind}Pairs`, `${kind}PairGroup`, kind),
   };
 }
 
-/** The scalar kernels, for a module in which they start at function index `base`. */
-export function scalarKernels(base: number): FuncDef[] {
-  const kinds: [string, Encoding, boolean][] = [['f16L2', 'f16', true], ['f16Ip', 'f16', false], ['sq8L2', 'sq8', true], ['sq8Ip', 'sq8', false]];
-  const k = kinds.length;
-  // Layout from base: the row kernels, the shared-query groups, the per-row-query groups, then the loops.
-  return [
-    ...kinds.map(([name, enc, l2]) => rowsKernel(name, enc, l2, 1, true)),
-    ...kinds.map(([name, enc, l2]) => rowsKernel(`${name}Group`, enc, l2, GROUP_ROWS, true)),
-    ...kinds.map(([name, enc, l2]) => rowsKernel(`${name}PairGroup`, enc, l2, GROUP_ROWS, false)),
-    ...kinds.map(([name], i) => gatherKernel(`${name}Gather`, base + k + i, base + i)),
-    ...kinds.map(([name], i) => pairsKernel(`${name}Pairs`, base + 2 * k + i, base + i)),
-  ];
-}
+const FAMILIES = [family('f16L2', 'f16', true), family('f16Ip', 'f16', false), family('sq8L2', 'sq8', true), family('sq8Ip', 'sq8', false)];
+
+/** The scalar kernels: the row kernels, the shared-query groups, the per-row-query groups, then the loops. */
+export const SCALAR_KERNELS = [
+  ...FAMILIES.map((f) => f.row),
+  ...FAMILIES.map((f) => f.group),
+  ...FAMILIES.map((f) => f.pairGroup),
+  ...FAMILIES.map((f) => f.gather),
+  ...FAMILIES.map((f) => f.pairs),
+];
+
+export type ScalarWasmKernels = KernelExports<typeof SCALAR_KERNELS>;

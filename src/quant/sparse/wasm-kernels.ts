@@ -1,4 +1,5 @@
-import { F32, type FuncDef, I32, op } from '../wasm/encoder.js';
+import { F32, I32, op } from '../wasm/encoder.js';
+import { type KernelExports, kernel } from '../wasm/kernel.js';
 
 /**
  * WebAssembly kernel for sparse inner products against a query scattered into a dense row:
@@ -9,59 +10,57 @@ import { F32, type FuncDef, I32, op } from '../wasm/encoder.js';
  * All pointers are byte offsets; indptr and indices are u32, values and dense f32. Scalar code
  * (a gather has no SIMD form in WebAssembly), two accumulators to overlap the loads.
  */
-export interface SparseWasmKernels {
-  sparseIpGather(dense: number, indptr: number, indices: number, values: number, ids: number, count: number, out: number): void;
-}
-
-export function sparseKernels(): FuncDef[] {
-  // params: 0 dense, 1 indptr, 2 indices, 3 values, 4 ids, 5 count, 6 out
-  // locals: 7 j, 8 p (byte offset of the entry), 9 end, 10 s0, 11 s1, 12 id
-  const DENSE = 0, INDPTR = 1, IDX = 2, VALS = 3, IDS = 4, COUNT = 5, OUT = 6, J = 7, P = 8, END = 9, S0 = 10, S1 = 11, ID = 12;
-  const term = (acc: number, offset: number) => [
-    op.get(acc),
-    op.get(DENSE), op.get(IDX), op.get(P), op.i32Add, op.i32Load(offset), op.i32(2), op.i32Shl, op.i32Add, op.f32Load(),
-    op.get(VALS), op.get(P), op.i32Add, op.f32Load(offset),
-    op.f32Mul, op.f32Add, op.set(acc),
-  ];
-  return [{
+export const SPARSE_KERNELS = [
+  kernel({
     name: 'sparseIpGather',
-    params: [I32, I32, I32, I32, I32, I32, I32],
+    params: ['dense', 'indptr', 'indices', 'values', 'ids', 'count', 'out'],
     results: [],
-    locals: [I32, I32, I32, F32, F32, I32],
-    body: [
-      // The touch pass (see touchRows in loops.ts): every row's first index and value, so the
-      // rows' cache misses overlap; out[j] is scratch until the loop below writes it.
-      op.block, op.loop,
-      op.get(J), op.get(COUNT), op.i32GeU, op.brIf(1),
-      op.get(IDS), op.get(J), op.i32(2), op.i32Shl, op.i32Add, op.i32Load(), op.i32(2), op.i32Shl, op.get(INDPTR), op.i32Add,
-      op.i32Load(), op.i32(2), op.i32Shl, op.set(P),
-      op.get(OUT), op.get(J), op.i32(2), op.i32Shl, op.i32Add,
-      op.get(IDX), op.get(P), op.i32Add, op.i32Load8u(),
-      op.get(VALS), op.get(P), op.i32Add, op.i32Load8u(), op.i32Add,
-      op.i32Store(),
-      op.get(J), op.i32(1), op.i32Add, op.set(J),
-      op.br(0), op.end, op.end,
-      op.i32(0), op.set(J),
-      op.block, op.loop,
-      op.get(J), op.get(COUNT), op.i32GeU, op.brIf(1),
-      op.get(IDS), op.get(J), op.i32(2), op.i32Shl, op.i32Add, op.i32Load(), op.i32(2), op.i32Shl, op.get(INDPTR), op.i32Add, op.set(ID),
-      op.get(ID), op.i32Load(), op.i32(2), op.i32Shl, op.set(P),
-      op.get(ID), op.i32Load(4), op.i32(2), op.i32Shl, op.set(END),
-      op.f32Const0, op.set(S0), op.f32Const0, op.set(S1),
-      // Pairs of entries while two remain.
-      op.block, op.loop,
-      op.get(P), op.i32(8), op.i32Add, op.get(END), op.i32GtU, op.brIf(1),
-      ...term(S0, 0), ...term(S1, 4),
-      op.get(P), op.i32(8), op.i32Add, op.set(P),
-      op.br(0), op.end, op.end,
-      // The odd one.
-      op.block,
-      op.get(P), op.get(END), op.i32GeU, op.brIf(0),
-      ...term(S0, 0),
-      op.end,
-      op.get(OUT), op.get(J), op.i32(2), op.i32Shl, op.i32Add, op.get(S0), op.get(S1), op.f32Add, op.f32Store(),
-      op.get(J), op.i32(1), op.i32Add, op.set(J),
-      op.br(0), op.end, op.end,
-    ],
-  }];
-}
+    // p: the byte offset of the entry; end: of the row's end; id: the address of the row's indptr entry.
+    locals: { j: I32, p: I32, end: I32, s0: F32, s1: F32, id: I32 },
+    body: (v) => {
+      const term = (acc: number, offset: number) => [
+        op.get(acc),
+        op.get(v.dense), op.get(v.indices), op.get(v.p), op.i32Add, op.i32Load(offset), op.i32(2), op.i32Shl, op.i32Add, op.f32Load(),
+        op.get(v.values), op.get(v.p), op.i32Add, op.f32Load(offset),
+        op.f32Mul, op.f32Add, op.set(acc),
+      ];
+      return [
+        // The touch pass (see touchRows in loops.ts): every row's first index and value, so the
+        // rows' cache misses overlap; out[j] is scratch until the loop below writes it.
+        op.block, op.loop,
+        op.get(v.j), op.get(v.count), op.i32GeU, op.brIf(1),
+        op.get(v.ids), op.get(v.j), op.i32(2), op.i32Shl, op.i32Add, op.i32Load(), op.i32(2), op.i32Shl, op.get(v.indptr), op.i32Add,
+        op.i32Load(), op.i32(2), op.i32Shl, op.set(v.p),
+        op.get(v.out), op.get(v.j), op.i32(2), op.i32Shl, op.i32Add,
+        op.get(v.indices), op.get(v.p), op.i32Add, op.i32Load8u(),
+        op.get(v.values), op.get(v.p), op.i32Add, op.i32Load8u(), op.i32Add,
+        op.i32Store(),
+        op.get(v.j), op.i32(1), op.i32Add, op.set(v.j),
+        op.br(0), op.end, op.end,
+        op.i32(0), op.set(v.j),
+        op.block, op.loop,
+        op.get(v.j), op.get(v.count), op.i32GeU, op.brIf(1),
+        op.get(v.ids), op.get(v.j), op.i32(2), op.i32Shl, op.i32Add, op.i32Load(), op.i32(2), op.i32Shl, op.get(v.indptr), op.i32Add, op.set(v.id),
+        op.get(v.id), op.i32Load(), op.i32(2), op.i32Shl, op.set(v.p),
+        op.get(v.id), op.i32Load(4), op.i32(2), op.i32Shl, op.set(v.end),
+        op.f32Const0, op.set(v.s0), op.f32Const0, op.set(v.s1),
+        // Pairs of entries while two remain.
+        op.block, op.loop,
+        op.get(v.p), op.i32(8), op.i32Add, op.get(v.end), op.i32GtU, op.brIf(1),
+        ...term(v.s0, 0), ...term(v.s1, 4),
+        op.get(v.p), op.i32(8), op.i32Add, op.set(v.p),
+        op.br(0), op.end, op.end,
+        // The odd one.
+        op.block,
+        op.get(v.p), op.get(v.end), op.i32GeU, op.brIf(0),
+        ...term(v.s0, 0),
+        op.end,
+        op.get(v.out), op.get(v.j), op.i32(2), op.i32Shl, op.i32Add, op.get(v.s0), op.get(v.s1), op.f32Add, op.f32Store(),
+        op.get(v.j), op.i32(1), op.i32Add, op.set(v.j),
+        op.br(0), op.end, op.end,
+      ];
+    },
+  }),
+];
+
+export type SparseWasmKernels = KernelExports<typeof SPARSE_KERNELS>;

@@ -4,9 +4,11 @@
  * works the same in Node and browsers.
  */
 
-export const I32 = 0x7f;
-export const F32 = 0x7d;
-export const V128 = 0x7b;
+/** A WebAssembly value type (its byte in the binary format). */
+export type ValType = 0x7f | 0x7d | 0x7b;
+export const I32: ValType = 0x7f;
+export const F32: ValType = 0x7d;
+export const V128: ValType = 0x7b;
 
 export function uleb(n: number): number[] {
   const out: number[] = [];
@@ -98,7 +100,6 @@ export const op = {
   i32x4DotI16x8S: [0xfd, ...uleb(0xba)],
   i32x4Lane: (lane: number) => [0xfd, ...uleb(0x1b), lane],
   f32ConvertI32S: [0xb2],
-  call: (f: number) => [0x10, ...uleb(f)],
   block: [0x02, 0x40],
   /** if ... end with no result (pops the i32 condition). */
   if: [0x04, 0x40],
@@ -115,12 +116,21 @@ export function f32Bits(x: number): number {
   return new Uint32Array(new Float32Array([x]).buffer)[0]!;
 }
 
-export interface FuncDef {
+/** A `call` of function `index` (kernels call each other by name: kernel.ts resolves the index). */
+export function callInstr(index: number): number[] {
+  return [0x10, ...uleb(index)];
+}
+
+/**
+ * One function as the binary format has it: types by position, locals after the params. Kernels
+ * are not written this way (see kernel.ts, which names params, locals and callees); this is what
+ * kernel.ts lowers them to.
+ */
+export interface EncodedFunc {
   name: string;
-  params: number[];
-  results: number[];
-  /** Extra locals, in order after the params. */
-  locals: number[];
+  params: readonly ValType[];
+  results: readonly ValType[];
+  locals: readonly ValType[];
   body: number[][];
 }
 
@@ -132,7 +142,7 @@ export const MAX_PAGES = 65536 - 1024;
  * `shared`, the memory import is a shared memory of at most shared.maxPages (threads need
  * both: a shared memory must declare its maximum).
  */
-export function encodeModule(funcs: FuncDef[], shared?: { maxPages: number }): Uint8Array<ArrayBuffer> {
+export function encodeFunctions(funcs: readonly EncodedFunc[], shared?: { maxPages: number }): Uint8Array<ArrayBuffer> {
   const types = funcs.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec(f.results.map((r) => [r]))]);
   const limits = shared ? [0x03, ...uleb(1), ...uleb(shared.maxPages)] : [0x00, ...uleb(1)];
   const imports = [[...name('e'), ...name('m'), 0x02, ...limits]];

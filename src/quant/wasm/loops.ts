@@ -1,6 +1,7 @@
-import { type FuncDef, I32, op } from './encoder.js';
+import { I32, op } from './encoder.js';
+import { kernel } from './kernel.js';
 
-/** Local indices a touchRows pass reads (`j` is a scratch local, left at 0). */
+/** The locals a touchRows pass reads, by index (`j` is a scratch local, left at 0). */
 export interface TouchLocals {
   base: number;
   rowBytes: number;
@@ -46,8 +47,8 @@ export const GROUP_ROWS = 4;
 
 /**
  * The loops that score a list of items for one query, or a batch round of (query, item)
- * pairs, with a group kernel and a row kernel of the same arithmetic (kernels-dense-query.ts,
- * kernels-scalar.ts):
+ * pairs, with a group kernel and a row kernel of the same arithmetic (dense/wasm-kernels.ts,
+ * scalar/wasm-kernels.ts), called by name:
  *
  *   group(q, x_0 .. x_{R-1}, nbytes, out, valid)            shared query (gather)
  *   group(q_0 .. q_{R-1}, x_0 .. x_{R-1}, nbytes, out, valid) a query per item (pairs)
@@ -65,43 +66,44 @@ export const GROUP_ROWS = 4;
  * distance to a query is the same number wherever it sits in a list, in single or batched
  * search.
  */
-export function gatherKernel(name: string, group: number, row: number): FuncDef {
-  // params: 0 q, 1 base, 2 nbytes, 3 ids, 4 count, 5 out; locals 6 j, 7 k
-  const J = 6, K = 7;
-  return {
+export function gatherKernel<N extends string>(name: N, group: string, row: string) {
+  return kernel({
     name,
-    params: new Array<number>(6).fill(I32),
+    params: ['q', 'base', 'nbytes', 'ids', 'count', 'out'],
     results: [],
-    locals: [I32, I32],
-    body: [
-      ...touchRows({ base: 1, rowBytes: 2, ids: 3, count: 4, out: 5, j: J }),
-      ...groupsThenRow({ j: J, k: K, count: 4, out: 5, group, row, nbytes: 2, sharedQuery: [op.get(0)], query: entry(3, 0, -1), item: entry(3, 1, 2) }),
+    locals: { j: I32, k: I32 },
+    body: (v, call) => [
+      ...touchRows({ base: v.base, rowBytes: v.nbytes, ids: v.ids, count: v.count, out: v.out, j: v.j }),
+      ...groupsThenRow({
+        j: v.j, k: v.k, count: v.count, out: v.out, group: call(group), row: call(row), nbytes: v.nbytes,
+        sharedQuery: [op.get(v.q)], query: () => [op.get(v.q)], item: entry(v.ids, v.base, v.nbytes),
+      }),
     ],
-  };
+  });
 }
 
-export function pairsKernel(name: string, group: number, row: number): FuncDef {
-  // params: 0 qbase, 1 qstride, 2 base, 3 nbytes, 4 slots, 5 ids, 6 count, 7 out; locals 8 j, 9 k
-  const J = 8, K = 9;
-  return {
+export function pairsKernel<N extends string>(name: N, group: string, row: string) {
+  return kernel({
     name,
-    params: new Array<number>(8).fill(I32),
+    params: ['qbase', 'qstride', 'base', 'nbytes', 'slots', 'ids', 'count', 'out'],
     results: [],
-    locals: [I32, I32],
-    body: [
-      ...touchRows({ base: 2, rowBytes: 3, ids: 5, count: 6, out: 7, j: J }),
-      ...groupsThenRow({ j: J, k: K, count: 6, out: 7, group, row, nbytes: 3, sharedQuery: null, query: entry(4, 0, 1), item: entry(5, 2, 3) }),
+    locals: { j: I32, k: I32 },
+    body: (v, call) => [
+      ...touchRows({ base: v.base, rowBytes: v.nbytes, ids: v.ids, count: v.count, out: v.out, j: v.j }),
+      ...groupsThenRow({
+        j: v.j, k: v.k, count: v.count, out: v.out, group: call(group), row: call(row), nbytes: v.nbytes,
+        sharedQuery: null, query: entry(v.slots, v.qbase, v.qstride), item: entry(v.ids, v.base, v.nbytes),
+      }),
     ],
-  };
+  });
 }
 
 /**
  * Pushes base + list[index] * stride, the index being the local `at` plus `r` (read with a
- * load offset); with stride -1 just base (a gather's one query).
+ * load offset). Arguments are local indices.
  */
 type Entry = (at: number, r: number) => number[][];
 function entry(list: number, base: number, stride: number): Entry {
-  if (stride < 0) return () => [op.get(base)];
   return (at, r) => [op.get(base), op.get(list), op.get(at), op.i32(2), op.i32Shl, op.i32Add, op.i32Load(4 * r), op.get(stride), op.i32Mul, op.i32Add];
 }
 
@@ -113,8 +115,9 @@ interface ListLoop {
   count: number;
   out: number;
   nbytes: number;
-  group: number;
-  row: number;
+  /** The calls of the group and row kernels. */
+  group: number[];
+  row: number[];
   /** A gather's query (pushed once per group call), or null for a query per entry. */
   sharedQuery: number[][] | null;
   query: Entry;
@@ -129,7 +132,7 @@ function groupsThenRow(l: ListLoop): number[][] {
     if (l.sharedQuery !== null) args.push(...l.sharedQuery);
     else for (let r = 0; r < R; r++) args.push(...at(r), ...l.query(l.k, 0));
     for (let r = 0; r < R; r++) args.push(...at(r), ...l.item(l.k, 0));
-    return [...args, op.get(l.nbytes), ...outAt, ...valid, op.call(l.group)];
+    return [...args, op.get(l.nbytes), ...outAt, ...valid, l.group];
   };
   // k = j + r, or j where j + r is past the list (the padding repeats entry j).
   const padded = (r: number) => [
@@ -148,7 +151,7 @@ function groupsThenRow(l: ListLoop): number[][] {
     op.get(l.count), op.set(l.j),
     op.end,
     op.get(l.j), op.get(l.count), op.i32LtU, op.if,
-    ...outAt, ...l.query(l.j, 0), ...l.item(l.j, 0), op.get(l.nbytes), op.call(l.row), op.f32Store(),
+    ...outAt, ...l.query(l.j, 0), ...l.item(l.j, 0), op.get(l.nbytes), l.row, op.f32Store(),
     op.end,
   ];
 }
