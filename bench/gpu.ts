@@ -283,8 +283,16 @@ const MODE_COLORS: Record<Mode, string[]> = {
   'gpu-resident': ['#fcae91', '#fb6a4a', '#a50f15'],
 };
 
+const USAGE = `usage: node dist/bench/gpu.js [--datasets mnist,bge] [--n 60000] [--nq 1024] [--efs 16,32,64,128]
+  [--batches 1,64,1024,10000] [--backend cpu,gpu] [--budget 20] [--tile 1] [--out bench/results]`;
+
 if (process.argv[1]?.endsWith('gpu.js')) {
-  runGpuBench(process.argv.slice(2)).catch((e: unknown) => {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  runGpuBench(argv).catch((e: unknown) => {
     console.error(e instanceof Error ? e.message : e);
     process.exitCode = 1;
   });
