@@ -87,7 +87,7 @@ function toWire(d: AnyDataset): WireDataset {
 }
 
 function startWorkerBuild(data: AnyDataset, params: BuildParams, onProgress: (done: number, total: number) => void): BuildJob {
-  const worker = new Worker(new URL('./build-worker.js', import.meta.url), { type: 'module', name: 'webannolo-build' });
+  const worker = new Worker(new URL('./build-worker.ts', import.meta.url), { type: 'module', name: 'webannolo-build' });
   let settle: { reject: (e: unknown) => void } | null = null;
   const result = new Promise<Built>((resolve, reject) => {
     settle = { reject };

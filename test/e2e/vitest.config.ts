@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
  * Kept apart from `npm test`, whose pattern is test/**\/*.test.ts.
  */
 export default defineConfig({
-  root: new URL('../..', import.meta.url).pathname,
+  root: new URL('../../', import.meta.url).pathname,
   test: {
     include: ['test/e2e/**/*.e2e.ts'],
     testTimeout: 300_000,

@@ -9,7 +9,7 @@ import { describe, it } from 'vitest';
  * clone's `npm test` still passes; in CI (CI=true) they must be there, so their absence fails.
  */
 
-const expected = fileURLToPath(new URL('../../../shared/data', import.meta.url));
+const expected = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
 
 /** Absolute path of ../shared/data, or null when that folder is missing. */
 export const sharedDataDir: string | null = existsSync(expected) ? expected : null;
