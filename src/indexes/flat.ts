@@ -7,8 +7,7 @@ import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorSt
 import { METRICS, toScore } from '../types.js';
 import { MaxHeap } from '../util/heap.js';
 import { HostTimer } from '../util/host-timer.js';
-import { checkQueryAt } from './hnsw/hnsw-index.js';
-import { asQueryDataset, checkK, emitTopK } from './results.js';
+import { asQueryDataset, checkK, checkQueryAt, emitTopK } from './results.js';
 
 const CHUNK = 1024;
 

@@ -1,7 +1,7 @@
 import { DenseDataset } from '../data/dense.js';
 import { SparseDataset } from '../data/sparse.js';
 import { checkInteger, fail } from '../errors.js';
-import type { Dataset, Metric, Vector } from '../types.js';
+import type { Dataset, Metric, Vector, VectorStore } from '../types.js';
 import { toScore } from '../types.js';
 import type { MaxHeap } from '../util/heap.js';
 
@@ -51,4 +51,14 @@ export function asQueryDataset(queries: Dataset | readonly Vector[], dim: number
     if (last !== undefined && last + 1 > maxDim) maxDim = last + 1;
   }
   return SparseDataset.fromRows(rows as never, maxDim);
+}
+
+/** Validates query q of a query set, naming it in the error. */
+export function checkQueryAt(store: VectorStore, queries: Dataset, q: number): void {
+  try {
+    store.checkQuery(queries.get(q));
+  } catch (e) {
+    if (e instanceof Error) e.message = `query ${q}: ${e.message}`;
+    throw e;
+  }
 }

@@ -24,7 +24,8 @@ import { LayerSearcher, level0WidthFor } from './search/layer-search.js';
 import { ResultWriter } from './search/result-writer.js';
 import { WorkerAttachment } from './workers/worker-attachment.js';
 
-export { checkQueryAt, type HnswBatchParams, type HnswSearchParams } from './batch/search-batch.js';
+export { checkQueryAt } from '../results.js';
+export type { HnswBatchParams, HnswSearchParams } from './batch/search-batch.js';
 export {
   DEFAULT_EF_FLOOR,
   type HnswAsyncBuildOptions,

@@ -10,7 +10,7 @@ import type { BatchEvaluator, BatchSearchResult, Dataset, GpuMode, Vector, Vecto
 import { HostTimer } from '../../../util/host-timer.js';
 import { yieldToEventLoop } from '../../../util/yield.js';
 import { type AllowedSet, type FilterContext, isAllowed, QueryFilters, type SearchFilter } from '../../filter.js';
-import { asQueryDataset } from '../../results.js';
+import { asQueryDataset, checkQueryAt } from '../../results.js';
 import type { HnswGraph } from '../graph/graph.js';
 import { FilteredSearcher } from '../search/filtered-search.js';
 import type { ResultWriter } from '../search/result-writer.js';
@@ -261,16 +261,6 @@ async function filteredOnGpu(run: BatchRun, filters: QueryFilters, params: HnswB
     return run.result({ ctx, before });
   } finally {
     ctx.resources.clock = null;
-  }
-}
-
-/** Validates query q of a query set, naming it in the error. */
-export function checkQueryAt(store: VectorStore, queries: Dataset, q: number): void {
-  try {
-    store.checkQuery(queries.get(q));
-  } catch (e) {
-    if (e instanceof Error) e.message = `query ${q}: ${e.message}`;
-    throw e;
   }
 }
 

@@ -3,7 +3,7 @@ import type { VectorStore } from '../../../types.js';
 import { yieldToEventLoop } from '../../../util/yield.js';
 import { HnswGraph } from '../graph/graph.js';
 import { WorkerAttachment } from '../workers/worker-attachment.js';
-import type { InsertTask } from '../workers/worker-tasks.js';
+import type { InsertTask } from '../workers/worker-messages.js';
 import { buildGraph, buildGraphSerialAsync, drawLevels, type HnswBuildParams, resolveBuildParams } from './build-graph.js';
 import { type BatchSpan, layoutScratch } from './insertion-batch.js';
 

@@ -5,7 +5,7 @@ import { toShared } from '../../../util/shared-memory.js';
 import type { QueryFilters } from '../../filter.js';
 import type { HnswGraph } from '../graph/graph.js';
 import type { WorkerAttachment } from './worker-attachment.js';
-import type { SearchTask, SharedQueries } from './worker-tasks.js';
+import type { SearchTask, SharedQueries } from './worker-messages.js';
 
 /**
  * Runs the single-query search for queries [from, to) on `threads` workers, which take

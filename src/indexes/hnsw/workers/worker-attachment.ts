@@ -2,7 +2,7 @@ import { WorkerPool } from '../../../parallel/pool.js';
 import { type SharedStore, shareStore } from '../../../quant/registry.js';
 import type { VectorStore } from '../../../types.js';
 import type { HnswGraph } from '../graph/graph.js';
-import type { AttachTask } from './worker-tasks.js';
+import type { AttachTask, DetachTask } from './worker-messages.js';
 
 let nextHandle = 1;
 const live = new Set<WorkerAttachment>();
@@ -82,7 +82,8 @@ export class WorkerAttachment {
     for (let i = 0; i < this.pool.size; i++) {
       const w = this.pool.worker(i);
       if (!w.attached.delete(this.handle) || w.dead) continue;
-      detaching.push(w.run({ op: 'hnswDetach', handle: this.handle }).catch(() => {}));
+      const task: DetachTask = { op: 'hnswDetach', handle: this.handle };
+      detaching.push(w.run(task).catch(() => {}));
     }
     await Promise.all(detaching);
     if (endPoolIfLast && live.size === 0) await this.pool.close();

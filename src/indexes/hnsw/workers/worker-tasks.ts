@@ -1,65 +1,13 @@
 import { DenseDataset } from '../../../data/dense.js';
 import { SparseDataset } from '../../../data/sparse.js';
 import type { Task } from '../../../parallel/pool.js';
-import { attachStore, type SharedStore } from '../../../quant/registry.js';
+import { attachStore } from '../../../quant/registry.js';
 import type { Dataset } from '../../../types.js';
-import { type AllowedSet, QueryFilters } from '../../filter.js';
-import { BatchInserter, type BatchSpan } from '../build/insertion-batch.js';
-import { HnswGraph, type SharedGraph } from '../graph/graph.js';
+import { QueryFilters } from '../../filter.js';
+import { BatchInserter } from '../build/insertion-batch.js';
+import { HnswGraph } from '../graph/graph.js';
 import { HnswIndex } from '../hnsw-index.js';
-
-/** An index (or a graph being built) as a worker thread attaches it: shared memory only. */
-export interface AttachTask extends Task {
-  readonly op: 'hnswAttach';
-  readonly handle: number;
-  readonly graph: SharedGraph;
-  readonly store: SharedStore;
-  readonly rerank: SharedStore | null;
-  readonly efConstruction: number;
-  readonly keepPruned: boolean;
-}
-
-/** Queries as workers receive them: dense rows or CSR arrays on shared memory. */
-export type SharedQueries =
-  | { readonly kind: 'dense'; readonly dim: number; readonly data: Float32Array }
-  | {
-      readonly kind: 'sparse';
-      readonly dim: number;
-      readonly indptr: Uint32Array;
-      readonly indices: Uint32Array;
-      readonly values: Float32Array;
-    };
-
-export interface SearchTask extends Task {
-  readonly op: 'hnswSearch';
-  readonly handle: number;
-  readonly entryPoint: number;
-  readonly maxLevel: number;
-  readonly queries: SharedQueries;
-  readonly k: number;
-  readonly ef: number;
-  readonly rerank: number;
-  readonly lambda: number;
-  /** The next query no worker has taken yet (workers take `chunk` at a time). */
-  readonly next: Int32Array;
-  readonly chunk: number;
-  readonly ids: Int32Array;
-  readonly scores: Float32Array;
-  /** Row of the batch where these queries start (per-query filters are indexed by it). */
-  readonly from: number;
-  readonly filters: { sets: AllowedSet[]; which: Int32Array | null } | null;
-}
-
-export interface InsertTask extends Task {
-  readonly op: 'hnswSelect' | 'hnswLink';
-  readonly handle: number;
-  readonly span: BatchSpan;
-  /** hnswSelect: the next batch node no worker has taken yet. */
-  readonly next: Int32Array;
-  /** hnswLink: this worker's share. */
-  readonly worker: number;
-  readonly workers: number;
-}
+import type { AttachTask, DetachTask, InsertTask, SearchTask, SharedQueries } from './worker-messages.js';
 
 interface Attached {
   readonly index: HnswIndex;
@@ -92,7 +40,7 @@ export const HNSW_TASKS = {
   },
 
   hnswDetach(task: Task): void {
-    attached.delete((task as Task & { handle: number }).handle);
+    attached.delete((task as DetachTask).handle);
   },
 
   /** Takes queries `chunk` at a time until none are left; returns how many it searched. */
