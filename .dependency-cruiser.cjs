@@ -4,6 +4,7 @@
  *
  *   cli                       the command line
  *   node                      Node-only adapters (files, disk stores, MNIST)
+ *   batching                  turning concurrent single searches into batches (browser-safe)
  *   indexes, parallel/worker  indexes and their search, build and worker code; the worker entry
  *   quant                     store kinds, one folder each, and their registry
  *   io, gpu                   kind-agnostic file formats and WebGPU infrastructure
@@ -15,6 +16,7 @@
 const layers = [
   ['cli', 'the command line', '^src/cli/'],
   ['node', 'Node-only adapters', '^src/node/'],
+  ['batching', 'query batching', '^src/batching/'],
   ['indexes', 'indexes and the worker entry', '^src/(indexes/|parallel/worker\\.ts$)'],
   ['quant', 'store kinds', '^src/quant/'],
   ['io-gpu', 'file formats and WebGPU infrastructure', '^src/(io|gpu)/'],
