@@ -5,7 +5,7 @@ import { PlainQuantizer } from '../../quant/plain.js';
 import type { DenseQuantizer } from '../../quant/quantizer.js';
 import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../../types.js';
 import { METRICS } from '../../types.js';
-import { type AllowedSet, type FilterContext, resolveFilter } from '../filter.js';
+import { type FilterContext, resolveFilter } from '../filter.js';
 import type { ItemKeys } from '../items/item-keys.js';
 import type { ItemLabels } from '../items/item-labels.js';
 import type { ItemOrder } from '../items/item-order.js';
@@ -19,10 +19,7 @@ import { checkLayout, inLayout, type Layout, movable, movedKeys, movedLabels, mo
 import { type HnswAsyncBuildOptions, type HnswIndexOptions, type ItemInfo, resolveEf, resolveLambda } from './index-options.js';
 import { LivingIndex } from './living/living-index.js';
 import { checkState, type IndexState, itemInfo } from './living/mutations.js';
-import { FilteredSearcher } from './search/filtered-search.js';
-import { LayerSearcher, level0WidthFor } from './search/layer-search.js';
-import { ResultWriter } from './search/result-writer.js';
-import { WorkerAttachment } from './workers/worker-attachment.js';
+import { Snapshot } from './snapshot.js';
 
 export { checkQueryAt } from '../results.js';
 export type { HnswBatchParams, HnswSearchParams } from './batch/search-batch.js';
@@ -41,11 +38,8 @@ export {
  * the same items (kANNolo's key result: graph from plain vectors, search on PQ codes).
  */
 export class HnswIndex extends LivingIndex {
-  private searcher: LayerSearcher | null = null;
-  private filtered: FilteredSearcher | null = null;
-  private attachment: WorkerAttachment | null | undefined;
-  /** Turns a beam's candidates into results (and re-ranks them). */
-  writer: ResultWriter;
+  /** The installed state as searches see it (its searcher, filter context, workers): one per state. */
+  private snap: Snapshot;
 
   constructor(
     graph: HnswGraph,
@@ -66,7 +60,7 @@ export class HnswIndex extends LivingIndex {
     };
     checkState(state);
     super(state);
-    this.writer = new ResultWriter(store.metric, rerankStore);
+    this.snap = new Snapshot(state, buildParams);
   }
 
   /** The graph: a new object after every add / remove / update / compact (over the same memory when the change was made in place). */
@@ -100,18 +94,16 @@ export class HnswIndex extends LivingIndex {
 
   /** What a filter is resolved against (see SearchFilter). */
   filterContext(): FilterContext {
-    const { graph, labels, keys, removed } = this.state;
-    return { n: graph.n, labels, keys, removed: removed.count > 0 ? removed : null, order: this.order };
+    return this.snap.filterContext();
   }
 
-  /** A new state was installed: per-state caches go (workers re-attach on the next batch). */
+  /**
+   * A new state was installed: searches from now on take a new snapshot (new searcher caches;
+   * workers attach on the next batch). The old one lets its workers go once its batches end.
+   */
   protected override stateChanged(): void {
-    this.searcher = null;
-    this.filtered = null;
-    this.writer = new ResultWriter(this.state.store.metric, this.state.rerankStore);
-    const a = this.attachment;
-    this.attachment = undefined;
-    void a?.close(false);
+    this.snap.retire();
+    this.snap = new Snapshot(this.state, this.buildParams);
   }
 
   /** Builds an index over plain vectors (DenseDataset or SparseDataset). */
@@ -265,47 +257,12 @@ export class HnswIndex extends LivingIndex {
     const rerank = this.resolveRerank(params.rerank);
     const lambda = resolveLambda(params.lambda);
     this.store.checkQuery(query);
-    const allowed = params.filter === undefined ? null : resolveFilter(params.filter, this.filterContext());
+    const snap = this.snap;
+    const allowed = params.filter === undefined ? null : resolveFilter(params.filter, snap.filterContext());
     const ids = new Int32Array(k);
     const scores = new Float32Array(k);
-    this.searchInto(query, k, ef, rerank, ids, scores, 0, allowed, lambda);
-    return resultsOf(ids, scores, this.order, this.keys);
-  }
-
-  /**
-   * The single-query search without validation, writing k results at `offset`: the CPU path
-   * of searchBatch runs it once per query.
-   */
-  searchInto(
-    query: Vector,
-    k: number,
-    ef: number,
-    rerank: number,
-    ids: Int32Array,
-    scores: Float32Array,
-    offset: number,
-    allowed: AllowedSet | null = null,
-    lambda = Infinity,
-  ): void {
-    const g = this.graph;
-    const searcher = (this.searcher ??= new LayerSearcher(g.n, Math.max(g.m0, g.m), level0WidthFor(this.store)));
-    if (g.entryPoint < 0) {
-      // Every item was removed.
-      ids.fill(-1, offset, offset + k);
-      scores.fill(Number.NaN, offset, offset + k);
-      return;
-    }
-    const ev = this.store.queryEvaluator(query);
-    let top;
-    if (allowed === null) {
-      const { node, dist } = searcher.descend(g, ev);
-      // With re-ranking the stop rule guards the candidates re-ranked, not just the k kept.
-      top = searcher.beam(g, ev, node, dist, ef, 0, null, lambda === Infinity ? null : { k: Math.min(ef, Math.max(k, rerank)), lambda });
-    } else {
-      top = (this.filtered ??= new FilteredSearcher(searcher, Math.max(g.m0, g.m))).search(g, ev, k, ef, allowed);
-    }
-    ev.release?.();
-    this.writer.fromHeap(top, query, k, rerank, ids, scores, offset);
+    snap.searcher.searchInto(query, k, ef, rerank, ids, scores, 0, allowed, lambda);
+    return snap.results(ids, scores);
   }
 
   /**
@@ -320,23 +277,12 @@ export class HnswIndex extends LivingIndex {
       const ef = resolveEf(params.ef, k);
       const rerank = this.resolveRerank(params.rerank);
       const lambda = resolveLambda(params.lambda);
-      // The order and keys of the state searched: a compact may install new ones meanwhile.
-      const { order = null, keys } = this.state;
-      return this.whileSearching(searchHnswBatch(this, queries, { k, ef, rerank, lambda }, params)).then((r) => ({
-        ...r,
-        ...resultsOf(r.ids, r.scores, order, keys),
-      }));
+      // The whole batch reads this snapshot: a compact may install a new state meanwhile.
+      const snap = this.snap;
+      return this.whileSearching(snap.during(() => searchHnswBatch(snap, queries, { k, ef, rerank, lambda }, params)));
     } catch (error) {
       return Promise.reject(error);
     }
-  }
-
-  /** The index as worker threads see it (made on first use), or null when a store cannot be shared. */
-  workers(): WorkerAttachment | null {
-    if (this.attachment === undefined || (this.attachment !== null && !this.attachment.usable)) {
-      this.attachment = WorkerAttachment.create(this.graph, this.store, this.rerankStore, this.buildParams);
-    }
-    return this.attachment;
   }
 
   /**
@@ -345,9 +291,7 @@ export class HnswIndex extends LivingIndex {
    * needed to free them early; the index stays usable (workers restart on demand).
    */
   async close(): Promise<void> {
-    const a = this.attachment;
-    this.attachment = undefined;
-    await a?.close(true);
+    await this.snap.releaseWorkers(true);
   }
 
   /** Bytes held by the graph, the search store and the re-ranking vectors. */
@@ -362,10 +306,4 @@ export class HnswIndex extends LivingIndex {
       fail('INVALID_ARGUMENT', 'rerank needs the plain vectors: this index does not keep them (quantize with keepPlain)');
     return rerank;
   }
-}
-
-/** Results over slots as the caller sees them: ids (not slots) and, with keys, keys. */
-function resultsOf(slots: Int32Array, scores: Float32Array, order: ItemOrder | null, keys: ItemKeys | null): SearchResult {
-  const ids = order === null ? slots : order.idsOf(slots);
-  return keys ? { ids, scores, keys: keys.keysOf(slots) } : { ids, scores };
 }

@@ -6,16 +6,14 @@ import { type GpuTraffic, trafficSince } from '../../../gpu/resources.js';
 import { type Backend, type BackendOptions, checkBackend, gpuContextFor, gpuFaultHandler } from '../../../gpu/select.js';
 import { WorkerPool } from '../../../parallel/pool.js';
 import { gpuEvaluatorFor, residentKernelFor } from '../../../quant/registry.js';
-import type { BatchEvaluator, BatchSearchResult, Dataset, GpuMode, Vector, VectorStore } from '../../../types.js';
+import type { BatchEvaluator, BatchSearchResult, Dataset, GpuMode, Vector } from '../../../types.js';
 import { HostTimer } from '../../../util/host-timer.js';
 import { yieldToEventLoop } from '../../../util/yield.js';
-import { type AllowedSet, type FilterContext, isAllowed, QueryFilters, type SearchFilter } from '../../filter.js';
+import { isAllowed, QueryFilters, type SearchFilter } from '../../filter.js';
 import { asQueryDataset, checkQueryAt } from '../../results.js';
-import type { HnswGraph } from '../graph/graph.js';
 import { FilteredSearcher } from '../search/filtered-search.js';
-import type { ResultWriter } from '../search/result-writer.js';
+import type { Snapshot } from '../snapshot.js';
 import { searchOnWorkers } from '../workers/parallel-search.js';
-import type { WorkerAttachment } from '../workers/worker-attachment.js';
 import { FaultTolerantEvaluator } from './fault-tolerant.js';
 import { runHybrid } from './hybrid.js';
 
@@ -76,29 +74,6 @@ export interface HnswBatchParams extends Omit<HnswSearchParams, 'filter'>, Backe
   threads?: number;
 }
 
-/** What a batched search needs of its index. */
-export interface BatchTarget {
-  readonly graph: HnswGraph;
-  readonly store: VectorStore;
-  readonly writer: ResultWriter;
-  /** Single-query search into ids/scores at offset (the CPU path), over `allowed` items when given. */
-  searchInto(
-    query: Vector,
-    k: number,
-    ef: number,
-    rerank: number,
-    ids: Int32Array,
-    scores: Float32Array,
-    offset: number,
-    allowed?: AllowedSet | null,
-    lambda?: number,
-  ): void;
-  /** What filters resolve against: slots, labels, keys, removed items. */
-  filterContext(): FilterContext;
-  /** The index as worker threads see it, or null when its stores cannot be shared. */
-  workers(): WorkerAttachment | null;
-}
-
 export interface ResolvedBatch {
   k: number;
   ef: number;
@@ -119,7 +94,7 @@ const HYBRID_LANES = 2;
  * hybrid lockstep controller; with 'auto', whichever the measurements favour.
  */
 export async function searchHnswBatch(
-  target: BatchTarget,
+  snap: Snapshot,
   queries: Dataset | readonly Vector[],
   base: ResolvedBatch,
   params: HnswBatchParams,
@@ -131,17 +106,17 @@ export async function searchHnswBatch(
   if (params.width !== undefined) checkInteger('width', params.width, 1, 64);
   if (params.hybridLanes !== undefined) checkInteger('hybridLanes', params.hybridLanes, 1, 16);
   if (params.threads !== undefined) checkInteger('threads', params.threads, 1, 1024);
-  const qs = asQueryDataset(queries, target.store.dim);
-  for (let q = 0; q < qs.size; q++) checkQueryAt(target.store, qs, q);
-  const filters = params.filter === undefined ? null : QueryFilters.resolve(params.filter, qs.size, target.filterContext());
+  const qs = asQueryDataset(queries, snap.searcher.store.dim);
+  for (let q = 0; q < qs.size; q++) checkQueryAt(snap.searcher.store, qs, q);
+  const filters = params.filter === undefined ? null : QueryFilters.resolve(params.filter, qs.size, snap.filterContext());
   const threads = qs.size > 1 ? await WorkerPool.threadsFor(params.threads) : 1;
-  const run = new BatchRun(target, qs, base, threads, filters);
+  const run = new BatchRun(snap, qs, base, threads, filters);
 
-  if (filters !== null && backend === 'gpu' && !params.evaluator && params.gpuMode !== 'hybrid' && target.graph.entryPoint >= 0) {
-    const done = await filteredOnGpu(run, filters, params, width(target, params));
+  if (filters !== null && backend === 'gpu' && !params.evaluator && params.gpuMode !== 'hybrid' && snap.searcher.graph.entryPoint >= 0) {
+    const done = await filteredOnGpu(run, filters, params, width(snap, params));
     if (done) return done;
   }
-  if (filters !== null || target.graph.entryPoint < 0) {
+  if (filters !== null || snap.searcher.graph.entryPoint < 0) {
     // Filters the GPU does not take (see filteredOnGpu) run on the CPU, as do searches of an
     // index whose items were all removed (every result is -1).
     await run.cpu(0, qs.size);
@@ -174,17 +149,17 @@ async function onGpu(
   backend: Backend,
   batchSize: number,
 ): Promise<BatchSearchResult> {
-  const { target, base, queries: qs } = run;
+  const { snap, base, queries: qs } = run;
   const before = { ...ctx.resources.traffic };
   let resident: ResidentSearcher | null = null;
   if (params.gpuMode !== 'hybrid') {
     const support = ResidentSearcher.for(
       ctx,
-      target.graph,
-      target.store,
-      () => residentKernelFor(ctx, target.store),
+      snap.searcher.graph,
+      snap.searcher.store,
+      () => residentKernelFor(ctx, snap.searcher.store),
       base.ef,
-      width(target, params),
+      width(snap, params),
     );
     if (support.ok) resident = support.searcher;
     else if (params.gpuMode === 'resident')
@@ -199,19 +174,19 @@ async function onGpu(
   else {
     let first: BatchEvaluator | null = null;
     try {
-      first = gpuEvaluatorFor(ctx, target.store);
+      first = gpuEvaluatorFor(ctx, snap.searcher.store);
     } catch (error) {
       gpuFaultHandler(ctx, params)(error);
     }
     if (first === null) {
-      if (backend === 'gpu') fail('NO_GPU', `the GPU cannot search a '${target.store.kind}' store: use backend 'auto' or 'cpu'`);
+      if (backend === 'gpu') fail('NO_GPU', `the GPU cannot search a '${snap.searcher.store.kind}' store: use backend 'auto' or 'cpu'`);
       await run.cpu(from, qs.size);
       return run.result(null);
     }
     // The first lane takes the evaluator made above; later lanes get their own.
     let spare: BatchEvaluator | null = first;
     const makeEvaluator = () => {
-      const ev = spare ?? gpuEvaluatorFor(ctx, target.store)!;
+      const ev = spare ?? gpuEvaluatorFor(ctx, snap.searcher.store)!;
       spare = null;
       return ev;
     };
@@ -222,8 +197,8 @@ async function onGpu(
 }
 
 /** Candidates the resident kernel expands per round: as given, else what fills 64 threads. */
-function width(target: BatchTarget, params: HnswBatchParams): number {
-  return params.width ?? Math.max(1, Math.min(8, Math.floor(64 / target.graph.m0)));
+function width(snap: Snapshot, params: HnswBatchParams): number {
+  return params.width ?? Math.max(1, Math.min(8, Math.floor(64 / snap.searcher.graph.m0)));
 }
 
 /**
@@ -236,8 +211,8 @@ function width(target: BatchTarget, params: HnswBatchParams): number {
  * than the kernel holds): the caller then searches on the CPU.
  */
 async function filteredOnGpu(run: BatchRun, filters: QueryFilters, params: HnswBatchParams, w: number): Promise<BatchSearchResult | null> {
-  const { target, base } = run;
-  const n = target.graph.n;
+  const { snap, base } = run;
+  const n = snap.searcher.graph.n;
   let share = 1;
   for (const set of filters.sets) {
     if (!FilteredSearcher.mostlyAllowed(set, n)) return null;
@@ -247,9 +222,9 @@ async function filteredOnGpu(run: BatchRun, filters: QueryFilters, params: HnswB
   if (!ctx) return null;
   const support = ResidentSearcher.for(
     ctx,
-    target.graph,
-    target.store,
-    () => residentKernelFor(ctx, target.store),
+    snap.searcher.graph,
+    snap.searcher.store,
+    () => residentKernelFor(ctx, snap.searcher.store),
     Math.ceil(base.ef / share),
     w,
   );
@@ -276,7 +251,7 @@ class BatchRun {
   private usedGpu: GpuContext | null = null;
 
   constructor(
-    readonly target: BatchTarget,
+    readonly snap: Snapshot,
     readonly queries: Dataset,
     readonly base: ResolvedBatch,
     readonly threads: number,
@@ -293,12 +268,12 @@ class BatchRun {
    */
   async cpu(from: number, to: number, inline = false): Promise<void> {
     const { k, ef, rerank, lambda } = this.base;
-    const attachment = !inline && this.threads > 1 && to - from > 1 ? this.target.workers() : null;
+    const attachment = !inline && this.threads > 1 && to - from > 1 ? this.snap.workers() : null;
     if (attachment !== null) {
       await this.timer.wait(
         searchOnWorkers(
           attachment,
-          this.target.graph,
+          this.snap.searcher.graph,
           this.queries,
           from,
           to,
@@ -315,7 +290,7 @@ class BatchRun {
     }
     let sliceStart = performance.now();
     for (let q = from; q < to; q++) {
-      this.target.searchInto(this.queries.get(q), k, ef, rerank, this.ids, this.scores, q * k, this.filters?.for(q) ?? null, lambda);
+      this.snap.searcher.searchInto(this.queries.get(q), k, ef, rerank, this.ids, this.scores, q * k, this.filters?.for(q) ?? null, lambda);
       if (performance.now() - sliceStart > CPU_SLICE_MS && q + 1 < to) {
         await this.timer.wait(yieldToEventLoop());
         sliceStart = performance.now();
@@ -341,7 +316,7 @@ class BatchRun {
       cpuMsPerQuery,
       roundTripMs: ctx.roundTripMs,
       software: ctx.software,
-      gpuMsPerQuery: resident ? residentSpeed(ctx, this.target.store, resident.ef) : null,
+      gpuMsPerQuery: resident ? residentSpeed(ctx, this.snap.searcher.store, resident.ef) : null,
       queriesPerSubmit: 16384,
     });
     let choice = resident ? decideAuto(inputs()) : 'cpu';
@@ -349,7 +324,7 @@ class BatchRun {
       const t = performance.now();
       await this.resident(ctx, resident!, from, {}, from + AUTO_PROBE_QUERIES);
       from += AUTO_PROBE_QUERIES;
-      recordResidentSpeed(ctx, this.target.store, resident!.ef, (performance.now() - t) / AUTO_PROBE_QUERIES);
+      recordResidentSpeed(ctx, this.snap.searcher.store, resident!.ef, (performance.now() - t) / AUTO_PROBE_QUERIES);
       choice = decideAuto(inputs());
     }
     if (choice !== 'gpu') {
@@ -381,7 +356,7 @@ class BatchRun {
       try {
         const t = performance.now();
         batch = await searcher.search(this.queries, start, count, outK);
-        recordResidentSpeed(ctx, this.target.store, searcher.ef, (performance.now() - t) / count);
+        recordResidentSpeed(ctx, this.snap.searcher.store, searcher.ef, (performance.now() - t) / count);
       } catch (error) {
         gpuFaultHandler(ctx, options)(error);
         await this.cpu(start, to);
@@ -391,11 +366,11 @@ class BatchRun {
         const allowed = this.filters?.for(start + q) ?? null;
         const kept = allowed === null ? outK : keepAllowed(batch.ids, batch.dists, q * outK, outK, allowed.bits);
         if (allowed !== null && kept < Math.min(k, allowed.count)) {
-          this.target.searchInto(this.queries.get(start + q), k, ef, rerank, this.ids, this.scores, (start + q) * k, allowed);
+          this.snap.searcher.searchInto(this.queries.get(start + q), k, ef, rerank, this.ids, this.scores, (start + q) * k, allowed);
           if (!this.backend.endsWith('+cpu')) this.backend = `${this.backend}+cpu`;
           continue;
         }
-        this.target.writer.fromSorted(
+        this.snap.searcher.writer.fromSorted(
           batch.ids,
           batch.dists,
           q * outK,
@@ -438,11 +413,11 @@ class BatchRun {
     const busy = Math.max(1, Math.min(lanes, Math.ceil((this.queries.size - from) / batchSize)));
     const evaluators: FaultTolerantEvaluator[] = [];
     for (let i = 0; i < busy; i++)
-      evaluators.push(new FaultTolerantEvaluator(makePrimary(), () => this.target.store.batchEvaluator(), onFault));
+      evaluators.push(new FaultTolerantEvaluator(makePrimary(), () => this.snap.searcher.store.batchEvaluator(), onFault));
     const primaryBackend = evaluators[0]!.backend;
     try {
-      await runHybrid(this.target.graph, evaluators, this.queries, from, { ef, width, batchSize }, (q, top) => {
-        this.target.writer.fromHeap(top, this.queries.get(q), k, rerank, this.ids, this.scores, q * k);
+      await runHybrid(this.snap.searcher.graph, evaluators, this.queries, from, { ef, width, batchSize }, (q, top) => {
+        this.snap.searcher.writer.fromHeap(top, this.queries.get(q), k, rerank, this.ids, this.scores, q * k);
       });
     } finally {
       for (const e of evaluators) if (ctx !== null || e.didFailOver) e.dispose();

@@ -2,18 +2,23 @@ import { DenseDataset } from '../../../data/dense.js';
 import { SparseDataset } from '../../../data/sparse.js';
 import type { Task } from '../../../parallel/pool.js';
 import { attachStore } from '../../../quant/registry.js';
-import type { Dataset } from '../../../types.js';
+import type { Dataset, VectorStore } from '../../../types.js';
 import { QueryFilters } from '../../filter.js';
 import { BatchInserter } from '../build/insertion-batch.js';
 import { HnswGraph } from '../graph/graph.js';
-import { HnswIndex } from '../hnsw-index.js';
+import { HnswSearcher } from '../search/searcher.js';
 import type { AttachTask, DetachTask, InsertTask, SearchTask, SharedQueries } from './worker-messages.js';
 
+/** An index (or a graph being built) as this worker holds it: views of the shared memory. */
 interface Attached {
-  readonly index: HnswIndex;
-  inserter: BatchInserter | null;
+  readonly graph: HnswGraph;
+  readonly store: VectorStore;
+  readonly rerankStore: VectorStore | null;
   readonly efConstruction: number;
   readonly keepPruned: boolean;
+  /** Made on the first task that needs it: an attachment serves searches or a build, not both. */
+  searcher: HnswSearcher | null;
+  inserter: BatchInserter | null;
 }
 
 const attached = new Map<number, Attached>();
@@ -32,11 +37,15 @@ function queriesOf(q: SharedQueries): Dataset {
 export const HNSW_TASKS = {
   hnswAttach(task: Task): void {
     const t = task as AttachTask;
-    const graph = HnswGraph.attach(t.graph);
-    const store = attachStore(t.store);
-    const rerank = t.rerank ? attachStore(t.rerank) : null;
-    const index = new HnswIndex(graph, store, { m: graph.m, efConstruction: t.efConstruction, seed: 0 }, rerank);
-    attached.set(t.handle, { index, inserter: null, efConstruction: t.efConstruction, keepPruned: t.keepPruned });
+    attached.set(t.handle, {
+      graph: HnswGraph.attach(t.graph),
+      store: attachStore(t.store),
+      rerankStore: t.rerank ? attachStore(t.rerank) : null,
+      efConstruction: t.efConstruction,
+      keepPruned: t.keepPruned,
+      searcher: null,
+      inserter: null,
+    });
   },
 
   hnswDetach(task: Task): void {
@@ -46,9 +55,10 @@ export const HNSW_TASKS = {
   /** Takes queries `chunk` at a time until none are left; returns how many it searched. */
   hnswSearch(task: Task): number {
     const t = task as SearchTask;
-    const { index } = get(t.handle);
-    index.graph.entryPoint = t.entryPoint;
-    index.graph.maxLevel = t.maxLevel;
+    const a = get(t.handle);
+    a.graph.entryPoint = t.entryPoint;
+    a.graph.maxLevel = t.maxLevel;
+    const searcher = (a.searcher ??= new HnswSearcher(a));
     const queries = queriesOf(t.queries);
     const filters = t.filters === null ? null : new QueryFilters(t.filters.sets, t.filters.which);
     const nq = queries.size;
@@ -56,7 +66,7 @@ export const HNSW_TASKS = {
     for (let start = Atomics.add(t.next, 0, t.chunk); start < nq; start = Atomics.add(t.next, 0, t.chunk)) {
       const end = Math.min(nq, start + t.chunk);
       for (let q = start; q < end; q++)
-        index.searchInto(queries.get(q), t.k, t.ef, t.rerank, t.ids, t.scores, q * t.k, filters?.for(t.from + q) ?? null, t.lambda);
+        searcher.searchInto(queries.get(q), t.k, t.ef, t.rerank, t.ids, t.scores, q * t.k, filters?.for(t.from + q) ?? null, t.lambda);
       done += end - start;
     }
     return done;
@@ -79,6 +89,6 @@ export const HNSW_TASKS = {
 
 function inserterOf(handle: number): BatchInserter {
   const a = get(handle);
-  a.inserter ??= new BatchInserter(a.index.store, a.index.graph, a.efConstruction, a.keepPruned);
+  a.inserter ??= new BatchInserter(a.store, a.graph, a.efConstruction, a.keepPruned);
   return a.inserter;
 }
