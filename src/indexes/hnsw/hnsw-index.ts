@@ -11,7 +11,8 @@ import type { ItemLabels } from '../items/item-labels.js';
 import type { ItemOrder } from '../items/item-order.js';
 import { Tombstones } from '../items/tombstones.js';
 import { checkK } from '../results.js';
-import { type HnswBatchParams, type HnswSearchParams, searchHnswBatch } from './batch/search-batch.js';
+import { searchHnswBatch } from './batch/search-batch.js';
+import type { HnswBatchParams, HnswSearchParams } from './batch/search-params.js';
 import { buildGraph, DEFAULT_BUILD, type HnswBuildParams, resolveBuildParams } from './build/build-graph.js';
 import { buildGraphParallel } from './build/parallel-build.js';
 import type { HnswGraph } from './graph/graph.js';
@@ -22,7 +23,7 @@ import { checkState, type IndexState, itemInfo } from './living/mutations.js';
 import { Snapshot } from './snapshot.js';
 
 export { checkQueryAt } from '../results.js';
-export type { HnswBatchParams, HnswSearchParams } from './batch/search-batch.js';
+export type { HnswBatchParams, HnswSearchParams } from './batch/search-params.js';
 export {
   DEFAULT_EF_FLOOR,
   type HnswAsyncBuildOptions,
