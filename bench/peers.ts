@@ -11,7 +11,8 @@ import { FlatIndex } from '../src/indexes/flat.js';
 import { HnswIndex, type HnswSearchParams } from '../src/indexes/hnsw/hnsw-index.js';
 import { serializeIndex } from '../src/indexes/index-codec.js';
 import { PlainDenseStore } from '../src/quant/dense/store.js';
-import { type PqStore, ProductQuantizer } from '../src/quant/pq/pq.js';
+import { ProductQuantizer } from '../src/quant/pq/quantizer.js';
+import type { PqStore } from '../src/quant/pq/store.js';
 import type { Metric } from '../src/types.js';
 import type { LibName } from './args.js';
 

@@ -9,10 +9,10 @@ import { DATA_FORMATS } from '../io/formats.js';
 import { readDatasetFile, saveIndexFile } from '../node/index.js';
 import { WorkerPool } from '../parallel/pool.js';
 import { denseRowsFit } from '../quant/dense/store.js';
+import { PQ_KSUB } from '../quant/pq/codebook.js';
 import { trainPqParallel } from '../quant/pq/parallel-kmeans.js';
-import { PQ_KSUB, PqStore, ProductQuantizer } from '../quant/pq/pq.js';
+import { ProductQuantizer } from '../quant/pq/quantizer.js';
 import { ScalarQuantizer } from '../quant/scalar/quantizer.js';
-import { ScalarStore } from '../quant/scalar/store.js';
 import type { Metric } from '../types.js';
 import {
   aboutFile,
@@ -217,10 +217,10 @@ export const buildCommand: Command = {
       `built ${type} index${onPq}, metric ${metric}${params}, in ${formatSeconds(seconds)}${onThreads}${pq ? ' (PQ training included)' : ''}`,
     );
     const per = (b: number) => `${(b / index.size).toFixed(1)} B/vector`;
-    const storeText =
-      index.store instanceof PqStore
-        ? `store ${formatBytes(storeBytes)} (PQ codes ${per(index.store.codes.byteLength)} + codebooks ${formatBytes(index.store.pq.codebooks.byteLength)})`
-        : `store ${formatBytes(storeBytes)} (${per(storeBytes)}${index.store instanceof ScalarStore ? `, ${quantizer}` : ''})`;
+    // With a quantizer the store holds its codes: PQ's bytes are the codes plus the codebooks.
+    const storeText = pq
+      ? `store ${formatBytes(storeBytes)} (PQ codes ${per(storeBytes - pq.codebooks.byteLength)} + codebooks ${formatBytes(pq.codebooks.byteLength)})`
+      : `store ${formatBytes(storeBytes)} (${per(storeBytes)}${scalar ? `, ${quantizer}` : ''})`;
     const kept = index instanceof HnswIndex && index.rerankStore !== null;
     const rerankText =
       quantizer !== 'plain' && type === 'hnsw'

@@ -1,11 +1,7 @@
 import { WebannoloError } from '../errors.js';
-import { denseData, padRows } from '../quant/dense/gpu-pairs.js';
-import { PlainDenseStore } from '../quant/dense/store.js';
-import { buildLuts, pqData } from '../quant/pq/gpu-pairs.js';
-import { PQ_KSUB, PqStore } from '../quant/pq/pq.js';
-import type { Dataset, VectorStore } from '../types.js';
+import type { Dataset } from '../types.js';
 import type { GpuContext } from './device.js';
-import { encodeDispatch, grid, guarded } from './dispatch.js';
+import { encodeDispatch, guarded } from './dispatch.js';
 
 /**
  * The top-k pass keeps k of every segment of SEG entries, and must keep at most half to make
@@ -14,24 +10,35 @@ import { encodeDispatch, grid, guarded } from './dispatch.js';
 export const GPU_MAX_K = 1024;
 const segmentFor = (k: number) => (k > 512 ? 2048 : 1024);
 
-export function gpuExactSupports(store: VectorStore, k: number): boolean {
-  return k <= GPU_MAX_K && (store instanceof PlainDenseStore || store instanceof PqStore);
+/**
+ * A store kind's part of the exact search: the full distance matrix of a block of queries.
+ * The kinds that have one (quant/dense/exact-scan.ts, quant/pq/exact-scan.ts) say so in their
+ * StoreKind; the top-k passes below are the same for all.
+ */
+export interface ExactScan {
+  /** Items scanned: the matrix has this many columns. */
+  readonly size: number;
+  /**
+   * Encodes into `encoder` the internal distances of queries [start, start+rows) to every
+   * item, row-major into `matrix` (rows x size f32), and returns what to release once the
+   * work has been submitted and read back.
+   */
+  encode(encoder: GPUCommandEncoder, queries: Dataset, start: number, rows: number, matrix: GPUBuffer): Promise<() => void>;
 }
 
 /**
- * Exact k-NN on the GPU: for each block of queries, the full distance matrix (dense_scan or
- * pq_scan, chunk by chunk), then top-k passes (topk.wgsl) until one segment per row remains.
- * Returns internal distances (smaller is better) and ids, row-major, best first.
+ * Exact k-NN on the GPU: for each block of queries, the full distance matrix (the kind's scan,
+ * chunk by chunk), then top-k passes (topk.wgsl) until one segment per row remains. Returns
+ * internal distances (smaller is better) and ids, row-major, best first.
  */
-export async function gpuExactSearch(
+export async function gpuExactTopK(
   ctx: GpuContext,
-  store: VectorStore,
+  scan: ExactScan,
   queries: Dataset,
   k: number,
 ): Promise<{ ids: Uint32Array; dists: Float32Array }> {
-  if (!gpuExactSupports(store, k))
-    throw new WebannoloError('GPU_FAILURE', `exact GPU search supports dense and PQ stores with k <= ${GPU_MAX_K}`);
-  const n = store.size;
+  if (k > GPU_MAX_K) throw new WebannoloError('GPU_FAILURE', `exact GPU search supports k <= ${GPU_MAX_K}`);
+  const n = scan.size;
   const nq = queries.size;
   const limit = ctx.limits.maxStorageBufferBindingSize;
   const rowsPerBlock = Math.max(1, Math.min(256, Math.floor(limit / (n * 4))));
@@ -40,16 +47,16 @@ export async function gpuExactSearch(
   const dists = new Float32Array(nq * k);
   for (let start = 0; start < nq; start += rowsPerBlock) {
     const rows = Math.min(rowsPerBlock, nq - start);
-    const block = await guarded(ctx, () => searchBlock(ctx, store, queries, start, rows, k));
+    const block = await guarded(ctx, () => searchBlock(ctx, scan, queries, start, rows, k));
     ids.set(block.ids, start * k);
     dists.set(block.dists, start * k);
   }
   return { ids, dists };
 }
 
-async function searchBlock(ctx: GpuContext, store: VectorStore, queries: Dataset, start: number, rows: number, k: number) {
+async function searchBlock(ctx: GpuContext, scan: ExactScan, queries: Dataset, start: number, rows: number, k: number) {
   const { device, resources } = ctx;
-  const n = store.size;
+  const n = scan.size;
   const encoder = device.createCommandEncoder();
   const matrix = resources.storage(rows * n * 4);
   const releases: (() => void)[] = [];
@@ -57,36 +64,7 @@ async function searchBlock(ctx: GpuContext, store: VectorStore, queries: Dataset
     releases.push(() => resources.release(b));
     return b;
   };
-  if (store instanceof PlainDenseStore) {
-    const data = denseData(ctx, store);
-    const stride = data.vecsPerRow * 4;
-    const q = new Float32Array(rows * stride);
-    for (let s = 0; s < rows; s++) q.set(padRows(queries.get(start + s) as Float32Array, store.dim, 0, 1, stride), s * stride);
-    const qBuf = keep(resources.storage(q.byteLength));
-    resources.write(qBuf, q);
-    const pipeline = await resources.pipeline('dense_scan');
-    data.chunks.forEach((chunk, c) => {
-      const idBase = c * data.rowsPerChunk;
-      const items = Math.min(data.rowsPerChunk, n - idBase);
-      const g = grid(Math.ceil((rows * items) / 64));
-      const p = keep(resources.params([rows, items, data.vecsPerRow, store.metric === 'l2' ? 0 : 1, n, idBase, g.x, 0]));
-      encodeDispatch(device, encoder, pipeline, [chunk, qBuf, matrix, p], g);
-    });
-  } else {
-    const pqStore = store as PqStore;
-    const data = pqData(ctx, pqStore);
-    const built = await buildLuts(ctx, data, queries, start, rows, encoder);
-    releases.push(built.release, () => resources.release(built.luts));
-    const pipeline = await resources.pipeline('pq_scan');
-    data.chunks.forEach((chunk, c) => {
-      const idBase = c * data.rowsPerChunk;
-      const items = Math.min(data.rowsPerChunk, n - idBase);
-      const g = grid(Math.ceil((rows * items) / 64));
-      const p = keep(resources.params([rows, items, pqStore.pq.m, data.wordsPerRow, n, idBase, g.x, 0]));
-      encodeDispatch(device, encoder, pipeline, [chunk, built.luts, matrix, p], g);
-    });
-    void PQ_KSUB;
-  }
+  releases.push(await scan.encode(encoder, queries, start, rows, matrix));
   // Top-k passes, ping-ponging between two (distance, id) buffer pairs.
   const SEG = segmentFor(k);
   const topk = await resources.pipeline('topk', { SEG });

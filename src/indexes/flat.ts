@@ -1,8 +1,9 @@
 import { fail } from '../errors.js';
-import { GPU_MAX_K, gpuExactSearch, gpuExactSupports } from '../gpu/exact.js';
+import { GPU_MAX_K } from '../gpu/exact.js';
 import { trafficSince } from '../gpu/resources.js';
 import { type BackendOptions, chooseGpu, gpuFaultHandler } from '../gpu/select.js';
 import { PlainQuantizer } from '../quant/plain.js';
+import { gpuExactSearch, gpuExactSupports } from '../quant/registry.js';
 import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../types.js';
 import { METRICS, toScore } from '../types.js';
 import { MaxHeap } from '../util/heap.js';

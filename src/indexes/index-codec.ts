@@ -1,6 +1,6 @@
 import { fail, WebannoloError } from '../errors.js';
 import { type ContainerHeader, decodeContainer, encodeContainer, readContainerHeader, type SectionArray } from '../io/container.js';
-import { storeCodec } from '../io/store-codecs.js';
+import { storeCodec } from '../quant/registry.js';
 import type { Metric, VectorStore } from '../types.js';
 import { METRICS } from '../types.js';
 import { FlatIndex } from './flat.js';
@@ -129,7 +129,7 @@ function encodeItems(index: HnswIndex, header: Record<string, unknown>, sections
       const offsets = new Uint32Array(parts.length + 1);
       for (let i = 0; i < parts.length; i++) offsets[i + 1] = offsets[i]! + parts[i]!.length;
       const utf8 = new Uint8Array(offsets[parts.length]!);
-      parts.forEach((p, i) => utf8.set(p, offsets[i]!));
+      for (const [i, p] of parts.entries()) utf8.set(p, offsets[i]!);
       sections['keys.utf8'] = utf8;
       sections['keys.offsets'] = offsets;
     }

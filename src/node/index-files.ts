@@ -15,7 +15,7 @@ import {
   sectionEntries,
 } from '../io/container.js';
 import { crc32 } from '../io/crc32.js';
-import { hasStoreCodec, storeCodec } from '../io/store-codecs.js';
+import { hasStoreCodec, storeCodec } from '../quant/registry.js';
 import type { Metric } from '../types.js';
 import { DiskDenseStore } from './disk-store.js';
 import { readBytes, writeFileAtomic } from './files.js';

@@ -1,8 +1,9 @@
+import { DenseDataset } from '../../data/dense.js';
 import { checkInteger, fail } from '../../errors.js';
 import { WorkerPool } from '../../parallel/pool.js';
-import { PlainDenseStore } from '../../quant/dense/store.js';
 import { PlainQuantizer } from '../../quant/plain.js';
 import type { DenseQuantizer } from '../../quant/quantizer.js';
+import { plainVectorsOf } from '../../quant/registry.js';
 import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../../types.js';
 import { METRICS } from '../../types.js';
 import { type FilterContext, resolveFilter } from '../filter.js';
@@ -240,9 +241,8 @@ export class HnswIndex extends LivingIndex {
    */
   quantize(quantizer: DenseQuantizer, options: { keepPlain?: boolean } = {}): HnswIndex {
     const plain = this.rerankStore ?? this.store;
-    if (!(plain instanceof PlainDenseStore))
-      fail('INVALID_ARGUMENT', `${quantizer.name} quantization needs an index over plain dense vectors`);
-    const data = plain.toDataset();
+    const data = plainVectorsOf(plain);
+    if (!(data instanceof DenseDataset)) fail('INVALID_ARGUMENT', `${quantizer.name} quantization needs an index over plain dense vectors`);
     const encoded = quantizer.encode(data, this.metric);
     this.shareState();
     return new HnswIndex(this.graph, encoded, this.buildParams, options.keepPlain === false ? null : plain, this);

@@ -1,6 +1,7 @@
 import type { GpuContext } from '../../gpu/device.js';
 import type { PairKernel } from '../../gpu/dispatch.js';
 import { QueryRowsEvaluator } from '../../gpu/pair-evaluator.js';
+import { cachedUpload } from '../gpu-cache.js';
 import type { PlainDenseStore } from './store.js';
 
 /**
@@ -36,21 +37,6 @@ export function padRows(src: Float32Array, dim: number, start: number, rows: num
   const out = new Float32Array(rows * stride);
   for (let r = 0; r < rows; r++) out.set(src.subarray((start + r) * dim, (start + r + 1) * dim), r * stride);
   return out;
-}
-
-/** Per-context cache of uploaded stores, re-uploaded only if the chunk limit changed. */
-export function cachedUpload<T extends { rowsPerChunk: number }>(
-  ctx: GpuContext,
-  store: object,
-  rowsPerChunkNow: number,
-  make: () => T,
-): T {
-  const cache = ((ctx as unknown as { storeCache?: WeakMap<object, unknown> }).storeCache ??= new WeakMap());
-  const hit = cache.get(store) as T | undefined;
-  if (hit && hit.rowsPerChunk === rowsPerChunkNow) return hit;
-  const made = make();
-  cache.set(store, made);
-  return made;
 }
 
 export function denseData(ctx: GpuContext, store: PlainDenseStore): GpuDenseData {

@@ -2,15 +2,14 @@ import { DenseDataset, firstNonFinite } from '../../data/dense.js';
 import { fail } from '../../errors.js';
 import type { BatchEvaluator, Dataset, Metric, QueryEvaluator, Vector, VectorStore } from '../../types.js';
 import { isSparseVector } from '../../types.js';
+import { permuteRowsInPlace } from '../../util/permute.js';
+import { toShared } from '../../util/shared-memory.js';
 import { CpuBatchEvaluator } from '../cpu-batch.js';
 import { dot, l2sq } from '../kernels.js';
 import type { SharedArena } from '../wasm/arena.js';
 import { DenseArena } from './arena.js';
 
 export { denseRowsFit, reserveDenseRows } from './arena.js';
-
-import { permuteRowsInPlace } from '../../util/permute.js';
-import { toShared } from '../../util/shared-memory.js';
 
 export interface DenseStoreOptions {
   /**
@@ -20,10 +19,6 @@ export interface DenseStoreOptions {
   simd?: boolean;
 }
 
-/**
- * Plain dense vectors. With WebAssembly SIMD available the store copies the vectors into a
- * wasm memory and scores them there; otherwise it scores the dataset's own array in JS.
- */
 /** A PlainDenseStore as worker threads receive it. */
 export interface SharedDenseStore {
   readonly kind: 'dense';
@@ -36,25 +31,44 @@ export interface SharedDenseStore {
   readonly vectors: Float32Array | null;
 }
 
+/** A PlainDenseStore's rows already in place (attach, a grown or rearranged arena). */
+export interface PlacedDenseRows {
+  readonly size: number;
+  readonly dim: number;
+  /** The SIMD kernels' memory holding the rows at byte 0, or null ... */
+  readonly arena: DenseArena | null;
+  /** ... the rows for the JS kernels. */
+  readonly vectors: Float32Array | null;
+  /** Whether the rows are this store's own copy (not the caller's array, nor an arena it adopted): then only the store sees them. */
+  readonly ownRows: boolean;
+}
+
+/**
+ * Plain dense vectors. With WebAssembly SIMD available the store copies the vectors into a
+ * wasm memory and scores them there; otherwise it scores the dataset's own array in JS.
+ */
 export class PlainDenseStore implements VectorStore {
   readonly kind = 'dense';
   readonly size: number;
   readonly dim: number;
+  readonly metric: Metric;
   private readonly arena: DenseArena | null;
   private jsVectors: Float32Array | null;
-  /** Whether the rows are this store's own copy (not the caller's array, nor an arena it adopted): then only the store sees them. */
-  private readonly ownRows: boolean = false;
+  /** See PlacedDenseRows.ownRows. */
+  private readonly ownRows: boolean;
 
-  constructor(
-    data: DenseDataset,
-    readonly metric: Metric,
-    options: DenseStoreOptions = {},
-  ) {
-    this.size = data.size;
-    this.dim = data.dim;
-    this.arena = options.simd === false ? null : DenseArena.create(data.data, data.dim);
-    this.jsVectors = this.arena === null ? data.data : null;
-    this.ownRows = this.arena !== null && this.arena.f32.buffer !== data.data.buffer;
+  /** A store of `data`; with SIMD (default) the rows are copied into wasm memory (or adopted, see reserveDenseRows). */
+  constructor(data: DenseDataset, metric: Metric, options?: DenseStoreOptions);
+  /** The store over rows already placed. */
+  constructor(placed: PlacedDenseRows, metric: Metric);
+  constructor(source: DenseDataset | PlacedDenseRows, metric: Metric, options: DenseStoreOptions = {}) {
+    const rows = 'arena' in source ? source : placeRows(source, options);
+    this.size = rows.size;
+    this.dim = rows.dim;
+    this.metric = metric;
+    this.arena = rows.arena;
+    this.jsVectors = rows.vectors;
+    this.ownRows = rows.ownRows;
   }
 
   /** The store for worker threads: its wasm memory (shared already) or its vectors, moved to shared memory. */
@@ -67,10 +81,8 @@ export class PlainDenseStore implements VectorStore {
 
   /** A store over the memory another thread shared (no copy of the vectors). */
   static attach(s: SharedDenseStore): PlainDenseStore {
-    const store = Object.create(PlainDenseStore.prototype) as PlainDenseStore;
     const arena = s.arena === null ? null : DenseArena.attach(s.arena, s.size, s.dim);
-    Object.assign(store, { kind: 'dense', size: s.size, dim: s.dim, metric: s.metric, arena, jsVectors: s.vectors });
-    return store;
+    return new PlainDenseStore({ size: s.size, dim: s.dim, arena, vectors: s.vectors, ownRows: false }, s.metric);
   }
 
   /** 'wasm-simd' or 'js': which kernels score this store. */
@@ -156,9 +168,7 @@ export class PlainDenseStore implements VectorStore {
 
   /** A store of the first `size` vectors of `arena`. */
   private static over(arena: DenseArena, size: number, metric: Metric, ownRows = false): PlainDenseStore {
-    const store = Object.create(PlainDenseStore.prototype) as PlainDenseStore;
-    Object.assign(store, { kind: 'dense', size, dim: arena.dim, metric, arena, jsVectors: null, ownRows });
-    return store;
+    return new PlainDenseStore({ size, dim: arena.dim, arena, vectors: null, ownRows }, metric);
   }
 
   /** The rows in the order `from` (see VectorStore.permuted): rearranged in place when allowed and the rows are the store's own. */
@@ -176,6 +186,18 @@ export class PlainDenseStore implements VectorStore {
     for (let i = 0; i < ids.length; i++) out.set(v.subarray(ids[i]! * d, (ids[i]! + 1) * d), i * d);
     return new PlainDenseStore(new DenseDataset(out, d), this.metric, { simd: this.arena !== null });
   }
+}
+
+/** The rows of `data` where this store's kernels read them. */
+function placeRows(data: DenseDataset, options: DenseStoreOptions): PlacedDenseRows {
+  const arena = options.simd === false ? null : DenseArena.create(data.data, data.dim);
+  return {
+    size: data.size,
+    dim: data.dim,
+    arena,
+    vectors: arena === null ? data.data : null,
+    ownRows: arena !== null && arena.f32.buffer !== data.data.buffer,
+  };
 }
 
 export function checkDenseQuery(query: Vector, dim: number): void {

@@ -1,7 +1,7 @@
 import type { DenseDataset } from '../../data/dense.js';
 import type { GpuContext } from '../../gpu/device.js';
 import { encodeDispatch, grid, guarded } from '../../gpu/dispatch.js';
-import type { ProductQuantizer } from './pq.js';
+import type { ProductQuantizer } from './quantizer.js';
 
 /**
  * k-means assignment on the GPU (kmeans_assign.wgsl): nearest centroid and its squared

@@ -2,8 +2,9 @@ import type { GpuContext } from '../../gpu/device.js';
 import { encodeDispatch, grid, guarded, type PairKernel } from '../../gpu/dispatch.js';
 import { PairKernelEvaluator, uploadQueries } from '../../gpu/pair-evaluator.js';
 import type { Dataset } from '../../types.js';
-import { cachedUpload } from '../dense/gpu-pairs.js';
-import { PQ_KSUB, type PqStore } from './pq.js';
+import { cachedUpload } from '../gpu-cache.js';
+import { PQ_KSUB } from './codebook.js';
+import type { PqStore } from './store.js';
 
 /** PQ codes (packed 4 per u32, rows padded to whole words, chunked) and codebooks on the GPU. */
 export class GpuPqData {

@@ -1,6 +1,6 @@
 import type { DenseDataset } from '../../data/dense.js';
 import { WorkerPool } from '../../parallel/pool.js';
-import type { ProductQuantizer } from './pq.js';
+import type { ProductQuantizer } from './quantizer.js';
 import type { KmeansAssignTask } from './worker-tasks.js';
 
 /**

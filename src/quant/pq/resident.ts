@@ -1,7 +1,7 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { queryLimit, type ResidentStoreKernel } from '../../gpu/resident/store-kernels.js';
 import { buildLuts, pqData } from './gpu-pairs.js';
-import type { PqStore } from './pq.js';
+import type { PqStore } from './store.js';
 
 export function pqKernel(ctx: GpuContext, store: PqStore): ResidentStoreKernel {
   const data = pqData(ctx, store);

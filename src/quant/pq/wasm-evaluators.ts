@@ -1,6 +1,6 @@
 import type { BatchEvaluator, Dataset, Metric, QueryEvaluator } from '../../types.js';
 import { type SharedArena, WasmArena } from '../wasm/arena.js';
-import { PQ_KSUB, type ProductQuantizer } from './pq.js';
+import { PQ_KSUB, type PqCodebook } from './codebook.js';
 
 /**
  * PQ codes and codebooks in WebAssembly memory: lookup tables built with f32x4 over
@@ -20,11 +20,11 @@ export class PqArena {
   }
 
   /** The arena of a PqStore another thread shared. */
-  static attach(shared: SharedArena, pq: ProductQuantizer, codesPtr: number, cbPtr: number): PqArena {
+  static attach(shared: SharedArena, pq: PqCodebook, codesPtr: number, cbPtr: number): PqArena {
     return new PqArena(WasmArena.attach(shared), pq.m, pq.dim, codesPtr, cbPtr);
   }
 
-  static create(pq: ProductQuantizer, codes: Uint8Array): PqArena | null {
+  static create(pq: PqCodebook, codes: Uint8Array): PqArena | null {
     const { m, dim, dsub } = pq;
     const arena = WasmArena.create(codes.byteLength + dim * PQ_KSUB * 4 + 64 * m * PQ_KSUB * 4);
     if (arena === null) return null;

@@ -1,7 +1,7 @@
 import type { GpuContext } from '../../gpu/device.js';
 import type { PairKernel } from '../../gpu/dispatch.js';
 import { QueryRowsEvaluator } from '../../gpu/pair-evaluator.js';
-import { cachedUpload } from '../dense/gpu-pairs.js';
+import { cachedUpload } from '../gpu-cache.js';
 import type { ScalarStore } from './store.js';
 
 /**

@@ -3,8 +3,8 @@ import type { GpuContext } from '../../gpu/device.js';
 import { guarded, type PairKernel } from '../../gpu/dispatch.js';
 import { PairKernelEvaluator } from '../../gpu/pair-evaluator.js';
 import type { Dataset, SparseVector } from '../../types.js';
-import { cachedUpload } from '../dense/gpu-pairs.js';
-import type { PlainSparseStore } from '../plain.js';
+import { cachedUpload } from '../gpu-cache.js';
+import type { PlainSparseStore } from './store.js';
 
 /**
  * A plain sparse store on the GPU: CSR arrays and item norms. Not chunked: a store whose

@@ -1,7 +1,7 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { queryLimit, type ResidentStoreKernel } from '../../gpu/resident/store-kernels.js';
-import { cachedUpload } from '../dense/gpu-pairs.js';
-import type { PlainSparseStore } from '../plain.js';
+import { cachedUpload } from '../gpu-cache.js';
+import type { PlainSparseStore } from './store.js';
 import { GpuSparseData, scatterQueries } from './gpu-pairs.js';
 
 export function sparseKernel(ctx: GpuContext, store: PlainSparseStore): ResidentStoreKernel | null {

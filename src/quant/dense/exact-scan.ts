@@ -1,0 +1,35 @@
+import type { GpuContext } from '../../gpu/device.js';
+import { encodeDispatch, grid } from '../../gpu/dispatch.js';
+import type { ExactScan } from '../../gpu/exact.js';
+import { denseData, padRows } from './gpu-pairs.js';
+import type { PlainDenseStore } from './store.js';
+
+/** The exact search's distance matrix over plain dense rows (dense_scan.wgsl, chunk by chunk). */
+export function denseExactScan(ctx: GpuContext, store: PlainDenseStore): ExactScan {
+  const { device, resources } = ctx;
+  const n = store.size;
+  return {
+    size: n,
+    async encode(encoder, queries, start, rows, matrix) {
+      const data = denseData(ctx, store);
+      const stride = data.vecsPerRow * 4;
+      const q = new Float32Array(rows * stride);
+      for (let s = 0; s < rows; s++) q.set(padRows(queries.get(start + s) as Float32Array, store.dim, 0, 1, stride), s * stride);
+      const qBuf = resources.storage(q.byteLength);
+      resources.write(qBuf, q);
+      const buffers = [qBuf];
+      const pipeline = await resources.pipeline('dense_scan');
+      data.chunks.forEach((chunk, c) => {
+        const idBase = c * data.rowsPerChunk;
+        const items = Math.min(data.rowsPerChunk, n - idBase);
+        const g = grid(Math.ceil((rows * items) / 64));
+        const p = resources.params([rows, items, data.vecsPerRow, store.metric === 'l2' ? 0 : 1, n, idBase, g.x, 0]);
+        buffers.push(p);
+        encodeDispatch(device, encoder, pipeline, [chunk, qBuf, matrix, p], g);
+      });
+      return () => {
+        for (const b of buffers) resources.release(b);
+      };
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import type { GpuContext } from '../../gpu/device.js';
+import { encodeDispatch, grid } from '../../gpu/dispatch.js';
+import type { ExactScan } from '../../gpu/exact.js';
+import { buildLuts, pqData } from './gpu-pairs.js';
+import type { PqStore } from './store.js';
+
+/** The exact search's distance matrix over PQ codes: lookup tables per query block, then pq_scan.wgsl chunk by chunk. */
+export function pqExactScan(ctx: GpuContext, store: PqStore): ExactScan {
+  const { device, resources } = ctx;
+  const n = store.size;
+  return {
+    size: n,
+    async encode(encoder, queries, start, rows, matrix) {
+      const data = pqData(ctx, store);
+      const built = await buildLuts(ctx, data, queries, start, rows, encoder);
+      const params: GPUBuffer[] = [];
+      const pipeline = await resources.pipeline('pq_scan');
+      data.chunks.forEach((chunk, c) => {
+        const idBase = c * data.rowsPerChunk;
+        const items = Math.min(data.rowsPerChunk, n - idBase);
+        const g = grid(Math.ceil((rows * items) / 64));
+        const p = resources.params([rows, items, store.pq.m, data.wordsPerRow, n, idBase, g.x, 0]);
+        params.push(p);
+        encodeDispatch(device, encoder, pipeline, [chunk, built.luts, matrix, p], g);
+      });
+      return () => {
+        built.release();
+        resources.release(built.luts);
+        for (const p of params) resources.release(p);
+      };
+    },
+  };
+}
