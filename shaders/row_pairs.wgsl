@@ -16,8 +16,8 @@ struct Params {
   groupsX: u32,   // workgroups along x (the dispatch is 2-D when count > 65535)
   base: u32,      // index of this dispatch's first pair
   encoding: u32,  // the row snippet's own (scalar_pairs: 0 = f16, 1 = SQ8)
-  pad0: u32,
-  pad1: u32,
+  _pad0: u32,
+  _pad1: u32,
 }
 
 @group(0) @binding(1) var<storage, read> queries: array<vec4<f32>>;

@@ -65,7 +65,7 @@ async function gpuEntry(): Promise<GPU | null> {
  */
 export function requestGpu(options: RequestGpuOptions = {}): Promise<GpuContext | null> {
   if (cached && !options.renew) {
-    return cached.then((ctx) => (ctx && ctx.usable ? ctx : null));
+    return cached.then((ctx) => (ctx?.usable ? ctx : null));
   }
   cached = createContext(options);
   return cached;
@@ -119,9 +119,9 @@ async function createContext(options: RequestGpuOptions): Promise<GpuContext | n
  */
 async function measureRoundTrip(device: GPUDevice): Promise<number> {
   const times: number[] = [];
-  const src = device.createBuffer({ size: 16, usage: BufferUsage.COPY_SRC | BufferUsage.COPY_DST });
+  const src = device.createBuffer({ label: 'round-trip probe', size: 16, usage: BufferUsage.COPY_SRC | BufferUsage.COPY_DST });
   for (let i = 0; i < 5; i++) {
-    const dst = device.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const dst = device.createBuffer({ label: 'round-trip probe readback', size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
     const t0 = performance.now();
     const encoder = device.createCommandEncoder();
     encoder.copyBufferToBuffer(src, 0, dst, 0, 16);

@@ -2,6 +2,7 @@ import { WebannoloError } from '../errors.js';
 import type { GraphLayout } from '../types.js';
 import { MAX_GROUPS_PER_DIM } from './constants.js';
 import type { GpuContext } from './device.js';
+import { bindingList, composedBindings, GPU_KERNELS, type GpuKernel, gpuKernelOf, type ParamValues, type ShaderName } from './kernels.js';
 import { gpuGraph } from './resident/graph-upload.js';
 import { shaderSource } from './shaders.js';
 
@@ -11,7 +12,11 @@ export function grid(groups: number): { x: number; y: number } {
   return { x, y: Math.max(1, Math.ceil(groups / x)) };
 }
 
-/** Encodes one compute dispatch; buffers bind to 0..n-1 of group 0 in order. */
+/**
+ * Encodes one compute dispatch; buffers bind to 0..n-1 of group 0 in order (bindingList puts
+ * them there by name). The bind group and the pass carry the pipeline's label, so a
+ * validation error names the kernel.
+ */
 export function encodeDispatch(
   device: GPUDevice,
   encoder: GPUCommandEncoder,
@@ -19,11 +24,13 @@ export function encodeDispatch(
   buffers: GPUBuffer[],
   groups: { x: number; y: number },
 ): void {
+  const label = pipeline.label;
   const bindGroup = device.createBindGroup({
+    label,
     layout: pipeline.getBindGroupLayout(0),
     entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
-  const pass = encoder.beginComputePass();
+  const pass = encoder.beginComputePass({ label });
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup);
   pass.dispatchWorkgroups(groups.x, groups.y);
@@ -40,17 +47,22 @@ export async function guarded<T>(ctx: GpuContext, work: () => Promise<T>): Promi
   const device = ctx.device;
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
-  let result: T;
+  let result: T | undefined;
+  let thrown: { error: unknown } | null = null;
   try {
     result = await work();
-  } finally {
-    const validation = await ctx.resources.awaitDevice(device.popErrorScope()).catch(() => null);
-    const oom = await ctx.resources.awaitDevice(device.popErrorScope()).catch(() => null);
-    const error = validation ?? oom;
-    if (error) throw new WebannoloError('GPU_FAILURE', `WebGPU error: ${error.message}`);
+  } catch (error) {
+    thrown = { error };
   }
+  // The scopes are popped whatever `work` did; a WebGPU error explains a failure better than
+  // what it caused on the host, so it wins.
+  const validation = await ctx.resources.awaitDevice(device.popErrorScope()).catch(() => null);
+  const oom = await ctx.resources.awaitDevice(device.popErrorScope()).catch(() => null);
+  const error = validation ?? oom;
+  if (error) throw new WebannoloError('GPU_FAILURE', `WebGPU error: ${error.message}`);
+  if (thrown !== null) throw thrown.error;
   if (!ctx.usable) throw new WebannoloError('GPU_FAILURE', `the GPU device was lost (${ctx.lostReason ?? 'unknown reason'})`);
-  return result;
+  return result as T;
 }
 
 /**
@@ -93,6 +105,14 @@ export function partitionPairs(
   return { pairs, order, starts };
 }
 
+type FieldsOf<K> = K extends GpuKernel<infer F, string> ? F : never;
+
+/** The Params of a pair kernel's dispatch: row_pairs' (for its row snippets), pq_adc_pairs' or sparse_pairs'. */
+export type PairParams =
+  | ParamValues<FieldsOf<typeof GPU_KERNELS.row_pairs>>
+  | ParamValues<FieldsOf<typeof GPU_KERNELS.pq_adc_pairs>>
+  | ParamValues<FieldsOf<typeof GPU_KERNELS.sparse_pairs>>;
+
 /**
  * A pair kernel (dense_pairs over row_pairs, pq_adc_pairs): its shader, the store chunks it reads, how to bind
  * and parametrise one chunk's dispatch. `threadsPerPair` is 64 for a workgroup per pair, 1 for
@@ -100,12 +120,14 @@ export function partitionPairs(
  */
 export interface PairKernel {
   readonly store: { chunks: GPUBuffer[]; rowsPerChunk: number };
-  readonly shader: string;
+  readonly shader: ShaderName;
   /** A shared main `shader` is a snippet of (compiled after it), e.g. 'row_pairs'; none when `shader` is whole. */
-  readonly main?: string;
+  readonly main?: ShaderName;
   readonly threadsPerPair: 1 | 64;
+  /** The buffers of every binding of the shader (and its main), in binding order. */
   bind(chunk: GPUBuffer, pairs: GPUBuffer, out: GPUBuffer, params: GPUBuffer): GPUBuffer[];
-  paramsOf(count: number, groupsX: number, base: number): number[];
+  /** The Params of one chunk's dispatch, by field name (checked against the descriptor of `main`, or of `shader`). */
+  paramsOf(count: number, groupsX: number, base: number): PairParams;
 }
 
 /**
@@ -122,7 +144,7 @@ export async function scoreChunkedPairs(
 ): Promise<void> {
   const { resources } = ctx;
   const { pairs, order, starts } = partitionPairs(slots, ids, count, kernel.store.rowsPerChunk, kernel.store.chunks.length);
-  const pairBuf = resources.storage(pairs.byteLength);
+  const pairBuf = resources.storage(pairs.byteLength, 'pairs');
   resources.write(pairBuf, pairs);
   const encoder = ctx.device.createCommandEncoder();
   try {
@@ -179,20 +201,16 @@ async function scoreNeighbourPairs(
     expansions[2 * e + 1] = nodes[e]!;
   }
   const total = count * graph.m0;
-  const expBuf = resources.storage(expansions.byteLength);
+  const expBuf = resources.storage(expansions.byteLength, 'expand_pairs.expansions');
   resources.write(expBuf, expansions);
-  const pairBuf = resources.storage(total * 8);
+  const pairBuf = resources.storage(total * 8, 'expand_pairs.pairs');
   const groups = grid(Math.ceil(total / 64));
-  const params = resources.params([total, graph.m0, groups.x, 0]);
+  const expand = GPU_KERNELS.expand_pairs;
+  const params = resources.params(expand, { total, m0: graph.m0, groupsX: groups.x });
   const encoder = device.createCommandEncoder();
   try {
-    encodeDispatch(
-      device,
-      encoder,
-      await resources.pipeline('expand_pairs'),
-      [gpuGraph(ctx, graph).level0, expBuf, pairBuf, params],
-      groups,
-    );
+    const buffers = bindingList(expand, { graph0: gpuGraph(ctx, graph).level0, expansions: expBuf, pairs: pairBuf, params });
+    encodeDispatch(device, encoder, await resources.pipeline('expand_pairs'), buffers, groups);
     out.set(await runPairKernel(ctx, kernel, encoder, pairBuf, [0, total], total));
   } finally {
     resources.release(expBuf);
@@ -214,22 +232,27 @@ async function runPairKernel(
   count: number,
 ): Promise<Float32Array> {
   const { device, resources } = ctx;
-  const outBuf = resources.storage(count * 4);
-  const readBuf = resources.readback(count * 4);
+  const { shader, main } = kernel;
+  const outBuf = resources.storage(count * 4, `${shader}.out`);
+  const readBuf = resources.readback(count * 4, `${shader}.out readback`);
   const params: GPUBuffer[] = [];
   try {
-    const { shader, main } = kernel;
     const pipeline = await (main === undefined
       ? resources.pipeline(shader)
       : resources.pipelineOf(`${main}+${shader}`, async () => `${await shaderSource(shader)}\n${await shaderSource(main)}`));
+    const paramsKernel = gpuKernelOf(main ?? shader);
+    const bindings = composedBindings(gpuKernelOf(shader)).length;
     const { chunks } = kernel.store;
     for (let c = 0; c < chunks.length; c++) {
       const n = starts[c + 1]! - starts[c]!;
       if (n === 0) continue;
       const g = grid(kernel.threadsPerPair === 64 ? n : Math.ceil(n / 64));
-      const p = resources.params(kernel.paramsOf(n, g.x, starts[c]!));
+      const p = resources.params<string>(paramsKernel, kernel.paramsOf(n, g.x, starts[c]!));
       params.push(p);
-      encodeDispatch(device, encoder, pipeline, kernel.bind(chunks[c]!, pairBuf, outBuf, p), g);
+      const buffers = kernel.bind(chunks[c]!, pairBuf, outBuf, p);
+      if (buffers.length !== bindings)
+        throw new Error(`internal error: ${pipeline.label} declares ${bindings} bindings, the pair kernel bound ${buffers.length}`);
+      encodeDispatch(device, encoder, pipeline, buffers, g);
     }
     encoder.copyBufferToBuffer(outBuf, 0, readBuf, 0, count * 4);
     device.queue.submit([encoder.finish()]);

@@ -56,7 +56,7 @@ export abstract class QueryRowsEvaluator extends PairKernelEvaluator {
 export function uploadQueries(ctx: GpuContext, queries: Dataset, start: number, count: number, stride: number): GPUBuffer {
   const block = new Float32Array(count * stride);
   for (let s = 0; s < count; s++) block.set(queries.get(start + s) as Float32Array, s * stride);
-  const buffer = ctx.resources.storage(block.byteLength);
+  const buffer = ctx.resources.storage(block.byteLength, 'query rows');
   ctx.resources.write(buffer, block);
   return buffer;
 }

@@ -1,4 +1,5 @@
 import { BufferUsage, MapMode } from './constants.js';
+import { type GpuKernel, type ParamValues, paramWords, type ShaderName } from './kernels.js';
 import { shaderSource } from './shaders.js';
 
 export interface GpuTraffic {
@@ -38,7 +39,7 @@ export class GpuResources {
 
   constructor(private readonly device: GPUDevice) {}
 
-  /** The pipeline of WGSL `code` (composed by the caller) under cache key `key`. */
+  /** The pipeline of WGSL `code` (composed by the caller) under cache key `key`, which also labels it. */
   pipelineOf(key: string, code: () => Promise<string>, constants: Record<string, number> = {}): Promise<GPUComputePipeline> {
     const full = `${key}|${JSON.stringify(constants)}`;
     let p = this.pipelines.get(full);
@@ -46,6 +47,7 @@ export class GpuResources {
       p = code().then((text) =>
         this.awaitDevice(
           this.device.createComputePipelineAsync({
+            label: key,
             layout: 'auto',
             compute: { module: this.device.createShaderModule({ code: text, label: key }), entryPoint: 'main', constants },
           }),
@@ -59,18 +61,25 @@ export class GpuResources {
   }
 
   /** The pipeline of shader `name` with `constants` (override values), compiled once. */
-  pipeline(name: string, constants: Record<string, number> = {}): Promise<GPUComputePipeline> {
+  pipeline(name: ShaderName, constants: Record<string, number> = {}): Promise<GPUComputePipeline> {
     return this.pipelineOf(name, () => shaderSource(name), constants);
   }
 
-  /** A buffer of at least `bytes` (rounded up to a power of two so sizes repeat). */
-  acquire(bytes: number, usage: number): GPUBuffer {
+  /**
+   * A buffer of at least `bytes` (rounded up to a power of two so sizes repeat), labelled with
+   * what it holds now (WebGPU's validation errors name buffers by label; a pooled buffer is
+   * relabelled for each use).
+   */
+  acquire(bytes: number, usage: number, label: string): GPUBuffer {
     const size = Math.max(256, 2 ** Math.ceil(Math.log2(Math.max(4, bytes))));
     const key = `${size}/${usage}`;
     const free = this.pool.get(key);
     const hit = free?.pop();
-    if (hit) return hit;
-    return this.device.createBuffer({ size, usage });
+    if (hit) {
+      hit.label = label;
+      return hit;
+    }
+    return this.device.createBuffer({ size, usage, label });
   }
 
   release(buffer: GPUBuffer): void {
@@ -81,28 +90,28 @@ export class GpuResources {
     else buffer.destroy();
   }
 
-  storage(bytes: number): GPUBuffer {
-    return this.acquire(bytes, BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC);
+  storage(bytes: number, label = 'storage'): GPUBuffer {
+    return this.acquire(bytes, BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC, label);
   }
 
-  readback(bytes: number): GPUBuffer {
-    return this.acquire(bytes, BufferUsage.MAP_READ | BufferUsage.COPY_DST);
+  readback(bytes: number, label = 'readback'): GPUBuffer {
+    return this.acquire(bytes, BufferUsage.MAP_READ | BufferUsage.COPY_DST, label);
   }
 
   /** A buffer created with `data` in it (not pooled: long-lived store data). */
-  upload(data: ArrayBufferView, usage = BufferUsage.STORAGE | BufferUsage.COPY_DST): GPUBuffer {
+  upload(data: ArrayBufferView, label = 'upload', usage = BufferUsage.STORAGE | BufferUsage.COPY_DST): GPUBuffer {
     const size = Math.max(16, Math.ceil(data.byteLength / 4) * 4);
-    const buffer = this.device.createBuffer({ size, usage, mappedAtCreation: true });
+    const buffer = this.device.createBuffer({ size, usage, label, mappedAtCreation: true });
     this.traffic.bytesUp += data.byteLength;
     new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     buffer.unmap();
     return buffer;
   }
 
-  /** Writes a small uniform/param block (pooled). */
-  params(words: ArrayLike<number>): GPUBuffer {
-    const data = Uint32Array.from(words);
-    const buffer = this.acquire(data.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST);
+  /** The Params block of `kernel` in a pooled uniform buffer, its fields given by name (see paramWords). */
+  params<F extends string>(kernel: GpuKernel<F>, values: ParamValues<F>): GPUBuffer {
+    const data = paramWords(kernel, values);
+    const buffer = this.acquire(data.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, `${kernel.shader}.params`);
     this.write(buffer, data);
     return buffer;
   }

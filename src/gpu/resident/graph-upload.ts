@@ -18,9 +18,9 @@ export class GpuGraph {
     ctx: GpuContext,
     readonly graph: GraphLayout,
   ) {
-    this.level0 = ctx.resources.upload(graph.level0);
+    this.level0 = ctx.resources.upload(graph.level0, 'graph level 0');
     const flat = flattenUpper(graph);
-    this.upper = ctx.resources.upload(flat);
+    this.upper = ctx.resources.upload(flat, 'graph upper levels');
     this.bytes = graph.level0.byteLength + flat.byteLength;
   }
 

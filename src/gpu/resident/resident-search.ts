@@ -1,6 +1,7 @@
 import type { Dataset, GraphLayout, VectorStore } from '../../types.js';
 import type { GpuContext } from '../device.js';
 import { encodeDispatch, grid, guarded } from '../dispatch.js';
+import { bindingList, GPU_KERNELS } from '../kernels.js';
 import { shaderSource } from '../shaders.js';
 import { GpuGraph, gpuGraph } from './graph-upload.js';
 import { type ResidentLayout, residentLayout, teamSize } from './layout.js';
@@ -8,6 +9,7 @@ import { chunkSource, type ResidentStoreKernel } from './store-kernels.js';
 
 /** Bindings the kernel itself uses: level 0, upper levels, output, and the store's query data. */
 const FIXED_STORAGE_BINDINGS = 4;
+const BEAM = GPU_KERNELS.beam_resident;
 /** Output bytes one submit may read back; larger batches take several submits. */
 const OUT_BYTES_PER_SUBMIT = 64 * 1024 * 1024;
 /** Queries per submit, so that one submit stays well under watchdog time on slow GPUs. */
@@ -98,8 +100,8 @@ export class ResidentSearcher {
     const g = gpuGraph(this.ctx, this.graph);
     const pipeline = await this.pipeline();
     const outBytes = count * (2 * outK + 2) * 4;
-    const outBuf = resources.storage(outBytes);
-    const readBuf = resources.readback(outBytes);
+    const outBuf = resources.storage(outBytes, 'beam_resident.out');
+    const readBuf = resources.readback(outBytes, 'beam_resident.out readback');
     const encoder = device.createCommandEncoder();
     const releases: (() => void)[] = [];
     const perDispatch = this.kernel.maxQueriesPerDispatch;
@@ -109,22 +111,23 @@ export class ResidentSearcher {
         const prepared = await this.kernel.prepare(encoder, queries, start + d, n);
         releases.push(prepared.release);
         const groups = grid(n);
-        const params = resources.params([
-          n,
-          d,
-          d,
-          groups.x,
-          this.ef,
+        const params = resources.params(BEAM, {
+          queryCount: n,
+          queryBase: d,
+          // The snippet's per-query data holds this dispatch's queries only.
+          slotBase: d,
+          groupsX: groups.x,
+          ef: this.ef,
           outK,
-          this.graph.entryPoint,
-          this.graph.maxLevel,
-          this.graph.n,
-          0,
-          0,
-          0,
-        ]);
+          entry: this.graph.entryPoint,
+          maxLevel: this.graph.maxLevel,
+          // The safety bound on level-0 rounds never cuts a search short: a round expands at
+          // least one node, and no node twice.
+          maxIters: this.graph.n,
+        });
         releases.push(() => resources.release(params));
-        encodeDispatch(device, encoder, pipeline, [g.level0, g.upper, outBuf, params, ...prepared.bindings, ...this.kernel.chunks], groups);
+        const fixed = bindingList(BEAM, { graph0: g.level0, upper: g.upper, out: outBuf, params });
+        encodeDispatch(device, encoder, pipeline, [...fixed, ...prepared.bindings, ...this.kernel.chunks], groups);
       }
       encoder.copyBufferToBuffer(outBuf, 0, readBuf, 0, outBytes);
       device.queue.submit([encoder.finish()]);
