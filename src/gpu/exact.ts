@@ -2,6 +2,7 @@ import { WebannoloError } from '../errors.js';
 import type { Dataset } from '../types.js';
 import type { GpuContext } from './device.js';
 import { encodeDispatch, guarded } from './dispatch.js';
+import { GPU_KERNELS } from './kernels.js';
 
 /**
  * The top-k pass keeps k of every segment of SEG entries, and must keep at most half to make
@@ -58,7 +59,7 @@ async function searchBlock(ctx: GpuContext, scan: ExactScan, queries: Dataset, s
   const { device, resources } = ctx;
   const n = scan.size;
   const encoder = device.createCommandEncoder();
-  const matrix = resources.storage(rows * n * 4);
+  const matrix = resources.storage(rows * n * 4, 'exact distance matrix');
   const releases: (() => void)[] = [];
   const keep = (b: GPUBuffer) => {
     releases.push(() => resources.release(b));
@@ -70,15 +71,15 @@ async function searchBlock(ctx: GpuContext, scan: ExactScan, queries: Dataset, s
   const topk = await resources.pipeline('topk', { SEG });
   let len = n;
   let inDist = matrix;
-  let inIds = keep(resources.storage(16)); // unused by the first pass (implicit ids)
+  let inIds = keep(resources.storage(16, 'topk.inIds (implicit)')); // unused by the first pass (implicit ids)
   let implicit = 1;
   const kk = Math.min(k, n);
   for (;;) {
     const segs = Math.ceil(len / SEG);
     const outLen = segs * kk;
-    const outDist = keep(resources.storage(rows * outLen * 4));
-    const outIds = keep(resources.storage(rows * outLen * 4));
-    const p = keep(resources.params([len, segs, kk, implicit]));
+    const outDist = keep(resources.storage(rows * outLen * 4, 'topk.outDist'));
+    const outIds = keep(resources.storage(rows * outLen * 4, 'topk.outIds'));
+    const p = keep(resources.params(GPU_KERNELS.topk, { len, segs, k: kk, implicitIds: implicit }));
     encodeDispatch(device, encoder, topk, [inDist, inIds, outDist, outIds, p], { x: segs, y: rows });
     inDist = outDist;
     inIds = outIds;
@@ -86,8 +87,8 @@ async function searchBlock(ctx: GpuContext, scan: ExactScan, queries: Dataset, s
     len = outLen;
     if (segs === 1) break;
   }
-  const readD = resources.readback(rows * kk * 4);
-  const readI = resources.readback(rows * kk * 4);
+  const readD = resources.readback(rows * kk * 4, 'topk.outDist readback');
+  const readI = resources.readback(rows * kk * 4, 'topk.outIds readback');
   encoder.copyBufferToBuffer(inDist, 0, readD, 0, rows * kk * 4);
   encoder.copyBufferToBuffer(inIds, 0, readI, 0, rows * kk * 4);
   device.queue.submit([encoder.finish()]);

@@ -1,6 +1,7 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { encodeDispatch, grid } from '../../gpu/dispatch.js';
 import type { ExactScan } from '../../gpu/exact.js';
+import { GPU_KERNELS } from '../../gpu/kernels.js';
 import { denseData, padRows } from './gpu-pairs.js';
 import type { PlainDenseStore } from './store.js';
 
@@ -15,7 +16,7 @@ export function denseExactScan(ctx: GpuContext, store: PlainDenseStore): ExactSc
       const stride = data.vecsPerRow * 4;
       const q = new Float32Array(rows * stride);
       for (let s = 0; s < rows; s++) q.set(padRows(queries.get(start + s) as Float32Array, store.dim, 0, 1, stride), s * stride);
-      const qBuf = resources.storage(q.byteLength);
+      const qBuf = resources.storage(q.byteLength, 'dense_scan.queries');
       resources.write(qBuf, q);
       const buffers = [qBuf];
       const pipeline = await resources.pipeline('dense_scan');
@@ -23,7 +24,15 @@ export function denseExactScan(ctx: GpuContext, store: PlainDenseStore): ExactSc
         const idBase = c * data.rowsPerChunk;
         const items = Math.min(data.rowsPerChunk, n - idBase);
         const g = grid(Math.ceil((rows * items) / 64));
-        const p = resources.params([rows, items, data.vecsPerRow, store.metric === 'l2' ? 0 : 1, n, idBase, g.x, 0]);
+        const p = resources.params(GPU_KERNELS.dense_scan, {
+          nq: rows,
+          n: items,
+          vecsPerRow: data.vecsPerRow,
+          metric: store.metric === 'l2' ? 0 : 1,
+          outStride: n,
+          idBase,
+          groupsX: g.x,
+        });
         buffers.push(p);
         encodeDispatch(device, encoder, pipeline, [chunk, qBuf, matrix, p], g);
       });

@@ -23,7 +23,7 @@ export class GpuDenseData {
     const vectors = store.vectors;
     for (let start = 0; start < store.size; start += this.rowsPerChunk) {
       const rows = Math.min(this.rowsPerChunk, store.size - start);
-      this.chunks.push(ctx.resources.upload(padRows(vectors, dim, start, rows, this.vecsPerRow * 4)));
+      this.chunks.push(ctx.resources.upload(padRows(vectors, dim, start, rows, this.vecsPerRow * 4), `dense rows ${start}+`));
     }
   }
   get bindingLimit(): number {
@@ -65,7 +65,14 @@ export class GpuDenseEvaluator extends QueryRowsEvaluator {
       main: 'row_pairs',
       threadsPerPair: 64,
       bind: (chunk, pairs, out, params) => [chunk, this.queries!, pairs, out, params],
-      paramsOf: (n, groupsX, base) => [n, this.data.vecsPerRow, this.data.store.metric === 'l2' ? 0 : 1, groupsX, base, 0, 0, 0],
+      paramsOf: (n, groupsX, base) => ({
+        count: n,
+        vecs: this.data.vecsPerRow,
+        metric: this.data.store.metric === 'l2' ? 0 : 1,
+        groupsX,
+        base,
+        encoding: 0,
+      }),
     };
   }
 }

@@ -1,6 +1,7 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { encodeDispatch, grid } from '../../gpu/dispatch.js';
 import type { ExactScan } from '../../gpu/exact.js';
+import { GPU_KERNELS } from '../../gpu/kernels.js';
 import { buildLuts, pqData } from './gpu-pairs.js';
 import type { PqStore } from './store.js';
 
@@ -19,7 +20,15 @@ export function pqExactScan(ctx: GpuContext, store: PqStore): ExactScan {
         const idBase = c * data.rowsPerChunk;
         const items = Math.min(data.rowsPerChunk, n - idBase);
         const g = grid(Math.ceil((rows * items) / 64));
-        const p = resources.params([rows, items, store.pq.m, data.wordsPerRow, n, idBase, g.x, 0]);
+        const p = resources.params(GPU_KERNELS.pq_scan, {
+          nq: rows,
+          n: items,
+          m: store.pq.m,
+          wordsPerRow: data.wordsPerRow,
+          outStride: n,
+          idBase,
+          groupsX: g.x,
+        });
         params.push(p);
         encodeDispatch(device, encoder, pipeline, [chunk, built.luts, matrix, p], g);
       });

@@ -1,6 +1,7 @@
 import type { DenseDataset } from '../../data/dense.js';
 import type { GpuContext } from '../../gpu/device.js';
 import { encodeDispatch, grid, guarded } from '../../gpu/dispatch.js';
+import { GPU_KERNELS } from '../../gpu/kernels.js';
 import type { ProductQuantizer } from './quantizer.js';
 
 /**
@@ -18,20 +19,20 @@ export function gpuAssigner(ctx: GpuContext) {
       const k = centroids.length / dim;
       if (cachedPoints !== points || pointsBuf === null) {
         if (pointsBuf) resources.release(pointsBuf);
-        pointsBuf = resources.storage(points.byteLength);
+        pointsBuf = resources.storage(points.byteLength, 'kmeans_assign.points');
         resources.write(pointsBuf, points);
         cachedPoints = points;
       }
-      const cBuf = resources.storage(centroids.byteLength);
+      const cBuf = resources.storage(centroids.byteLength, 'kmeans_assign.centroids');
       resources.write(cBuf, centroids);
-      const aBuf = resources.storage(n * 4);
-      const dBuf = resources.storage(n * 4);
+      const aBuf = resources.storage(n * 4, 'kmeans_assign.assign');
+      const dBuf = resources.storage(n * 4, 'kmeans_assign.dist');
       const g = grid(Math.ceil(n / 64));
-      const params = resources.params([n, k, dim, g.x]);
+      const params = resources.params(GPU_KERNELS.kmeans_assign, { n, k, dim, groupsX: g.x });
       const encoder = device.createCommandEncoder();
       encodeDispatch(device, encoder, await resources.pipeline('kmeans_assign'), [pointsBuf, cBuf, aBuf, dBuf, params], g);
-      const readA = resources.readback(n * 4);
-      const readD = resources.readback(n * 4);
+      const readA = resources.readback(n * 4, 'kmeans_assign.assign readback');
+      const readD = resources.readback(n * 4, 'kmeans_assign.dist readback');
       encoder.copyBufferToBuffer(aBuf, 0, readA, 0, n * 4);
       encoder.copyBufferToBuffer(dBuf, 0, readD, 0, n * 4);
       device.queue.submit([encoder.finish()]);

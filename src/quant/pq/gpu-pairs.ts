@@ -1,5 +1,6 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { encodeDispatch, grid, guarded, type PairKernel } from '../../gpu/dispatch.js';
+import { GPU_KERNELS } from '../../gpu/kernels.js';
 import { PairKernelEvaluator, uploadQueries } from '../../gpu/pair-evaluator.js';
 import type { Dataset } from '../../types.js';
 import { cachedUpload } from '../gpu-cache.js';
@@ -23,9 +24,9 @@ export class GpuPqData {
       const rows = Math.min(this.rowsPerChunk, store.size - start);
       const packed = new Uint8Array(rows * this.wordsPerRow * 4);
       for (let r = 0; r < rows; r++) packed.set(store.codes.subarray((start + r) * m, (start + r + 1) * m), r * this.wordsPerRow * 4);
-      this.chunks.push(ctx.resources.upload(packed));
+      this.chunks.push(ctx.resources.upload(packed, `pq codes ${start}+`));
     }
-    this.codebooks = ctx.resources.upload(store.pq.codebooks);
+    this.codebooks = ctx.resources.upload(store.pq.codebooks, 'pq codebooks');
   }
 }
 
@@ -49,10 +50,10 @@ export async function buildLuts(
   const { device, resources } = ctx;
   const { m, dim, dsub } = data.store.pq;
   const qBuf = uploadQueries(ctx, queries, start, count, dim);
-  const luts = resources.storage(count * m * PQ_KSUB * 4);
+  const luts = resources.storage(count * m * PQ_KSUB * 4, 'pq_lut.luts');
   const total = count * m * PQ_KSUB;
   const g = grid(Math.ceil(total / 64));
-  const params = resources.params([total, m, dsub, data.store.metric === 'l2' ? 0 : 1, dim, g.x, 0, 0]);
+  const params = resources.params(GPU_KERNELS.pq_lut, { total, m, dsub, metric: data.store.metric === 'l2' ? 0 : 1, dim, groupsX: g.x });
   encodeDispatch(device, encoder, await resources.pipeline('pq_lut'), [data.codebooks, qBuf, luts, params], g);
   return {
     luts,
@@ -91,7 +92,7 @@ export class GpuPqEvaluator extends PairKernelEvaluator {
       shader: 'pq_adc_pairs',
       threadsPerPair: 1,
       bind: (chunk, pairs, out, params) => [chunk, this.luts!, pairs, out, params],
-      paramsOf: (n, groupsX, base) => [n, this.data.store.pq.m, this.data.wordsPerRow, groupsX, base, 0, 0, 0],
+      paramsOf: (n, groupsX, base) => ({ count: n, m: this.data.store.pq.m, wordsPerRow: this.data.wordsPerRow, groupsX, base }),
     };
   }
 

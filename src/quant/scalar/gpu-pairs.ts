@@ -28,15 +28,17 @@ export class GpuScalarData {
     for (let start = 0; start < store.size; start += this.rowsPerChunk) {
       const rows = Math.min(this.rowsPerChunk, store.size - start);
       // A copy: the codes may live in a (shared) WebAssembly memory.
-      this.chunks.push(ctx.resources.upload(codes.slice(start * rowBytes, (start + rows) * rowBytes)));
+      this.chunks.push(
+        ctx.resources.upload(codes.slice(start * rowBytes, (start + rows) * rowBytes), `${store.codec.encoding} rows ${start}+`),
+      );
     }
     if (mins && scales) {
       const m = new Float32Array(paddedDim);
       const s = new Float32Array(paddedDim);
       m.set(mins);
       for (let d = 0; d < scales.length; d++) s[d] = scales[d]! * 255;
-      this.mins = ctx.resources.upload(m);
-      this.steps = ctx.resources.upload(s);
+      this.mins = ctx.resources.upload(m, 'sq8 mins');
+      this.steps = ctx.resources.upload(s, 'sq8 steps');
     }
   }
 }
@@ -78,21 +80,19 @@ export class GpuScalarEvaluator extends QueryRowsEvaluator {
       main: 'row_pairs',
       threadsPerPair: 64,
       bind: (chunk, pairs, out, params) => [chunk, this.queries!, pairs, out, params, ...ranges],
-      paramsOf: (n, groupsX, base) => [
-        n,
-        store.codec.paddedDim / 4,
-        store.metric === 'l2' ? 0 : 1,
+      paramsOf: (n, groupsX, base) => ({
+        count: n,
+        vecs: store.codec.paddedDim / 4,
+        metric: store.metric === 'l2' ? 0 : 1,
         groupsX,
         base,
-        store.codec.encoding === 'sq8' ? 1 : 0,
-        0,
-        0,
-      ],
+        encoding: store.codec.encoding === 'sq8' ? 1 : 0,
+      }),
     };
   }
 
   private placeholderBuffer(): GPUBuffer {
-    return (this.placeholder ??= this.ctx.resources.storage(16));
+    return (this.placeholder ??= this.ctx.resources.storage(16, 'f16 placeholder for the sq8 ranges'));
   }
 
   override dispose(): void {

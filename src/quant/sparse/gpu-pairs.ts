@@ -25,9 +25,9 @@ export class GpuSparseData {
     if (d.indices.byteLength > ctx.limits.maxStorageBufferBindingSize) {
       throw new WebannoloError('GPU_FAILURE', `sparse store has ${d.nnz} non-zeros, more than one GPU binding holds`);
     }
-    this.indptr = ctx.resources.upload(d.indptr);
-    this.indices = ctx.resources.upload(d.indices);
-    this.values = ctx.resources.upload(d.values);
+    this.indptr = ctx.resources.upload(d.indptr, 'sparse indptr');
+    this.indices = ctx.resources.upload(d.indices, 'sparse indices');
+    this.values = ctx.resources.upload(d.values, 'sparse values');
     this.itemNorms = store.itemNorms ?? new Float32Array(d.size);
   }
 }
@@ -83,9 +83,9 @@ export class GpuSparseEvaluator extends PairKernelEvaluator {
     const { rows, norms } = scatterQueries(this.data, queries, start, count);
     await guarded(this.ctx, async () => {
       this.dispose();
-      this.queries = this.ctx.resources.storage(rows.byteLength);
+      this.queries = this.ctx.resources.storage(rows.byteLength, 'sparse query rows');
       this.ctx.resources.write(this.queries, rows);
-      this.norms = this.ctx.resources.storage(norms.byteLength);
+      this.norms = this.ctx.resources.storage(norms.byteLength, 'sparse norms');
       this.ctx.resources.write(this.norms, norms);
     });
   }
@@ -106,7 +106,7 @@ export class GpuSparseEvaluator extends PairKernelEvaluator {
         out,
         params,
       ],
-      paramsOf: (n, groupsX) => [n, this.store.dim, this.store.metric === 'l2' ? 0 : 1, groupsX],
+      paramsOf: (n, groupsX) => ({ count: n, dim: this.store.dim, metric: this.store.metric === 'l2' ? 0 : 1, groupsX }),
     };
   }
 

@@ -1,8 +1,8 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { queryLimit, type ResidentStoreKernel } from '../../gpu/resident/store-kernels.js';
 import { cachedUpload } from '../gpu-cache.js';
-import type { PlainSparseStore } from './store.js';
 import { GpuSparseData, scatterQueries } from './gpu-pairs.js';
+import type { PlainSparseStore } from './store.js';
 
 export function sparseKernel(ctx: GpuContext, store: PlainSparseStore): ResidentStoreKernel | null {
   const d = store.data;
@@ -18,9 +18,9 @@ export function sparseKernel(ctx: GpuContext, store: PlainSparseStore): Resident
     maxQueriesPerDispatch: queryLimit(ctx, dim * 4),
     async prepare(_encoder, queries, start, count) {
       const { rows, norms } = scatterQueries(data, queries, start, count);
-      const qBuf = ctx.resources.storage(rows.byteLength);
+      const qBuf = ctx.resources.storage(rows.byteLength, 'sparse query rows');
       ctx.resources.write(qBuf, rows);
-      const nBuf = ctx.resources.storage(norms.byteLength);
+      const nBuf = ctx.resources.storage(norms.byteLength, 'sparse norms');
       ctx.resources.write(nBuf, norms);
       return {
         bindings: [qBuf, data.indptr, data.indices, data.values, nBuf],
