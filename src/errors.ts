@@ -15,7 +15,12 @@ export type ErrorCode =
   | 'UNSUPPORTED_FORMAT'
   | 'NO_GPU'
   | 'GPU_FAILURE'
-  | 'CANCELLED';
+  /** Aborted by its AbortSignal before it finished (a build, an add, a batched search not yet started). */
+  | 'CANCELLED'
+  /** Refused because a bounded queue is full (QueryBatcher's maxQueue): try again later. */
+  | 'OVERLOADED'
+  /** Refused because the receiver was closed (a closed QueryBatcher). */
+  | 'CLOSED';
 
 export class WebannoloError extends Error {
   readonly code: ErrorCode;
