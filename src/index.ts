@@ -1,3 +1,12 @@
+export {
+  BATCHER_DEFAULTS,
+  type BatchBackendParams,
+  type BatchInfo,
+  type BatchTarget,
+  type QueryBatcherOptions,
+  type QueryBatcherStats,
+} from './batching/batcher-options.js';
+export { type BatchedSearchOptions, QueryBatcher } from './batching/query-batcher.js';
 export { DenseDataset } from './data/dense.js';
 export { SparseDataset } from './data/sparse.js';
 export { type ErrorCode, WebannoloError } from './errors.js';
