@@ -8,7 +8,7 @@ export type ScalarEncoding = 'f16' | 'sq8';
 export const SCALAR_ENCODINGS: readonly ScalarEncoding[] = ['f16', 'sq8'];
 
 /**
- * The f16 ip kernel decodes a half to its value x 2^-112 (see wasm/kernels-scalar.ts); the query
+ * The f16 ip kernel decodes a half to its value x 2^-112 (see scalar/wasm-kernels.ts); the query
  * is scaled by 2^56 and the sum by 2^56 again, keeping every product in the normal f32 range.
  */
 const F16_IP_QUERY_SCALE = 2 ** 56;
@@ -76,7 +76,7 @@ export class ScalarCodec {
         const s = scales[d]!;
         // Values outside the trained range (rows added later) clamp to its ends.
         const c = s === 0 ? 0 : Math.round((x[i * dim + d]! - mins[d]!) / s);
-        out[at + d] = c < 0 ? 0 : c > 255 ? 255 : c;
+        out[at + d] = Math.max(0, Math.min(c, 255));
       }
     }
   }

@@ -215,7 +215,7 @@ export class HnswGraph {
   }
 
   /** The array holding node's links at `level` (count at linkBase, ids after it). */
-  linkArray(node: number, level: number): Uint32Array {
+  linkArray(_node: number, level: number): Uint32Array {
     return level === 0 ? this.level0 : this.upperPool;
   }
 
