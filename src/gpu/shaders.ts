@@ -1,10 +1,11 @@
 import { fail } from '../errors.js';
-import { SHADER_SOURCES } from './shader-sources.js';
 
 /**
  * WGSL sources by name (file basename in shaders/). They ship inside the library's JavaScript
  * (src/gpu/shader-sources.ts, generated from shaders/*.wgsl by the build), so the GPU path
- * works in Node, in any bundler and from a plain <script type="module"> with no set-up.
+ * works in Node, in any bundler and from a plain <script type="module"> with no set-up. They are
+ * imported on the first GPU pipeline, not with the library: worker threads and CPU-only pages
+ * never load them.
  */
 const overrides = new Map<string, string>();
 
@@ -23,7 +24,9 @@ export function registerShaderSources(record: Record<string, string>): void {
   }
 }
 
+let embedded: Promise<Record<string, string>> | null = null;
+
 export async function shaderSource(name: string): Promise<string> {
-  const text = overrides.get(name) ?? SHADER_SOURCES[name];
+  const text = overrides.get(name) ?? (await (embedded ??= import('./shader-sources.js').then((m) => m.SHADER_SOURCES)))[name];
   return text ?? fail('NO_GPU', `WGSL shader '${name}' does not exist`);
 }
