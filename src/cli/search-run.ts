@@ -36,9 +36,10 @@ function searchOneAtATime(req: SearchRequest): SearchRun {
     }).ids;
   };
   // A fresh process runs its first searches in unoptimised code; untimed ones first make the
-  // timed loop measure what a long-lived process would (the bench's protocol too). Measured on
-  // MNIST 30k: 32 queries left the timed loop at 0.86-0.93x of steady speed, the JIT settling
-  // only after ~0.1 s of searching, hence a time floor besides the count.
+  // timed loop measure what a long-lived process would (the bench's protocol too). A count of
+  // queries alone left the timed loop short of steady speed: the JIT settles only after some
+  // time spent searching, hence a time floor besides the count (bench/README.md, "Figures
+  // behind tuned constants").
   let warmupSeconds: number | undefined;
   if ((warmup > 0 || warmupFor > 0) && nq > 0) {
     const warmStart = performance.now();

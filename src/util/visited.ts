@@ -69,11 +69,9 @@ export class TrackedBitVisited {
 export type SearchVisited = EpochVisited | TrackedBitVisited;
 
 /**
- * Ids from which the tracked bitset wins: its bookkeeping costs ~5 % while the epoch array is
- * cache-resident (20k ids), and it gains 7 % at 1M (bench: QPS of synthetic 128-d sets), once
- * the epoch array (2 bytes an id) outgrows the L2 cache. At 200k it measured even in
- * insertion layout and +1-3 % in the locality layout (three one-process A/Bs, QPS at recall
- * 0.95; the single-thread build the same within noise), hence 2^17.
+ * Ids from which the tracked bitset wins: its bookkeeping costs a little while the epoch array
+ * is cache-resident, and pays once the epoch array (2 bytes an id) outgrows the L2 cache. The
+ * threshold sits between the sizes where it measured a loss and a gain (bench/README.md, "Figures behind tuned constants").
  */
 export const BITSET_VISITED_FROM = 1 << 17;
 

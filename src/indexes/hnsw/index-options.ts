@@ -17,8 +17,9 @@ export interface HnswIndexOptions extends HnswBuildParams {
   labels?: readonly (number | readonly number[] | null)[];
   /**
    * How the built index lays out its items in memory. 'locality' (default): graph neighbours
-   * in nearby slots (a breadth-first order of the graph), 5-10 % more queries per second once
-   * the index outgrows the CPU caches; ids are unchanged (see locality-layout.ts).
+   * in nearby slots (a breadth-first order of the graph), more queries per second once the
+   * index outgrows the CPU caches (bench/README.md, "Locality layout"); ids are unchanged
+   * (see locality-layout.ts).
    * 'insertion': slot i holds item i.
    */
   layout?: Layout;

@@ -13,8 +13,8 @@ export interface SparseLayout {
 }
 
 /**
- * A sparse store's rows in WebAssembly memory, scored by the wasm gather kernel (about 1.6x
- * the JS loop per distance on SPLADE: no bounds checks). The store's SparseDataset is a set of
+ * A sparse store's rows in WebAssembly memory, scored by the wasm gather kernel (faster than
+ * the JS loop per distance: no bounds checks). The store's SparseDataset is a set of
  * views of this memory, so the rows are held once.
  */
 export class SparseArena {

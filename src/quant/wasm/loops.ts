@@ -17,8 +17,8 @@ export interface TouchLocals {
  * prefetch instruction; independent loads are the next best thing. Once the rows no longer fit
  * in the caches, every row's first line is then in flight at once instead of each row missing
  * behind the previous row's arithmetic, and the hardware prefetcher streams the rest of each
- * row: about 1.5x per distance on random rows of 1M x 128. Touching every line of every row
- * measured slower (too many loads in flight). A byte, not a word: a PQ code row may be shorter
+ * row (bench/README.md, "Figures behind tuned constants"). Touching every line of every row measured slower
+ * (too many loads in flight). A byte, not a word: a PQ code row may be shorter
  * than four bytes.
  */
 export function touchRows(l: TouchLocals): number[][] {
@@ -38,10 +38,8 @@ export function touchRows(l: TouchLocals): number[][] {
 /**
  * Items a group kernel scores per call. Scoring several rows at once loads each query chunk
  * once for all of them, gives the CPU independent dependency chains, and overlaps the rows'
- * cache misses. Dense search QPS at recall 0.95 against one row per call, one process: MNIST
- * 60k x 784 +37-39 %, synthetic 200k x 128 +20-30 %, 20k x 128 +15 %. Three rows with two
- * accumulators each did as well on cached rows but 5 % worse at 200k; five and six rows were
- * no better than four.
+ * cache misses. Four measured best among two to six rows, with one or two accumulators each
+ * (bench/README.md, "Figures behind tuned constants").
  */
 export const GROUP_ROWS = 4;
 
@@ -61,7 +59,7 @@ export const GROUP_ROWS = 4;
  *
  * Groups of GROUP_ROWS while that many entries are left; a last two or three go through one
  * more group call padded with repeats of the first of them (cheaper than the row kernel, whose
- * single chain of additions is latency-bound: it was 6 % of a 50k build's profile); a last
+ * single chain of additions is latency-bound); a last
  * single entry goes through the row kernel. All of them sum in the same order, so an item's
  * distance to a query is the same number wherever it sits in a list, in single or batched
  * search.

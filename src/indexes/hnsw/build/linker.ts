@@ -11,7 +11,7 @@ import type { HnswGraph } from '../graph/graph.js';
  * than to any link before it). When a full list is pruned again, pairs inside that prefix
  * need no distance (the answer is already known), only pairs involving links appended since
  * and the new one. The selection is exactly the one the plain heuristic would make, with
- * about a third fewer one-pair distances in a 200k build (pruning was ~40 % of them). It is
+ * fewer one-pair distances (bench/README.md, "Build: pruning skips checks it already knows"). It is
  * for one build's lifetime: links written by anything else (a repair, a later add) are not
  * tracked, so a living index's later inserts use a Linker without it.
  */

@@ -13,9 +13,7 @@ import type { HnswGraph } from './graph.js';
  * rows on nearby pages of the store and their link lists in nearby cache lines. Ids do not
  * change (ItemOrder translates at the public boundary). Built in insertion order, a node's
  * neighbours are scattered over the whole store; once the store outgrows the caches a search
- * then waits on memory for almost every row (the 200k profile: ~45 % in the kernel waiting on
- * rows). Measured QPS at recall@10 0.95, same graph before and after, one process: synthetic
- * 200k x 128 +6-11 %, 1M x 128 +5-10 %, MNIST 60k x 784 +4 %, bge and splade +1-3 %, 20k x 128 +1 %
+ * then waits on memory for almost every row. The gain grows with the store's size
  * (bench/README.md, "Locality layout").
  * kANNolo ships a permuted layout for the same reason (graph reordering for ANN search: Coleman
  * et al., NeurIPS 2022); breadth-first is the simplest such order and costs O(edges).

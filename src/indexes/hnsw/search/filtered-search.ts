@@ -64,12 +64,10 @@ export class FilteredSearcher {
 
   /**
    * Whether scoring every allowed item costs less than a filtered beam of width ef, in scored
-   * items. A beam costs a fixed part (the descent, the seeds, the first rounds: about 48 x m0,
-   * from bge, where at ef 48 a beam over 1,072 allowed items ran at half the speed of scoring
-   * them all) plus about ef x m0 / 2 (MNIST 60k: at ef 128 the beam ran 2.8x faster than
-   * scoring all 6,131 allowed items); below 5 % selectivity the three-hop expansion costs about
-   * 8 x ef x m0 in graph walking (MNIST 60k at 1 %: the beam at ef 10 ran at a quarter of the
-   * speed of scoring all 600 allowed items).
+   * items. A beam costs a fixed part (the descent, the seeds, the first rounds: about 48 x m0)
+   * plus about ef x m0 / 2; below 5 % selectivity the three-hop expansion costs about
+   * 8 x ef x m0 in graph walking. The factors were fitted on bge and MNIST
+   * (bench/README.md, "Figures behind tuned constants").
    */
   static exhaustiveIsCheaper(allowed: AllowedSet, ef: number, m0: number, n: number): boolean {
     return allowed.count <= 48 * m0 + ef * m0 * (allowed.count < THREE_HOPS * n ? 8 : 0.5);

@@ -19,9 +19,8 @@ export interface EarlyStop {
  * How many candidates a level-0 beam round expands together (see LayerSearcher.beam). A wider
  * round overlaps more cache misses but scores some candidates a narrower beam would have
  * skipped, so it pays only when the misses dominate: many items (graph and rows out of the
- * caches) with short rows (cheap to score). Measured QPS at recall@10 0.95, in one process
- * against width 1: synthetic 1M x 128 +15-20 % (width 2: +5-10 %; 3 and 6 below 4); 200k x 128
- * +4 %; 20k x 128 -4 %; MNIST 60k x 784 -9 %. The rule reads only the item count and the
+ * caches) with short rows (cheap to score): it gained on large 128-d sets and lost on small
+ * ones and on 784-d rows (bench/README.md, "Figures behind tuned constants"). The rule reads only the item count and the
  * dimension (not bytes, which include a living index's spare room), so a saved and reloaded
  * index searches the same way; sparse stores (dimension = vocabulary) keep width 1.
  */
