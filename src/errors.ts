@@ -19,8 +19,10 @@ export type ErrorCode =
   | 'CANCELLED'
   /** Refused because a bounded queue is full (QueryBatcher's maxQueue): try again later. */
   | 'OVERLOADED'
-  /** Refused because the receiver was closed (a closed QueryBatcher). */
-  | 'CLOSED';
+  /** Refused because the receiver was closed (a closed QueryBatcher, a closed worker pool). */
+  | 'CLOSED'
+  /** A worker thread died (exited, crashed, or sent a reply that could not be read) while it ran the call's work; the pool replaces it. */
+  | 'WORKER_FAILED';
 
 export class WebannoloError extends Error {
   readonly code: ErrorCode;
