@@ -130,7 +130,7 @@ function rowsBody(enc: Encoding, l2: boolean, l: Locals): number[][] {
   );
   for (let r = 0; r < R; r++) {
     const a = l.acc(r);
-    // Each i32 lane of the SQ8 ip sum is bounded (see scalar-codec.ts); their sum is not, so it is taken in f32.
+    // Each i32 lane of the SQ8 ip sum is bounded (see scalar-encoding.ts); their sum is not, so it is taken in f32.
     if (intDot) body.push(op.get(a), op.f32x4ConvertI32x4S, op.set(a));
     if (l.group !== null) body.push(op.i32(r), op.get(l.group.valid), op.i32LtU, op.if, op.get(l.group.out));
     body.push(

@@ -27,7 +27,7 @@ export function batchSizeAfter(inserted: number): number {
 }
 
 /**
- * Builds the graph on worker threads, batch by batch (see batch-insert.ts). The calling
+ * Builds the graph on worker threads, batch by batch (see insertion-batch.ts). The calling
  * thread only schedules batches and waits, so it stays responsive. A store that cannot be
  * shared with workers is built on this thread.
  */
