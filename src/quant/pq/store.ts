@@ -4,7 +4,7 @@ import type { BatchEvaluator, Dataset, Metric, QueryEvaluator, Vector, VectorSto
 import { toShared } from '../../util/shared-memory.js';
 import { CpuBatchEvaluator } from '../cpu-batch.js';
 import { checkDenseQuery } from '../dense/store.js';
-import type { SharedArena } from '../wasm/arena.js';
+import { type SharedArena, WasmArena } from '../wasm/arena.js';
 import type { PqCodebook } from './codebook.js';
 import { buildLookupTable, PqEvaluator } from './evaluators.js';
 import { PqArena, PqWasmBatchEvaluator, PqWasmEvaluator } from './wasm-evaluators.js';
@@ -49,6 +49,7 @@ export class PqStore implements VectorStore {
     this.codes = placed?.codes ?? (codes as Uint8Array);
     if (this.codes.length % pq.m !== 0) fail('CORRUPT_FILE', 'PQ codes length is not a multiple of m');
     this.size = this.codes.length / pq.m;
+    if (placed === null && options.simd !== false) checkPqFits(pq, this.size);
     this.arena = placed !== null ? placed.arena : options.simd === false ? null : PqArena.create(pq, this.codes);
   }
 
@@ -111,6 +112,8 @@ export class PqStore implements VectorStore {
     if (!(rows instanceof DenseDataset) || rows.dim !== this.dim)
       fail('DIMENSION_MISMATCH', `new vectors must be dense of dimension ${this.dim}`);
     const m = this.pq.m;
+    // Before encoding: an add past the wasm memory fails with this store untouched (it never changes in place).
+    if (this.arena !== null) checkPqFits(this.pq, size);
     const codes = new Uint8Array(size * m);
     codes.set(this.codes.subarray(0, Math.min(size, this.size) * m));
     const fresh = this.pq.encodeCodes(rows);
@@ -124,4 +127,18 @@ export class PqStore implements VectorStore {
     for (let i = 0; i < ids.length; i++) codes.set(this.codes.subarray(ids[i]! * m, (ids[i]! + 1) * m), i * m);
     return new PqStore(this.pq, codes, this.metric, { simd: this.arena !== null });
   }
+}
+
+/**
+ * Fails when `size` codes would not fit the SIMD kernels' one WebAssembly memory: never a
+ * silent fall-back to the slower JS kernels (past 4 GiB, or after an add crosses it).
+ */
+function checkPqFits(pq: PqCodebook, size: number): void {
+  const reserve = PqArena.reserveBytes(pq, size * pq.m);
+  if (WasmArena.fits(reserve)) return;
+  const fit = Math.max(0, Math.floor((WasmArena.capacityBytes - PqArena.reserveBytes(pq, 0)) / pq.m));
+  fail(
+    'INVALID_ARGUMENT',
+    `${size} PQ codes of ${pq.m} bytes take ${((size * pq.m) / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them (${(WasmArena.capacityBytes / 2 ** 30).toFixed(2)} GiB): use fewer subspaces (a smaller m), split the items over several indexes, or { simd: false } for the plain JS kernels`,
+  );
 }

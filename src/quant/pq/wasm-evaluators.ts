@@ -24,9 +24,14 @@ export class PqArena {
     return new PqArena(WasmArena.attach(shared), pq.m, pq.dim, codesPtr, cbPtr);
   }
 
+  /** Bytes an arena of `codeBytes` of codes takes: codes, transposed codebooks, room for 64 tables. */
+  static reserveBytes(pq: PqCodebook, codeBytes: number): number {
+    return codeBytes + pq.dim * PQ_KSUB * 4 + 64 * pq.m * PQ_KSUB * 4;
+  }
+
   static create(pq: PqCodebook, codes: Uint8Array): PqArena | null {
     const { m, dim, dsub } = pq;
-    const arena = WasmArena.create(codes.byteLength + dim * PQ_KSUB * 4 + 64 * m * PQ_KSUB * 4);
+    const arena = WasmArena.create(PqArena.reserveBytes(pq, codes.byteLength));
     if (arena === null) return null;
     const codesPtr = arena.alloc(codes.byteLength);
     const cbPtr = arena.alloc(dim * PQ_KSUB * 4);

@@ -47,7 +47,7 @@ export class PlainSparseStore implements VectorStore {
   private readonly arena: SparseArena | null;
   private jsData: SparseDataset | null;
 
-  /** A store of `data`; with SIMD (default) the rows are copied into wasm memory. */
+  /** A store of `data`; with SIMD (default) the rows are copied into wasm memory (failing when they do not fit it: see SparseArena.checkFits). */
   constructor(data: SparseDataset, metric: Metric, options?: { simd?: boolean });
   /** The store over rows already placed (attach). */
   constructor(placed: PlacedSparseRows, metric: Metric);
@@ -130,6 +130,9 @@ export class PlainSparseStore implements VectorStore {
       const len = r >= 0 ? rows.indptr[r + 1]! - rows.indptr[r]! : id < old.size ? old.indptr[id + 1]! - old.indptr[id]! : 0;
       indptr[id + 1] = indptr[id]! + len;
     }
+    // Before the rows are copied: an add that would not fit the wasm memory fails here, with
+    // this store untouched (it never changes in place), not after gigabytes of copying.
+    if (this.arena !== null) SparseArena.checkFits(size, indptr[size]!, old.dim);
     const indices = new Uint32Array(indptr[size]!);
     const values = new Float32Array(indptr[size]!);
     for (let id = 0; id < size; id++) {

@@ -1,4 +1,5 @@
 import { SparseDataset } from '../../data/sparse.js';
+import { fail } from '../../errors.js';
 import type { SparseVector } from '../../types.js';
 import { type SharedArena, WasmArena } from '../wasm/arena.js';
 
@@ -25,13 +26,13 @@ export class SparseArena {
     readonly layout: SparseLayout,
   ) {}
 
-  /** The rows copied into a new wasm memory, or null without WebAssembly SIMD or room. */
+  /**
+   * The rows copied into a new wasm memory, or null without WebAssembly SIMD; fails with a
+   * one-line error (see checkFits) when they would not fit its 4 GiB.
+   */
   static create(data: SparseDataset): SparseArena | null {
     const { size, dim, nnz } = data;
-    const bytes = (size + 1) * 4 + nnz * 8;
-    // Room for the rows, a few query scatter rows and the scratch lists.
-    const reserve = bytes + 8 * dim * 4 + 64;
-    if (!WasmArena.fits(reserve)) return null;
+    const reserve = SparseArena.checkFits(size, nnz, dim);
     const arena = WasmArena.create(reserve);
     if (arena === null) return null;
     const layout: SparseLayout = {
@@ -46,6 +47,24 @@ export class SparseArena {
     arena.u32.set(data.indices, layout.indicesPtr >>> 2);
     arena.f32.set(data.values, layout.valuesPtr >>> 2);
     return new SparseArena(arena, layout);
+  }
+
+  /**
+   * The bytes `size` rows with `nnz` non-zeros in all take in an arena (with room for a few
+   * query scatter rows and the scratch lists); fails when that is more than one WebAssembly
+   * memory holds: never a silent fall-back to the slower JS kernels (as a store made with
+   * { simd: true } once did past 4 GiB, also after an add): say what fits and what to do.
+   */
+  static checkFits(size: number, nnz: number, dim: number): number {
+    const bytes = (size + 1) * 4 + nnz * 8;
+    const reserve = bytes + 8 * dim * 4 + 64;
+    if (WasmArena.fits(reserve)) return reserve;
+    const perRow = nnz / Math.max(size, 1);
+    const fit = Math.max(0, Math.floor((WasmArena.capacityBytes - 8 * dim * 4 - 68) / (4 + perRow * 8)));
+    fail(
+      'INVALID_ARGUMENT',
+      `${size} sparse vectors with ${nnz} non-zeros take ${gib(bytes)} GiB; the SIMD kernels' WebAssembly memory holds ${gib(WasmArena.capacityBytes)} GiB, about ${fit} vectors of ${perRow.toFixed(1)} non-zeros: split the items over several indexes, keep fewer non-zeros per vector (prune the smallest weights), or { simd: false } for the plain JS kernels (about 1.6x slower per distance)`,
+    );
   }
 
   static attach(shared: SharedArena, layout: SparseLayout): SparseArena {
@@ -131,4 +150,8 @@ export class WasmSparseEvaluator {
     for (let j = 0; j < this.ids.length; j++) f32[at + this.ids[j]!] = 0;
     this.sa.arena.freeSlot(this.densePtr, this.sa.layout.dim * 4);
   }
+}
+
+function gib(bytes: number): string {
+  return (bytes / 2 ** 30).toFixed(2);
 }

@@ -49,7 +49,9 @@ export class WasmArena {
 
   /**
    * An arena with room for `reserveBytes` of data plus scratch, or null where WebAssembly SIMD
-   * is unavailable or the data would not fit in 4 GiB (callers then use their JS kernels).
+   * is unavailable or the data would not fit in 4 GiB. Every store checks `fits` first and
+   * fails with a one-line error saying what fits instead: null then only means no SIMD (or
+   * a memory the platform refused), where the stores use their JS kernels.
    */
   static create(reserveBytes: number): WasmArena | null {
     const needed = align(reserveBytes) + 256 * 1024;
@@ -66,7 +68,12 @@ export class WasmArena {
     return kernels === null ? null : new WasmArena(memory, kernels, top);
   }
 
-  /** The largest arena: one 32-bit WebAssembly memory (tests lower it to check the limit's error). */
+  /**
+   * The largest arena: one 32-bit WebAssembly memory. Every store's size check (fits,
+   * capacityBytes) reads it here, so tests lower it for a moment, and restore it, to reach
+   * the limit's errors with small data (a plain static: no option or environment variable
+   * reaches users for it). Allocation itself is bounded by the real 4 GiB.
+   */
   static maxBytes = MAX_BYTES;
 
   /** Whether `reserveBytes` of data fit one arena (less room for scratch). */
