@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { encodeDispatch, guarded } from '../src/gpu/dispatch.js';
+import { encodeDispatch, fenced } from '../src/gpu/dispatch.js';
 import { bindingList, GPU_KERNELS } from '../src/gpu/kernels.js';
 import { describeGpu, gpu } from './helpers/gpu.js';
 
@@ -20,7 +20,7 @@ describeGpu('WebGPU labels', () => {
     const pairs = resources.readback(64, 'misused readback');
     const params = resources.params(kernel, { total: 1, m0: 1, groupsX: 1 });
     expect(params.label).toBe('expand_pairs.params');
-    const failure = guarded(ctx, async () => {
+    const failure = fenced(ctx, () => {
       const encoder = device.createCommandEncoder();
       encodeDispatch(device, encoder, pipeline, bindingList(kernel, { graph0, expansions, pairs, params }), { x: 1, y: 1 });
       device.queue.submit([encoder.finish()]);

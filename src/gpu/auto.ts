@@ -4,6 +4,8 @@
  * kernel's time per query (timed on its last batches on this device, or on a small probe).
  */
 
+import type { GpuContext } from './device.js';
+
 export interface AutoInputs {
   /** Queries left to search. */
   remaining: number;
@@ -41,16 +43,16 @@ export function decideAuto(x: AutoInputs): AutoChoice {
   return gpuMs < cpuMs ? 'gpu' : 'cpu';
 }
 
-/** Resident time per query, remembered per (device, store, ef) from earlier batches. */
-const speeds = new WeakMap<object, WeakMap<object, Map<number, number>>>();
+/** Resident time per query, remembered per (device, store, ef) from earlier batches (of any call on the device). */
+const speeds = new WeakMap<GPUDevice, WeakMap<object, Map<number, number>>>();
 
-export function residentSpeed(ctx: object, store: object, ef: number): number | null {
-  return speeds.get(ctx)?.get(store)?.get(ef) ?? null;
+export function residentSpeed(ctx: GpuContext, store: object, ef: number): number | null {
+  return speeds.get(ctx.device)?.get(store)?.get(ef) ?? null;
 }
 
-export function recordResidentSpeed(ctx: object, store: object, ef: number, msPerQuery: number): void {
-  let byStore = speeds.get(ctx);
-  if (!byStore) speeds.set(ctx, (byStore = new WeakMap()));
+export function recordResidentSpeed(ctx: GpuContext, store: object, ef: number, msPerQuery: number): void {
+  let byStore = speeds.get(ctx.device);
+  if (!byStore) speeds.set(ctx.device, (byStore = new WeakMap()));
   let byEf = byStore.get(store);
   if (!byEf) byStore.set(store, (byEf = new Map()));
   const old = byEf.get(ef);

@@ -106,6 +106,7 @@ async function createContext(options: RequestGpuOptions): Promise<GpuContext | n
     usable: true,
   };
   void device.lost.then((lost) => {
+    lostDevices.add(device);
     ctx.usable = false;
     ctx.lostReason = lost.message || String(lost.reason);
   });
@@ -134,6 +135,17 @@ async function measureRoundTrip(device: GPUDevice): Promise<number> {
   src.destroy();
   times.sort((a, b) => a - b);
   return times[2]!;
+}
+
+/** Devices whose `lost` promise resolved: nothing issued on them runs any more. */
+const lostDevices = new WeakSet<GPUDevice>();
+
+/**
+ * Whether `device` was lost (destroyed, reset, removed). A fault retires a context for later
+ * calls, but calls already running on it go on unless the device itself was lost.
+ */
+export function deviceLost(device: GPUDevice): boolean {
+  return lostDevices.has(device);
 }
 
 /** Marks a context unusable after a fault: later calls use the CPU until requestGpu({renew}). */

@@ -38,31 +38,39 @@ export function encodeDispatch(
 }
 
 /**
- * Runs `work` (which encodes and submits) inside validation and out-of-memory error scopes:
- * WebGPU reports those asynchronously, and a failure must become an exception so the batch
- * controller can finish on the CPU. A lost or retired device fails at once.
+ * Issues one section of a call's GPU work inside error scopes of its own, and returns its
+ * result once they report no error: WebGPU reports validation and out-of-memory errors
+ * asynchronously, and a failure must become an exception of the call that caused it, so that
+ * call (and no other) can finish on the CPU. A lost or retired context fails at once.
+ *
+ * `issue` makes every WebGPU call of the section synchronously (buffers, writes, encoding,
+ * submit, and the mapAsync of its readbacks, which `read` starts before it returns) and may
+ * return a promise of what they started. Error scopes are one stack per device, and an error
+ * lands in the scope on top when its operation was issued: scopes held across an await would
+ * also catch the work of any call (or lane) that ran meanwhile, and blame it on this one.
+ * Pushed and popped in one synchronous turn, a section's scopes hold its own operations only,
+ * no call waits for another, and the stack is empty whenever JavaScript yields.
  */
-export async function guarded<T>(ctx: GpuContext, work: () => Promise<T>): Promise<T> {
+export async function fenced<T>(ctx: GpuContext, issue: () => T | Promise<T>): Promise<T> {
   if (!ctx.usable) throw new WebannoloError('GPU_FAILURE', `the GPU device is no longer usable (${ctx.lostReason ?? 'lost'})`);
-  const device = ctx.device;
+  const { device, resources } = ctx;
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
-  let result: T | undefined;
-  let thrown: { error: unknown } | null = null;
+  let result: Promise<T>;
   try {
-    result = await work();
+    result = Promise.resolve(issue());
   } catch (error) {
-    thrown = { error };
+    result = Promise.reject(error);
   }
-  // The scopes are popped whatever `work` did; a WebGPU error explains a failure better than
-  // what it caused on the host, so it wins.
-  const validation = await ctx.resources.awaitDevice(device.popErrorScope()).catch(() => null);
-  const oom = await ctx.resources.awaitDevice(device.popErrorScope()).catch(() => null);
-  const error = validation ?? oom;
+  const validation = device.popErrorScope().catch(() => null);
+  const oom = device.popErrorScope().catch(() => null);
+  // Read after the scopes: a WebGPU error explains a failure better than what it caused on the host.
+  result.catch(() => undefined);
+  const error = (await resources.awaitDevice(validation)) ?? (await resources.awaitDevice(oom));
   if (error) throw new WebannoloError('GPU_FAILURE', `WebGPU error: ${error.message}`);
-  if (thrown !== null) throw thrown.error;
+  const value = await result;
   if (!ctx.usable) throw new WebannoloError('GPU_FAILURE', `the GPU device was lost (${ctx.lostReason ?? 'unknown reason'})`);
-  return result as T;
+  return value;
 }
 
 /**
@@ -144,15 +152,18 @@ export async function scoreChunkedPairs(
 ): Promise<void> {
   const { resources } = ctx;
   const { pairs, order, starts } = partitionPairs(slots, ids, count, kernel.store.rowsPerChunk, kernel.store.chunks.length);
-  const pairBuf = resources.storage(pairs.byteLength, 'pairs');
-  resources.write(pairBuf, pairs);
-  const encoder = ctx.device.createCommandEncoder();
+  const pipeline = await pairPipeline(ctx, kernel);
+  const held: GPUBuffer[] = [];
   try {
-    const result = await runPairKernel(ctx, kernel, encoder, pairBuf, starts, count);
+    const result = await fenced(ctx, () => {
+      const pairBuf = hold(held, resources.storage(pairs.byteLength, 'pairs'));
+      resources.write(pairBuf, pairs);
+      return issuePairKernel(ctx, kernel, pipeline, ctx.device.createCommandEncoder(), pairBuf, starts, count, held);
+    });
     if (order === null) out.set(result);
     else for (let j = 0; j < count; j++) out[order[j]!] = result[j]!;
   } finally {
-    resources.release(pairBuf);
+    for (const b of held) resources.release(b);
   }
 }
 
@@ -201,64 +212,75 @@ async function scoreNeighbourPairs(
     expansions[2 * e + 1] = nodes[e]!;
   }
   const total = count * graph.m0;
-  const expBuf = resources.storage(expansions.byteLength, 'expand_pairs.expansions');
-  resources.write(expBuf, expansions);
-  const pairBuf = resources.storage(total * 8, 'expand_pairs.pairs');
   const groups = grid(Math.ceil(total / 64));
   const expand = GPU_KERNELS.expand_pairs;
-  const params = resources.params(expand, { total, m0: graph.m0, groupsX: groups.x });
-  const encoder = device.createCommandEncoder();
+  const expandPipeline = await resources.pipeline('expand_pairs');
+  const pipeline = await pairPipeline(ctx, kernel);
+  const held: GPUBuffer[] = [];
   try {
-    const buffers = bindingList(expand, { graph0: gpuGraph(ctx, graph).level0, expansions: expBuf, pairs: pairBuf, params });
-    encodeDispatch(device, encoder, await resources.pipeline('expand_pairs'), buffers, groups);
-    out.set(await runPairKernel(ctx, kernel, encoder, pairBuf, [0, total], total));
+    const result = await fenced(ctx, () => {
+      const expBuf = hold(held, resources.storage(expansions.byteLength, 'expand_pairs.expansions'));
+      resources.write(expBuf, expansions);
+      const pairBuf = hold(held, resources.storage(total * 8, 'expand_pairs.pairs'));
+      const params = hold(held, resources.params(expand, { total, m0: graph.m0, groupsX: groups.x }));
+      const encoder = device.createCommandEncoder();
+      const buffers = bindingList(expand, { graph0: gpuGraph(ctx, graph).level0, expansions: expBuf, pairs: pairBuf, params });
+      encodeDispatch(device, encoder, expandPipeline, buffers, groups);
+      return issuePairKernel(ctx, kernel, pipeline, encoder, pairBuf, [0, total], total, held);
+    });
+    out.set(result);
   } finally {
-    resources.release(expBuf);
-    resources.release(pairBuf);
-    resources.release(params);
+    for (const b of held) resources.release(b);
   }
+}
+
+/** `buffer`, noted in `held` to go back to the pool once the section's work is done. */
+function hold(held: GPUBuffer[], buffer: GPUBuffer): GPUBuffer {
+  held.push(buffer);
+  return buffer;
+}
+
+/** The compiled pipeline of a pair kernel (its snippet composed before its main shader, if any). */
+function pairPipeline(ctx: GpuContext, kernel: PairKernel): Promise<GPUComputePipeline> {
+  const { shader, main } = kernel;
+  return main === undefined
+    ? ctx.resources.pipeline(shader)
+    : ctx.resources.pipelineOf(`${main}+${shader}`, async () => `${await shaderSource(shader)}\n${await shaderSource(main)}`);
 }
 
 /**
  * Encodes the pair kernel over `pairBuf` (chunk c holds pairs starts[c] .. starts[c+1]) after
- * whatever `encoder` already holds, submits, and reads the `count` distances back.
+ * whatever `encoder` already holds, submits, and starts reading the `count` distances back
+ * (synchronously: part of a fenced section). Buffers to release afterwards go to `held`.
  */
-async function runPairKernel(
+function issuePairKernel(
   ctx: GpuContext,
   kernel: PairKernel,
+  pipeline: GPUComputePipeline,
   encoder: GPUCommandEncoder,
   pairBuf: GPUBuffer,
   starts: readonly number[],
   count: number,
+  held: GPUBuffer[],
 ): Promise<Float32Array> {
   const { device, resources } = ctx;
   const { shader, main } = kernel;
-  const outBuf = resources.storage(count * 4, `${shader}.out`);
-  const readBuf = resources.readback(count * 4, `${shader}.out readback`);
-  const params: GPUBuffer[] = [];
-  try {
-    const pipeline = await (main === undefined
-      ? resources.pipeline(shader)
-      : resources.pipelineOf(`${main}+${shader}`, async () => `${await shaderSource(shader)}\n${await shaderSource(main)}`));
-    const paramsKernel = gpuKernelOf(main ?? shader);
-    const bindings = composedBindings(gpuKernelOf(shader)).length;
-    const { chunks } = kernel.store;
-    for (let c = 0; c < chunks.length; c++) {
-      const n = starts[c + 1]! - starts[c]!;
-      if (n === 0) continue;
-      const g = grid(kernel.threadsPerPair === 64 ? n : Math.ceil(n / 64));
-      const p = resources.params<string>(paramsKernel, kernel.paramsOf(n, g.x, starts[c]!));
-      params.push(p);
-      const buffers = kernel.bind(chunks[c]!, pairBuf, outBuf, p);
-      if (buffers.length !== bindings)
-        throw new Error(`internal error: ${pipeline.label} declares ${bindings} bindings, the pair kernel bound ${buffers.length}`);
-      encodeDispatch(device, encoder, pipeline, buffers, g);
-    }
-    encoder.copyBufferToBuffer(outBuf, 0, readBuf, 0, count * 4);
-    device.queue.submit([encoder.finish()]);
-    return new Float32Array(await resources.read(readBuf, count * 4), 0, count);
-  } finally {
-    resources.release(outBuf);
-    for (const p of params) resources.release(p);
+  const outBuf = hold(held, resources.storage(count * 4, `${shader}.out`));
+  const paramsKernel = gpuKernelOf(main ?? shader);
+  const bindings = composedBindings(gpuKernelOf(shader)).length;
+  const { chunks } = kernel.store;
+  for (let c = 0; c < chunks.length; c++) {
+    const n = starts[c + 1]! - starts[c]!;
+    if (n === 0) continue;
+    const g = grid(kernel.threadsPerPair === 64 ? n : Math.ceil(n / 64));
+    const p = hold(held, resources.params<string>(paramsKernel, kernel.paramsOf(n, g.x, starts[c]!)));
+    const buffers = kernel.bind(chunks[c]!, pairBuf, outBuf, p);
+    if (buffers.length !== bindings)
+      throw new Error(`internal error: ${pipeline.label} declares ${bindings} bindings, the pair kernel bound ${buffers.length}`);
+    encodeDispatch(device, encoder, pipeline, buffers, g);
   }
+  const readBuf = resources.readback(count * 4, `${shader}.out readback`);
+  encoder.copyBufferToBuffer(outBuf, 0, readBuf, 0, count * 4);
+  device.queue.submit([encoder.finish()]);
+  return resources.read(readBuf, count * 4).then((bytes) => new Float32Array(bytes, 0, count));
 }

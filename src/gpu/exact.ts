@@ -1,7 +1,7 @@
 import { WebannoloError } from '../errors.js';
 import type { Dataset } from '../types.js';
 import type { GpuContext } from './device.js';
-import { encodeDispatch, guarded } from './dispatch.js';
+import { encodeDispatch, fenced } from './dispatch.js';
 import { GPU_KERNELS } from './kernels.js';
 
 /**
@@ -19,12 +19,14 @@ const segmentFor = (k: number) => (k > 512 ? 2048 : 1024);
 export interface ExactScan {
   /** Items scanned: the matrix has this many columns. */
   readonly size: number;
+  /** Compiles what encode() dispatches (before the fenced section that encodes). */
+  ready(): Promise<void>;
   /**
    * Encodes into `encoder` the internal distances of queries [start, start+rows) to every
    * item, row-major into `matrix` (rows x size f32), and returns what to release once the
-   * work has been submitted and read back.
+   * work has been submitted and read back. Synchronous: it runs inside a fenced section.
    */
-  encode(encoder: GPUCommandEncoder, queries: Dataset, start: number, rows: number, matrix: GPUBuffer): Promise<() => void>;
+  encode(encoder: GPUCommandEncoder, queries: Dataset, start: number, rows: number, matrix: GPUBuffer): () => void;
 }
 
 /**
@@ -48,56 +50,64 @@ export async function gpuExactTopK(
   const dists = new Float32Array(nq * k);
   for (let start = 0; start < nq; start += rowsPerBlock) {
     const rows = Math.min(rowsPerBlock, nq - start);
-    const block = await guarded(ctx, () => searchBlock(ctx, scan, queries, start, rows, k));
+    const block = await searchBlock(ctx, scan, queries, start, rows, k);
     ids.set(block.ids, start * k);
     dists.set(block.dists, start * k);
   }
   return { ids, dists };
 }
 
+/** One block of queries: the distance matrix and every top-k pass in one fenced submit, one read. */
 async function searchBlock(ctx: GpuContext, scan: ExactScan, queries: Dataset, start: number, rows: number, k: number) {
   const { device, resources } = ctx;
   const n = scan.size;
-  const encoder = device.createCommandEncoder();
-  const matrix = resources.storage(rows * n * 4, 'exact distance matrix');
+  const SEG = segmentFor(k);
+  await scan.ready();
+  const topk = await resources.pipeline('topk', { SEG });
+  const kk = Math.min(k, n);
   const releases: (() => void)[] = [];
   const keep = (b: GPUBuffer) => {
     releases.push(() => resources.release(b));
     return b;
   };
-  releases.push(await scan.encode(encoder, queries, start, rows, matrix));
-  // Top-k passes, ping-ponging between two (distance, id) buffer pairs.
-  const SEG = segmentFor(k);
-  const topk = await resources.pipeline('topk', { SEG });
-  let len = n;
-  let inDist = matrix;
-  let inIds = keep(resources.storage(16, 'topk.inIds (implicit)')); // unused by the first pass (implicit ids)
-  let implicit = 1;
-  const kk = Math.min(k, n);
-  for (;;) {
-    const segs = Math.ceil(len / SEG);
-    const outLen = segs * kk;
-    const outDist = keep(resources.storage(rows * outLen * 4, 'topk.outDist'));
-    const outIds = keep(resources.storage(rows * outLen * 4, 'topk.outIds'));
-    const p = keep(resources.params(GPU_KERNELS.topk, { len, segs, k: kk, implicitIds: implicit }));
-    encodeDispatch(device, encoder, topk, [inDist, inIds, outDist, outIds, p], { x: segs, y: rows });
-    inDist = outDist;
-    inIds = outIds;
-    implicit = 0;
-    len = outLen;
-    if (segs === 1) break;
+  let d: ArrayBuffer;
+  let i: ArrayBuffer;
+  try {
+    [d, i] = (await fenced(ctx, () => {
+      const encoder = device.createCommandEncoder();
+      const matrix = keep(resources.storage(rows * n * 4, 'exact distance matrix'));
+      releases.push(scan.encode(encoder, queries, start, rows, matrix));
+      // Top-k passes, ping-ponging between two (distance, id) buffer pairs.
+      let len = n;
+      let inDist = matrix;
+      let inIds = keep(resources.storage(16, 'topk.inIds (implicit)')); // unused by the first pass (implicit ids)
+      let implicit = 1;
+      for (;;) {
+        const segs = Math.ceil(len / SEG);
+        const outLen = segs * kk;
+        const outDist = keep(resources.storage(rows * outLen * 4, 'topk.outDist'));
+        const outIds = keep(resources.storage(rows * outLen * 4, 'topk.outIds'));
+        const p = keep(resources.params(GPU_KERNELS.topk, { len, segs, k: kk, implicitIds: implicit }));
+        encodeDispatch(device, encoder, topk, [inDist, inIds, outDist, outIds, p], { x: segs, y: rows });
+        inDist = outDist;
+        inIds = outIds;
+        implicit = 0;
+        len = outLen;
+        if (segs === 1) break;
+      }
+      const readD = resources.readback(rows * kk * 4, 'topk.outDist readback');
+      const readI = resources.readback(rows * kk * 4, 'topk.outIds readback');
+      encoder.copyBufferToBuffer(inDist, 0, readD, 0, rows * kk * 4);
+      encoder.copyBufferToBuffer(inIds, 0, readI, 0, rows * kk * 4);
+      device.queue.submit([encoder.finish()]);
+      return resources.readAll([
+        { buffer: readD, bytes: rows * kk * 4 },
+        { buffer: readI, bytes: rows * kk * 4 },
+      ]);
+    })) as [ArrayBuffer, ArrayBuffer];
+  } finally {
+    for (const r of releases) r();
   }
-  const readD = resources.readback(rows * kk * 4, 'topk.outDist readback');
-  const readI = resources.readback(rows * kk * 4, 'topk.outIds readback');
-  encoder.copyBufferToBuffer(inDist, 0, readD, 0, rows * kk * 4);
-  encoder.copyBufferToBuffer(inIds, 0, readI, 0, rows * kk * 4);
-  device.queue.submit([encoder.finish()]);
-  const [d, i] = (await resources.readAll([
-    { buffer: readD, bytes: rows * kk * 4 },
-    { buffer: readI, bytes: rows * kk * 4 },
-  ])) as [ArrayBuffer, ArrayBuffer];
-  resources.release(matrix);
-  for (const r of releases) r();
   const dists = new Float32Array(rows * k).fill(Number.POSITIVE_INFINITY);
   const ids = new Uint32Array(rows * k).fill(0xffffffff);
   const dd = new Float32Array(d);

@@ -1,11 +1,12 @@
 import type { BatchEvaluator, Dataset, GraphLayout } from '../types.js';
 import type { GpuContext } from './device.js';
-import { guarded, type PairKernel, scoreChunkedPairs, scoreNeighbours } from './dispatch.js';
+import { fenced, type PairKernel, scoreChunkedPairs, scoreNeighbours } from './dispatch.js';
 
 /**
  * A WebGPU BatchEvaluator built on one pair kernel: scoring (slot, item) pairs and, for the
  * hybrid controller, every level-0 neighbour of expanded nodes. Subclasses bind the queries
- * (setQueries) and describe their kernel; faults surface as exceptions (guarded).
+ * (setQueries) and describe their kernel; faults surface as exceptions (see fenced). Made for
+ * a call (its context a gpuCall), it counts its traffic into that call.
  */
 export abstract class PairKernelEvaluator implements BatchEvaluator {
   readonly backend = 'gpu';
@@ -19,11 +20,11 @@ export abstract class PairKernelEvaluator implements BatchEvaluator {
   protected abstract get kernel(): PairKernel;
 
   distances(slots: Uint32Array, ids: Uint32Array, count: number, out: Float32Array): Promise<void> {
-    return guarded(this.ctx, () => scoreChunkedPairs(this.ctx, this.kernel, slots, ids, count, out));
+    return scoreChunkedPairs(this.ctx, this.kernel, slots, ids, count, out);
   }
 
   neighbourDistances(graph: GraphLayout, slots: Uint32Array, nodes: Uint32Array, count: number, out: Float32Array): Promise<void> {
-    return guarded(this.ctx, () => scoreNeighbours(this.ctx, this.kernel, graph, slots, nodes, count, out));
+    return scoreNeighbours(this.ctx, this.kernel, graph, slots, nodes, count, out);
   }
 }
 
@@ -39,7 +40,7 @@ export abstract class QueryRowsEvaluator extends PairKernelEvaluator {
 
   async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
     const { ctx } = this;
-    await guarded(ctx, async () => {
+    await fenced(ctx, () => {
       if (this.queries) ctx.resources.release(this.queries);
       this.queries = null;
       this.queries = uploadQueries(ctx, queries, start, count, this.queryStride);

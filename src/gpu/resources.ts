@@ -9,55 +9,66 @@ export interface GpuTraffic {
   bytesDown: number;
 }
 
-/** Traffic between two snapshots of GpuResources.traffic. */
-export function trafficSince(now: GpuTraffic, before: GpuTraffic): GpuTraffic {
-  return {
-    roundTrips: now.roundTrips - before.roundTrips,
-    bytesUp: now.bytesUp - before.bytesUp,
-    bytesDown: now.bytesDown - before.bytesDown,
-  };
+/** The host clock of one call (a HostTimer): stopped while the host awaits the device. */
+export interface HostClock {
+  pause(): void;
+  resume(): void;
 }
 
 /**
- * Per-device caches: compute pipelines by shader key, and pooled storage/readback buffers
- * (a batch search makes the same-sized round trips thousands of times).
+ * Pipelines by shader key and pooled storage/readback buffers (a batch search makes the
+ * same-sized round trips thousands of times), shared by every user of a device, and the
+ * traffic and host clock of one user. The device context's own instance counts work done
+ * through it directly (an evaluator a caller made, a k-means run); each search gets a view of
+ * its own (forCall, via gpuCall in call.ts), sharing the caches, so calls running at once on
+ * one device each count only their own traffic and stop only their own clock.
  */
 export class GpuResources {
-  private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
-  private readonly pool = new Map<string, GPUBuffer[]>();
-  /**
-   * Running totals of host-device traffic on this device: awaited submits, bytes written to
-   * the device, bytes read back. A search reports the difference across its call.
-   */
+  private readonly pipelines: Map<string, Promise<GPUComputePipeline>>;
+  private readonly pool: Map<string, GPUBuffer[]>;
+  /** Host-device traffic through this instance: awaited submits, bytes written to the device, bytes read back. */
   readonly traffic: GpuTraffic = { roundTrips: 0, bytesUp: 0, bytesDown: 0 };
-  /**
-   * The host clock of the search running on this device, if any: stopped while the host
-   * awaits the device (a readback, a settle, a pipeline compilation), so `hostMs` counts
-   * every JavaScript segment of the search and nothing else.
-   */
-  clock: { pause(): void; resume(): void } | null = null;
 
-  constructor(private readonly device: GPUDevice) {}
+  constructor(
+    private readonly device: GPUDevice,
+    /**
+     * The host clock of the call this instance serves, if any: stopped while the host awaits
+     * the device (a readback, a settle, an error scope, a pipeline compilation), so `hostMs`
+     * counts every JavaScript segment of the call and nothing else.
+     */
+    readonly clock: HostClock | null = null,
+    shared?: GpuResources,
+  ) {
+    this.pipelines = shared?.pipelines ?? new Map();
+    this.pool = shared?.pool ?? new Map();
+  }
+
+  /** A view for one call: the same pipelines and pooled buffers, its own traffic and `clock`. */
+  forCall(clock: HostClock | null): GpuResources {
+    return new GpuResources(this.device, clock, this);
+  }
 
   /** The pipeline of WGSL `code` (composed by the caller) under cache key `key`, which also labels it. */
   pipelineOf(key: string, code: () => Promise<string>, constants: Record<string, number> = {}): Promise<GPUComputePipeline> {
     const full = `${key}|${JSON.stringify(constants)}`;
     let p = this.pipelines.get(full);
     if (!p) {
-      p = code().then((text) =>
-        this.awaitDevice(
-          this.device.createComputePipelineAsync({
-            label: key,
-            layout: 'auto',
-            compute: { module: this.device.createShaderModule({ code: text, label: key }), entryPoint: 'main', constants },
-          }),
-        ),
+      const created = code().then((text) =>
+        this.device.createComputePipelineAsync({
+          label: key,
+          layout: 'auto',
+          compute: { module: this.device.createShaderModule({ code: text, label: key }), entryPoint: 'main', constants },
+        }),
       );
+      p = created;
       // A failed compilation is not cached: the next call reports it again.
-      p.catch(() => this.pipelines.delete(full));
+      created.catch(() => {
+        if (this.pipelines.get(full) === created) this.pipelines.delete(full);
+      });
       this.pipelines.set(full, p);
     }
-    return p;
+    // The compilation is shared; each caller's own clock stops while it waits for it.
+    return this.awaitDevice(p);
   }
 
   /** The pipeline of shader `name` with `constants` (override values), compiled once. */

@@ -1,6 +1,6 @@
 import { fail } from '../errors.js';
+import { gpuCall } from '../gpu/call.js';
 import { GPU_MAX_K } from '../gpu/exact.js';
-import { trafficSince } from '../gpu/resources.js';
 import { type BackendOptions, chooseGpu, gpuFaultHandler } from '../gpu/select.js';
 import { PlainQuantizer } from '../quant/plain.js';
 import { gpuExactSearch, gpuExactSupports } from '../quant/registry.js';
@@ -62,57 +62,52 @@ export class FlatIndex {
     const scores = new Float32Array(qs.size * k);
     const timer = new HostTimer();
     timer.resume();
-    const gpu = gpuExactSupports(this.store, k) || options.backend === 'gpu' ? await chooseGpu(options, qs.size) : null;
-    const before = gpu ? { ...gpu.resources.traffic } : null;
-    // The device's waits stop this call's host clock (see GpuResources.clock).
-    if (gpu) gpu.resources.clock = timer;
-    try {
-      if (gpu) {
-        if (!gpuExactSupports(this.store, k))
-          fail('NO_GPU', `exact GPU search supports dense and PQ stores with k <= ${GPU_MAX_K}: use backend 'auto' or 'cpu'`);
-        try {
-          const r = await gpuExactSearch(gpu, this.store, qs, k);
-          for (let i = 0; i < r.ids.length; i++) {
-            const found = r.dists[i] !== Number.POSITIVE_INFINITY;
-            ids[i] = found ? r.ids[i]! : -1;
-            scores[i] = found ? toScore(this.metric, r.dists[i]!) : Number.NaN;
-          }
-          timer.pause();
-          return {
-            count: qs.size,
-            k,
-            ids,
-            scores,
-            backend: 'gpu',
-            device: gpu.description,
-            gpuMode: 'exact',
-            ...trafficSince(gpu.resources.traffic, before!),
-            hostMs: timer.ms,
-            threads: 1,
-          };
-        } catch (error) {
-          gpuFaultHandler(gpu, options)(error);
+    const device = gpuExactSupports(this.store, k) || options.backend === 'gpu' ? await chooseGpu(options, qs.size) : null;
+    // This call's own context on the device: its traffic, its faults, and its waits stop this call's timer.
+    const gpu = device ? gpuCall(device, timer) : null;
+    if (gpu) {
+      if (!gpuExactSupports(this.store, k))
+        fail('NO_GPU', `exact GPU search supports dense and PQ stores with k <= ${GPU_MAX_K}: use backend 'auto' or 'cpu'`);
+      try {
+        const r = await gpuExactSearch(gpu, this.store, qs, k);
+        for (let i = 0; i < r.ids.length; i++) {
+          const found = r.dists[i] !== Number.POSITIVE_INFINITY;
+          ids[i] = found ? r.ids[i]! : -1;
+          scores[i] = found ? toScore(this.metric, r.dists[i]!) : Number.NaN;
         }
+        timer.pause();
+        return {
+          count: qs.size,
+          k,
+          ids,
+          scores,
+          backend: 'gpu',
+          device: gpu.description,
+          gpuMode: 'exact',
+          ...gpu.resources.traffic,
+          hostMs: timer.ms,
+          threads: 1,
+        };
+      } catch (error) {
+        gpuFaultHandler(gpu, options)(error);
       }
-      for (let q = 0; q < qs.size; q++) this.searchInto(qs.get(q), k, ids, scores, q * k);
-      timer.pause();
-      // After a GPU fault the traffic it caused is still reported.
-      const traffic = gpu ? trafficSince(gpu.resources.traffic, before!) : { roundTrips: 0, bytesUp: 0, bytesDown: 0 };
-      return {
-        count: qs.size,
-        k,
-        ids,
-        scores,
-        backend: gpu ? 'gpu+cpu' : 'cpu',
-        ...(gpu ? { device: gpu.description } : {}),
-        gpuMode: gpu ? 'exact' : 'none',
-        ...traffic,
-        hostMs: timer.ms,
-        threads: 1,
-      };
-    } finally {
-      if (gpu) gpu.resources.clock = null;
     }
+    for (let q = 0; q < qs.size; q++) this.searchInto(qs.get(q), k, ids, scores, q * k);
+    timer.pause();
+    // After a GPU fault the traffic it caused is still reported.
+    const traffic = gpu ? { ...gpu.resources.traffic } : { roundTrips: 0, bytesUp: 0, bytesDown: 0 };
+    return {
+      count: qs.size,
+      k,
+      ids,
+      scores,
+      backend: gpu ? 'gpu+cpu' : 'cpu',
+      ...(gpu ? { device: gpu.description } : {}),
+      gpuMode: gpu ? 'exact' : 'none',
+      ...traffic,
+      hostMs: timer.ms,
+      threads: 1,
+    };
   }
 
   private searchInto(query: Vector, k: number, ids: Int32Array, scores: Float32Array, offset: number): void {

@@ -53,10 +53,13 @@ export function flattenUpper(graph: GraphLayout): Uint32Array {
   return flat;
 }
 
-/** The graph's GPU copy, cached per device; uploaded on first use. */
+/** Uploaded graphs by device (every call's context on a device shares them). */
+const graphCaches = new WeakMap<GPUDevice, WeakMap<GraphLayout, GpuGraph>>();
+
+/** The graph's GPU copy, cached per device; uploaded on first use (counted in that call's traffic). */
 export function gpuGraph(ctx: GpuContext, graph: GraphLayout): GpuGraph {
-  const holder = ctx as unknown as { graphCache?: WeakMap<GraphLayout, GpuGraph> };
-  const cache = (holder.graphCache ??= new WeakMap());
+  let cache = graphCaches.get(ctx.device);
+  if (!cache) graphCaches.set(ctx.device, (cache = new WeakMap()));
   let hit = cache.get(graph);
   if (!hit) {
     hit = new GpuGraph(ctx, graph);

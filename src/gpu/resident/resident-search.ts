@@ -1,6 +1,6 @@
 import type { Dataset, GraphLayout, VectorStore } from '../../types.js';
 import type { GpuContext } from '../device.js';
-import { encodeDispatch, grid, guarded } from '../dispatch.js';
+import { encodeDispatch, fenced, grid } from '../dispatch.js';
 import { bindingList, GPU_KERNELS } from '../kernels.js';
 import { shaderSource } from '../shaders.js';
 import { GpuGraph, gpuGraph } from './graph-upload.js';
@@ -88,53 +88,60 @@ export class ResidentSearcher {
     const perSubmit = this.queriesPerSubmit(outK);
     for (let s = 0; s < count; s += perSubmit) {
       const n = Math.min(perSubmit, count - s);
-      const words = await guarded(this.ctx, () => this.submit(queries, start + s, n, outK));
+      const words = await this.submit(queries, start + s, n, outK);
       unpack(words, n, outK, batch, s);
     }
     return batch;
   }
 
-  /** One submit: every dispatch of queries [start, start+count), then one readback. */
+  /**
+   * One submit: every dispatch of queries [start, start+count), then one readback, issued in
+   * one fenced section once the pipelines are compiled.
+   */
   private async submit(queries: Dataset, start: number, count: number, outK: number): Promise<Uint32Array> {
     const { device, resources } = this.ctx;
-    const g = gpuGraph(this.ctx, this.graph);
     const pipeline = await this.pipeline();
+    await this.kernel.ready?.();
     const outBytes = count * (2 * outK + 2) * 4;
-    const outBuf = resources.storage(outBytes, 'beam_resident.out');
-    const readBuf = resources.readback(outBytes, 'beam_resident.out readback');
-    const encoder = device.createCommandEncoder();
     const releases: (() => void)[] = [];
     const perDispatch = this.kernel.maxQueriesPerDispatch;
     try {
-      for (let d = 0; d < count; d += perDispatch) {
-        const n = Math.min(perDispatch, count - d);
-        const prepared = await this.kernel.prepare(encoder, queries, start + d, n);
-        releases.push(prepared.release);
-        const groups = grid(n);
-        const params = resources.params(BEAM, {
-          queryCount: n,
-          queryBase: d,
-          // The snippet's per-query data holds this dispatch's queries only.
-          slotBase: d,
-          groupsX: groups.x,
-          ef: this.ef,
-          outK,
-          entry: this.graph.entryPoint,
-          maxLevel: this.graph.maxLevel,
-          // The safety bound on level-0 rounds never cuts a search short: a round expands at
-          // least one node, and no node twice.
-          maxIters: this.graph.n,
-        });
-        releases.push(() => resources.release(params));
-        const fixed = bindingList(BEAM, { graph0: g.level0, upper: g.upper, out: outBuf, params });
-        encodeDispatch(device, encoder, pipeline, [...fixed, ...prepared.bindings, ...this.kernel.chunks], groups);
-      }
-      encoder.copyBufferToBuffer(outBuf, 0, readBuf, 0, outBytes);
-      device.queue.submit([encoder.finish()]);
-      return new Uint32Array(await resources.read(readBuf, outBytes), 0, outBytes / 4);
+      const bytes = await fenced(this.ctx, () => {
+        const g = gpuGraph(this.ctx, this.graph);
+        const outBuf = resources.storage(outBytes, 'beam_resident.out');
+        releases.push(() => resources.release(outBuf));
+        const readBuf = resources.readback(outBytes, 'beam_resident.out readback');
+        const encoder = device.createCommandEncoder();
+        for (let d = 0; d < count; d += perDispatch) {
+          const n = Math.min(perDispatch, count - d);
+          const prepared = this.kernel.prepare(encoder, queries, start + d, n);
+          releases.push(prepared.release);
+          const groups = grid(n);
+          const params = resources.params(BEAM, {
+            queryCount: n,
+            queryBase: d,
+            // The snippet's per-query data holds this dispatch's queries only.
+            slotBase: d,
+            groupsX: groups.x,
+            ef: this.ef,
+            outK,
+            entry: this.graph.entryPoint,
+            maxLevel: this.graph.maxLevel,
+            // The safety bound on level-0 rounds never cuts a search short: a round expands at
+            // least one node, and no node twice.
+            maxIters: this.graph.n,
+          });
+          releases.push(() => resources.release(params));
+          const fixed = bindingList(BEAM, { graph0: g.level0, upper: g.upper, out: outBuf, params });
+          encodeDispatch(device, encoder, pipeline, [...fixed, ...prepared.bindings, ...this.kernel.chunks], groups);
+        }
+        encoder.copyBufferToBuffer(outBuf, 0, readBuf, 0, outBytes);
+        device.queue.submit([encoder.finish()]);
+        return resources.read(readBuf, outBytes);
+      });
+      return new Uint32Array(bytes, 0, outBytes / 4);
     } finally {
       for (const r of releases) r();
-      resources.release(outBuf);
     }
   }
 

@@ -21,16 +21,14 @@ export interface ResidentStoreKernel {
   readonly itemsPerDistance: number;
   /** Queries one dispatch may hold (per-query device memory: lookup tables, scatter rows). */
   readonly maxQueriesPerDispatch: number;
+  /** Compiles what prepare() encodes, if anything (before the fenced section that prepares). */
+  ready?(): Promise<void>;
   /**
    * Uploads (or encodes into `encoder`) what queries [start, start+count) need, and returns the
    * buffers for bindings 4.. in order (before the chunks) with a release for afterwards.
+   * Synchronous: it runs inside the submit's fenced section.
    */
-  prepare(
-    encoder: GPUCommandEncoder,
-    queries: Dataset,
-    start: number,
-    count: number,
-  ): Promise<{ bindings: GPUBuffer[]; release: () => void }>;
+  prepare(encoder: GPUCommandEncoder, queries: Dataset, start: number, count: number): { bindings: GPUBuffer[]; release: () => void };
 }
 
 /** Per-query device memory a dispatch may use (lookup tables, scatter rows). */

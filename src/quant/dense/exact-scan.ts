@@ -9,9 +9,15 @@ import type { PlainDenseStore } from './store.js';
 export function denseExactScan(ctx: GpuContext, store: PlainDenseStore): ExactScan {
   const { device, resources } = ctx;
   const n = store.size;
+  let pipeline: GPUComputePipeline | null = null;
   return {
     size: n,
-    async encode(encoder, queries, start, rows, matrix) {
+    async ready() {
+      pipeline = await resources.pipeline('dense_scan');
+    },
+    encode(encoder, queries, start, rows, matrix) {
+      const compiled = pipeline;
+      if (compiled === null) throw new Error('internal error: dense_scan encoded before ready()');
       const data = denseData(ctx, store);
       const stride = data.vecsPerRow * 4;
       const q = new Float32Array(rows * stride);
@@ -19,7 +25,6 @@ export function denseExactScan(ctx: GpuContext, store: PlainDenseStore): ExactSc
       const qBuf = resources.storage(q.byteLength, 'dense_scan.queries');
       resources.write(qBuf, q);
       const buffers = [qBuf];
-      const pipeline = await resources.pipeline('dense_scan');
       data.chunks.forEach((chunk, c) => {
         const idBase = c * data.rowsPerChunk;
         const items = Math.min(data.rowsPerChunk, n - idBase);
@@ -34,7 +39,7 @@ export function denseExactScan(ctx: GpuContext, store: PlainDenseStore): ExactSc
           groupsX: g.x,
         });
         buffers.push(p);
-        encodeDispatch(device, encoder, pipeline, [chunk, qBuf, matrix, p], g);
+        encodeDispatch(device, encoder, compiled, [chunk, qBuf, matrix, p], g);
       });
       return () => {
         for (const b of buffers) resources.release(b);

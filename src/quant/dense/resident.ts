@@ -14,7 +14,7 @@ export function denseKernel(ctx: GpuContext, store: PlainDenseStore): ResidentSt
     constants: { VECS: data.vecsPerRow, ROWS_PER_CHUNK: data.rowsPerChunk, METRIC: store.metric === 'l2' ? 0 : 1 },
     itemsPerDistance: data.vecsPerRow,
     maxQueriesPerDispatch: queryLimit(ctx, stride * 4),
-    async prepare(_encoder, queries, start, count) {
+    prepare(_encoder, queries, start, count) {
       const buf = uploadQueries(ctx, queries, start, count, stride);
       return { bindings: [buf], release: () => ctx.resources.release(buf) };
     },

@@ -1,5 +1,5 @@
 import type { GpuContext } from '../../gpu/device.js';
-import { encodeDispatch, grid, guarded, type PairKernel } from '../../gpu/dispatch.js';
+import { encodeDispatch, fenced, grid, type PairKernel } from '../../gpu/dispatch.js';
 import { GPU_KERNELS } from '../../gpu/kernels.js';
 import { PairKernelEvaluator, uploadQueries } from '../../gpu/pair-evaluator.js';
 import type { Dataset } from '../../types.js';
@@ -38,15 +38,24 @@ export function pqData(ctx: GpuContext, store: PqStore): GpuPqData {
   return cachedUpload(ctx, store, rowsPerChunkOf(ctx, store), () => new GpuPqData(ctx, store));
 }
 
-/** Builds the lookup tables of `count` queries into a new storage buffer (pq_lut.wgsl). */
-export async function buildLuts(
+/** The compiled lookup-table kernel (pq_lut.wgsl), awaited before the section that encodes it. */
+export function lutPipeline(ctx: GpuContext): Promise<GPUComputePipeline> {
+  return ctx.resources.pipeline('pq_lut');
+}
+
+/**
+ * Encodes the lookup tables of `count` queries into a new storage buffer (pq_lut.wgsl), with
+ * `pipeline` from lutPipeline. Synchronous: it runs inside a fenced section.
+ */
+export function encodeLuts(
   ctx: GpuContext,
+  pipeline: GPUComputePipeline,
   data: GpuPqData,
   queries: Dataset,
   start: number,
   count: number,
   encoder: GPUCommandEncoder,
-): Promise<{ luts: GPUBuffer; release: () => void }> {
+): { luts: GPUBuffer; release: () => void } {
   const { device, resources } = ctx;
   const { m, dim, dsub } = data.store.pq;
   const qBuf = uploadQueries(ctx, queries, start, count, dim);
@@ -54,7 +63,7 @@ export async function buildLuts(
   const total = count * m * PQ_KSUB;
   const g = grid(Math.ceil(total / 64));
   const params = resources.params(GPU_KERNELS.pq_lut, { total, m, dsub, metric: data.store.metric === 'l2' ? 0 : 1, dim, groupsX: g.x });
-  encodeDispatch(device, encoder, await resources.pipeline('pq_lut'), [data.codebooks, qBuf, luts, params], g);
+  encodeDispatch(device, encoder, pipeline, [data.codebooks, qBuf, luts, params], g);
   return {
     luts,
     release: () => {
@@ -74,15 +83,23 @@ export class GpuPqEvaluator extends PairKernelEvaluator {
   }
 
   async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
-    await guarded(this.ctx, async () => {
-      this.dispose();
-      const encoder = this.ctx.device.createCommandEncoder();
-      const built = await buildLuts(this.ctx, this.data, queries, start, count, encoder);
-      this.ctx.device.queue.submit([encoder.finish()]);
-      this.luts = built.luts;
-      await this.ctx.resources.settle();
-      built.release();
-    });
+    const { ctx } = this;
+    const pipeline = await lutPipeline(ctx);
+    // The query rows and params go back to the pool once the tables are built.
+    const releases: (() => void)[] = [];
+    try {
+      await fenced(ctx, () => {
+        this.dispose();
+        const encoder = ctx.device.createCommandEncoder();
+        const built = encodeLuts(ctx, pipeline, this.data, queries, start, count, encoder);
+        releases.push(built.release);
+        ctx.device.queue.submit([encoder.finish()]);
+        this.luts = built.luts;
+        return ctx.resources.settle();
+      });
+    } finally {
+      for (const release of releases) release();
+    }
   }
 
   /** pq_adc_pairs.wgsl over this store's codes and the bound lookup tables. */

@@ -17,7 +17,7 @@ export function scalarKernel(ctx: GpuContext, store: ScalarStore): ResidentStore
     constants: { VECS: vecs, ROWS_PER_CHUNK: data.rowsPerChunk, METRIC: store.metric === 'l2' ? 0 : 1 },
     itemsPerDistance: vecs,
     maxQueriesPerDispatch: queryLimit(ctx, paddedDim * 4),
-    async prepare(_encoder, queries, start, count) {
+    prepare(_encoder, queries, start, count) {
       const buf = uploadQueries(ctx, queries, start, count, paddedDim);
       const ranges = data.mins && data.steps ? [data.mins, data.steps] : [];
       return { bindings: [buf, ...ranges], release: () => ctx.resources.release(buf) };

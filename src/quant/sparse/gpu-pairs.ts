@@ -1,6 +1,6 @@
 import { WebannoloError } from '../../errors.js';
 import type { GpuContext } from '../../gpu/device.js';
-import { guarded, type PairKernel } from '../../gpu/dispatch.js';
+import { fenced, type PairKernel } from '../../gpu/dispatch.js';
 import { PairKernelEvaluator } from '../../gpu/pair-evaluator.js';
 import type { Dataset, SparseVector } from '../../types.js';
 import { cachedUpload } from '../gpu-cache.js';
@@ -81,7 +81,7 @@ export class GpuSparseEvaluator extends PairKernelEvaluator {
       );
     }
     const { rows, norms } = scatterQueries(this.data, queries, start, count);
-    await guarded(this.ctx, async () => {
+    await fenced(this.ctx, () => {
       this.dispose();
       this.queries = this.ctx.resources.storage(rows.byteLength, 'sparse query rows');
       this.ctx.resources.write(this.queries, rows);

@@ -16,7 +16,7 @@ export function sparseKernel(ctx: GpuContext, store: PlainSparseStore): Resident
     constants: { DIM: dim, NITEMS: store.size, METRIC: store.metric === 'l2' ? 0 : 1 },
     itemsPerDistance: Math.max(1, Math.round(d.nnz / Math.max(1, d.size))),
     maxQueriesPerDispatch: queryLimit(ctx, dim * 4),
-    async prepare(_encoder, queries, start, count) {
+    prepare(_encoder, queries, start, count) {
       const { rows, norms } = scatterQueries(data, queries, start, count);
       const qBuf = ctx.resources.storage(rows.byteLength, 'sparse query rows');
       ctx.resources.write(qBuf, rows);

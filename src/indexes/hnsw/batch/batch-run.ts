@@ -1,5 +1,4 @@
 import type { GpuContext } from '../../../gpu/device.js';
-import { trafficSince } from '../../../gpu/resources.js';
 import type { BatchSearchResult, GpuMode } from '../../../types.js';
 import type { HostTimer } from '../../../util/host-timer.js';
 import type { HnswSearcher } from '../search/searcher.js';
@@ -79,8 +78,8 @@ export class BatchRun {
   result(): BatchSearchResult {
     this.timer.pause();
     const { plan, ran } = this;
-    const gpu = plan.gpu;
-    const traffic = gpu ? trafficSince(gpu.ctx.resources.traffic, gpu.before) : { roundTrips: 0, bytesUp: 0, bytesDown: 0 };
+    // The call's own counters (its context is a gpuCall), whatever else ran on the device meanwhile.
+    const traffic = plan.gpu ? { ...plan.gpu.resources.traffic } : { roundTrips: 0, bytesUp: 0, bytesDown: 0 };
     const device = ran.device;
     return {
       count: plan.queries.size,

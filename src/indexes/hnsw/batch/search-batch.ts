@@ -24,27 +24,21 @@ export async function searchHnswBatch(
   const timer = new HostTimer();
   const plan = await planSearch(snap, queries, search, params, timer);
   const run = new BatchRun(snap, plan, timer);
-  const ctx = plan.gpu?.ctx ?? null;
-  // The device's waits stop this call's host clock (see GpuResources.clock).
-  if (ctx) ctx.resources.clock = timer;
-  try {
-    const route = plan.route;
-    switch (route.kind) {
-      case 'cpu':
-        await searchOnCpu(run, 0, plan.queries.size);
-        break;
-      case 'resident':
-        await searchOnResident(run, route.ctx, route.searcher, 0);
-        break;
-      case 'auto':
-        await searchAuto(run, route.ctx, route.searcher);
-        break;
-      case 'hybrid':
-        await searchOnHybrid(run, route);
-        break;
-    }
-  } finally {
-    if (ctx) ctx.resources.clock = null;
+  // A GPU route runs on the call's own context (plan.gpu): its device waits stop this timer.
+  const route = plan.route;
+  switch (route.kind) {
+    case 'cpu':
+      await searchOnCpu(run, 0, plan.queries.size);
+      break;
+    case 'resident':
+      await searchOnResident(run, route.ctx, route.searcher, 0);
+      break;
+    case 'auto':
+      await searchAuto(run, route.ctx, route.searcher);
+      break;
+    case 'hybrid':
+      await searchOnHybrid(run, route);
+      break;
   }
   const r = run.result();
   return { ...r, ...snap.results(r.ids, r.scores) };

@@ -1,7 +1,7 @@
 import { checkInteger, fail } from '../../../errors.js';
+import { gpuCall } from '../../../gpu/call.js';
 import type { GpuContext } from '../../../gpu/device.js';
 import { ResidentSearcher } from '../../../gpu/resident/resident-search.js';
-import type { GpuTraffic } from '../../../gpu/resources.js';
 import { type Backend, type BackendOptions, checkBackend, gpuContextFor, gpuFaultHandler } from '../../../gpu/select.js';
 import { WorkerPool } from '../../../parallel/pool.js';
 import { gpuEvaluatorFor, residentKernelFor } from '../../../quant/registry.js';
@@ -55,8 +55,11 @@ export interface SearchPlan {
   /** Threads of the CPU parts (1: this thread). */
   readonly threads: number;
   readonly route: Route;
-  /** The GPU context this call opened and its traffic counters then (the result reports the difference), or null. */
-  readonly gpu: { readonly ctx: GpuContext; readonly before: GpuTraffic } | null;
+  /**
+   * This call's context on the device it opened (gpuCall): its traffic counters and faults are
+   * the call's own, and its device waits stop the call's host clock; null when no device was opened.
+   */
+  readonly gpu: GpuContext | null;
   /** The caller's onFallback, told of a GPU fault. */
   readonly options: BackendOptions;
 }
@@ -92,7 +95,7 @@ export async function planSearch(
   const filters = params.filter === undefined ? null : QueryFilters.resolve(params.filter, qs.size, snap.filterContext());
   const threads = qs.size > 1 ? await WorkerPool.threadsFor(params.threads) : 1;
   timer.resume();
-  const chosen = await routeFor(snap.searcher, filters, search.ef, params, backend, batchSize);
+  const chosen = await routeFor(snap.searcher, filters, search.ef, params, backend, batchSize, timer);
   const filterOn = filters === null ? 'none' : chosen.route.kind === 'resident' ? 'gpu' : 'cpu';
   return { queries: qs, search, filters, filterOn, threads, ...chosen, options: params };
 }
@@ -104,6 +107,7 @@ async function routeFor(
   params: HnswBatchParams,
   backend: Backend,
   batchSize: number,
+  timer: HostTimer,
 ): Promise<Chosen> {
   const { graph, store } = searcher;
   // Every item was removed: every result is -1, which the CPU writes at once.
@@ -111,15 +115,16 @@ async function routeFor(
   if (filters !== null) {
     // Filters the GPU does not take (see filteredOnGpu) run on the CPU (every thread).
     const gpuMayTake = backend === 'gpu' && !params.evaluator && params.gpuMode !== 'hybrid';
-    return gpuMayTake ? filteredOnGpu(searcher, filters, ef, params) : ON_CPU;
+    return gpuMayTake ? filteredOnGpu(searcher, filters, ef, params, timer) : ON_CPU;
   }
   if (params.evaluator) {
     const given = params.evaluator;
     return { route: { kind: 'hybrid', ctx: null, evaluator: () => given, lanes: 1, batchSize, width: params.width ?? 1 }, gpu: null };
   }
-  const ctx = await gpuContextFor(params);
-  if (!ctx) return ON_CPU;
-  const gpu = { ctx, before: { ...ctx.resources.traffic } };
+  const device = await gpuContextFor(params);
+  if (!device) return ON_CPU;
+  // The call's own view of the device: its traffic, host clock and faults (see gpuCall).
+  const ctx = gpuCall(device, timer);
   let resident: ResidentSearcher | null = null;
   if (params.gpuMode !== 'hybrid') {
     const support = ResidentSearcher.for(ctx, graph, store, () => residentKernelFor(ctx, store), ef, residentWidth(graph, params));
@@ -128,9 +133,9 @@ async function routeFor(
       fail('INVALID_ARGUMENT', `gpuMode 'resident' cannot run this search: ${support.reason}; use gpuMode 'hybrid'`);
   }
   // 'auto' weighs the CPU against the resident kernel only: without it the CPU keeps the batch.
-  if (backend === 'auto') return { route: resident ? { kind: 'auto', ctx, searcher: resident } : { kind: 'cpu' }, gpu };
-  if (resident) return { route: { kind: 'resident', ctx, searcher: resident }, gpu };
-  return { route: hybridOn(ctx, store, params, batchSize), gpu };
+  if (backend === 'auto') return { route: resident ? { kind: 'auto', ctx, searcher: resident } : { kind: 'cpu' }, gpu: ctx };
+  if (resident) return { route: { kind: 'resident', ctx, searcher: resident }, gpu: ctx };
+  return { route: hybridOn(ctx, store, params, batchSize), gpu: ctx };
 }
 
 /** The hybrid route on `ctx` (backend 'gpu'): a store kind the GPU cannot score is NO_GPU. */
@@ -167,7 +172,13 @@ function residentWidth(graph: HnswGraph, params: HnswBatchParams): number {
  * CPU takes the batch when the GPU cannot: narrower filters, no adapter, a beam wider than the
  * kernel holds.
  */
-async function filteredOnGpu(searcher: HnswSearcher, filters: QueryFilters, ef: number, params: HnswBatchParams): Promise<Chosen> {
+async function filteredOnGpu(
+  searcher: HnswSearcher,
+  filters: QueryFilters,
+  ef: number,
+  params: HnswBatchParams,
+  timer: HostTimer,
+): Promise<Chosen> {
   const { graph, store } = searcher;
   const n = graph.n;
   let share = 1;
@@ -175,11 +186,11 @@ async function filteredOnGpu(searcher: HnswSearcher, filters: QueryFilters, ef: 
     if (!FilteredSearcher.mostlyAllowed(set, n)) return ON_CPU;
     share = Math.min(share, set.count / n);
   }
-  const ctx = await gpuContextFor(params);
-  if (!ctx) return ON_CPU;
-  const before = { ...ctx.resources.traffic };
+  const device = await gpuContextFor(params);
+  if (!device) return ON_CPU;
+  const ctx = gpuCall(device, timer);
   const widened = Math.ceil(ef / share);
   const support = ResidentSearcher.for(ctx, graph, store, () => residentKernelFor(ctx, store), widened, residentWidth(graph, params));
   if (!support.ok) return ON_CPU;
-  return { route: { kind: 'resident', ctx, searcher: support.searcher }, gpu: { ctx, before } };
+  return { route: { kind: 'resident', ctx, searcher: support.searcher }, gpu: ctx };
 }
