@@ -271,15 +271,16 @@ export async function aboutFile<T>(path: string, fn: () => Promise<T> | T): Prom
 }
 
 /**
- * Runs fn, which writes `path`; a system error (disk full, permission denied...) becomes one
- * line naming `path` instead of the temporary file the atomic write was using.
+ * Runs fn, which writes `path` (or its lock); a system error (disk full, permission
+ * denied...) becomes one line naming `path` instead of the temporary or lock file in use.
  */
 export async function writingFile<T>(path: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException | null)?.code;
-    if (typeof code !== 'string') throw err;
+    // Our own errors (a lock held, a file replaced) already say what happened to `path`.
+    if (typeof code !== 'string' || err instanceof WebannoloError) throw err;
     const reasons: Record<string, string> = {
       ENOENT: 'cannot create a file there (no such file or directory)',
       EACCES: 'permission denied',
