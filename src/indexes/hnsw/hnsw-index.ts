@@ -251,6 +251,8 @@ export class HnswIndex extends LivingIndex {
   /**
    * The k nearest items of `query`, best first; with `filter`, the k nearest allowed items
    * (fewer, padded with id -1, only when fewer are allowed). With keys, `keys` holds theirs.
+   * It reads the index as the last change left it (a change never shows half done), and may
+   * run at any time: while an addAsync or compact works, it reads the state before them.
    */
   search(query: Vector, k: number, params: HnswSearchParams = {}): SearchResult {
     checkK(k, this.capacity);
@@ -271,6 +273,12 @@ export class HnswIndex extends LivingIndex {
    * yields to the event loop; on the GPU (`backend: 'gpu'` or `'auto'`) the resident kernel
    * (one round trip per batch) or the hybrid lockstep controller (`gpuMode: 'hybrid'`).
    * The result carries the GPU counters: gpuMode, roundTrips, bytesUp, bytesDown, hostMs.
+   *
+   * The whole batch reads one snapshot of the index, taken when it starts (graph, stores,
+   * keys, labels, removed items, item order), on every route: changes made while it runs
+   * (add, remove, update, or an addAsync or compact that lands) are never seen by it, never
+   * wait for it, and never write into memory it reads; they show in the batches started after
+   * them.
    */
   searchBatch(queries: Dataset | readonly Vector[], k: number, params: HnswBatchParams = {}): Promise<BatchSearchResult> {
     try {
@@ -280,7 +288,7 @@ export class HnswIndex extends LivingIndex {
       const lambda = resolveLambda(params.lambda);
       // The whole batch reads this snapshot: a compact may install a new state meanwhile.
       const snap = this.snap;
-      return this.whileSearching(snap.during(() => searchHnswBatch(snap, queries, { k, ef, rerank, lambda }, params)));
+      return this.reading(snap.state, () => snap.during(() => searchHnswBatch(snap, queries, { k, ef, rerank, lambda }, params)));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -103,6 +103,30 @@ export function insertNodes(
   for (const id of ids) builder.insert(id);
 }
 
+/**
+ * insertNodes that yields to the event loop every 20 ms (searches and other calls run in
+ * between; the graph is then a living index's private copy) and stops with CANCELLED as soon
+ * as `signal` aborts.
+ */
+export async function insertNodesAsync(
+  store: VectorStore,
+  graph: HnswGraph,
+  ids: readonly number[],
+  efConstruction: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const builder = new GraphBuilder(store, graph, efConstruction, false, false);
+  let sliceStart = performance.now();
+  for (const id of ids) {
+    if (performance.now() - sliceStart > 20) {
+      await yieldToEventLoop();
+      sliceStart = performance.now();
+    }
+    if (signal?.aborted) fail('CANCELLED', 'the add was cancelled');
+    builder.insert(id);
+  }
+}
+
 /** Inserts nodes one at a time, in id order (hnswlib's algorithm). */
 class GraphBuilder {
   private readonly searcher: LayerSearcher;
@@ -145,6 +169,7 @@ class GraphBuilder {
       const top = this.searcher.beam(g, ev, cur, curDist, this.efConstruction, l);
       if (top.size > this.candIds.length) this.growCandidates(top.size);
       const count = top.drainSorted(this.candIds, this.candDists);
+      checkCandidates(this.candDists, count, node, this.candIds);
       cur = this.candIds[0]!;
       curDist = this.candDists[0]!;
       const selected = this.linker.select(this.candIds, this.candDists, count, g.m);
@@ -167,11 +192,22 @@ class GraphBuilder {
 }
 
 /**
- * Distances that are not numbers (a vector changed to hold NaN after its dataset was checked)
- * would silently wreck the graph: stop the build with the item's id instead.
+ * Distances that are not finite numbers would silently wreck the graph: NaN (a vector changed
+ * to hold NaN after its dataset was checked) orders nothing, and an infinite one (finite but
+ * huge vectors whose squares or products overflow float32) ties with every other. Stop the
+ * build or change with the item's id instead (a living index's change then undoes itself).
  */
 export function checkDistance(d: number, node: number, other: number): number {
-  if (Number.isNaN(d))
-    fail('NON_FINITE', `item ${node}: its distance to item ${other} is not a number (the vectors hold NaN or infinities)`);
+  if (!Number.isFinite(d)) {
+    const what = Number.isNaN(d)
+      ? 'is not a number (the vectors hold NaN or infinities)'
+      : `is ${d} (the vectors are too large for float32 arithmetic: scale them down)`;
+    fail('NON_FINITE', `item ${node}: its distance to item ${other} ${what}`);
+  }
   return d;
+}
+
+/** checkDistance over a beam's sorted candidates (an overflow shows at either end, NaN anywhere). */
+export function checkCandidates(dists: Float64Array, count: number, node: number, ids: Uint32Array): void {
+  for (let i = 0; i < count; i++) if (!Number.isFinite(dists[i]!)) checkDistance(dists[i]!, node, ids[i]!);
 }

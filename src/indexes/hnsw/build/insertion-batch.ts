@@ -1,7 +1,7 @@
 import type { QueryEvaluator, VectorStore } from '../../../types.js';
 import type { HnswGraph } from '../graph/graph.js';
 import { LayerSearcher, level0WidthFor } from '../search/layer-search.js';
-import { checkDistance } from './build-graph.js';
+import { checkCandidates, checkDistance } from './build-graph.js';
 import { Linker } from './linker.js';
 
 /**
@@ -89,6 +89,7 @@ export class BatchInserter {
         const top = this.searcher.beam(g, ev, cur, curDist, this.efConstruction, l);
         if (top.size > this.candIds.length) this.growCandidates(top.size);
         count = top.drainSorted(this.candIds, this.candDists);
+        checkCandidates(this.candDists, count, x, this.candIds);
         // The next level down starts from the best graph node (batch nodes have no links yet).
         cur = this.candIds[0]!;
         curDist = this.candDists[0]!;

@@ -117,6 +117,7 @@ export class Linker {
     const max = g.maxLinks(level);
     if (count < max) {
       // Appended after the diverse prefix, which stays as it was.
+      g.journal?.save(arr, base, max + 1);
       arr[base + 1 + count] = node;
       arr[base] = count + 1;
       return;

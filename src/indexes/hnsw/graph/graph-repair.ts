@@ -78,7 +78,7 @@ export function unlinkRemoved(graph: HnswGraph, store: VectorStore, removed: (id
     }
   }
   for (const r of removedIds) {
-    for (let level = 0; level <= graph.levels[r]!; level++) graph.linkArray(r, level)[graph.linkBase(r, level)] = 0;
+    for (let level = 0; level <= graph.levels[r]!; level++) graph.clearLinks(r, level);
   }
   if (graph.entryPoint >= 0 && removed(graph.entryPoint)) {
     graph.entryPoint = -1;

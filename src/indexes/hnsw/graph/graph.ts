@@ -1,6 +1,7 @@
 import { fail } from '../../../errors.js';
 import { permuteRowsInPlace } from '../../../util/permute.js';
 import { canShareMemory, isShared, sharedArray, toShared } from '../../../util/shared-memory.js';
+import type { ChangeJournal } from './journal.js';
 
 /**
  * The arrays of an HNSW graph, as worker threads receive them: views of SharedArrayBuffers,
@@ -40,6 +41,12 @@ export class HnswGraph {
   upper: (Uint32Array | undefined)[];
   entryPoint = -1;
   maxLevel = -1;
+  /**
+   * While a change writes this graph's memory in place: where link lists are saved before
+   * their first write (see ChangeJournal), so a failed change can be undone. Null otherwise
+   * (a build, or a change working on a copy).
+   */
+  journal: ChangeJournal | null = null;
 
   /** The arrays behind the views, with spare room for a living index to grow into. */
   private room!: { levels: Uint8Array; level0: Uint32Array; pool: Uint32Array; upperAt: Uint32Array; poolTop: number };
@@ -118,10 +125,12 @@ export class HnswGraph {
    * reused slot draws a new level): each node keeps its links on the levels it still has;
    * new nodes start unlinked; the entry point carries over. Returns a new graph object. With
    * `inPlace` (no other index uses these arrays) it shares this graph's memory when the
-   * spare room allows, so a small change costs O(changed nodes), not O(n); otherwise it
-   * copies into arrays with room to grow by half again.
+   * spare room allows, so a small change costs O(changed nodes), not O(n), and saves what it
+   * overwrites in `journal`; otherwise it copies into arrays with room to grow by half again.
+   * Lists laid out for new nodes start empty either way (spare room may hold what a failed
+   * change wrote).
    */
-  grown(levels: Uint8Array, inPlace: boolean): HnswGraph {
+  grown(levels: Uint8Array, inPlace: boolean, journal: ChangeJournal | null = null): HnswGraph {
     const n2 = levels.length;
     const stride = this.m + 1;
     const room = this.room;
@@ -136,19 +145,28 @@ export class HnswGraph {
         const old = i < this.n ? this.levels[i]! : 0;
         if (i < this.n && levels[i] === old) continue;
         if (i >= this.n || levels[i]! > old) {
+          if (i < this.n) journal?.save(room.upperAt, i, 1);
           room.upperAt[i] = top;
           top += levels[i]! * stride;
         }
         upper[i] = levels[i]! > 0 ? room.pool.subarray(room.upperAt[i]!, room.upperAt[i]! + levels[i]! * stride) : undefined;
       }
       // Only now: the loop above compares with the old levels (this.levels views the room).
-      room.levels.set(levels);
+      for (let i = 0; i < n2; i++) {
+        if (room.levels[i] === levels[i]) continue;
+        if (i < this.n) journal?.save(room.levels, i, 1);
+        room.levels[i] = levels[i]!;
+      }
+      // Beyond the old nodes and pool top no graph reads: clear what a failed change left there.
+      if (n2 > this.n) room.level0.fill(0, this.n * (this.m0 + 1), n2 * (this.m0 + 1));
+      room.pool.fill(0, room.poolTop, top);
       Object.assign(g, {
         n: n2,
         m: this.m,
         m0: this.m0,
         upper,
         entryPoint: this.entryPoint < n2 ? this.entryPoint : -1,
+        journal,
         room: { ...room, poolTop: top },
       });
       g.maxLevel = g.entryPoint < 0 ? -1 : this.maxLevel;
@@ -174,6 +192,7 @@ export class HnswGraph {
   renewed(): HnswGraph {
     const g = Object.create(HnswGraph.prototype) as HnswGraph;
     Object.assign(g, this);
+    g.journal = null;
     return g;
   }
 
@@ -231,8 +250,17 @@ export class HnswGraph {
   setLinks(node: number, level: number, ids: Uint32Array, count: number): void {
     const arr = this.linkArray(node, level);
     const base = this.linkBase(node, level);
+    this.journal?.save(arr, base, this.maxLinks(level) + 1);
     arr[base] = count;
     for (let i = 0; i < count; i++) arr[base + 1 + i] = ids[i]!;
+  }
+
+  /** Empties node's list at `level`. */
+  clearLinks(node: number, level: number): void {
+    const arr = this.linkArray(node, level);
+    const base = this.linkBase(node, level);
+    this.journal?.save(arr, base, this.maxLinks(level) + 1);
+    arr[base] = 0;
   }
 
   /** Bytes held by the graph: level 0, upper levels and the level of every node (spare room included). */

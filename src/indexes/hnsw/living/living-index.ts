@@ -1,58 +1,46 @@
 import { fail } from '../../../errors.js';
-import { WorkerPool } from '../../../parallel/pool.js';
 import type { Dataset, Vector } from '../../../types.js';
 import type { ItemKey } from '../../items/item-keys.js';
-import { Tombstones } from '../../items/tombstones.js';
-import { insertNodes } from '../build/build-graph.js';
-import { buildGraphParallel, insertRangeParallel } from '../build/parallel-build.js';
-import { inLayout, movedKeys, movedLabels } from '../graph/locality-layout.js';
-import {
-  type AddOptions,
-  addItems,
-  type BuildSettings,
-  type IndexState,
-  idsOfKeys,
-  type LabelRow,
-  linkStore,
-  liveIds,
-  liveSlotOfKey,
-  prepareAdd,
-  removeIds,
-  slotOfId,
-} from './mutations.js';
+import { applyAdd, applyRemove } from './apply-change.js';
+import { type AddAsyncOptions, addAsyncChange } from './async-add.js';
+import { type CompactOptions, compactChange } from './async-compact.js';
+import { planAdd } from './change-plan.js';
+import { ChangeQueue, type ChangeTarget } from './change-queue.js';
+import { type AddOptions, type BuildSettings, type IndexState, idsOfKeys, type LabelRow, liveSlotOfKey, slotOfId } from './mutations.js';
 
+export type { AddAsyncOptions } from './async-add.js';
+export type { CompactOptions } from './async-compact.js';
 export type { AddOptions, LabelRow } from './mutations.js';
-
-/** addAsync's options: add's, plus threads and cancellation. */
-export interface AddAsyncOptions extends AddOptions {
-  /** Worker threads inserting the new items (default: every core). */
-  threads?: number;
-  /** Aborting stops the add with a CANCELLED error; the index is then unchanged. */
-  signal?: AbortSignal;
-}
-
-/** Fewest appended items worth sharing out to worker threads. */
-const PARALLEL_ADD_MIN = 256;
-
-/** compact's options. */
-export interface CompactOptions {
-  /** Worker threads for the rebuild (default: every core). */
-  threads?: number;
-  signal?: AbortSignal;
-}
 
 /**
  * The changing half of an HNSW index: add, remove, update and compact by key (hnswlib's
- * addPoint / markDelete / replaceDeleted / resizeIndex, usearch's add / remove). Every change
- * checks all its input first and installs the next state in one step, so bad input leaves
- * the index as it was. Changes write in place with spare room to grow once the index owns its
- * memory (after its first change); see docs/design-notes.md.
+ * addPoint / markDelete / replaceDeleted / resizeIndex, usearch's add / remove).
+ *
+ * Concurrency (docs/design-notes.md, "Concurrency model"): every search reads one published
+ * state from its start to its end and never sees part of a change. Changes are made one at a
+ * time and never refused because searches run: add, remove and update at once (they are
+ * synchronous), addAsync and compact through a queue in call order, while searches go on.
+ * Each change is all-or-nothing: whatever fails inside it (bad input, a late non-finite
+ * distance, memory refused, a worker dying, cancellation) leaves the index exactly as it was.
  */
 export abstract class LivingIndex {
-  /** Batch searches and compactions running: changes wait until they end (see checkIdle). */
-  private busy = 0;
+  private readonly changes = new ChangeQueue();
+  /** What the asynchronous changes see of this index. */
+  private readonly target: ChangeTarget;
 
-  protected constructor(protected state: IndexState) {}
+  protected constructor(protected state: IndexState) {
+    const self = this;
+    this.target = {
+      get published() {
+        return self.state;
+      },
+      get build() {
+        return self.buildParams;
+      },
+      changes: this.changes,
+      publish: (s) => this.install(s),
+    };
+  }
 
   protected abstract get buildParams(): BuildSettings;
   /** Called after a new state is installed. */
@@ -60,73 +48,64 @@ export abstract class LivingIndex {
 
   /**
    * Adds items after the build; returns their keys (their ids on an index without keys).
-   * Slots of removed items are reused first, then the index grows. With keys, every new item
-   * needs one, not yet in the index (or `upsert: true` to replace those that are). Any store
-   * kind: plain dense, sparse, PQ (new items encoded with the trained codebooks).
+   * Slots of removed items are reused first (those no running search can still read), then
+   * the index grows. With keys, every new item needs one, not yet in the index (or
+   * `upsert: true` to replace those that are). Any store kind: plain dense, sparse, PQ (new
+   * items encoded with the trained codebooks).
+   *
+   * Takes effect at once, all or nothing, and is seen by every search that starts after it
+   * returns; searches already running (searchBatch) keep the state they started on. While an
+   * addAsync or compact is running, it is applied before that one, which lands on top of it.
    */
   add(vectors: Dataset | readonly Vector[], keys?: readonly ItemKey[], options: AddOptions = {}): ItemKey[] {
-    this.checkIdle('add');
-    const r = addItems(this.state, vectors, keys, options, this.buildParams);
-    this.install(r.state);
-    return r.keys;
+    const rules = this.changes.rules(this.state, false);
+    const plan = planAdd(this.state, vectors, keys, options, this.buildParams, rules);
+    const next = applyAdd(this.state, plan, rules, this.buildParams);
+    this.changes.running?.note(plan.replaced, plan);
+    this.install(next);
+    return plan.newKeys;
   }
 
   /**
-   * `add` on worker threads, without blocking the calling thread: the appended items are
-   * inserted in parallel batches (as buildAsync does; the graph then differs from a serial
-   * add's), items that reuse removed slots first on this thread. All-or-nothing like add: the
-   * index changes only when it resolves.
+   * `add` without blocking the calling thread: the new items are linked into a copy of the
+   * graph (appended ones on worker threads, in parallel batches as buildAsync does, so the
+   * graph differs from a serial add's; reused slots on this thread in 20 ms slices), while
+   * searches go on against the index as it was. Changes of the asynchronous kind (addAsync,
+   * compact) run one at a time in call order; this one starts when those before it have
+   * ended. It takes effect in one step when it resolves: every search that starts after that
+   * sees all its items, none before. Synchronous changes made while it works are applied at
+   * once, before it (it fails if one of them added one of its keys, unless it upserts).
+   * All-or-nothing: a failure or a cancellation through `signal` at any point leaves the
+   * index unchanged.
    */
-  async addAsync(vectors: Dataset | readonly Vector[], keys?: readonly ItemKey[], options: AddAsyncOptions = {}): Promise<ItemKey[]> {
-    this.checkIdle('add');
-    const build = this.buildParams;
-    // Copies, never writes in place: a cancelled or failed add must leave the index as it was.
-    const p = prepareAdd(this.state, vectors, keys, options, build, false);
-    const threads = await WorkerPool.threadsFor(options.threads);
-    await this.whileSearching(
-      (async () => {
-        const { graph } = p.state;
-        const store = linkStore(p.state);
-        const serial = (ids: readonly number[]) => insertNodes(store, graph, ids, build.efConstruction);
-        serial(p.slots.slice(0, p.reused));
-        let from = p.reused;
-        if (graph.entryPoint < 0 && from < p.slots.length) serial([p.slots[from++]!]);
-        const appended = p.slots.slice(from);
-        const linked =
-          threads > 1 &&
-          appended.length >= PARALLEL_ADD_MIN &&
-          (await insertRangeParallel(graph, store, appended[0]!, appended[appended.length - 1]! + 1, {
-            efConstruction: build.efConstruction,
-            keepPruned: false,
-            threads,
-            signal: options.signal,
-          }));
-        if (!linked) serial(appended);
-      })(),
-    );
-    this.install(p.state);
-    return p.keys;
+  addAsync(vectors: Dataset | readonly Vector[], keys?: readonly ItemKey[], options: AddAsyncOptions = {}): Promise<ItemKey[]> {
+    return this.changes.enqueue(() => addAsyncChange(this.target, vectors, keys, options));
   }
 
   /**
-   * Removes items by key (by id without keys). They are never returned again; the graph
-   * around them is repaired at once, and their slots are reused by later adds. An unknown key
-   * fails the whole call and removes nothing.
+   * Removes items by key (by id without keys). They are never returned again by a search that
+   * starts after this returns; the graph around them is repaired at once, and their slots are
+   * reused by later adds once no running search can read them. An unknown key fails the whole
+   * call and removes nothing. Like add, all or nothing, at once, before a running addAsync or
+   * compact.
    */
   remove(keys: readonly ItemKey[]): void {
-    this.checkIdle('remove');
-    this.install(removeIds(this.state, idsOfKeys(this.state, keys)));
+    const rules = this.changes.rules(this.state, false);
+    const ids = idsOfKeys(this.state, keys);
+    const next = applyRemove(this.state, ids, rules);
+    this.changes.running?.note(ids, null);
+    this.install(next);
   }
 
   /**
-   * Replaces the vectors of existing items (remove + add under the same keys). Their labels
-   * stay unless `labels` gives new ones. Every key must be in the index.
+   * Replaces the vectors of existing items (remove + add under the same keys, in one step).
+   * Their labels stay unless `labels` gives new ones. Every key must be in the index. Like
+   * add, all or nothing, at once, before a running addAsync or compact.
    */
   update(vectors: Dataset | readonly Vector[], keys: readonly ItemKey[], options: { labels?: readonly LabelRow[] } = {}): void {
-    this.checkIdle('update');
     if (this.state.keys === null) fail('INVALID_ARGUMENT', 'update needs keys: this index has none (remove and add instead)');
     idsOfKeys(this.state, keys);
-    this.install(addItems(this.state, vectors, keys, { ...options, upsert: true }, this.buildParams).state);
+    this.add(vectors, keys, { ...options, upsert: true });
   }
 
   /** Whether `key` (an id, without keys) is a live item. */
@@ -153,38 +132,14 @@ export abstract class LivingIndex {
    * slots' memory. Worth it after many removals (repairs keep recall, but each one narrows
    * the graph a little). Internal ids change; keys do not (an index without keys renumbers
    * its items 0..size-1 in id order: give keys if you compact).
+   *
+   * Queued with addAsync in call order; searches and synchronous changes go on while it
+   * builds (those changes are applied before it: it redoes them on the new graph before it
+   * lands). It takes effect in one step when it resolves; searches running then keep the
+   * state they started on. A failure or a cancellation through `signal` changes nothing.
    */
-  async compact(options: CompactOptions = {}): Promise<void> {
-    this.checkIdle('compact');
-    const s = this.state;
-    if (s.removed.count === 0) return;
-    const live = liveIds(s);
-    // Renumbered in id order: sorted by id when slots are laid out otherwise.
-    s.order?.sortByIds(live);
-    if (live.length === 0) fail('INVALID_ARGUMENT', 'every item was removed: there is nothing to compact into (add items first)');
-    const subset = (store: IndexState['store']) => {
-      if (store.subset === undefined) fail('INVALID_ARGUMENT', `this index's ${store.kind} store cannot be compacted`);
-      return store.subset(live);
-    };
-    const store = subset(s.store);
-    const rerankStore = s.rerankStore === null ? null : subset(s.rerankStore);
-    const { m, efConstruction, seed } = this.buildParams;
-    const graph = await this.whileSearching(
-      WorkerPool.threadsFor(options.threads).then((threads) =>
-        buildGraphParallel(rerankStore ?? store, { m, efConstruction, seed, threads, signal: options.signal }),
-      ),
-    );
-    const compacted: IndexState = {
-      graph,
-      store,
-      rerankStore,
-      keys: s.keys === null ? null : movedKeys(s.keys, live),
-      labels: s.labels === null ? null : movedLabels(s.labels, live),
-      removed: Tombstones.none(live.length),
-      exclusive: true,
-    };
-    // A laid-out index stays laid out (the rebuild's stores and graph are its own: in place).
-    this.install(s.order ? inLayout(compacted, 'locality', true) : compacted);
+  compact(options: CompactOptions = {}): Promise<void> {
+    return this.changes.enqueue(() => compactChange(this.target, options));
   }
 
   /**
@@ -195,14 +150,12 @@ export abstract class LivingIndex {
     if (this.state.exclusive) this.state = { ...this.state, exclusive: false };
   }
 
-  /** Tracks a running batch search or compaction: changes wait until it ends. */
-  protected whileSearching<T>(p: Promise<T>): Promise<T> {
-    this.busy++;
-    return p.finally(() => this.busy--);
-  }
-
-  private checkIdle(what: string): void {
-    if (this.busy > 0) fail('INVALID_ARGUMENT', `a searchBatch or compact on this index is still running: await it before ${what}`);
+  /**
+   * Runs an asynchronous search (searchBatch) of `state`: until it ends, changes keep out of
+   * the memory it reads (they copy instead, or use other slots), so it sees `state` whole.
+   */
+  protected reading<T>(state: IndexState, search: () => Promise<T>): Promise<T> {
+    return this.changes.reading(state, search);
   }
 
   private install(state: IndexState): void {
