@@ -17,7 +17,10 @@ import { gzipSync } from 'node:zlib';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const MAX_TARBALL = 300 * 1024;
+// The packed size guards against shipping what users do not need (source maps, tests, data).
+// It was 298 kB before the query batcher, the store-kind registry, the kernel descriptors and
+// Biome's formatting (tsc keeps the formatted line breaks in dist/): ~335-370 kB since.
+const MAX_TARBALL = 400 * 1024;
 const MAX_GZIP_BUNDLE = 150 * 1024;
 const env = {
   ...process.env,
