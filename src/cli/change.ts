@@ -5,7 +5,7 @@ import { serializeIndex } from '../indexes/index-codec.js';
 import type { ItemKey } from '../indexes/items/item-keys.js';
 import { DATA_FORMATS } from '../io/formats.js';
 import { FileLock } from '../node/file-lock.js';
-import { fileVersion, readDatasetFile, writeFileReplacing } from '../node/files.js';
+import { fileVersion, readBytes, readDatasetFile, writeFileReplacing } from '../node/files.js';
 import { loadIndexFile } from '../node/index-files.js';
 import {
   aboutFile,
@@ -64,6 +64,8 @@ async function changeIndexFile(
 ): Promise<number> {
   const start = performance.now();
   const path = str(args, 'index');
+  // No lock file beside an index that is not there (a typo): say so as reading it would.
+  if ((await fileVersion(path)) === null) await readBytes(path);
   const lock = await writingFile(path, () =>
     FileLock.acquire(path, {
       command: `webannolo ${command}`,
