@@ -201,7 +201,7 @@ export function checkDistance(d: number, node: number, other: number): number {
   if (!Number.isFinite(d)) {
     const what = Number.isNaN(d)
       ? 'is not a number (the vectors hold NaN or infinities)'
-      : `is ${d} (the vectors are too large for float32 arithmetic: scale them down)`;
+      : `is not a number it can use: it overflows to ${d} (the vectors are too large for float32 arithmetic: scale them down)`;
     fail('NON_FINITE', `item ${node}: its distance to item ${other} ${what}`);
   }
   return d;
