@@ -1,11 +1,23 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync as closeFd, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DenseDataset, deserializeIndex, FlatIndex, HnswIndex, SparseDataset, serializeIndex, WebannoloError } from '../src/index.js';
+import {
+  DenseDataset,
+  deserializeIndex,
+  FlatIndex,
+  HnswIndex,
+  ProductQuantizer,
+  SparseDataset,
+  serializeIndex,
+  WebannoloError,
+} from '../src/index.js';
 import { loadIndexFile, saveIndexFile } from '../src/node/index.js';
 import { Rng } from '../src/util/rng.js';
+import { layOut, parseFile } from './helpers/file-mutations.js';
 
 const rng = new Rng(3);
 const dense = new DenseDataset(
@@ -132,5 +144,124 @@ describe('streamed loading holds dense vectors once', () => {
     expect(second.vectors.buffer).not.toBe(rows.buffer);
     const plain = Float32Array.from(rows);
     expect(new Store(new Dataset(plain, 8), 'l2').vectors.buffer).not.toBe(plain.buffer);
+  });
+});
+
+describe('crafted files with a valid checksum: one CORRUPT_FILE naming the field', () => {
+  const withKeys = HnswIndex.build(dense.slice(0, 300), {
+    metric: 'l2',
+    m: 6,
+    efConstruction: 30,
+    keys: Array.from({ length: 300 }, (_, i) => i + 10),
+  });
+  withKeys.remove([12]);
+  const keyed = serializeIndex(withKeys);
+  const pq = serializeIndex(hnswDense.quantize(new ProductQuantizer({ m: 6, maxIterations: 2 })));
+  const edited = (file: Uint8Array, edit: (h: Record<string, unknown>) => void, version?: number) => {
+    const p = parseFile(file);
+    if (version !== undefined) p.version = version;
+    return layOut(p, (h) => {
+      edit(h);
+      return h;
+    });
+  };
+  type Table = { name: string; dtype: string; offset: number; length: number }[];
+  const table = (h: Record<string, unknown>) => h['sections'] as Table;
+  const section = (h: Record<string, unknown>, name: string) => table(h).find((e) => e.name === name)!;
+  const cases: [string, Uint8Array, RegExp][] = [
+    [
+      'graph m',
+      edited(bytes, (h) => Object.assign(h['graph'] as object, { m: 2 ** 40 })),
+      /invalid graph 'm' \(1099511627776; expected an integer in \[2, 255\]\)/,
+    ],
+    ['graph m0', edited(bytes, (h) => Object.assign(h['graph'] as object, { m0: 0 })), /invalid graph 'm0'/],
+    ['graph n', edited(bytes, (h) => Object.assign(h['graph'] as object, { n: 601 })), /graph of 601 nodes for 600 stored items/],
+    [
+      'efConstruction',
+      edited(bytes, (h) => Object.assign(h['graph'] as object, { efConstruction: 1.5 })),
+      /invalid graph 'efConstruction'/,
+    ],
+    ['entry point', edited(bytes, (h) => Object.assign(h['graph'] as object, { entryPoint: 600 })), /invalid graph 'entryPoint'/],
+    [
+      'store size',
+      edited(serializeIndex(FlatIndex.build(dense, { metric: 'l2' })), (h) => Object.assign(h['store'] as object, { size: 2 ** 40 })),
+      /section 'store.vectors' holds 14400 values, its header implies/,
+    ],
+    ['store dim', edited(bytes, (h) => Object.assign(h['store'] as object, { dim: '24' })), /invalid store 'dim' \("24"/],
+    ['sections not a list', edited(bytes, (h) => void (h['sections'] = { length: 3 })), /'sections' is not a list of sections/],
+    ['a section twice', edited(bytes, (h) => void table(h).push({ ...table(h)[0]! })), /section 'store.vectors' is listed twice/],
+    [
+      'overlapping sections',
+      edited(bytes, (h) => void (table(h)[1]!.offset = table(h)[0]!.offset)),
+      /inside the header or an earlier section/,
+    ],
+    ['unknown section', edited(bytes, (h) => void (table(h)[2]!.name = 'graph.extra')), /unknown section 'graph.extra'/],
+    [
+      'section type',
+      edited(bytes, (h) => void (section(h, 'graph.level0').dtype = 'f32')),
+      /'graph.level0' holds f32 values, expected u32/,
+    ],
+    ['section past the end', edited(bytes, (h) => void (table(h).at(-1)!.length += 2 ** 30)), /truncated/],
+    ['missing section', edited(bytes, (h) => void table(h).splice(1, 1)), /lacks its 'graph.levels' section/],
+    ['sparse dim', edited(serializeIndex(hnswSparse), (h) => Object.assign(h['store'] as object, { dim: 2 ** 32 })), /invalid store 'dim'/],
+    [
+      'sparse dim far beyond the file',
+      edited(serializeIndex(hnswSparse), (h) => Object.assign(h['store'] as object, { dim: 2 ** 30 })),
+      /dimension 1073741824, far beyond/,
+    ],
+    ['PQ m', edited(pq, (h) => Object.assign(h['store'] as object, { m: 5 })), /PQ m = 5, which does not divide the dimension 24/],
+    [
+      're-ranking dim',
+      edited(pq, (h) => Object.assign(h['rerank'] as object, { dim: 12 })),
+      /section 'rerank.vectors'|re-ranking store of dimension 12/,
+    ],
+    ['keys kind', edited(keyed, (h) => Object.assign(h['items'] as object, { keys: 'float' })), /keys of unknown kind "float"/],
+    ['removed count', edited(keyed, (h) => Object.assign(h['items'] as object, { removed: 2 })), /marks 1 slots, its header says 2/],
+    ['item order in a version-2 file', edited(keyed, () => {}, 2), /format 2 index file cannot hold an item order/],
+    [
+      'header not an object',
+      edited(bytes, () => {})
+        .fill(0x20, 16, 20)
+        .fill(0x5b, 16, 17),
+      /not valid JSON|not a JSON object/,
+    ],
+  ];
+  for (const [what, file, message] of cases) {
+    it(what, async () => {
+      let error: unknown = null;
+      try {
+        deserializeIndex(file);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(WebannoloError);
+      expect((error as WebannoloError).message).toMatch(message);
+      expect(['CORRUPT_FILE', 'TRUNCATED_FILE']).toContain((error as WebannoloError).code);
+      const dir = mkdtempSync(join(tmpdir(), 'webannolo-crafted-'));
+      writeFileSync(join(dir, 'x.wann'), file);
+      await expect(loadIndexFile(join(dir, 'x.wann'), { stream: true })).rejects.toMatchObject({ code: (error as WebannoloError).code });
+    });
+  }
+
+  it('a disk re-ranking store made before the load fails is closed with its finalizer dropped (it never closes a reused descriptor)', async () => {
+    const keyedPq = HnswIndex.build(dense.slice(0, 300), { metric: 'l2', m: 6, keys: Array.from({ length: 300 }, (_, i) => i) }).quantize(
+      new ProductQuantizer({ m: 6, maxIterations: 2 }),
+    );
+    const p = parseFile(serializeIndex(keyedPq));
+    // Two items with the same key: refused after the re-ranking store was made.
+    const keys = p.sections.find((x) => x.name === 'keys.f64')!;
+    keys.bytes = keys.bytes.slice();
+    keys.bytes.copyWithin(8, 0, 8);
+    const dir = mkdtempSync(join(tmpdir(), 'webannolo-disk-'));
+    writeFileSync(join(dir, 'dup.wann'), layOut(p));
+    writeFileSync(join(dir, 'other'), 'other file');
+    await expect(loadIndexFile(join(dir, 'dup.wann'), { rerank: 'disk' })).rejects.toMatchObject({ code: 'CORRUPT_FILE', message: /keys/ });
+    // The freed descriptor number goes to the next file opened; a stale finalizer would close it.
+    const fd = openSync(join(dir, 'other'), 'r');
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(fstatSync(fd).size).toBe(10);
+    closeFd(fd);
   });
 });

@@ -1,11 +1,12 @@
 import { fail, WebannoloError } from '../errors.js';
 import { type ContainerHeader, decodeContainer, encodeContainer, readContainerHeader, type SectionArray } from '../io/container.js';
+import { typedSection } from '../quant/codec-checks.js';
 import { storeCodec } from '../quant/registry.js';
 import type { Metric, VectorStore } from '../types.js';
-import { METRICS } from '../types.js';
 import { FlatIndex } from './flat.js';
 import { HnswGraph } from './hnsw/graph/graph.js';
 import { HnswIndex } from './hnsw/hnsw-index.js';
+import { checkIndexHeader, type GraphHeader, type IndexHeader, type ItemsHeader } from './index-header.js';
 import { ItemKeys } from './items/item-keys.js';
 import { ItemLabels } from './items/item-labels.js';
 import { ItemOrder } from './items/item-order.js';
@@ -50,11 +51,11 @@ function encodeStore(store: VectorStore, prefix: string, sections: Record<string
   return { kind: store.kind, ...params };
 }
 
-/** Reads an index written by serializeIndex; damaged, foreign or newer files fail clearly. */
+/** Reads an index written by serializeIndex; damaged, foreign, malformed or newer files fail clearly. */
 export function deserializeIndex(bytes: Uint8Array | ArrayBuffer): AnyIndex {
   const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   const file = decodeContainer(u8);
-  return decodeIndexFromSections(file.header, (name) => file.section(name));
+  return decodeIndexFromSections(checkIndexHeader(file, u8.length), (name) => file.section(name));
 }
 
 export interface DecodeIndexOptions {
@@ -66,44 +67,53 @@ export interface DecodeIndexOptions {
   rerankStore?: (params: Record<string, unknown>, metric: Metric) => VectorStore;
 }
 
+/** Codes a file's own problems report as they are; any other refusal of its contents means the file is malformed. */
+const FILE_CODES: readonly string[] = ['CORRUPT_FILE', 'TRUNCATED_FILE', 'FOREIGN_FILE', 'UNSUPPORTED_VERSION', 'UNSUPPORTED_FORMAT'];
+
 /**
- * Builds an index from a checked header and a reader of its sections by name: the core of
- * deserializeIndex, for readers that do not hold the whole file in one buffer. Checking the
- * file's length and CRC is the caller's job.
+ * Runs one part of decoding; a WebannoloError from the constructors it calls (a non-finite
+ * vector, a bad CSR row, a duplicate key, sizes that disagree) becomes CORRUPT_FILE naming
+ * the part: from a file these are damage, not a caller's mistake.
+ */
+function decoding<T>(part: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof WebannoloError && !FILE_CODES.includes(e.code)) fail('CORRUPT_FILE', `index file ${part} is invalid: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * Builds an index from a header checked by checkIndexHeader and a reader of its sections by
+ * name: the core of deserializeIndex, for readers that do not hold the whole file in one
+ * buffer. Checking the file's length and CRC is the caller's job.
  */
 export function decodeIndexFromSections(
-  header: ContainerHeader,
+  h: IndexHeader,
   section: (name: string) => SectionArray,
   options: DecodeIndexOptions = {},
 ): AnyIndex {
-  const file = { header, section };
-  const h = file.header;
-  const metric = h['metric'] as Metric;
-  if (!METRICS.includes(metric)) fail('CORRUPT_FILE', `index header has an unknown metric '${String(metric)}'`);
-  const storeParams = h['store'] as Record<string, unknown> | undefined;
-  if (!storeParams || typeof storeParams['kind'] !== 'string') fail('CORRUPT_FILE', 'index header does not describe its store');
-  const store = storeCodec(storeParams['kind']).decode(storeParams, (name) => file.section(`store.${name}`), metric);
-  if (h['index'] === 'flat') return new FlatIndex(store);
-  if (h['index'] !== 'hnsw') fail('CORRUPT_FILE', `unknown index type '${String(h['index'])}'`);
-  const gp = h['graph'] as Record<string, number>;
-  const graph = restoreGraph(
-    gp,
-    file.section('graph.levels') as Uint8Array,
-    file.section('graph.level0') as Uint32Array,
-    file.section('graph.upper') as Uint32Array,
+  const { metric } = h;
+  const store = decoding('store', () => storeCodec(h.store.kind).decode(h.store.params, (name) => section(`store.${name}`), metric));
+  if (h.index === 'flat' || h.graph === null) return new FlatIndex(store);
+  const gp = h.graph;
+  const graph = decoding('graph', () =>
+    restoreGraph(
+      gp,
+      typedSection(section('graph.levels'), Uint8Array, 'graph.levels'),
+      typedSection(section('graph.level0'), Uint32Array, 'graph.level0'),
+      typedSection(section('graph.upper'), Uint32Array, 'graph.upper'),
+    ),
   );
-  const rerankParams = h['rerank'] as Record<string, unknown> | undefined;
+  const rp = h.rerank;
   let rerank: VectorStore | null = null;
-  if (rerankParams && options.rerankStore) rerank = options.rerankStore(rerankParams, metric);
-  else if (rerankParams)
-    rerank = storeCodec(String(rerankParams['kind'])).decode(rerankParams, (name) => file.section(`rerank.${name}`), metric);
-  return new HnswIndex(
-    graph,
-    store,
-    { m: gp['m']!, efConstruction: gp['efConstruction']!, seed: gp['seed']! },
-    rerank,
-    decodeItems(h, section, graph.n),
-  );
+  if (rp && options.rerankStore) rerank = decoding('re-ranking store', () => options.rerankStore!(rp.params, metric));
+  else if (rp)
+    rerank = decoding('re-ranking store', () => storeCodec(rp.kind).decode(rp.params, (name) => section(`rerank.${name}`), metric));
+  const items = decoding('items', () => decodeItems(h.items, section, graph.n));
+  if (items.removed?.has(graph.entryPoint)) fail('CORRUPT_FILE', 'index file graph enters at a removed item');
+  return decoding('index', () => new HnswIndex(graph, store, { m: gp.m, efConstruction: gp.efConstruction, seed: gp.seed }, rerank, items));
 }
 
 /** The header of an index file, checked for magic and version only (fast, for `info`). */
@@ -151,46 +161,50 @@ function encodeItems(index: HnswIndex, header: Record<string, unknown>, sections
 }
 
 function decodeItems(
-  h: ContainerHeader,
+  items: ItemsHeader,
   section: (name: string) => SectionArray,
   n: number,
 ): { keys: ItemKeys | null; labels: ItemLabels | null; removed: Tombstones | null; order: ItemOrder | null } {
-  const items = h['items'] as Record<string, unknown> | undefined;
-  if (items === undefined) return { keys: null, labels: null, removed: null, order: null };
-  const removed = items['removed'] === undefined ? null : Tombstones.fromBits(section('removed.bits') as Uint32Array, n);
-  if (removed !== null && removed.count !== items['removed']) fail('CORRUPT_FILE', 'the removed-items section does not match its count');
+  const removed = items.removed === 0 ? null : Tombstones.fromBits(typedSection(section('removed.bits'), Uint32Array, 'removed.bits'), n);
+  if (removed !== null && removed.count !== items.removed)
+    fail('CORRUPT_FILE', `the removed-items section marks ${removed.count} slots, its header says ${items.removed}`);
   const hole = (id: number) => removed?.has(id) ?? false;
   let keys: ItemKeys | null = null;
-  try {
-    if (items['keys'] === 'number') {
-      const bytes = section('keys.f64') as Uint8Array;
-      if (bytes.length !== n * 8) fail('CORRUPT_FILE', 'the keys section does not match the item count');
-      keys = ItemKeys.from(Array.from(new Float64Array(bytes.slice().buffer)), n, hole);
-    } else if (items['keys'] === 'string') {
-      const utf8 = section('keys.utf8') as Uint8Array;
-      const offsets = section('keys.offsets') as Uint32Array;
-      if (offsets.length !== n + 1 || offsets[n] !== utf8.length) fail('CORRUPT_FILE', 'the keys section does not match the item count');
-      const decoder = new TextDecoder('utf-8', { fatal: true });
-      keys = ItemKeys.from(
-        Array.from({ length: n }, (_, i) => decoder.decode(utf8.subarray(offsets[i]!, offsets[i + 1]!))),
-        n,
-        hole,
-      );
-    }
-  } catch (e) {
-    if (e instanceof WebannoloError && e.code === 'CORRUPT_FILE') throw e;
-    fail('CORRUPT_FILE', `the index file's keys are invalid: ${(e as Error).message}`);
+  if (items.keys === 'number') {
+    const bytes = typedSection(section('keys.f64'), Uint8Array, 'keys.f64');
+    if (bytes.length !== n * 8) fail('CORRUPT_FILE', 'the keys section does not match the item count');
+    keys = ItemKeys.from(Array.from(new Float64Array(bytes.slice().buffer)), n, hole);
+  } else if (items.keys === 'string') {
+    const utf8 = typedSection(section('keys.utf8'), Uint8Array, 'keys.utf8');
+    const offsets = typedSection(section('keys.offsets'), Uint32Array, 'keys.offsets');
+    if (offsets.length !== n + 1 || offsets[0] !== 0 || offsets[n] !== utf8.length)
+      fail('CORRUPT_FILE', 'the keys section does not match the item count');
+    for (let i = 0; i < n; i++) if (offsets[i + 1]! < offsets[i]!) fail('CORRUPT_FILE', `the key offsets decrease at item ${i}`);
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    const text = (i: number) => {
+      try {
+        return decoder.decode(utf8.subarray(offsets[i]!, offsets[i + 1]!));
+      } catch {
+        return fail('CORRUPT_FILE', `the key of item ${i} is not valid UTF-8`);
+      }
+    };
+    keys = ItemKeys.from(
+      Array.from({ length: n }, (_, i) => text(i)),
+      n,
+      hole,
+      'string',
+    );
   }
   let labels: ItemLabels | null = null;
-  if (items['labels'] === true) {
-    const indptr = section('labels.indptr') as Uint32Array;
+  if (items.labels) {
+    const indptr = typedSection(section('labels.indptr'), Uint32Array, 'labels.indptr');
     if (indptr.length !== n + 1) fail('CORRUPT_FILE', 'the labels section does not match the item count');
-    labels = new ItemLabels(indptr.slice(), (section('labels.values') as Uint32Array).slice());
+    labels = new ItemLabels(indptr.slice(), typedSection(section('labels.values'), Uint32Array, 'labels.values').slice());
   }
   let order: ItemOrder | null = null;
-  if (items['order'] === true) {
-    const ids = section('order.ids') as Uint32Array;
-    if (!(ids instanceof Uint32Array) || ids.length !== n) fail('CORRUPT_FILE', 'the item order section does not match the item count');
+  if (items.order) {
+    const ids = typedSection(section('order.ids'), Uint32Array, 'order.ids');
+    if (ids.length !== n) fail('CORRUPT_FILE', 'the item order section does not match the item count');
     order = ItemOrder.from(ids.slice());
   }
   return { keys, labels, removed, order };
@@ -212,14 +226,11 @@ function flattenUpper(g: HnswGraph): Uint32Array {
   return out;
 }
 
-function restoreGraph(gp: Record<string, number>, levels: Uint8Array, level0: Uint32Array, upper: Uint32Array): HnswGraph {
-  const { n, m, m0, entryPoint, maxLevel } = gp as { n: number; m: number; m0: number; entryPoint: number; maxLevel: number };
-  if (![n, m, m0].every((v) => Number.isInteger(v) && v > 0)) fail('CORRUPT_FILE', 'index header has invalid graph parameters');
+function restoreGraph(gp: GraphHeader, levels: Uint8Array, level0: Uint32Array, upper: Uint32Array): HnswGraph {
+  const { n, m, m0, entryPoint, maxLevel } = gp;
   if (levels.length !== n || level0.length !== n * (m0 + 1)) fail('CORRUPT_FILE', 'graph sections do not match the graph size');
-  // -1: every item was removed (a living index emptied, not yet refilled).
-  const empty = entryPoint === -1 && maxLevel === -1;
-  if (!empty && (!(entryPoint >= 0 && entryPoint < n) || levels[entryPoint] !== maxLevel))
-    fail('CORRUPT_FILE', 'graph entry point is invalid');
+  if (entryPoint !== -1 && levels[entryPoint] !== maxLevel)
+    fail('CORRUPT_FILE', `graph entry point ${entryPoint} is on level ${levels[entryPoint]}, the header says ${maxLevel}`);
   let words = 0;
   for (let i = 0; i < n; i++) words += levels[i]! * (m + 1);
   if (words !== upper.length) fail('CORRUPT_FILE', `upper-level graph section has ${upper.length} words, the node levels need ${words}`);

@@ -28,7 +28,8 @@ export const FORMAT_VERSION = 3;
 export const READABLE_VERSIONS: readonly number[] = [1, 2, 3];
 
 export type SectionArray = Uint8Array | Uint32Array | Int32Array | Float32Array;
-type Dtype = 'u8' | 'u32' | 'i32' | 'f32';
+export type Dtype = 'u8' | 'u32' | 'i32' | 'f32';
+const DTYPES: readonly Dtype[] = ['u8', 'u32', 'i32', 'f32'];
 
 export interface SectionEntry {
   name: string;
@@ -97,11 +98,17 @@ export function encodeContainer(
 
 export interface DecodedContainer {
   header: ContainerHeader;
+  version: number;
+  /** The checked sections table, in file order. */
+  entries: SectionEntry[];
   section(name: string): SectionArray;
   has(name: string): boolean;
 }
 
-/** Reads the header without checking the data (for `info` on huge files). */
+/**
+ * Reads the header without checking the data (for `info` on huge files): magic, version and
+ * a JSON object. Its fields, sections table included, are still unchecked.
+ */
 export function readContainerHeader(bytes: Uint8Array): ContainerHeader {
   if (bytes.length < 16) fail('TRUNCATED_FILE', `file is ${bytes.length} bytes: too short to be a webannolo index`);
   const magic = new TextDecoder().decode(bytes.subarray(0, 8));
@@ -116,60 +123,103 @@ export function readContainerHeader(bytes: Uint8Array): ContainerHeader {
   }
   const headerLength = view.getUint32(12, true);
   if (16 + headerLength > bytes.length) fail('TRUNCATED_FILE', 'index file is truncated inside its header');
+  let header: unknown;
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + headerLength))) as ContainerHeader;
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + headerLength)));
   } catch {
     return fail('CORRUPT_FILE', 'index file header is not valid JSON: the file is damaged');
   }
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    fail('CORRUPT_FILE', 'index file header is not a JSON object');
+  return header as ContainerHeader;
 }
 
-/** The file length the header's sections table implies (data, padding and the CRC). */
-export function containerLength(header: ContainerHeader): number {
-  const entries = header.sections ?? [];
-  const last = entries[entries.length - 1];
-  return align8(last ? last.offset + last.length * bytesPer(last.dtype) : 16) + 4;
-}
-
-/** Fails unless a file of `actual` bytes has the length its header implies. */
-export function checkContainerLength(header: ContainerHeader, actual: number): void {
-  const expected = containerLength(header);
-  if (actual < expected) fail('TRUNCATED_FILE', `index file is truncated: ${actual} bytes, expected ${expected}`);
-  if (actual > expected) fail('CORRUPT_FILE', `index file has ${actual - expected} unexpected trailing bytes`);
+/** A container's header with its sections table checked (see checkSectionTable). */
+export interface ContainerLayout {
+  header: ContainerHeader;
+  version: number;
+  /** First byte after the JSON header: no section starts before it. */
+  headerEnd: number;
+  entries: SectionEntry[];
 }
 
 /**
- * The sections table, checked against a file of `fileLength` bytes: known types, whole
- * numbers, every section after the header and before the CRC. For readers that seek to
- * sections instead of holding the whole file (the header is not covered by the CRC yet).
+ * Magic, version, header and sections table from the file's first bytes (at least through
+ * the header). With `fileLength`, the table must also imply exactly that length (shorter:
+ * TRUNCATED_FILE); after that every section lies inside the file, so a reader may size its
+ * buffers from the table: together they never exceed the file.
  */
-export function sectionEntries(header: ContainerHeader, fileLength: number): SectionEntry[] {
-  const entries = header.sections ?? [];
-  if (!Array.isArray(entries)) fail('CORRUPT_FILE', 'index file header has no valid sections table');
-  for (const e of entries) {
-    const ok =
-      typeof e === 'object' &&
-      e !== null &&
-      typeof e.name === 'string' &&
-      ['u8', 'u32', 'i32', 'f32'].includes(e.dtype) &&
-      Number.isSafeInteger(e.offset) &&
-      Number.isSafeInteger(e.length) &&
-      e.offset >= 16 &&
-      e.length >= 0 &&
-      e.offset % 8 === 0 &&
-      e.offset + e.length * bytesPer(e.dtype) <= fileLength - 4;
-    if (!ok) fail('CORRUPT_FILE', 'index file header has an invalid sections table');
+export function readContainerLayout(prefix: Uint8Array, fileLength?: number): ContainerLayout {
+  const header = readContainerHeader(prefix);
+  const view = new DataView(prefix.buffer, prefix.byteOffset, 16);
+  const headerEnd = 16 + view.getUint32(12, true);
+  const entries = checkSectionTable(header.sections, headerEnd);
+  if (fileLength !== undefined) {
+    const expected = containerLength(entries, headerEnd);
+    if (fileLength < expected) fail('TRUNCATED_FILE', `index file is truncated: ${fileLength} bytes, expected ${expected}`);
+    if (fileLength > expected) fail('CORRUPT_FILE', `index file has ${fileLength - expected} unexpected trailing bytes`);
+  }
+  return { header, version: view.getUint32(8, true), headerEnd, entries };
+}
+
+/** Far more than any index writes (about 20): a longer table is not ours. */
+const MAX_SECTIONS = 256;
+const MAX_NAME = 128;
+
+/**
+ * The sections table, checked on its own: an array of {name, dtype, offset, length} with
+ * unique names, known element types, whole-number offsets on 8-byte boundaries, in file
+ * order after the header and never overlapping (a zero-length section may share its offset
+ * with the next, as the writer lays them out). A file is never trusted: each field is
+ * named when it is wrong.
+ */
+export function checkSectionTable(sections: unknown, headerEnd: number): SectionEntry[] {
+  if (!Array.isArray(sections)) fail('CORRUPT_FILE', "index file header's 'sections' is not a list of sections");
+  if (sections.length > MAX_SECTIONS) fail('CORRUPT_FILE', `index file header lists ${sections.length} sections (at most ${MAX_SECTIONS})`);
+  const names = new Set<string>();
+  let end = headerEnd;
+  const entries: SectionEntry[] = [];
+  for (const [i, e] of sections.entries()) {
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) fail('CORRUPT_FILE', `index file section ${i} is not an object`);
+    const { name, dtype, offset, length } = e as Record<string, unknown>;
+    if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME)
+      fail('CORRUPT_FILE', `index file section ${i} has an invalid name`);
+    const what = `index file section '${name}'`;
+    if (names.has(name)) fail('CORRUPT_FILE', `${what} is listed twice`);
+    names.add(name);
+    if (typeof dtype !== 'string' || !DTYPES.includes(dtype as Dtype)) fail('CORRUPT_FILE', `${what} has an unknown element type`);
+    if (!Number.isSafeInteger(offset) || (offset as number) % 8 !== 0)
+      fail('CORRUPT_FILE', `${what} has an invalid offset (${String(offset)}): not a whole multiple of 8`);
+    if (!Number.isSafeInteger(length) || (length as number) < 0) fail('CORRUPT_FILE', `${what} has an invalid length (${String(length)})`);
+    if ((offset as number) < end)
+      fail('CORRUPT_FILE', `${what} starts at byte ${String(offset)}, inside the header or an earlier section (which end at ${end})`);
+    end = (offset as number) + (length as number) * bytesPer(dtype as Dtype);
+    if (!Number.isSafeInteger(end)) fail('CORRUPT_FILE', `${what} is too long`);
+    entries.push({ name, dtype: dtype as Dtype, offset: offset as number, length: length as number });
   }
   return entries;
 }
 
+/** The file length a checked sections table implies (data, padding and the CRC). */
+export function containerLength(entries: readonly SectionEntry[], headerEnd: number): number {
+  const last = entries[entries.length - 1];
+  return align8(last ? last.offset + last.length * bytesPer(last.dtype) : headerEnd) + 4;
+}
+
 /**
- * A container read piecewise: the header plus a reader of each section's raw bytes (exactly
- * its byteLength, e.g. read from a file at its offset). The caller checks length and CRC.
+ * A container read piecewise: a checked sections table plus a reader of each section's raw
+ * bytes (exactly its byteLength, e.g. read from a file at its offset). The caller checks
+ * length and CRC.
  */
-export function containerFromSections(header: ContainerHeader, read: (entry: SectionEntry) => Uint8Array): DecodedContainer {
-  const byName = new Map((header.sections ?? []).map((e) => [e.name, e]));
+export function containerFromSections(
+  { header, version, entries }: Omit<ContainerLayout, 'headerEnd'>,
+  read: (entry: SectionEntry) => Uint8Array,
+): DecodedContainer {
+  const byName = new Map(entries.map((e) => [e.name, e]));
   return {
     header,
+    version,
+    entries,
     has: (name) => byName.has(name),
     section(name: string): SectionArray {
       const e = byName.get(name);
@@ -181,14 +231,13 @@ export function containerFromSections(header: ContainerHeader, read: (entry: Sec
   };
 }
 
-/** Checks magic, version, length and checksum, then gives typed views of the sections. */
+/** Checks magic, version, sections table, length and checksum, then gives typed views of the sections. */
 export function decodeContainer(bytes: Uint8Array): DecodedContainer {
-  const header = readContainerHeader(bytes);
-  checkContainerLength(header, bytes.length);
+  const layout = readContainerLayout(bytes, bytes.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stored = view.getUint32(bytes.length - 4, true);
   if (crc32(bytes.subarray(0, bytes.length - 4)) !== stored) fail('CORRUPT_FILE', 'index file checksum mismatch: the file is damaged');
-  return containerFromSections(header, (e) => bytes.subarray(e.offset, e.offset + e.length * bytesPer(e.dtype)));
+  return containerFromSections(layout, (e) => bytes.subarray(e.offset, e.offset + e.length * bytesPer(e.dtype)));
 }
 
 export function bytesPer(d: Dtype): number {

@@ -3,19 +3,18 @@ import { promisify } from 'node:util';
 import { checkInteger, fail } from '../errors.js';
 import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import { type AnyIndex, decodeIndexFromSections, deserializeIndex, serializeIndex } from '../indexes/index-codec.js';
+import { checkIndexHeader, type IndexHeader } from '../indexes/index-header.js';
 import {
   bytesPer,
   type ContainerHeader,
-  checkContainerLength,
   containerFromSections,
   MAGIC,
   READABLE_VERSIONS,
-  readContainerHeader,
+  readContainerLayout,
   type SectionEntry,
-  sectionEntries,
 } from '../io/container.js';
 import { crc32 } from '../io/crc32.js';
-import { hasStoreCodec, storeCodec } from '../quant/registry.js';
+import { storeCodec } from '../quant/registry.js';
 import type { Metric } from '../types.js';
 import { DiskDenseStore } from './disk-store.js';
 import { readBytes, writeFileAtomic } from './files.js';
@@ -63,12 +62,19 @@ export async function loadIndexFile(path: string, options: LoadIndexOptions = {}
     return deserializeIndex(await readBytes(path));
   }
   let index: AnyIndex | null = null;
+  const disk: { store: DiskDenseStore | null } = { store: null };
   try {
-    index = await loadStreaming(fd, path, checkInteger('chunkBytes', options.chunkBytes ?? CHUNK, 1), where === 'disk');
+    index = await loadStreaming(fd, path, checkInteger('chunkBytes', options.chunkBytes ?? CHUNK, 1), where === 'disk', disk);
     return index;
   } finally {
-    // The descriptor stays open only when a disk store now owns it.
-    if (!(index instanceof HnswIndex && index.rerankStore instanceof DiskDenseStore)) closeSync(fd);
+    // The descriptor stays open only when the loaded index's disk store owns it. A disk store
+    // made before the load failed is closed through the store: its finalizer must never close
+    // the same number again once another file has it.
+    const kept = disk.store !== null && index instanceof HnswIndex && index.rerankStore === disk.store;
+    if (!kept) {
+      if (disk.store) disk.store.close();
+      else closeSync(fd);
+    }
   }
 }
 
@@ -79,15 +85,17 @@ export function closeIndex(index: AnyIndex): void {
 
 /**
  * The header of an index file (what it holds, parameters, sections), its format version and
- * the file size, reading only the header (any size of file).
+ * the file size, reading only the header (any size of file). The header is checked as a load
+ * would check it (every field, the sections table against the header), the data is not: a
+ * cut-off file still describes itself.
  */
 export async function readIndexHeader(path: string): Promise<{ header: ContainerHeader; fileBytes: number; version: number }> {
   const fd = openForReading(path);
   try {
     const fileBytes = fstatSync(fd).size;
-    const prefix = await readHeaderPrefix(fd, fileBytes);
-    const header = readContainerHeader(prefix);
-    return { header, fileBytes, version: new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength).getUint32(8, true) };
+    const layout = readContainerLayout(await readHeaderPrefix(fd, fileBytes));
+    checkIndexHeader(layout, fileBytes);
+    return { header: layout.header, fileBytes, version: layout.version };
   } finally {
     closeSync(fd);
   }
@@ -111,14 +119,22 @@ async function readHeaderPrefix(fd: number, fileBytes: number): Promise<Uint8Arr
  * the chunks as they pass into its own buffer (a dense store's vectors into the memory its
  * SIMD kernels use). With rerankOnDisk the `rerank.*` sections are skipped: never held.
  */
-async function loadStreaming(fd: number, path: string, chunkBytes: number, rerankOnDisk: boolean): Promise<AnyIndex> {
+async function loadStreaming(
+  fd: number,
+  path: string,
+  chunkBytes: number,
+  rerankOnDisk: boolean,
+  disk: { store: DiskDenseStore | null },
+): Promise<AnyIndex> {
   const fileBytes = fstatSync(fd).size;
-  const header = readContainerHeader(await readHeaderPrefix(fd, fileBytes));
-  checkContainerLength(header, fileBytes);
-  const entries = sectionEntries(header, fileBytes);
+  // Everything the header says is checked before a byte is allocated for a section: the
+  // sections are the ones it implies, in the file and apart, so together they fit the file.
+  const layout = readContainerLayout(await readHeaderPrefix(fd, fileBytes), fileBytes);
+  const { entries } = layout;
+  const index = checkIndexHeader(layout, fileBytes);
   const onDisk = (e: SectionEntry) => rerankOnDisk && e.name.startsWith('rerank.');
   const held = new Map<string, Uint8Array>();
-  for (const e of entries) if (!onDisk(e)) held.set(e.name, sectionBuffer(header, e));
+  for (const e of entries) if (!onDisk(e)) held.set(e.name, sectionBuffer(index, e));
 
   let crc = 0;
   const body = fileBytes - 4;
@@ -141,26 +157,29 @@ async function loadStreaming(fd: number, path: string, chunkBytes: number, reran
   if (crc !== new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, true))
     fail('CORRUPT_FILE', 'index file checksum mismatch: the file is damaged');
 
-  const file = containerFromSections(header, (e) => held.get(e.name) ?? fail('CORRUPT_FILE', `section '${e.name}' is not loaded`));
+  const file = containerFromSections(layout, (e) => held.get(e.name) ?? fail('CORRUPT_FILE', `section '${e.name}' is not loaded`));
   return decodeIndexFromSections(
-    header,
+    index,
     (name) => file.section(name),
     rerankOnDisk
       ? {
-          rerankStore: (params, metric) => diskStore(params, metric, entries, fd, path),
+          rerankStore: (params, metric) => {
+            disk.store = diskStore(params, metric, entries, fd, path);
+            return disk.store;
+          },
         }
       : {},
   );
 }
 
 /** Where a section is read into: its store's codec may place it where the store adopts it. */
-function sectionBuffer(header: ContainerHeader, e: SectionEntry): Uint8Array {
+function sectionBuffer(index: IndexHeader, e: SectionEntry): Uint8Array {
   const byteLength = e.length * bytesPer(e.dtype);
   const dot = e.name.indexOf('.');
-  const params = dot > 0 ? (header as Record<string, unknown>)[e.name.slice(0, dot)] : undefined;
-  const kind = typeof params === 'object' && params !== null ? (params as Record<string, unknown>)['kind'] : undefined;
-  if (typeof kind === 'string' && hasStoreCodec(kind)) {
-    const placed = storeCodec(kind).sectionBuffer?.(params as Record<string, unknown>, e.name.slice(dot + 1), byteLength);
+  const prefix = e.name.slice(0, dot);
+  const store = prefix === 'store' ? index.store : prefix === 'rerank' ? index.rerank : null;
+  if (store) {
+    const placed = storeCodec(store.kind).sectionBuffer?.(store.params, e.name.slice(dot + 1), byteLength);
     if (placed && placed.byteLength === byteLength) return placed;
   }
   return new Uint8Array(byteLength);

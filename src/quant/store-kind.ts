@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/device.js';
 import type { ExactScan } from '../gpu/exact.js';
 import type { ResidentStoreKernel } from '../gpu/resident/store-kernels.js';
-import type { SectionArray } from '../io/container.js';
+import type { Dtype, SectionArray } from '../io/container.js';
 import type { BatchEvaluator, Dataset, Metric, VectorStore } from '../types.js';
 
 /**
@@ -19,6 +19,20 @@ export interface StoreCodec {
    * the SIMD kernels' memory), or null for plain memory.
    */
   sectionBuffer?(params: Record<string, unknown>, name: string, byteLength: number): Uint8Array | null;
+  /**
+   * Optional: what the header parameters imply, checked (bounds, consistency) without any
+   * data, so a loader refuses a malformed file before it allocates: the item count, the
+   * dimension and each section (name without its 'store.' prefix, element type, and its
+   * length where the parameters fix it). Throws CORRUPT_FILE naming the field.
+   */
+  layout?(params: Record<string, unknown>): StoreLayout;
+}
+
+/** A store's sections and sizes as its header describes them (StoreCodec.layout). */
+export interface StoreLayout {
+  readonly size: number;
+  readonly dim: number;
+  readonly sections: Readonly<Record<string, { readonly dtype: Dtype; readonly length?: number }>>;
 }
 
 /** A store as worker threads receive it: its data on shared memory, no copy per thread. */

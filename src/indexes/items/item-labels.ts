@@ -19,10 +19,14 @@ export class ItemLabels {
   constructor(indptr: Uint32Array, labels: Uint32Array) {
     const n = indptr.length - 1;
     if (n < 0 || indptr[0] !== 0 || indptr[n] !== labels.length) fail('CORRUPT_FILE', 'label lists are inconsistent');
+    // Row bounds first: one huge pointer must not start a count over billions of labels.
     for (let i = 0; i < n; i++) {
-      if (indptr[i + 1]! < indptr[i]!) fail('CORRUPT_FILE', 'label lists are inconsistent');
-      for (let j = indptr[i]!; j < indptr[i + 1]!; j++) this.counts.set(labels[j]!, (this.counts.get(labels[j]!) ?? 0) + 1);
+      if (indptr[i + 1]! < indptr[i]!) fail('CORRUPT_FILE', `label lists are inconsistent at item ${i}`);
+      // Each row sorted and without repeats, as rows are made (checkRow): counts stay true.
+      for (let j = indptr[i]! + 1; j < indptr[i + 1]!; j++)
+        if (labels[j]! <= labels[j - 1]!) fail('CORRUPT_FILE', `the labels of item ${i} are not sorted and unique`);
     }
+    for (let j = 0; j < labels.length; j++) this.counts.set(labels[j]!, (this.counts.get(labels[j]!) ?? 0) + 1);
     this.csr = { indptr, labels };
     this.n = n;
   }

@@ -1,7 +1,6 @@
 import { DenseDataset } from '../../data/dense.js';
-import { fail } from '../../errors.js';
-import { intParam, typedSection } from '../codec-checks.js';
-import type { StoreCodec } from '../store-kind.js';
+import { intParam, sizedSection } from '../codec-checks.js';
+import type { StoreCodec, StoreLayout } from '../store-kind.js';
 import { reserveDenseRows } from './arena.js';
 import { PlainDenseStore } from './store.js';
 
@@ -16,11 +15,10 @@ export const denseCodec: StoreCodec = {
     const s = store as PlainDenseStore;
     return { params: { size: s.size, dim: s.dim, kernels: s.kernels }, sections: { vectors: s.vectors } };
   },
+  layout,
   decode(params, section, metric) {
-    const size = intParam(params, 'size');
-    const dim = intParam(params, 'dim');
-    const vectors = typedSection(section('vectors'), Float32Array, 'vectors');
-    if (vectors.length !== size * dim) fail('CORRUPT_FILE', `vectors section holds ${vectors.length} floats, expected ${size} x ${dim}`);
+    const { dim, sections } = layout(params);
+    const vectors = sizedSection(section('vectors'), Float32Array, 'vectors', sections['vectors']!.length);
     return new PlainDenseStore(new DenseDataset(vectors, dim), metric, { simd: params['kernels'] !== 'js' });
   },
   sectionBuffer(params, name, byteLength) {
@@ -38,3 +36,10 @@ export const denseCodec: StoreCodec = {
     return rows && new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength);
   },
 };
+
+/** A dataset is never empty: at least one row of at least one component. */
+function layout(params: Record<string, unknown>): StoreLayout {
+  const size = intParam(params, 'size', 1);
+  const dim = intParam(params, 'dim', 1);
+  return { size, dim, sections: { vectors: { dtype: 'f32', length: size * dim } } };
+}

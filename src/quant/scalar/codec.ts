@@ -1,7 +1,7 @@
 import { fail } from '../../errors.js';
 import type { SectionArray } from '../../io/container.js';
-import { intParam, typedSection } from '../codec-checks.js';
-import type { StoreCodec } from '../store-kind.js';
+import { intParam, sizedSection } from '../codec-checks.js';
+import type { StoreCodec, StoreLayout } from '../store-kind.js';
 import { ScalarCodec, type ScalarEncoding } from './scalar-encoding.js';
 import { reserveScalarCodes, ScalarStore } from './store.js';
 
@@ -10,6 +10,20 @@ import { reserveScalarCodes, ScalarStore } from './store.js';
  * loading is one copy), and SQ8's per-dimension range.
  */
 export function scalarCodec(encoding: ScalarEncoding): StoreCodec {
+  /** Rows of ceil(dim / 16) x 16 components, 2 bytes each (f16) or 1 (SQ8) plus SQ8's range per dimension. */
+  function layout(params: Record<string, unknown>): StoreLayout {
+    const size = intParam(params, 'size', 1);
+    const dim = intParam(params, 'dim', 1);
+    // The padding as the kernels lay rows out (an f16 codec over dim needs no ranges to say it).
+    const rowBytes = new ScalarCodec('f16', dim, 'l2', null, null).paddedDim * (encoding === 'f16' ? 2 : 1);
+    if (params['rowBytes'] !== rowBytes)
+      fail('CORRUPT_FILE', `index header has ${encoding} rows of ${String(params['rowBytes'])} bytes, dimension ${dim} needs ${rowBytes}`);
+    const sections: StoreLayout['sections'] =
+      encoding === 'sq8'
+        ? { codes: { dtype: 'u8', length: size * rowBytes }, mins: { dtype: 'f32', length: dim }, scales: { dtype: 'f32', length: dim } }
+        : { codes: { dtype: 'u8', length: size * rowBytes } };
+    return { size, dim, sections };
+  }
   return {
     kind: encoding,
     encode(store) {
@@ -19,19 +33,16 @@ export function scalarCodec(encoding: ScalarEncoding): StoreCodec {
       if (mins && scales) Object.assign(sections, { mins, scales });
       return { params: { size: s.size, dim: s.dim, rowBytes, kernels: s.kernels }, sections };
     },
+    layout,
     decode(params, section, metric) {
-      const dim = intParam(params, 'dim');
-      const size = intParam(params, 'size');
+      const { dim, sections } = layout(params);
+      // SQ8's range is checked by the codec: finite minimums, finite non-negative scales.
       const ranges =
         encoding === 'sq8'
-          ? [typedSection(section('mins'), Float32Array, 'mins'), typedSection(section('scales'), Float32Array, 'scales')]
+          ? [sizedSection(section('mins'), Float32Array, 'mins', dim), sizedSection(section('scales'), Float32Array, 'scales', dim)]
           : [null, null];
       const codec = new ScalarCodec(encoding, dim, metric, ranges[0]!, ranges[1]!);
-      if (intParam(params, 'rowBytes') !== codec.rowBytes)
-        fail('CORRUPT_FILE', `${encoding} rows of ${String(params['rowBytes'])} bytes do not match dimension ${dim}`);
-      const codes = typedSection(section('codes'), Uint8Array, 'codes');
-      if (codes.length !== size * codec.rowBytes)
-        fail('CORRUPT_FILE', `${encoding} codes section holds ${codes.length} bytes, expected ${size} x ${codec.rowBytes}`);
+      const codes = sizedSection(section('codes'), Uint8Array, 'codes', sections['codes']!.length);
       return ScalarStore.fromCodes(codec, codes, { simd: params['kernels'] !== 'js' });
     },
     sectionBuffer(params, name, byteLength) {
