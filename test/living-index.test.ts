@@ -9,6 +9,7 @@ import {
   type WebannoloError,
 } from '../src/index.js';
 import { loadMnist } from '../src/node/mnist.js';
+import { WorkerPool } from '../src/parallel/pool.js';
 import { exactFiltered, recallAgainst } from './helpers/filtered-truth.js';
 
 // A living index on real data (MNIST, 784-d, L2): add, remove, update, compact by key.
@@ -73,6 +74,7 @@ describe('a living index on MNIST', () => {
       for (const key of index.search(queries.get(q), K, { ef: 64 }).keys!) expect(gone.has(key as number)).toBe(false);
     }
     const batch = await index.searchBatch(queries, K, { ef: 64, threads: 2 });
+    expect(batch.threads).toBe(2);
     for (const key of batch.keys!) expect(gone.has(key as number)).toBe(false);
     // Workers see the changed index (they re-attach after every change).
     const serial = await index.searchBatch(queries, K, { ef: 64, threads: 1 });
@@ -93,7 +95,9 @@ describe('a living index on MNIST', () => {
     serial.add(rows(base, more), more);
     const parallel = HnswIndex.build(rows(base, first), { ...BUILD, keys: first });
     parallel.remove([5, 6]);
+    const tasks = WorkerPool.shared().tasksFinished;
     expect(await parallel.addAsync(rows(base, [5, 6, ...more]), [5, 6, ...more], { threads: 2 })).toEqual([5, 6, ...more]);
+    expect(WorkerPool.shared().tasksFinished - tasks, 'tasks run on worker threads').toBeGreaterThanOrEqual(4);
     expect(parallel.size).toBe(6000);
     expect(parallel.capacity).toBe(6000);
     const live = new Set(range(0, 6000));
@@ -107,6 +111,38 @@ describe('a living index on MNIST', () => {
       parallel.addAsync(rows(base, range(6000, 7000)), range(6000, 7000), { threads: 2, signal: controller.signal }),
     ).rejects.toThrow(/cancelled/);
     expect(sameBytes(serializeIndex(parallel), before)).toBe(true);
+  });
+
+  it('two addAsync started together both land; changes made meanwhile come before them, none refused', async () => {
+    const index = HnswIndex.build(rows(base, range(0, 2000)), { ...BUILD, keys: range(0, 2000) });
+    const first = index.addAsync(rows(base, range(2000, 2600)), range(2000, 2600), { threads: 2 });
+    const second = index.addAsync(rows(base, range(2600, 3000)), range(2600, 3000), { threads: 1 });
+    const batch = index.searchBatch(queries, K, { ef: 64, threads: 2 });
+    // Synchronous changes while both are queued or running, and a batch is in flight.
+    index.remove([1, 2, 3]);
+    index.add(rows(base, [3000]), [3000]);
+    index.update(rows(base, [3001]), [4]);
+    expect(index.has(3000)).toBe(true);
+    expect(await first).toEqual(range(2000, 2600));
+    expect(await second).toEqual(range(2600, 3000));
+    await batch;
+    expect(index.size).toBe(2000 - 3 + 600 + 400 + 1);
+    const live = new Set([...range(0, 3001)].filter((k) => k < 1 || k > 3));
+    for (const key of live) expect(index.has(key)).toBe(true);
+    expect(index.search(base.get(3001), 1).keys).toEqual([4]);
+    // Item 4 now holds row 3001's vector: the reference for recall does the same.
+    const truthRows = [...live].map((k) => (k === 4 ? 3001 : k));
+    const truth = exactFiltered(rows(base, truthRows), queries, K, () => true);
+    const got: (number | string | null)[] = [];
+    for (let q = 0; q < NQ; q++) got.push(...index.search(queries.get(q), K, { ef: 64 }).keys!);
+    const keyOfRow = [...live];
+    expect(
+      recallAgainst(
+        got,
+        Array.from(truth, (r) => (r < 0 ? -1 : keyOfRow[r]!)),
+        K,
+      ),
+    ).toBeGreaterThanOrEqual(0.95);
   });
 
   it('changes in place, but never into memory another index shares (withStore, quantize)', () => {
