@@ -2,6 +2,7 @@ import { fail, WebannoloError } from '../errors.js';
 import { type ContainerHeader, decodeContainer, encodeContainer, readContainerHeader, type SectionArray } from '../io/container.js';
 import { typedSection } from '../quant/codec-checks.js';
 import { storeCodec } from '../quant/registry.js';
+import { MemoryLimitError } from '../quant/wasm/arena.js';
 import type { Metric, VectorStore } from '../types.js';
 import { FlatIndex } from './flat.js';
 import { HnswGraph } from './hnsw/graph/graph.js';
@@ -79,7 +80,9 @@ function decoding<T>(part: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof WebannoloError && !FILE_CODES.includes(e.code)) fail('CORRUPT_FILE', `index file ${part} is invalid: ${e.message}`);
+    // Too large for this platform's WebAssembly memory is not damage: it says so as it is.
+    if (e instanceof WebannoloError && !(e instanceof MemoryLimitError) && !FILE_CODES.includes(e.code))
+      fail('CORRUPT_FILE', `index file ${part} is invalid: ${e.message}`);
     throw e;
   }
 }

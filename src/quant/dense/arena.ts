@@ -1,5 +1,4 @@
-import { fail } from '../../errors.js';
-import { type SharedArena, WasmArena } from '../wasm/arena.js';
+import { failMemoryLimit, type SharedArena, WasmArena } from '../wasm/arena.js';
 
 /**
  * Rows reserved by reserveDenseRows, by the buffer of their view: a store made over exactly
@@ -60,8 +59,7 @@ export class DenseArena {
     if (!WasmArena.fits(reserve)) {
       // Never a silent 10x slowdown on the JS kernels: say what fits and what to do.
       const fit = DenseArena.largestFitting(dim);
-      fail(
-        'INVALID_ARGUMENT',
+      failMemoryLimit(
         `${capacity} vectors of dimension ${dim} take ${(bytes / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them (${(WasmArena.capacityBytes / 2 ** 30).toFixed(2)} GiB): store them as f16 or sq8 (half or a quarter of the bytes: HnswIndex.buildOnStore(new ScalarQuantizer('f16').encode(data, metric)), --quantizer f16|sq8), use product quantization (ProductQuantizer, --quantizer pq), or { simd: false } for the plain JS kernels (about 10x slower)`,
       );
     }

@@ -4,7 +4,7 @@ import type { BatchEvaluator, Dataset, Metric, QueryEvaluator, Vector, VectorSto
 import { toShared } from '../../util/shared-memory.js';
 import { CpuBatchEvaluator } from '../cpu-batch.js';
 import { checkDenseQuery } from '../dense/store.js';
-import { type SharedArena, WasmArena } from '../wasm/arena.js';
+import { failMemoryLimit, type SharedArena, WasmArena } from '../wasm/arena.js';
 import type { PqCodebook } from './codebook.js';
 import { buildLookupTable, PqEvaluator } from './evaluators.js';
 import { PqArena, PqWasmBatchEvaluator, PqWasmEvaluator } from './wasm-evaluators.js';
@@ -137,8 +137,7 @@ function checkPqFits(pq: PqCodebook, size: number): void {
   const reserve = PqArena.reserveBytes(pq, size * pq.m);
   if (WasmArena.fits(reserve)) return;
   const fit = Math.max(0, Math.floor((WasmArena.capacityBytes - PqArena.reserveBytes(pq, 0)) / pq.m));
-  fail(
-    'INVALID_ARGUMENT',
+  failMemoryLimit(
     `${size} PQ codes of ${pq.m} bytes take ${((size * pq.m) / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them (${(WasmArena.capacityBytes / 2 ** 30).toFixed(2)} GiB): use fewer subspaces (a smaller m), split the items over several indexes, or { simd: false } for the plain JS kernels`,
   );
 }

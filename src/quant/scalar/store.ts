@@ -4,7 +4,7 @@ import type { BatchEvaluator, Dataset, Metric, QueryEvaluator, Vector, VectorSto
 import { toShared } from '../../util/shared-memory.js';
 import { CpuBatchEvaluator } from '../cpu-batch.js';
 import { checkDenseQuery } from '../dense/store.js';
-import { type SharedArena, WasmArena } from '../wasm/arena.js';
+import { failMemoryLimit, type SharedArena, WasmArena } from '../wasm/arena.js';
 import { type PreparedQuery, ScalarCodec, type ScalarEncoding } from './scalar-encoding.js';
 import type { ScalarWasmKernels } from './wasm-kernels.js';
 
@@ -92,8 +92,7 @@ export class ScalarStore implements VectorStore {
     const reserve = bytes + 64 * codec.queryBytes;
     if (!WasmArena.fits(reserve)) {
       const fit = Math.floor((WasmArena.capacityBytes - 64 * codec.queryBytes) / codec.rowBytes);
-      fail(
-        'INVALID_ARGUMENT',
+      failMemoryLimit(
         `${size} ${codec.encoding} vectors of dimension ${codec.dim} take ${(bytes / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them (${(WasmArena.capacityBytes / 2 ** 30).toFixed(2)} GiB): use ${codec.encoding === 'f16' ? 'sq8 or ' : ''}product quantization, or { simd: false } for the plain JS kernels`,
       );
     }

@@ -1,7 +1,6 @@
 import { SparseDataset } from '../../data/sparse.js';
-import { fail } from '../../errors.js';
 import type { SparseVector } from '../../types.js';
-import { type SharedArena, WasmArena } from '../wasm/arena.js';
+import { failMemoryLimit, type SharedArena, WasmArena } from '../wasm/arena.js';
 
 /** Where a sparse store's arrays sit in its WebAssembly memory (byte offsets). */
 export interface SparseLayout {
@@ -61,8 +60,7 @@ export class SparseArena {
     if (WasmArena.fits(reserve)) return reserve;
     const perRow = nnz / Math.max(size, 1);
     const fit = Math.max(0, Math.floor((WasmArena.capacityBytes - 8 * dim * 4 - 68) / (4 + perRow * 8)));
-    fail(
-      'INVALID_ARGUMENT',
+    failMemoryLimit(
       `${size} sparse vectors with ${nnz} non-zeros take ${gib(bytes)} GiB; the SIMD kernels' WebAssembly memory holds ${gib(WasmArena.capacityBytes)} GiB, about ${fit} vectors of ${perRow.toFixed(1)} non-zeros: split the items over several indexes, keep fewer non-zeros per vector (prune the smallest weights), or { simd: false } for the plain JS kernels (about 1.6x slower per distance)`,
     );
   }

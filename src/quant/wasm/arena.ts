@@ -1,4 +1,4 @@
-import { fail } from '../../errors.js';
+import { fail, WebannoloError } from '../../errors.js';
 import { canShareMemory } from '../../util/shared-memory.js';
 import { MAX_PAGES } from './encoder.js';
 import { instantiateKernels, type WasmKernels } from './kernels-wasm.js';
@@ -22,6 +22,22 @@ export interface SharedArena {
  * attach to it (share/attach) and read the one copy of the data; each thread keeps its own
  * scratch regions, allocated from the shared top with an atomic add.
  */
+/**
+ * Data that does not fit the SIMD kernels' one WebAssembly memory (INVALID_ARGUMENT, with what
+ * fits and what to do). Its own class so that a file loader can tell "too large for this
+ * platform" from "malformed": a valid file over the limit is not a corrupt one.
+ */
+export class MemoryLimitError extends WebannoloError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+/** Throws MemoryLimitError. */
+export function failMemoryLimit(message: string): never {
+  throw new MemoryLimitError(message);
+}
+
 export class WasmArena {
   readonly memory: WebAssembly.Memory;
   readonly kernels: WasmKernels;
