@@ -20,7 +20,7 @@ const layers = [
   ['indexes', 'indexes and the worker entry', '^src/(indexes/|parallel/worker\\.ts$)'],
   ['quant', 'store kinds', '^src/quant/'],
   ['io-gpu', 'file formats and WebGPU infrastructure', '^src/(io|gpu)/'],
-  ['data', 'datasets, recall and the worker pool', '^src/(data|eval)/|^src/parallel/(pool|platform)\\.ts$'],
+  ['data', 'datasets, recall and the worker pool', '^src/(data|eval)/|^src/parallel/(pool|pool-worker|platform|fault-tasks)\\.ts$'],
   ['base', 'util, types and errors', '^src/(util/|types\\.ts$|errors\\.ts$)'],
 ];
 const anyOf = (paths) => paths.map((p) => `(${p})`).join('|');

@@ -149,7 +149,11 @@ export interface BatchSearchResult {
   readonly bytesDown: number;
   /** Milliseconds the call spent running JavaScript, excluding time awaiting the GPU. */
   readonly hostMs: number;
-  /** CPU threads that searched: worker threads sharing the queries, or 1 (this thread). */
+  /**
+   * CPU threads that searched: worker threads sharing the queries, or 1 (this thread). When
+   * a worker died mid-batch: the workers that finished their share, plus 1 for this thread,
+   * which searched the queries the dead worker had not finished.
+   */
   readonly threads: number;
   /** The items' user keys, row-major like ids (null where an id is -1), when the index has keys. */
   readonly keys?: readonly (number | string | null)[];

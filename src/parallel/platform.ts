@@ -9,10 +9,20 @@ export interface WorkerPort {
   onMessage(listener: (message: unknown) => void): void;
   /** An error the worker did not catch (it is dead afterwards). */
   onError(listener: (error: Error) => void): void;
+  /**
+   * The worker's thread ended, whatever the cause: process.exit(), a kill, a crash after an
+   * uncaught error. Node only: a browser reports no exit (a Web Worker that closes itself
+   * leaves its call pending; webannolo's worker never does).
+   */
+  onExit(listener: (code: number) => void): void;
+  /** A message from the worker could not be read (deserialized) on this side. */
+  onMessageError(listener: (error: Error) => void): void;
   /** Ends the worker; resolves once it has exited (its threads and handles are gone). */
   terminate(): Promise<void>;
   /** Node: whether this worker keeps the process alive (only while it has work). */
   keepAlive(on: boolean): void;
+  /** The platform's own worker object (a Node Worker or a Web Worker), for diagnostics and tests. */
+  readonly thread: unknown;
 }
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
@@ -48,7 +58,8 @@ export async function spawnWorker(name: string): Promise<WorkerPort> {
 interface NodeWorker {
   postMessage(m: unknown): void;
   on(event: 'message', l: (m: unknown) => void): void;
-  on(event: 'error', l: (e: Error) => void): void;
+  on(event: 'error' | 'messageerror', l: (e: Error) => void): void;
+  on(event: 'exit', l: (code: number) => void): void;
   terminate(): Promise<number>;
   ref(): void;
   unref(): void;
@@ -68,8 +79,11 @@ async function spawnNodeWorker(name: string): Promise<WorkerPort> {
     post: (m) => worker.postMessage(m),
     onMessage: (l) => worker.on('message', l),
     onError: (l) => worker.on('error', l),
+    onExit: (l) => worker.on('exit', l),
+    onMessageError: (l) => worker.on('messageerror', l),
     terminate: async () => void (await worker.terminate()),
     keepAlive: (on) => (on ? worker.ref() : worker.unref()),
+    thread: worker,
   };
 }
 
@@ -94,7 +108,10 @@ function spawnWebWorker(name: string): Promise<WorkerPort> {
         e.preventDefault();
         l(new Error(e.message || 'worker failed to start'));
       }),
+    onExit: () => {},
+    onMessageError: (l) => worker.addEventListener('messageerror', () => l(new Error('a message from the worker could not be read'))),
     terminate: () => Promise.resolve(worker.terminate()),
     keepAlive: () => {},
+    thread: worker,
   });
 }

@@ -1,77 +1,9 @@
-import { type ErrorCode, WebannoloError } from '../errors.js';
+import { WebannoloError } from '../errors.js';
 import { canShareMemory } from '../util/shared-memory.js';
-import { canSpawnWorkers, hardwareThreads, spawnWorker, type WorkerPort } from './platform.js';
+import { canSpawnWorkers, hardwareThreads, spawnWorker } from './platform.js';
+import { PoolWorker, type Task } from './pool-worker.js';
 
-/** A message to a worker: `op` names the task handler (see worker.ts). */
-export interface Task {
-  readonly op: string;
-  readonly [key: string]: unknown;
-}
-
-/** What a worker answers: the handler's result, or the error it threw. */
-export interface Reply {
-  readonly id: number;
-  readonly result?: unknown;
-  readonly error?: { message: string; code?: string; name?: string };
-}
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-}
-
-class PoolWorker {
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
-  /** Why the worker died, once it has. */
-  dead: Error | null = null;
-  /** Per-worker state owners keep (e.g. which indexes this worker has attached). */
-  readonly attached = new Set<number>();
-
-  constructor(private readonly port: WorkerPort) {
-    port.onMessage((m) => this.settle(m as Reply));
-    port.onError((e) => this.die(e));
-  }
-
-  run(task: Task): Promise<unknown> {
-    if (this.dead) return Promise.reject(this.dead);
-    const id = this.nextId++;
-    if (this.pending.size === 0) this.port.keepAlive(true);
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.port.post({ ...task, id });
-    });
-  }
-
-  terminate(): Promise<void> {
-    this.die(new WebannoloError('INVALID_ARGUMENT', 'the worker pool was closed while a task was running'));
-    return this.port.terminate();
-  }
-
-  private settle(reply: Reply): void {
-    const p = this.pending.get(reply.id);
-    if (!p) return;
-    this.pending.delete(reply.id);
-    if (this.pending.size === 0) this.port.keepAlive(false);
-    if (reply.error) p.reject(reviveError(reply.error));
-    else p.resolve(reply.result);
-  }
-
-  private die(error: Error): void {
-    if (this.dead) return;
-    this.dead =
-      error instanceof WebannoloError ? error : new WebannoloError('INVALID_ARGUMENT', `a worker thread failed: ${error.message}`);
-    for (const p of this.pending.values()) p.reject(this.dead);
-    this.pending.clear();
-    this.port.keepAlive(false);
-  }
-}
-
-/** The error a worker threw, rebuilt on this side (WebannoloErrors keep their code). */
-function reviveError(e: { message: string; code?: string; name?: string }): Error {
-  if (e.name === 'WebannoloError' && e.code) return new WebannoloError(e.code as ErrorCode, e.message);
-  return new Error(e.message);
-}
+export { isWorkerLoss, type Reply, type Task } from './pool-worker.js';
 
 let shared: WorkerPool | null = null;
 let noticed = false;
@@ -80,11 +12,19 @@ let noticed = false;
  * Worker threads (Node worker_threads or browser Web Workers), started on first use and
  * reused by every parallel task: build, batched search, k-means. Idle workers do not keep a
  * Node process alive; close() ends them (a later task starts new ones).
+ *
+ * A worker that dies (an exit of any code, a kill, an uncaught error, a reply that cannot be
+ * read) ends its pending tasks with a WORKER_FAILED error once its thread has stopped, and
+ * the next task starts a fresh worker in its place; close() ends pending tasks with CLOSED.
+ * No task waits forever on a dead worker.
  */
 export class WorkerPool {
   private workers: PoolWorker[] = [];
   private starting: Promise<void> | null = null;
   private closed = false;
+  private finished = 0;
+  private lost = 0;
+  private readonly events = { finished: () => void this.finished++, lost: () => void this.lost++ };
 
   /** The process-wide pool. */
   static shared(): WorkerPool {
@@ -115,27 +55,40 @@ export class WorkerPool {
     return threads;
   }
 
-  /** Workers started so far. */
+  /** Workers started so far (a dead one counts until the next task replaces it). */
   get size(): number {
     return this.workers.length;
   }
 
-  /** Starts workers until there are `count`. */
-  async ensure(count: number): Promise<void> {
+  /** Tasks the workers have finished with a result since the pool started (tests check with it that work ran on workers). */
+  get tasksFinished(): number {
+    return this.finished;
+  }
+
+  /** Workers that died other than by close() since the pool started (each replaced on the next task). */
+  get workersLost(): number {
+    return this.lost;
+  }
+
+  /** Replaces dead workers and starts workers until there are `count`; returns the first `count`. */
+  async ensure(count: number): Promise<PoolWorker[]> {
     while (this.starting) await this.starting;
-    if (this.closed) throw new WebannoloError('INVALID_ARGUMENT', 'the worker pool is closed');
-    this.replaceDead();
+    if (this.closed) throw new WebannoloError('CLOSED', 'the worker pool is closed');
+    // Keep indices dense: a dead worker's slot is refilled below.
+    this.workers = this.workers.filter((w) => !w.dead);
     const missing = count - this.workers.length;
-    if (missing <= 0) return;
-    this.starting = (async () => {
-      const started = await Promise.all(Array.from({ length: missing }, (_, i) => spawnWorker(`webannolo-${this.workers.length + i}`)));
-      this.workers.push(...started.map((port) => new PoolWorker(port)));
-    })();
-    try {
-      await this.starting;
-    } finally {
-      this.starting = null;
+    if (missing > 0) {
+      this.starting = (async () => {
+        const started = await Promise.all(Array.from({ length: missing }, (_, i) => spawnWorker(`webannolo-${this.workers.length + i}`)));
+        this.workers.push(...started.map((port) => new PoolWorker(port, this.events)));
+      })();
+      try {
+        await this.starting;
+      } finally {
+        this.starting = null;
+      }
     }
+    return this.workers.slice(0, count);
   }
 
   /** Worker i (after ensure). */
@@ -145,37 +98,35 @@ export class WorkerPool {
     return w;
   }
 
+  /** Runs one task on each of workers 0..count-1 and waits for all (see runOn). */
+  async runEach(count: number, task: (worker: number) => Task): Promise<unknown[]> {
+    return this.runOn(await this.ensure(count), task);
+  }
+
   /**
-   * Runs one task on each of workers 0..count-1 and waits for all. If one fails, the error
-   * of the first failure is thrown once every worker has answered (so no task is still
+   * Runs one task on each of `workers` and waits for all. If one fails, the error of the
+   * first failure is thrown once every worker has answered or died (so no task is still
    * writing into shared memory when the caller cleans up).
    */
-  async runEach(count: number, task: (worker: number) => Task): Promise<unknown[]> {
-    await this.ensure(count);
-    const settled = await Promise.allSettled(Array.from({ length: count }, (_, i) => this.worker(i).run(task(i))));
+  async runOn(workers: readonly PoolWorker[], task: (worker: number) => Task): Promise<unknown[]> {
+    const settled = await this.settleOn(workers, task);
     const failed = settled.find((s) => s.status === 'rejected');
-    if (failed) {
-      this.replaceDead();
-      throw failed.reason;
-    }
+    if (failed) throw failed.reason;
     return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
   }
 
-  /** Ends every worker; pending tasks fail. The pool cannot be used afterwards. */
+  /** Runs one task on each of `workers` and returns how each ended, once all have. */
+  settleOn(workers: readonly PoolWorker[], task: (worker: number) => Task): Promise<PromiseSettledResult<unknown>[]> {
+    return Promise.allSettled(workers.map((w, i) => w.run(task(i))));
+  }
+
+  /** Ends every worker; pending tasks fail with CLOSED. The pool cannot be used afterwards. */
   async close(): Promise<void> {
     this.closed = true;
     while (this.starting) await this.starting.catch(() => {});
     const workers = this.workers;
     this.workers = [];
-    await Promise.all(workers.map((w) => w.terminate()));
-  }
-
-  private replaceDead(): void {
-    const alive = this.workers.filter((w) => !w.dead);
-    if (alive.length === this.workers.length) return;
-    for (const w of this.workers) if (w.dead) void w.terminate();
-    // Keep indices dense: a dead worker's slot is refilled by the next ensure().
-    this.workers = alive;
+    await Promise.all(workers.map((w) => w.close()));
   }
 }
 

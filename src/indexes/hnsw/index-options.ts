@@ -40,7 +40,9 @@ export interface HnswAsyncBuildOptions extends HnswIndexOptions {
   /**
    * Worker threads that insert in parallel (batched, deterministic: the same seed gives the
    * same graph for any thread count > 1). Default: every core. 1 runs hnswlib's serial
-   * insertion on the calling thread, yielding to the event loop every 20 ms.
+   * insertion on the calling thread, yielding to the event loop every 20 ms. A worker that
+   * dies mid-build (an exit, a kill, a crash) fails the build with WORKER_FAILED (CLOSED if
+   * the worker pool was closed); the pool replaces the worker on its next task.
    */
   threads?: number;
   /** Aborting it stops the build with a CANCELLED error. */

@@ -54,7 +54,9 @@ export interface HnswBatchParams extends Omit<HnswSearchParams, 'filter'>, Backe
   /**
    * Threads of a CPU search: the queries are shared out to worker threads, each running the
    * single-query search. Default: every core. 1 searches on the calling thread (yielding to
-   * the event loop every 20 ms); so does a batch of one query.
+   * the event loop every 20 ms); so does a batch of one query. A worker that dies mid-batch
+   * costs no results: the queries it had not finished are searched on the calling thread
+   * (same results as one thread), and the result's `threads` counts what ran.
    */
   threads?: number;
 }

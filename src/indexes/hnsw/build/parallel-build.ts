@@ -29,7 +29,8 @@ export function batchSizeAfter(inserted: number): number {
 /**
  * Builds the graph on worker threads, batch by batch (see insertion-batch.ts). The calling
  * thread only schedules batches and waits, so it stays responsive. A store that cannot be
- * shared with workers is built on this thread.
+ * shared with workers is built on this thread. A worker that dies mid-batch fails the build
+ * with WORKER_FAILED (CLOSED if the pool was closed), once no worker still writes the graph.
  */
 export async function buildGraphParallel(store: VectorStore, params: ParallelBuildParams): Promise<HnswGraph> {
   const { m, efConstruction, seed, keepPruned } = resolveBuildParams(params);
@@ -56,6 +57,8 @@ export async function buildGraphParallel(store: VectorStore, params: ParallelBui
  * `from` that are unlinked, such as a living index's removed slots, are simply never met) on
  * worker threads, batch by batch. The graph needs an entry point. Returns false, doing
  * nothing, when the store cannot be shared with workers (the caller inserts on its thread).
+ * A worker that dies mid-batch fails it with WORKER_FAILED once the other workers have
+ * answered; the graph is then half-linked, and the caller discards it (or works on a copy).
  */
 export async function insertRangeParallel(
   graph: HnswGraph,
@@ -75,7 +78,6 @@ export async function insertRangeParallel(
   const attachment = WorkerAttachment.create(graph, store, null, { efConstruction, keepPruned });
   if (attachment === null) return false;
   try {
-    await attachment.ready(threads);
     let scratch = new Uint32Array(new SharedArrayBuffer(MAX_BATCH * 4 * (m + 1) * 4));
     const slotAt = new Uint32Array(new SharedArrayBuffer(MAX_BATCH * 4));
     const step = Math.max(1, Math.floor(to / 100));
@@ -90,8 +92,10 @@ export async function insertRangeParallel(
       const task =
         (op: InsertTask['op']) =>
         (worker: number): InsertTask => ({ op, handle: attachment.handle, span, next, worker, workers: threads });
-      await attachment.pool.runEach(threads, task('hnswSelect'));
-      await attachment.pool.runEach(threads, task('hnswLink'));
+      // A worker that dies fails the phase (WORKER_FAILED) once the others have answered; one
+      // that died between phases is replaced and attached before the next.
+      await attachment.runEach(threads, task('hnswSelect'));
+      await attachment.runEach(threads, task('hnswLink'));
       // As in the serial build, the first node to reach a new top level becomes the entry.
       for (let x = at; x < end; x++) {
         if (graph.levels[x]! > graph.maxLevel) {

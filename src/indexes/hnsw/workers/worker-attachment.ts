@@ -1,4 +1,4 @@
-import { WorkerPool } from '../../../parallel/pool.js';
+import { type PoolWorker, type Task, WorkerPool } from '../../../parallel/pool.js';
 import { type SharedStore, shareStore } from '../../../quant/registry.js';
 import type { VectorStore } from '../../../types.js';
 import type { HnswGraph } from '../graph/graph.js';
@@ -44,12 +44,14 @@ export class WorkerAttachment {
     return new WorkerAttachment(WorkerPool.shared(), graph, sharedStore, sharedRerank, build.efConstruction, build.keepPruned ?? false);
   }
 
-  /** Starts `threads` workers and attaches this index to those that lack it. */
-  async ready(threads: number): Promise<void> {
-    await this.pool.ensure(threads);
+  /**
+   * Starts `threads` workers (a dead one replaced by a fresh one) and attaches this index to
+   * those that lack it; returns them. A worker that dies meanwhile fails this with WORKER_FAILED.
+   */
+  async ready(threads: number): Promise<PoolWorker[]> {
+    const workers = await this.pool.ensure(threads);
     const pending: Promise<unknown>[] = [];
-    for (let i = 0; i < threads; i++) {
-      const w = this.pool.worker(i);
+    for (const w of workers) {
       if (w.attached.has(this.handle)) continue;
       const task: AttachTask = {
         op: 'hnswAttach',
@@ -62,7 +64,19 @@ export class WorkerAttachment {
       };
       pending.push(w.run(task).then(() => w.attached.add(this.handle)));
     }
-    await Promise.all(pending);
+    // Every attach answered or failed before this returns or throws.
+    const settled = await Promise.allSettled(pending);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    return workers;
+  }
+
+  /**
+   * Runs one task on each of `threads` workers, all of them attached (see ready), and waits
+   * for all (see WorkerPool.runOn). A worker that died since the last task is replaced first.
+   */
+  async runEach(threads: number, task: (worker: number) => Task): Promise<unknown[]> {
+    return this.pool.runOn(await this.ready(threads), task);
   }
 
   /** True while the pool this attachment was made for is still the one in use. */

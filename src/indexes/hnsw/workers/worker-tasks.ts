@@ -65,8 +65,10 @@ export const HNSW_TASKS = {
     let done = 0;
     for (let start = Atomics.add(t.next, 0, t.chunk); start < nq; start = Atomics.add(t.next, 0, t.chunk)) {
       const end = Math.min(nq, start + t.chunk);
-      for (let q = start; q < end; q++)
+      for (let q = start; q < end; q++) {
         searcher.searchInto(queries.get(q), t.k, t.ef, t.rerank, t.ids, t.scores, q * t.k, filters?.for(t.from + q) ?? null, t.lambda);
+        Atomics.store(t.done, q, 1);
+      }
       done += end - start;
     }
     return done;
