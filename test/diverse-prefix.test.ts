@@ -12,6 +12,7 @@ import {
 import { buildGraph, drawLevels, insertNodes } from '../src/indexes/hnsw/build/build-graph.js';
 import { BatchInserter, type BatchSpan, layoutScratch } from '../src/indexes/hnsw/build/insertion-batch.js';
 import { batchSizeAfter } from '../src/indexes/hnsw/build/parallel-build.js';
+import { WorkerPool } from '../src/parallel/pool.js';
 import type { QueryEvaluator, VectorStore } from '../src/types.js';
 import { loadMnistWithTruth } from './helpers/data.js';
 
@@ -142,7 +143,10 @@ describe('diverse prefix: pruning skips known checks, the graph stays the same',
     const store = new PlainDenseStore(base, 'l2');
     const plain = batchBuild(store, 9, false);
     expect(words(batchBuild(store, 9, true))).toEqual(words(plain));
+    const tasks = WorkerPool.shared().tasksFinished;
     const index = await HnswIndex.buildAsync(base, { metric: 'l2', m: M, efConstruction: EFC, seed: 9, threads: 2, layout: 'insertion' });
+    // Workers really built it (two phases per batch, a task per worker each).
+    expect(WorkerPool.shared().tasksFinished - tasks).toBeGreaterThanOrEqual(4);
     expect(words(index.graph)).toEqual(words(plain));
   });
 });

@@ -54,6 +54,7 @@ describe('distance-adaptive early termination (lambda)', () => {
     const index = HnswIndex.build(base.slice(0, 5000), { metric: 'l2', m: 8, efConstruction: 60 });
     const one = await index.searchBatch(queries, 10, { ef: 100, lambda: 0.1, threads: 1 });
     const two = await index.searchBatch(queries, 10, { ef: 100, lambda: 0.1, threads: 2 });
+    expect(two.threads).toBe(2);
     expect(Array.from(two.ids)).toEqual(Array.from(one.ids));
     const single = Int32Array.from(
       { length: queries.size * 10 },

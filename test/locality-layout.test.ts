@@ -77,6 +77,7 @@ describe('the locality layout', () => {
     expect(blocks(laid)).toBeLessThan(0.93 * blocks(plain)); // 9.9 vs 11.4 here
     expect(searchAll(laid, queries)).toEqual(searchAll(plain, queries));
     const batchL = await laid.searchBatch(queries, K, { threads: 2 });
+    expect(batchL.threads).toBe(2);
     const batchP = await plain.searchBatch(queries, K, { threads: 1 });
     expect(rowsOf(batchL, NQ)).toEqual(rowsOf(batchP, NQ));
     // A row's own vector finds its own id.

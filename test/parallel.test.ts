@@ -13,6 +13,7 @@ import {
   recallAtK,
   SparseDataset,
   trainPqParallel,
+  WorkerPool,
 } from '../src/index.js';
 import { loadMnistWithTruth } from './helpers/data.js';
 
@@ -63,6 +64,17 @@ function expectGraphInvariants(g: HnswGraph): void {
   expect(unreachable, 'nodes unreachable from the entry point').toBe(0);
 }
 
+/**
+ * Runs `work` and returns its result with how many tasks the shared pool's workers finished
+ * meanwhile: a parallel call that silently ran on one thread finishes none.
+ */
+async function onWorkers<T>(work: () => Promise<T>): Promise<[T, number]> {
+  const pool = WorkerPool.shared();
+  const before = pool.tasksFinished;
+  const result = await work();
+  return [result, pool.tasksFinished - before];
+}
+
 function graphBytes(g: HnswGraph): Uint8Array[] {
   return [
     new Uint8Array(g.level0.slice().buffer),
@@ -89,7 +101,9 @@ describe('parallel HNSW build and search (worker threads)', () => {
   });
 
   it.each([2, 4])('a %i-thread build keeps the graph invariants and the one-thread recall (±0.01)', async (threads) => {
-    const index = await HnswIndex.buildAsync(base, { ...BUILD, threads });
+    const [index, tasks] = await onWorkers(() => HnswIndex.buildAsync(base, { ...BUILD, threads }));
+    // Each batch runs two phases, a task per worker each.
+    expect(tasks).toBeGreaterThanOrEqual(2 * threads);
     expectGraphInvariants(index.graph);
     const r = await index.searchBatch(queries, 10, { ef: 64, threads: 1 });
     expect(Math.abs(recallAtK(r.ids, 10, gt) - serialRecall)).toBeLessThanOrEqual(0.01);
@@ -100,9 +114,11 @@ describe('parallel HNSW build and search (worker threads)', () => {
   });
 
   it('a parallel build is byte-identical across runs and thread counts', async () => {
-    const a = await HnswIndex.buildAsync(base, { ...BUILD, threads: 2, seed: 7 });
+    const [a, tasksA] = await onWorkers(() => HnswIndex.buildAsync(base, { ...BUILD, threads: 2, seed: 7 }));
     const b = await HnswIndex.buildAsync(base, { ...BUILD, threads: 2, seed: 7 });
-    const c = await HnswIndex.buildAsync(base, { ...BUILD, threads: 3, seed: 7 });
+    const [c, tasksC] = await onWorkers(() => HnswIndex.buildAsync(base, { ...BUILD, threads: 3, seed: 7 }));
+    expect(tasksA).toBeGreaterThanOrEqual(4);
+    expect(tasksC).toBeGreaterThanOrEqual(6);
     expect(graphBytes(b.graph)).toEqual(graphBytes(a.graph));
     expect(graphBytes(c.graph)).toEqual(graphBytes(a.graph));
     // A different seed gives a different graph: the comparison can fail.
@@ -114,6 +130,7 @@ describe('parallel HNSW build and search (worker threads)', () => {
     const one = await serial.searchBatch(queries, 10, { ef: 80, threads: 1 });
     for (const threads of [2, 4]) {
       const many = await serial.searchBatch(queries, 10, { ef: 80, threads });
+      expect(many.threads).toBe(threads);
       expect(many.ids).toEqual(one.ids);
       expect(many.scores).toEqual(one.scores);
     }
@@ -123,6 +140,7 @@ describe('parallel HNSW build and search (worker threads)', () => {
     const pq = serial.quantize(new ProductQuantizer({ m: 98, trainSample: 3000 }));
     const one = await pq.searchBatch(queries, 10, { ef: 64, rerank: 40, threads: 1 });
     const two = await pq.searchBatch(queries, 10, { ef: 64, rerank: 40, threads: 2 });
+    expect(two.threads).toBe(2);
     expect(two.ids).toEqual(one.ids);
 
     const sparse = SparseDataset.fromRows(
@@ -132,11 +150,13 @@ describe('parallel HNSW build and search (worker threads)', () => {
       })),
       128,
     );
-    const sIndex = await HnswIndex.buildAsync(sparse, { metric: 'ip', m: 8, efConstruction: 40, threads: 2 });
+    const [sIndex, tasks] = await onWorkers(() => HnswIndex.buildAsync(sparse, { metric: 'ip', m: 8, efConstruction: 40, threads: 2 }));
+    expect(tasks).toBeGreaterThanOrEqual(4);
     expectGraphInvariants(sIndex.graph);
     const sq = Array.from({ length: 30 }, (_, i) => sparse.get(i * 7));
     const s1 = await sIndex.searchBatch(sq, 5, { threads: 1 });
     const s2 = await sIndex.searchBatch(sq, 5, { threads: 2 });
+    expect(s2.threads).toBe(2);
     expect(s2.ids).toEqual(s1.ids);
   });
 
@@ -144,7 +164,9 @@ describe('parallel HNSW build and search (worker threads)', () => {
     const one = new ProductQuantizer({ m: 49, trainSample: 2000, maxIterations: 4 });
     one.train(base);
     const many = new ProductQuantizer({ m: 49, trainSample: 2000, maxIterations: 4 });
-    await trainPqParallel(many, base, 2);
+    const [, tasks] = await onWorkers(() => trainPqParallel(many, base, 2));
+    // Every k-means iteration of every subspace assigns on both workers.
+    expect(tasks).toBeGreaterThanOrEqual(2 * 49);
     expect(many.codebooks).toEqual(one.codebooks);
   });
 
@@ -154,16 +176,16 @@ describe('parallel HNSW build and search (worker threads)', () => {
     rows[200] = Float32Array.of(3e38, -3e38, 3e38, -3e38);
     rows[201] = Float32Array.of(3e38, 3e38, 3e38, 3e38);
     const data = DenseDataset.fromRows(rows);
+    const lost = WorkerPool.shared().workersLost;
     await expect(HnswIndex.buildAsync(data, { metric: 'ip', m: 4, efConstruction: 16, threads: 2 })).rejects.toThrow(
       /^item \d+: its distance to item \d+ is not a number/,
     );
-    // The pool survives a failed build.
-    const ok = await HnswIndex.buildAsync(DenseDataset.fromRows(rows.slice(0, 150)), {
-      metric: 'ip',
-      m: 4,
-      efConstruction: 16,
-      threads: 2,
-    });
+    // A handler's error ends its task, not its worker; the pool serves the next build.
+    expect(WorkerPool.shared().workersLost).toBe(lost);
+    const [ok, tasks] = await onWorkers(() =>
+      HnswIndex.buildAsync(DenseDataset.fromRows(rows.slice(0, 150)), { metric: 'ip', m: 4, efConstruction: 16, threads: 2 }),
+    );
+    expect(tasks).toBeGreaterThanOrEqual(4);
     expect(ok.size).toBe(150);
   });
 
@@ -201,6 +223,7 @@ describe('parallel HNSW build and search (worker threads)', () => {
     const index = serial.withLayout('insertion').withStore(wrapper as never);
     const r = await index.searchBatch(queries, 10, { ef: 64, threads: 2 });
     const one = await serial.searchBatch(queries, 10, { ef: 64, threads: 1 });
+    expect(r.threads).toBe(1);
     expect(r.ids).toEqual(one.ids);
   });
 });

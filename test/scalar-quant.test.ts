@@ -154,6 +154,7 @@ describe('scalar stores (f16, sq8)', () => {
       expect(b.ids).toEqual(a.ids);
       // Worker threads search the shared codes and agree with this thread.
       const t = await back.searchBatch(queries, 10, { ef: 32, threads: 2 });
+      expect(t.threads).toBe(2);
       expect(t.ids).toEqual(a.ids);
       await back.close();
     }

@@ -63,6 +63,7 @@ describe('sparse kernels: WebAssembly and JS', () => {
     const a = await index.searchBatch(queries, 10, { ef: 40, threads: 1 });
     const b = await onJs.searchBatch(queries, 10, { ef: 40, threads: 1 });
     const c = await index.searchBatch(queries, 10, { ef: 40, threads: 2 });
+    expect(c.threads).toBe(2);
     let same = 0;
     for (let i = 0; i < a.ids.length; i++) same += a.ids[i] === b.ids[i] ? 1 : 0;
     // f32 sums in a different order may swap near-ties; nearly every id agrees.

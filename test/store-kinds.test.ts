@@ -113,6 +113,7 @@ describe('store kinds: one descriptor each, checked alike', () => {
       const queries = queriesFor(store, 16);
       const one = await index.searchBatch(queries, 5, { ef: 32, threads: 1 });
       const two = await index.searchBatch(queries, 5, { ef: 32, threads: 2 });
+      expect(two.threads).toBe(2);
       expect(Array.from(two.ids)).toEqual(Array.from(one.ids));
       expect(Array.from(two.scores)).toEqual(Array.from(one.scores));
     });
