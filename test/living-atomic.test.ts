@@ -292,7 +292,7 @@ describe('a change that fails leaves the index exactly as it was', () => {
     // Kill a worker once the add has started linking on them.
     const pool = WorkerPool.shared();
     for (let i = 0; i < 200 && (pool.size < 2 || pool.worker(0).busy === 0); i++) await new Promise((r) => setTimeout(r, 2));
-    (pool.worker(0).thread as { terminate(): Promise<number> }).terminate();
+    void pool.worker(0).kill();
     const outcome = await running.then(
       () => 'finished',
       (e: WebannoloError) => e.code,

@@ -1,6 +1,5 @@
-import { DenseDataset } from '../../../data/dense.js';
 import { fail } from '../../../errors.js';
-import { plainVectorsOf } from '../../../quant/registry.js';
+import { PlainDenseStore } from '../../../quant/dense/store.js';
 import type { VectorStore } from '../../../types.js';
 import { ItemLabels } from '../../items/item-labels.js';
 import { insertNodes } from '../build/build-graph.js';
@@ -129,9 +128,18 @@ export function withRowsSaved(
   return store.withRows(plan.rows, Uint32Array.from(plan.slots), plan.capacity, rowsInPlace);
 }
 
-/** Saves the rows at `slots` below the store's size, where the store's vectors are its memory (plain dense). */
+/**
+ * Saves the rows at `slots` below the store's size. Only the plain dense store writes rows in
+ * place (the other kinds copy in withRows): its `vectors` view is its memory (a view, not
+ * plainVectorsOf's dataset, which checks every value: O(n x dim) per change).
+ */
 function saveRows(store: VectorStore, slots: readonly number[], journal: ChangeJournal): void {
-  const view = plainVectorsOf(store);
-  if (!(view instanceof DenseDataset)) return;
-  for (const s of slots) if (s < store.size) journal.save(view.data, s * view.dim, view.dim);
+  if (!(store instanceof PlainDenseStore)) return;
+  const dim = store.dim;
+  let vectors: Float32Array | null = null;
+  for (const s of slots) {
+    if (s >= store.size) continue;
+    vectors ??= store.vectors;
+    journal.save(vectors, s * dim, dim);
+  }
 }
