@@ -16,6 +16,15 @@ import {
 } from '../src/index.js';
 import { loadBge, loadMnistWithTruth, loadSplade } from './helpers/data.js';
 import { describeGpu, gpu } from './helpers/gpu.js';
+import {
+  describeStats,
+  exactDistances,
+  expectPerQueryBound,
+  expectSameIdsPerQuery,
+  NEAR_TIES,
+  PQ_TIES,
+  SPARSE_TIES,
+} from './helpers/per-query.js';
 import { describeShared } from './helpers/shared-data.js';
 import { idsOfSlots, slotOfId } from './helpers/slots.js';
 
@@ -103,6 +112,11 @@ describeGpu('GPU-resident HNSW search (MNIST)', () => {
     expect(onGpu.roundTrips).toBe(1);
     expect(rGpu).toBeGreaterThanOrEqual(rCpu - 0.02);
     expect(rGpu).toBeGreaterThan(0.95);
+    // Per query: the widened beam's allowed items against the CPU's filtered search.
+    const exactOf = exactDistances(base, 'l2');
+    console.log(
+      describeStats('filtered resident', expectPerQueryBound(onGpu, onCpu, 10, queries, exactOf, NEAR_TIES, 'filtered resident')),
+    );
   });
 
   it('dense L2: resident and hybrid recall within 0.01 of the CPU; one round trip; counters', async () => {
@@ -123,6 +137,15 @@ describeGpu('GPU-resident HNSW search (MNIST)', () => {
     expect(rc).toBeGreaterThan(0.95);
     expect(Math.abs(recallAtK(resident.ids, 10, truth) - rc)).toBeLessThanOrEqual(0.01);
     expect(Math.abs(recallAtK(hybrid.ids, 10, truth) - rc)).toBeLessThanOrEqual(0.01);
+    // Per query. On integer pixels every distance is exact in f32 on both sides, so the
+    // resident kernel returns the CPU's ids (as the chunked-store test in gpu.test.ts argues),
+    // and the hybrid path those of the same lockstep controller on the CPU; the hybrid path
+    // against the CPU's single-query search (another traversal): a bound.
+    expectSameIdsPerQuery(resident, cpu, 10, 'resident vs the CPU');
+    const lockstepCpu = await index.searchBatch(queries, 10, { ef: 48, evaluator: index.store.batchEvaluator() });
+    expectSameIdsPerQuery(hybrid, lockstepCpu, 10, 'hybrid vs the CPU lockstep controller');
+    const exactOf = exactDistances(base, 'l2');
+    console.log(describeStats('dense hybrid', expectPerQueryBound(hybrid, cpu, 10, queries, exactOf, NEAR_TIES, 'dense hybrid')));
     // Scores are the natural ones, best first.
     for (let q = 0; q < 200; q++) {
       for (let i = 1; i < 10; i++) expect(resident.scores[q * 10 + i]!).toBeGreaterThanOrEqual(resident.scores[q * 10 + i - 1]!);
@@ -142,6 +165,8 @@ describeGpu('GPU-resident HNSW search (MNIST)', () => {
       const small = await index.searchBatch(queries, 10, { ef: 40, backend: 'gpu', width: 1 });
       expect(small.gpuMode).toBe('resident');
       expect(Math.abs(recallAtK(small.ids, 10, truth) - recallAtK(reference.ids, 10, truth))).toBeLessThanOrEqual(0.01);
+      const exactOf = exactDistances(base, 'l2');
+      console.log(describeStats('small hash', expectPerQueryBound(small, reference, 10, queries, exactOf, NEAR_TIES, 'small hash')));
       for (let q = 0; q < 60; q++) expect(new Set(small.ids.subarray(q * 10, q * 10 + 10)).size).toBe(10); // no duplicates
       const cap = maxResidentEf(2048, 1, 16, 8);
       await expect(index.searchBatch(queries, 10, { ef: cap + 1, backend: 'gpu', gpuMode: 'resident', width: 1 })).rejects.toThrow(
@@ -150,6 +175,9 @@ describeGpu('GPU-resident HNSW search (MNIST)', () => {
       const fallback = await index.searchBatch(queries, 10, { ef: cap + 1, backend: 'gpu', width: 1 });
       expect(fallback.gpuMode).toBe('hybrid');
       expect(recallAtK(fallback.ids, 10, truth)).toBeGreaterThanOrEqual(recallAtK(reference.ids, 10, truth) - 0.01);
+      console.log(
+        describeStats('hybrid fallback', expectPerQueryBound(fallback, reference, 10, queries, exactOf, NEAR_TIES, 'hybrid fallback')),
+      );
     } finally {
       gpu!.limits.maxComputeWorkgroupStorageSize = saved;
     }
@@ -179,11 +207,14 @@ describeGpu('GPU-resident HNSW search (MNIST)', () => {
     const plain = HnswIndex.build(base, { metric: 'l2', m: 12, efConstruction: 60 });
     const index = plain.quantize(new ProductQuantizer({ m: 49, trainSample: 2000, maxIterations: 4 }));
     const truth = await truthFor(plain, queries, 10);
+    const exactOf = exactDistances(base, 'l2');
     for (const rerank of [0, 40]) {
       const cpu = await index.searchBatch(queries, 10, { ef: 48, rerank });
       const onGpu = await index.searchBatch(queries, 10, { ef: 48, rerank, backend: 'gpu' });
       expect(onGpu.gpuMode).toBe('resident');
       expect(Math.abs(recallAtK(onGpu.ids, 10, truth) - recallAtK(cpu.ids, 10, truth))).toBeLessThanOrEqual(0.01);
+      const what = `PQ resident, rerank ${rerank}`;
+      console.log(describeStats(what, expectPerQueryBound(onGpu, cpu, 10, queries, exactOf, rerank === 0 ? PQ_TIES : NEAR_TIES, what)));
     }
   });
 
@@ -203,6 +234,11 @@ describeGpu('GPU-resident HNSW search (MNIST)', () => {
         console.log(`resident ${encoding} ${metric}: recall@10 GPU ${rg.toFixed(4)}, CPU ${rc.toFixed(4)}`);
         expect(rc).toBeGreaterThan(0.85);
         expect(Math.abs(rg - rc)).toBeLessThanOrEqual(0.01);
+        const what = `${encoding} ${metric} resident`;
+        // f16 holds the integer pixels exactly and L2 sums stay exact in f32: the CPU's ids.
+        // Inner products may pass 2^24 and SQ8 decodes to fractions: a bound.
+        if (encoding === 'f16' && metric === 'l2') expectSameIdsPerQuery(onGpu, cpu, 10, what);
+        else console.log(describeStats(what, expectPerQueryBound(onGpu, cpu, 10, queries, exactDistances(base, metric), NEAR_TIES, what)));
       }
     }
   });
@@ -282,6 +318,8 @@ describeGpu('hybrid path: neighbours gathered on the GPU', () => {
     expect(
       Math.abs(recallAtK(r.ids, 10, await truthFor(index, queries, 10)) - recallAtK(reference.ids, 10, await truthFor(index, queries, 10))),
     ).toBeLessThanOrEqual(0.01);
+    const lost = expectPerQueryBound(r, reference, 10, queries, exactDistances(base, 'l2'), NEAR_TIES, 'hybrid after a lost device');
+    console.log(describeStats('hybrid after a lost device', lost));
     expect(await requestGpu({ renew: true })).not.toBeNull();
   });
 });
@@ -313,12 +351,15 @@ describeGpu('GPU-resident search on the shared real data', () => {
       expect(onGpu.gpuMode).toBe('resident');
       expect(onGpu.roundTrips).toBeLessThanOrEqual(4);
       expect(Math.abs(recallAtK(onGpu.ids, 10, gt) - recallAtK(cpu.ids, 10, gt))).toBeLessThanOrEqual(0.01);
+      const exactOf = exactDistances(base, 'ip');
+      console.log(describeStats('bge resident', expectPerQueryBound(onGpu, cpu, 10, queries, exactOf, NEAR_TIES, 'bge resident')));
 
       const pqIndex = index.quantize(new ProductQuantizer({ m: 96, trainSample: 2000, maxIterations: 4 }));
       const pqCpu = await pqIndex.searchBatch(queries, 10, { ef: 100, rerank: 100 });
       const pqGpu = await pqIndex.searchBatch(queries, 10, { ef: 100, rerank: 100, backend: 'gpu' });
       expect(pqGpu.gpuMode).toBe('resident');
       expect(Math.abs(recallAtK(pqGpu.ids, 10, gt) - recallAtK(pqCpu.ids, 10, gt))).toBeLessThanOrEqual(0.01);
+      console.log(describeStats('bge PQ resident', expectPerQueryBound(pqGpu, pqCpu, 10, queries, exactOf, NEAR_TIES, 'bge PQ resident')));
     });
 
     it('splade sparse IP: resident recall within 0.01 of the CPU', async () => {
@@ -331,6 +372,8 @@ describeGpu('GPU-resident search on the shared real data', () => {
       expect(onGpu.gpuMode).toBe('resident');
       const r = (x: BatchSearchResult) => recallAtK(x.ids, 10, truth, { scores: x.scores });
       expect(Math.abs(r(onGpu) - r(cpu))).toBeLessThanOrEqual(0.01);
+      const exactOf = exactDistances(sub, 'ip');
+      console.log(describeStats('splade resident', expectPerQueryBound(onGpu, cpu, 10, queries, exactOf, SPARSE_TIES, 'splade resident')));
     });
   });
 });

@@ -21,7 +21,17 @@ import {
 import { assignPoints } from '../src/quant/pq/kmeans.js';
 import { loadBge, loadMnistWithTruth, loadSplade } from './helpers/data.js';
 import { describeGpu, gpu } from './helpers/gpu.js';
+import {
+  describeStats,
+  exactDistances,
+  expectPerQueryBound,
+  expectSameIdsPerQuery,
+  NEAR_TIES,
+  PQ_TIES,
+  SPARSE_TIES,
+} from './helpers/per-query.js';
 import { describeShared } from './helpers/shared-data.js';
+import { idsOfSlots } from './helpers/slots.js';
 
 /** Pairs spread over slots and items, deterministic. */
 function pairs(count: number, slots: number, items: number) {
@@ -82,6 +92,12 @@ describeGpu('WebGPU on MNIST (always available data)', () => {
     expect(onGpu.device).toBe(gpu!.description);
     expect(Math.abs(recallAtK(onGpu.ids, 10, truth) - recallAtK(cpuW.ids, 10, truth))).toBeLessThanOrEqual(0.005);
     expect(recallAtK(cpu.ids, 10, truth)).toBeGreaterThanOrEqual(0.95);
+    // Per query: integer pixels make every distance exact in f32, so the GPU's hybrid path
+    // matches the same lockstep controller (width 2) on the CPU id for id.
+    const lockstepCpu = await index.searchBatch(q, 10, { ef: 64, width: 2, evaluator: index.store.batchEvaluator() });
+    expectSameIdsPerQuery(onGpu, lockstepCpu, 10, 'hybrid vs the CPU lockstep controller');
+    const exactOf = exactDistances(small, 'l2');
+    console.log(describeStats('dense hybrid w2', expectPerQueryBound(onGpu, cpu, 10, q, exactOf, NEAR_TIES, 'dense hybrid w2')));
     void gt;
   });
 
@@ -112,6 +128,16 @@ describeGpu('WebGPU on MNIST (always available data)', () => {
           `hybrid ${encoding} ${metric}: worst pair error ${worst.toExponential(1)}, ${same} of ${cpu.ids.length} results as on the CPU`,
         );
         expect(same / cpu.ids.length).toBeGreaterThanOrEqual(0.97);
+        if (encoding === 'f16' && metric === 'l2') {
+          // f16 holds the integer pixels exactly and the L2 sums stay exact in f32 (pair error 0
+          // above): the same lockstep controller on the CPU returns the same ids.
+          const lockstep = await index.searchBatch(q, 10, { ef: 48, evaluator: index.store.batchEvaluator() });
+          expectSameIdsPerQuery(onGpu, lockstep, 10, 'f16 l2 hybrid vs the CPU lockstep controller');
+        }
+        const what = `hybrid ${encoding} ${metric}`;
+        console.log(
+          describeStats(what, expectPerQueryBound(onGpu, cpu, 10, q, exactDistances(base.slice(0, 3000), metric), NEAR_TIES, what)),
+        );
       }
     }
   });
@@ -227,6 +253,8 @@ describeGpu('WebGPU kernels on the shared real data', () => {
       const cpu = await index.searchBatch(q, 10, { ef: 100 });
       const onGpu = await index.searchBatch(q, 10, { ef: 100, backend: 'gpu', gpuMode: 'hybrid' });
       expect(Math.abs(recallAtK(onGpu.ids, 10, g48) - recallAtK(cpu.ids, 10, g48))).toBeLessThanOrEqual(0.005);
+      const exactOf = exactDistances(base, 'ip');
+      console.log(describeStats('bge hybrid', expectPerQueryBound(onGpu, cpu, 10, q, exactOf, NEAR_TIES, 'bge hybrid')));
 
       const pqIndex = index.quantize(new ProductQuantizer({ m: 96, trainSample: 2000, maxIterations: 4 }));
       await expectSameDistances(new GpuPqEvaluator(gpu!, pqIndex.store as PqStore), pqIndex.store, queries, 32);
@@ -234,11 +262,15 @@ describeGpu('WebGPU kernels on the shared real data', () => {
       const pqGpu = await pqIndex.searchBatch(q, 10, { ef: 100, rerank: 100, backend: 'gpu', gpuMode: 'hybrid' });
       expect(pqGpu.backend).toBe('gpu');
       expect(Math.abs(recallAtK(pqGpu.ids, 10, g48) - recallAtK(pqCpu.ids, 10, g48))).toBeLessThanOrEqual(0.005);
+      console.log(describeStats('bge PQ hybrid', expectPerQueryBound(pqGpu, pqCpu, 10, q, exactOf, NEAR_TIES, 'bge PQ hybrid')));
       const flatGpu = await new FlatIndex(pqIndex.store).searchBatch(q, 10, { backend: 'gpu' });
       const flatCpu = await new FlatIndex(pqIndex.store).searchBatch(q, 10);
       let same = 0;
       for (let i = 0; i < flatGpu.ids.length; i++) if (flatGpu.ids[i] === flatCpu.ids[i]) same++;
       expect(same / flatGpu.ids.length).toBeGreaterThanOrEqual(0.99);
+      // FlatIndex over the index's store answers slots; the exact distances are by item id.
+      const [gpuIds, cpuIds] = [{ ids: idsOfSlots(pqIndex, flatGpu.ids) }, { ids: idsOfSlots(pqIndex, flatCpu.ids) }];
+      console.log(describeStats('bge PQ exact', expectPerQueryBound(gpuIds, cpuIds, 10, q, exactOf, PQ_TIES, 'bge PQ exact')));
     });
 
     it('sparse IP on splade: kernel matches, GPU recall equals CPU recall', async () => {
@@ -255,6 +287,8 @@ describeGpu('WebGPU kernels on the shared real data', () => {
       expect(
         Math.abs(recallAtK(onGpu.ids, 10, truth, { scores: onGpu.scores }) - recallAtK(cpu.ids, 10, truth, { scores: cpu.scores })),
       ).toBeLessThanOrEqual(0.005);
+      const exactOf = exactDistances(sub, 'ip');
+      console.log(describeStats('splade hybrid', expectPerQueryBound(onGpu, cpu, 10, q, exactOf, SPARSE_TIES, 'splade hybrid')));
     });
   });
 });
