@@ -141,7 +141,10 @@ export interface BatchSearchResult {
   readonly device?: string;
   /** 'resident' or 'hybrid' (HNSW on the GPU), 'exact' (FlatIndex on the GPU), 'none' (CPU only). */
   readonly gpuMode: GpuMode | 'exact' | 'none';
-  /** Submits whose completion the call awaited (each a host-device round trip). */
+  /**
+   * Submits whose completion the call awaited (each a host-device round trip). This and the
+   * byte counts are the call's own, also while other calls use the same device.
+   */
   readonly roundTrips: number;
   /** Bytes the call wrote to the device (queries, per-round lists; store and graph on first use). */
   readonly bytesUp: number;

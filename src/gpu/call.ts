@@ -1,5 +1,5 @@
 import { deviceLost, type GpuContext } from './device.js';
-import type { GpuResources, GpuTraffic, HostClock } from './resources.js';
+import type { GpuResources, HostClock } from './resources.js';
 
 /**
  * One call's view of a device context (a searchBatch, an exact search): the same device,
@@ -75,9 +75,4 @@ class GpuCall implements GpuContext {
  */
 export function gpuCall(ctx: GpuContext, clock: HostClock | null): GpuContext {
   return new GpuCall(ctx instanceof GpuCall ? ctx.owner : ctx, clock);
-}
-
-/** The traffic a call's context counted (see gpuCall); a device context's running totals otherwise. */
-export function callTraffic(ctx: GpuContext): GpuTraffic {
-  return { ...ctx.resources.traffic };
 }

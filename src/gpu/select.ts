@@ -12,7 +12,11 @@ export interface BackendOptions {
   backend?: Backend;
   /** A GPU context to use; default the process-wide one from requestGpu(). */
   gpu?: GpuContext | null;
-  /** Called once if the GPU fails mid-search and the work finishes on the CPU. */
+  /**
+   * Called once if the GPU fails mid-search and the work finishes on the CPU. The fault is this
+   * call's: other calls running on the device go on there (unless the device was lost), later
+   * calls use the CPU until requestGpu({ renew: true }).
+   */
   onFallback?: (error: unknown) => void;
 }
 
