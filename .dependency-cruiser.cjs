@@ -45,15 +45,8 @@ module.exports = {
       name: 'io-gpu-apart',
       comment: 'file formats (io/) and WebGPU infrastructure (gpu/) share a layer but do not depend on each other',
       severity: 'error',
-      from: { path: '^src/io/' },
-      to: { path: '^src/gpu/' },
-    },
-    {
-      name: 'gpu-io-apart',
-      comment: 'file formats (io/) and WebGPU infrastructure (gpu/) share a layer but do not depend on each other',
-      severity: 'error',
-      from: { path: '^src/gpu/' },
-      to: { path: '^src/io/' },
+      from: { path: '^src/(io|gpu)/' },
+      to: { path: '^src/(io|gpu)/', pathNot: '^src/$1/' },
     },
     {
       name: 'in-a-layer',
