@@ -3,6 +3,7 @@
  * imports only the layers below it.
  *
  *   cli                       the command line
+ *   serve                     the query service (Node): HTTP, write-ahead log, shards on NATS
  *   node                      Node-only adapters (files, disk stores, MNIST)
  *   batching                  turning concurrent single searches into batches (browser-safe)
  *   indexes, parallel/worker  indexes and their search, build and worker code; the worker entry
@@ -15,6 +16,7 @@
  */
 const layers = [
   ['cli', 'the command line', '^src/cli/'],
+  ['serve', 'the query service', '^src/serve/'],
   ['node', 'Node-only adapters', '^src/node/'],
   ['batching', 'query batching', '^src/batching/'],
   ['indexes', 'indexes and the worker entry', '^src/(indexes/|parallel/worker\\.ts$)'],
@@ -57,10 +59,10 @@ module.exports = {
     },
     {
       name: 'browser-safe-entry',
-      comment: 'the main entry bundles for browsers: no node/ or cli/',
+      comment: 'the main entry bundles for browsers: no node/, serve/ or cli/',
       severity: 'error',
       from: { path: '^src/index\\.ts$' },
-      to: { path: '^src/(node|cli)/' },
+      to: { path: '^src/(node|serve|cli)/' },
     },
     {
       name: 'not-to-unresolvable',

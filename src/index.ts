@@ -45,7 +45,7 @@ export type { HnswBuildParams } from './indexes/hnsw/build/build-graph.js';
 export { HnswGraph } from './indexes/hnsw/graph/graph.js';
 export type { Layout } from './indexes/hnsw/graph/locality-layout.js';
 export type { AddAsyncOptions, AddOptions, CompactOptions, LabelRow } from './indexes/hnsw/living/living-index.js';
-export { type AnyIndex, describeIndexFile, deserializeIndex, serializeIndex } from './indexes/index-codec.js';
+export { type AnyIndex, describeIndexFile, deserializeIndex, type SerializeOptions, serializeIndex } from './indexes/index-codec.js';
 export type { ItemKey } from './indexes/items/item-keys.js';
 export type { ItemOrder } from './indexes/items/item-order.js';
 export { readCsr, writeCsr } from './io/csr.js';

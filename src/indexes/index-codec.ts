@@ -15,8 +15,18 @@ import { Tombstones } from './items/tombstones.js';
 
 export type AnyIndex = HnswIndex | FlatIndex;
 
+/** Options of serializeIndex. */
+export interface SerializeOptions {
+  /**
+   * Application data kept in the file's header under `annotations` (JSON values only; readers
+   * of the index ignore it): say the position in a write-ahead log the index holds everything
+   * up to. readIndexHeader and describeIndexFile return it.
+   */
+  annotations?: Record<string, unknown>;
+}
+
 /** Serializes an index (graph, store and parameters) into one self-describing buffer. */
-export function serializeIndex(index: AnyIndex): Uint8Array {
+export function serializeIndex(index: AnyIndex, options: SerializeOptions = {}): Uint8Array {
   const sections: Record<string, SectionArray> = {};
   const store = encodeStore(index.store, 'store', sections);
   const header: Record<string, unknown> = {
@@ -25,6 +35,7 @@ export function serializeIndex(index: AnyIndex): Uint8Array {
     metric: index.metric,
     store,
   };
+  if (options.annotations !== undefined) header['annotations'] = checkedAnnotations(options.annotations);
   if (index instanceof HnswIndex && index.rerankStore) header['rerank'] = encodeStore(index.rerankStore, 'rerank', sections);
   if (index instanceof HnswIndex) {
     const g = index.graph;
@@ -44,6 +55,19 @@ export function serializeIndex(index: AnyIndex): Uint8Array {
   }
   // Version 3 only where it is needed (an item order): older readers keep reading the rest.
   return encodeContainer(header, sections, 'order.ids' in sections ? 3 : 2);
+}
+
+/** Annotations must survive a JSON round trip unchanged: a plain object of JSON values. */
+function checkedAnnotations(value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    fail('INVALID_ARGUMENT', 'annotations must be a plain object of JSON values');
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } catch (e) {
+    fail('INVALID_ARGUMENT', `annotations must be JSON values: ${(e as Error).message}`);
+  }
+  return JSON.parse(text) as Record<string, unknown>;
 }
 
 function encodeStore(store: VectorStore, prefix: string, sections: Record<string, SectionArray>): Record<string, unknown> {

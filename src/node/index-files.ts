@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, read } from 'node:fs';
 import { promisify } from 'node:util';
 import { checkInteger, fail } from '../errors.js';
 import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
-import { type AnyIndex, decodeIndexFromSections, deserializeIndex, serializeIndex } from '../indexes/index-codec.js';
+import { type AnyIndex, decodeIndexFromSections, deserializeIndex, type SerializeOptions, serializeIndex } from '../indexes/index-codec.js';
 import { checkIndexHeader, type IndexHeader } from '../indexes/index-header.js';
 import {
   bytesPer,
@@ -45,8 +45,8 @@ export interface LoadIndexOptions {
 const STREAM_ABOVE = 1 << 30;
 
 /** Writes an index to `path` atomically (temp file + rename): a crash never leaves half a file. */
-export async function saveIndexFile(index: AnyIndex, path: string): Promise<void> {
-  await writeFileAtomic(path, serializeIndex(index));
+export async function saveIndexFile(index: AnyIndex, path: string, options: SerializeOptions = {}): Promise<void> {
+  await writeFileAtomic(path, serializeIndex(index, options));
 }
 
 /** Reads an index file; damaged, truncated, foreign or newer-version files fail clearly. */
