@@ -31,6 +31,7 @@ import {
   UsageError,
   writingFile,
 } from './args.js';
+import { type BuildItems, buildShardFiles, SHARDS_FLAG } from './build-shards.js';
 import { readKeysFile, readLabelsFile } from './item-files.js';
 import { Progress } from './progress.js';
 
@@ -42,7 +43,7 @@ export const buildCommand: Command = {
   summary: 'build an index over a dataset file and save it',
   synopsis:
     '--data FILE --metric l2|ip --out INDEX [--index-type hnsw|flat] [--m 16] [--ef-construction 200] [--seed 1] [--format F] [--limit N]' +
-    ' [--quantizer plain|f16|sq8|pq [--pq-m M [--pq-train-sample N] [--pq-iterations N]] [--keep-plain true|false]] [--threads N] [--keys FILE] [--labels FILE] [--layout locality|insertion]',
+    ' [--quantizer plain|f16|sq8|pq [--pq-m M [--pq-train-sample N] [--pq-iterations N]] [--keep-plain true|false]] [--threads N] [--keys FILE] [--labels FILE] [--layout locality|insertion] [--shards N]',
   flags: [
     {
       name: 'data',
@@ -121,26 +122,25 @@ export const buildCommand: Command = {
       default: 'locality',
       help: 'hnsw: items in memory in breadth-first graph order (faster search on large sets; ids unchanged) or in input order',
     },
+    SHARDS_FLAG,
     { name: 'quiet', type: 'boolean', help: 'no progress bar' },
   ],
   notes:
     'The last line of stdout is one JSON object: {"items","dim","metric","seconds","graphBytes","storeBytes","out","index","fileBytes","quantizer","threads",...};' +
-    ' with --quantizer f16/sq8/pq also "rerankBytes","keepPlain"; with pq also "pqM","pqKsub","pqDsub","codebookBytes","trainSeconds".',
+    ' with --quantizer f16/sq8/pq also "rerankBytes","keepPlain"; with pq also "pqM","pqKsub","pqDsub","codebookBytes","trainSeconds".' +
+    ' With --shards N: one index file per shard, {"shards","files","itemsPerShard",...} (see --shards).',
   async run(args, io) {
     const data = str(args, 'data');
     const out = str(args, 'out');
-    const metric = str(args, 'metric') as Metric;
     const type = str(args, 'index-type');
     const quantizer = str(args, 'quantizer');
     checkFlags(args, type, quantizer);
-    const scalar = quantizer === 'f16' || quantizer === 'sq8' ? new ScalarQuantizer(quantizer) : null;
-    // f16 matches f32 recall without re-ranking; sq8 and pq need it to.
-    const keepPlain =
-      type === 'hnsw' && quantizer !== 'plain' && ((args.values.get('keep-plain') as boolean | undefined) ?? quantizer !== 'f16');
+    const shards = num(args, 'shards', true);
+    if (shards !== undefined && type !== 'hnsw') throw new UsageError('build: --shards needs --index-type hnsw (shards carry keys)');
     checkWritable('out', out);
     const threads = await WorkerPool.threadsFor(num(args, 'threads', true), (line) => println(io.stderr, line));
 
-    let t = performance.now();
+    const t = performance.now();
     const dataset = await aboutFile(data, () =>
       readDatasetFile(data, { format: str(args, 'format', true), limit: num(args, 'limit', true) }),
     );
@@ -148,117 +148,147 @@ export const buildCommand: Command = {
       io.stdout,
       `read ${dataset.size} ${dataset.kind} vectors of dimension ${dataset.dim} from ${data} (${formatSeconds(secondsSince(t))})`,
     );
-
-    t = performance.now();
-    let pq: ProductQuantizer | null = null;
-    let trainSeconds = 0;
-    if (quantizer === 'pq') {
-      if (!(dataset instanceof DenseDataset))
-        fail('INVALID_ARGUMENT', `${data} holds sparse vectors: product quantization (--quantizer pq) needs dense vectors`);
-      pq = await trainPq(args, dataset, io, threads);
-      trainSeconds = secondsSince(t);
-    }
-    if (scalar && !(dataset instanceof DenseDataset))
-      fail('INVALID_ARGUMENT', `${data} holds sparse vectors: --quantizer ${quantizer} needs dense vectors`);
-    let index: HnswIndex | FlatIndex;
-    let graphBytes = 0;
-    if (type === 'flat') {
-      const q = pq ?? scalar;
-      index = q ? new FlatIndex(q.encode(dataset as DenseDataset, metric)) : FlatIndex.build(dataset, { metric });
-    } else {
-      const m = num(args, 'm');
-      const efConstruction = num(args, 'ef-construction');
-      const seed = num(args, 'seed');
-      const keysPath = str(args, 'keys', true);
-      const labelsPath = str(args, 'labels', true);
-      const keys = keysPath === undefined ? undefined : await readKeysFile(keysPath, dataset.size);
-      const labels = labelsPath === undefined ? undefined : await readLabelsFile(labelsPath, dataset.size);
-      const progress = new Progress('build', io.stderr, { enabled: !bool(args, 'quiet') });
-      // f16/sq8 vectors too large for f32 in the SIMD memory are built on their codes directly.
-      const onCodes = scalar !== null && !denseRowsFit(dataset.size, dataset.dim);
-      if (onCodes && args.values.get('keep-plain') === true) {
-        fail(
-          'INVALID_ARGUMENT',
-          `${dataset.size} vectors of dimension ${dataset.dim} are too many to keep as f32 for --rerank: build with --keep-plain false`,
-        );
-      }
-      const buildParams = { metric, m, efConstruction, seed, threads, onProgress: (d: number, n: number) => progress.update(d, n) };
-      const layout = str(args, 'layout') as Layout;
-      try {
-        index = onCodes
-          ? (await HnswIndex.buildOnStoreAsync(scalar.encode(dataset as DenseDataset, metric), buildParams)).withItems(
-              itemInfo({ keys, labels }, dataset.size),
-            )
-          : await HnswIndex.buildAsync(dataset, { ...buildParams, keys, labels, layout });
-      } finally {
-        progress.done();
-      }
-      // Otherwise the graph is built on the plain vectors; searches then run on the codes.
-      const q = pq ?? scalar;
-      if (q && !onCodes) index = index.quantize(q, { keepPlain });
-      else if (onCodes)
-        println(
-          io.stdout,
-          `built the graph on the ${quantizer} codes: ${dataset.size} f32 vectors of dimension ${dataset.dim} do not fit the SIMD kernels' 4 GiB memory (no plain vectors kept; items stay in insertion layout)`,
-        );
-      graphBytes = index.memory.graphBytes;
-    }
-    const seconds = secondsSince(t);
-    const storeBytes = index.store.byteLength;
-    const rerankBytes = index instanceof HnswIndex ? index.memory.rerankBytes : 0;
-    const params =
-      index instanceof HnswIndex
-        ? ` (m=${index.buildParams.m}, efConstruction=${index.buildParams.efConstruction}, seed=${index.buildParams.seed})`
-        : '';
-    const onPq = pq ? ` on PQ codes (m=${pq.m})` : scalar ? ` on ${quantizer} codes` : '';
-    const onThreads = type === 'hnsw' ? ` on ${threads} thread${threads === 1 ? '' : 's'}` : '';
-    println(
-      io.stdout,
-      `built ${type} index${onPq}, metric ${metric}${params}, in ${formatSeconds(seconds)}${onThreads}${pq ? ' (PQ training included)' : ''}`,
-    );
-    const per = (b: number) => `${(b / index.size).toFixed(1)} B/vector`;
-    // With a quantizer the store holds its codes: PQ's bytes are the codes plus the codebooks.
-    const storeText = pq
-      ? `store ${formatBytes(storeBytes)} (PQ codes ${per(storeBytes - pq.codebooks.byteLength)} + codebooks ${formatBytes(pq.codebooks.byteLength)})`
-      : `store ${formatBytes(storeBytes)} (${per(storeBytes)}${scalar ? `, ${quantizer}` : ''})`;
-    const kept = index instanceof HnswIndex && index.rerankStore !== null;
-    const rerankText =
-      quantizer !== 'plain' && type === 'hnsw'
-        ? `, re-rank vectors ${kept ? `${formatBytes(rerankBytes)} (${per(rerankBytes)})` : `none${keepPlain ? '' : ' (--keep-plain false)'}`}`
-        : '';
-    println(io.stdout, `memory: graph ${formatBytes(graphBytes)} (${per(graphBytes)}), ${storeText}${rerankText}`);
-
-    await writingFile(out, () => saveIndexFile(index, out));
-    const fileBytes = statSync(out).size;
-    println(io.stdout, `wrote ${out} (${formatBytes(fileBytes)})`);
-    const json: Record<string, unknown> = {
-      items: index.size,
-      dim: index.dim,
-      metric,
-      seconds: round(seconds),
-      graphBytes,
-      storeBytes,
-      out,
-      index: type,
-      fileBytes,
-      quantizer,
-      threads,
-    };
-    if (index instanceof HnswIndex && index.keys) json['keys'] = index.keys.kind;
-    if (index instanceof HnswIndex && index.labels) json['labels'] = true;
-    if (quantizer !== 'plain') Object.assign(json, { rerankBytes, keepPlain: index instanceof HnswIndex && index.rerankStore !== null });
-    if (pq)
-      Object.assign(json, {
-        pqM: pq.m,
-        pqKsub: PQ_KSUB,
-        pqDsub: pq.dsub,
-        codebookBytes: pq.codebooks.byteLength,
-        trainSeconds: round(trainSeconds),
-      });
+    const keysPath = str(args, 'keys', true);
+    const labelsPath = str(args, 'labels', true);
+    const keys = keysPath === undefined ? undefined : await readKeysFile(keysPath, dataset.size);
+    const labels = labelsPath === undefined ? undefined : await readLabelsFile(labelsPath, dataset.size);
+    const items: BuildItems = { dataset, keys, labels };
+    const json =
+      shards === undefined
+        ? await buildIndexFile(args, io, items, out, threads)
+        : await buildShardFiles(shards, items, out, io, (part, file, annotations) =>
+            buildIndexFile(args, io, part, file, threads, annotations),
+          );
     println(io.stdout, JSON.stringify(json));
     return 0;
   },
 };
+
+/**
+ * Builds one index over `items` as the flags say, writes it to `out` (with `annotations` in
+ * its header) and returns the JSON object the command reports.
+ */
+async function buildIndexFile(
+  args: ParsedArgs,
+  io: CliIo,
+  items: BuildItems,
+  out: string,
+  threads: number,
+  annotations?: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const { dataset, keys, labels } = items;
+  const data = str(args, 'data');
+  const metric = str(args, 'metric') as Metric;
+  const type = str(args, 'index-type');
+  const quantizer = str(args, 'quantizer');
+  const scalar = quantizer === 'f16' || quantizer === 'sq8' ? new ScalarQuantizer(quantizer) : null;
+  // f16 matches f32 recall without re-ranking; sq8 and pq need it to.
+  const keepPlain =
+    type === 'hnsw' && quantizer !== 'plain' && ((args.values.get('keep-plain') as boolean | undefined) ?? quantizer !== 'f16');
+  const t = performance.now();
+  let pq: ProductQuantizer | null = null;
+  let trainSeconds = 0;
+  if (quantizer === 'pq') {
+    if (!(dataset instanceof DenseDataset))
+      fail('INVALID_ARGUMENT', `${data} holds sparse vectors: product quantization (--quantizer pq) needs dense vectors`);
+    pq = await trainPq(args, dataset, io, threads);
+    trainSeconds = secondsSince(t);
+  }
+  if (scalar && !(dataset instanceof DenseDataset))
+    fail('INVALID_ARGUMENT', `${data} holds sparse vectors: --quantizer ${quantizer} needs dense vectors`);
+  let index: HnswIndex | FlatIndex;
+  let graphBytes = 0;
+  if (type === 'flat') {
+    const q = pq ?? scalar;
+    index = q ? new FlatIndex(q.encode(dataset as DenseDataset, metric)) : FlatIndex.build(dataset, { metric });
+  } else {
+    const m = num(args, 'm');
+    const efConstruction = num(args, 'ef-construction');
+    const seed = num(args, 'seed');
+    const progress = new Progress('build', io.stderr, { enabled: !bool(args, 'quiet') });
+    // f16/sq8 vectors too large for f32 in the SIMD memory are built on their codes directly.
+    const onCodes = scalar !== null && !denseRowsFit(dataset.size, dataset.dim);
+    if (onCodes && args.values.get('keep-plain') === true) {
+      fail(
+        'INVALID_ARGUMENT',
+        `${dataset.size} vectors of dimension ${dataset.dim} are too many to keep as f32 for --rerank: build with --keep-plain false`,
+      );
+    }
+    const buildParams = { metric, m, efConstruction, seed, threads, onProgress: (d: number, n: number) => progress.update(d, n) };
+    const layout = str(args, 'layout') as Layout;
+    try {
+      index = onCodes
+        ? (await HnswIndex.buildOnStoreAsync(scalar.encode(dataset as DenseDataset, metric), buildParams)).withItems(
+            itemInfo({ keys, labels }, dataset.size),
+          )
+        : await HnswIndex.buildAsync(dataset, { ...buildParams, keys, labels, layout });
+    } finally {
+      progress.done();
+    }
+    // Otherwise the graph is built on the plain vectors; searches then run on the codes.
+    const q = pq ?? scalar;
+    if (q && !onCodes) index = index.quantize(q, { keepPlain });
+    else if (onCodes)
+      println(
+        io.stdout,
+        `built the graph on the ${quantizer} codes: ${dataset.size} f32 vectors of dimension ${dataset.dim} do not fit the SIMD kernels' 4 GiB memory (no plain vectors kept; items stay in insertion layout)`,
+      );
+    graphBytes = index.memory.graphBytes;
+  }
+  const seconds = secondsSince(t);
+  const storeBytes = index.store.byteLength;
+  const rerankBytes = index instanceof HnswIndex ? index.memory.rerankBytes : 0;
+  const params =
+    index instanceof HnswIndex
+      ? ` (m=${index.buildParams.m}, efConstruction=${index.buildParams.efConstruction}, seed=${index.buildParams.seed})`
+      : '';
+  const onPq = pq ? ` on PQ codes (m=${pq.m})` : scalar ? ` on ${quantizer} codes` : '';
+  const onThreads = type === 'hnsw' ? ` on ${threads} thread${threads === 1 ? '' : 's'}` : '';
+  println(
+    io.stdout,
+    `built ${type} index${onPq}, metric ${metric}${params}, in ${formatSeconds(seconds)}${onThreads}${pq ? ' (PQ training included)' : ''}`,
+  );
+  const per = (b: number) => `${(b / index.size).toFixed(1)} B/vector`;
+  // With a quantizer the store holds its codes: PQ's bytes are the codes plus the codebooks.
+  const storeText = pq
+    ? `store ${formatBytes(storeBytes)} (PQ codes ${per(storeBytes - pq.codebooks.byteLength)} + codebooks ${formatBytes(pq.codebooks.byteLength)})`
+    : `store ${formatBytes(storeBytes)} (${per(storeBytes)}${scalar ? `, ${quantizer}` : ''})`;
+  const kept = index instanceof HnswIndex && index.rerankStore !== null;
+  const rerankText =
+    quantizer !== 'plain' && type === 'hnsw'
+      ? `, re-rank vectors ${kept ? `${formatBytes(rerankBytes)} (${per(rerankBytes)})` : `none${keepPlain ? '' : ' (--keep-plain false)'}`}`
+      : '';
+  println(io.stdout, `memory: graph ${formatBytes(graphBytes)} (${per(graphBytes)}), ${storeText}${rerankText}`);
+
+  await writingFile(out, () => saveIndexFile(index, out, annotations === undefined ? {} : { annotations }));
+  const fileBytes = statSync(out).size;
+  println(io.stdout, `wrote ${out} (${formatBytes(fileBytes)})`);
+  const json: Record<string, unknown> = {
+    items: index.size,
+    dim: index.dim,
+    metric,
+    seconds: round(seconds),
+    graphBytes,
+    storeBytes,
+    out,
+    index: type,
+    fileBytes,
+    quantizer,
+    threads,
+  };
+  if (index instanceof HnswIndex && index.keys) json['keys'] = index.keys.kind;
+  if (index instanceof HnswIndex && index.labels) json['labels'] = true;
+  if (quantizer !== 'plain') Object.assign(json, { rerankBytes, keepPlain: index instanceof HnswIndex && index.rerankStore !== null });
+  if (pq)
+    Object.assign(json, {
+      pqM: pq.m,
+      pqKsub: PQ_KSUB,
+      pqDsub: pq.dsub,
+      codebookBytes: pq.codebooks.byteLength,
+      trainSeconds: round(trainSeconds),
+    });
+  return json;
+}
 
 /** Flags that do not fit the index type or quantizer are mistakes, not silently ignored. */
 function checkFlags(args: ParsedArgs, type: string, quantizer: string): void {
