@@ -22,7 +22,11 @@ export type ErrorCode =
   /** Refused because the receiver was closed (a closed QueryBatcher, a closed worker pool). */
   | 'CLOSED'
   /** A worker thread died (exited, crashed, or sent a reply that could not be read) while it ran the call's work; the pool replaces it. */
-  | 'WORKER_FAILED';
+  | 'WORKER_FAILED'
+  /** Storage failed under a durable change (a write or fsync of the write-ahead log); the change was not acknowledged. */
+  | 'IO_FAILURE'
+  /** The call cannot run in the current state (say a write to an index that has no keys, or one served read-only). */
+  | 'READ_ONLY';
 
 export class WebannoloError extends Error {
   readonly code: ErrorCode;

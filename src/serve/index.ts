@@ -4,3 +4,6 @@
  */
 
 export type { AddChange, BackendInfo, Hits, QueryParams, ServeBackend, SnapshotInfo, WriteAck } from './backend.js';
+export { DurableIndex, type DurableOptions, type DurableStats } from './durable/durable-index.js';
+export type { LogStats } from './durable/write-ahead-log.js';
+export { LocalBackend, type LocalBackendOptions, type LocalBackendStats } from './local-backend.js';

@@ -1,0 +1,277 @@
+import { randomBytes } from 'node:crypto';
+import { stat, unlink } from 'node:fs/promises';
+import { fail, WebannoloError } from '../../errors.js';
+import { HnswIndex } from '../../indexes/hnsw/hnsw-index.js';
+import { serializeIndex } from '../../indexes/index-codec.js';
+import type { ItemKey } from '../../indexes/items/item-keys.js';
+import { FileLock } from '../../node/file-lock.js';
+import { writeFileAtomic } from '../../node/files.js';
+import { type LoadIndexOptions, loadIndexFile, readIndexHeader } from '../../node/index-files.js';
+import type { AddChange, SnapshotInfo, WriteAck } from '../backend.js';
+import type { LoggedChange } from './log-record.js';
+import { listSegments, logIdText, SEGMENT_HEADER_BYTES, segmentPath } from './log-segments.js';
+import { type LogStats, WriteAheadLog } from './write-ahead-log.js';
+
+export interface DurableOptions {
+  /** fsync each group of changes before acknowledging it. Default true; false trades durability across power loss (not process crashes) for speed. */
+  fsync?: boolean;
+  /** Take a snapshot after this many changes since the last one (0: never by count). Default 10000. */
+  snapshotEveryChanges?: number;
+  /** Take a snapshot when the log passes this many bytes (0: never by size). Default 256 MiB. */
+  snapshotLogBytes?: number;
+  /** Take a snapshot this often (milliseconds) when changes arrived since the last one (0: never by time). Default 600000 (10 minutes). */
+  snapshotIntervalMs?: number;
+  /** How the index file is loaded (re-ranking vectors from disk, streaming). */
+  load?: LoadIndexOptions;
+  /** What the lock on the index file says holds it (for the message another writer sees). Default 'webannolo serve'. */
+  command?: string;
+}
+
+/** Where the log stands, for metrics and /health. */
+export interface DurableStats {
+  /** The sequence number of the last change applied (and, once its append resolves, durable). */
+  readonly seq: number;
+  /** The sequence number the index file on disk holds everything up to. */
+  readonly snapshotSeq: number;
+  /** Changes replayed from the log when it opened. */
+  readonly replayed: number;
+  /** Bytes of a torn record dropped from the log's tail when it opened (a crash mid-append). */
+  readonly tornBytes: number;
+  readonly log: LogStats;
+}
+
+/** The annotation of an index file that a log belongs to: the log's id and the last change the file holds. */
+interface LogAnnotation {
+  readonly id: string;
+  readonly seq: number;
+}
+
+/**
+ * An index whose changes are kept by a write-ahead log beside its file: a change is applied
+ * (all-or-nothing, so bad input changes nothing and is never logged), appended to the log and
+ * acknowledged once fsynced with the changes that arrived together. On open the log is
+ * replayed onto the last snapshot; a torn record at its tail (a crash mid-append, never
+ * acknowledged) is dropped. A snapshot writes the index file atomically with the sequence
+ * number it holds, and the log segments it covers go.
+ *
+ * A change is visible to searches as soon as it is applied, a moment before it is durable: a
+ * crash in between loses a change nobody was told had succeeded. The process holds the index
+ * file's lock while open, so the CLI's add and remove cannot change the file under it.
+ *
+ * Changes go by key: an index without keys is served read-only (its ids depend on which slots
+ * running searches hold, so a replay could not reproduce them).
+ */
+export class DurableIndex {
+  private sinceSnapshot = 0;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private snapshotting: Promise<SnapshotInfo> | null = null;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    readonly index: HnswIndex,
+    private readonly log: WriteAheadLog,
+    private readonly lock: FileLock,
+    private readonly logId: string,
+    private seqNow: number,
+    private snapshotSeq: number,
+    private readonly replayInfo: { replayed: number; tornBytes: number },
+    private readonly options: Required<Omit<DurableOptions, 'load' | 'command' | 'fsync'>>,
+  ) {}
+
+  /**
+   * Locks and loads the index file, replays its log, and readies the log for changes. An
+   * index file without a log gets one: a first snapshot records the new log's id in it.
+   */
+  static async open(path: string, options: DurableOptions = {}): Promise<DurableIndex> {
+    const settings = {
+      fsync: options.fsync ?? true,
+      snapshotEveryChanges: options.snapshotEveryChanges ?? 10_000,
+      snapshotLogBytes: options.snapshotLogBytes ?? 256 * 1024 * 1024,
+      snapshotIntervalMs: options.snapshotIntervalMs ?? 600_000,
+    };
+    const lock = await FileLock.acquire(path, { command: options.command ?? 'webannolo serve' });
+    try {
+      const annotation = logAnnotation((await readIndexHeader(path)).header['annotations'], path);
+      const index = await loadIndexFile(path, options.load);
+      if (!(index instanceof HnswIndex)) fail('READ_ONLY', `${path} holds a flat index: only an HNSW index with keys can take changes`);
+      if (index.keys === null) fail('READ_ONLY', `${path} has no keys: changes go by key (rebuild it with --keys), or serve it read-only`);
+      if (annotation === null) await removeUnclaimedSegments(path);
+      const idBytes = annotation ? Buffer.from(annotation.id, 'hex') : randomBytes(8);
+      const id = logIdText(idBytes);
+      const { log, read } = await WriteAheadLog.open(path, idBytes, id, { fsync: settings.fsync });
+      let seq = annotation?.seq ?? 0;
+      let replayed = 0;
+      try {
+        for (const segment of read)
+          for (const change of segment.changes) {
+            if (change.seq <= seq) continue;
+            if (change.seq !== seq + 1)
+              fail('CORRUPT_FILE', `write-ahead log of ${path} jumps from change ${seq} to ${change.seq}: a segment is missing`);
+            replay(index, change, path);
+            seq = change.seq;
+            replayed++;
+          }
+      } catch (e) {
+        await log.close();
+        throw e;
+      }
+      const tornBytes = read.reduce((sum, s) => sum + s.tornBytes, 0);
+      const durable = new DurableIndex(path, index, log, lock, id, seq, annotation?.seq ?? 0, { replayed, tornBytes }, settings);
+      // A new log's id must be in the file before any change is logged, and a long replay is
+      // worth folding into the file once.
+      if (annotation === null || replayed > 0) await durable.snapshot();
+      durable.startTimer();
+      return durable;
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+  }
+
+  /** Adds (or upserts) items; resolves once the change is durable. Bad input rejects and changes nothing. */
+  add(change: AddChange): Promise<WriteAck> {
+    return this.commit((seq) => {
+      const keys = [...change.keys];
+      const vectors = [...change.vectors];
+      const options =
+        change.labels === undefined ? { upsert: change.upsert === true } : { upsert: change.upsert === true, labels: change.labels };
+      this.index.add(vectors, keys, options);
+      const logged: LoggedChange = { seq, op: 'add', keys, vectors, upsert: options.upsert };
+      return { logged: change.labels === undefined ? logged : { ...logged, labels: change.labels }, items: keys.length };
+    });
+  }
+
+  /** Removes items by key; resolves once durable. An unknown key rejects and removes nothing. */
+  remove(keys: readonly ItemKey[]): Promise<WriteAck> {
+    return this.commit((seq) => {
+      const copy = [...keys];
+      this.index.remove(copy);
+      return { logged: { seq, op: 'remove', keys: copy }, items: copy.length };
+    });
+  }
+
+  /**
+   * Writes the index file atomically with everything applied so far and drops the log
+   * segments it covers. One at a time: a call while one runs gets that one's result.
+   */
+  snapshot(): Promise<SnapshotInfo> {
+    if (this.closed) return Promise.reject(new WebannoloError('CLOSED', 'the index is closed'));
+    this.snapshotting ??= this.writeSnapshot().finally(() => {
+      this.snapshotting = null;
+    });
+    return this.snapshotting;
+  }
+
+  get stats(): DurableStats {
+    return { seq: this.seqNow, snapshotSeq: this.snapshotSeq, ...this.replayInfo, log: this.log.stats };
+  }
+
+  /** Why changes are refused (the log failed), or null. */
+  get failure(): string | null {
+    return this.log.failure ? `the write-ahead log failed: ${this.log.failure.message}` : null;
+  }
+
+  /** Waits for the changes acknowledged or in flight to be durable, closes the log and releases the lock. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.snapshotting?.catch(() => undefined);
+    await this.log.flush().catch(() => undefined);
+    await this.log.close();
+    await this.lock.release();
+  }
+
+  private async commit(apply: (seq: number) => { logged: LoggedChange; items: number }): Promise<WriteAck> {
+    if (this.closed) throw new WebannoloError('CLOSED', 'the index is closed');
+    const failure = this.failure;
+    if (failure) throw new WebannoloError('IO_FAILURE', `${failure}; restart the service to replay what is durable`);
+    const seq = this.seqNow + 1;
+    // Applied and appended in the same tick: the log's order is the order of application.
+    const { logged, items } = apply(seq);
+    this.seqNow = seq;
+    const durable = this.log.append(logged);
+    this.sinceSnapshot++;
+    await durable;
+    this.maybeSnapshot();
+    return { seq, items };
+  }
+
+  private startTimer(): void {
+    const every = this.options.snapshotIntervalMs;
+    if (every <= 0) return;
+    this.timer = setInterval(() => {
+      if (this.sinceSnapshot > 0 && this.snapshotting === null && !this.closed) this.snapshot().catch(() => undefined);
+    }, every);
+    this.timer.unref();
+  }
+
+  private maybeSnapshot(): void {
+    const { snapshotEveryChanges, snapshotLogBytes } = this.options;
+    const due =
+      (snapshotEveryChanges > 0 && this.sinceSnapshot >= snapshotEveryChanges) ||
+      (snapshotLogBytes > 0 && this.log.stats.bytes >= snapshotLogBytes);
+    if (due && this.snapshotting === null && !this.closed) this.snapshot().catch(() => undefined);
+  }
+
+  private async writeSnapshot(): Promise<SnapshotInfo> {
+    const started = performance.now();
+    // Everything applied is appended already; the bytes and the rotation are taken in one
+    // tick, so the snapshot holds exactly the changes up to `seq`.
+    const seq = this.seqNow;
+    const annotation: LogAnnotation = { id: this.logId, seq };
+    const bytes = serializeIndex(this.index, { annotations: { log: annotation } });
+    this.sinceSnapshot = 0;
+    const rotated = this.log.rotate();
+    await rotated;
+    await writeFileAtomic(this.path, bytes);
+    this.snapshotSeq = seq;
+    await this.log.dropThrough(seq);
+    return { seq, bytes: bytes.length, seconds: (performance.now() - started) / 1000 };
+  }
+}
+
+function replay(index: HnswIndex, change: LoggedChange, path: string): void {
+  try {
+    if (change.op === 'remove') index.remove(change.keys);
+    else
+      index.add(
+        change.vectors,
+        change.keys,
+        change.labels === undefined ? { upsert: change.upsert } : { upsert: change.upsert, labels: change.labels },
+      );
+  } catch (e) {
+    fail(
+      'CORRUPT_FILE',
+      `write-ahead log of ${path}: change ${change.seq} (${change.op}) does not apply to the index: ${(e as Error).message}`,
+    );
+  }
+}
+
+/**
+ * Before an index file has a log, the only segments beside it can be those of a first open
+ * that crashed before its first snapshot: they hold no change (none is logged before that
+ * snapshot) and go. A segment holding records belongs to some other file.
+ */
+async function removeUnclaimedSegments(path: string): Promise<void> {
+  for (const n of await listSegments(path)) {
+    const file = segmentPath(path, n);
+    if ((await stat(file)).size > SEGMENT_HEADER_BYTES)
+      fail(
+        'CORRUPT_FILE',
+        `${file} holds changes, but ${path} names no log: the index file was replaced while its log stayed; move the old segments away`,
+      );
+    await unlink(file);
+  }
+}
+
+function logAnnotation(annotations: unknown, path: string): LogAnnotation | null {
+  if (annotations === undefined || annotations === null) return null;
+  const log = (annotations as { log?: unknown }).log;
+  if (log === undefined) return null;
+  const { id, seq } = (log ?? {}) as { id?: unknown; seq?: unknown };
+  if (typeof id !== 'string' || !/^[0-9a-f]{16}$/.test(id) || !Number.isSafeInteger(seq) || (seq as number) < 0)
+    fail('CORRUPT_FILE', `${path} has a malformed log annotation ${JSON.stringify(log)}`);
+  return { id, seq: seq as number };
+}
