@@ -64,7 +64,9 @@ interface LogAnnotation {
 export class DurableIndex {
   private sinceSnapshot = 0;
   private timer: ReturnType<typeof setInterval> | null = null;
+  /** The snapshot running or queued last, and the one queued and not started yet. */
   private snapshotting: Promise<SnapshotInfo> | null = null;
+  private queuedSnapshot: Promise<SnapshotInfo> | null = null;
   private closed = false;
 
   private constructor(
@@ -153,14 +155,28 @@ export class DurableIndex {
 
   /**
    * Writes the index file atomically with everything applied so far and drops the log
-   * segments it covers. One at a time: a call while one runs gets that one's result.
+   * segments it covers. Snapshots run one at a time: a call while one runs waits for it and
+   * then takes its own (calls made meanwhile share that one).
    */
   snapshot(): Promise<SnapshotInfo> {
     if (this.closed) return Promise.reject(new WebannoloError('CLOSED', 'the index is closed'));
-    this.snapshotting ??= this.writeSnapshot().finally(() => {
-      this.snapshotting = null;
+    if (this.queuedSnapshot) return this.queuedSnapshot;
+    const previous = this.snapshotting?.catch(() => undefined) ?? Promise.resolve();
+    const next = previous.then(() => {
+      if (this.queuedSnapshot === next) this.queuedSnapshot = null;
+      return this.writeSnapshot();
     });
-    return this.snapshotting;
+    this.queuedSnapshot = next;
+    this.snapshotting = next;
+    void next.then(
+      () => this.settled(next),
+      () => this.settled(next),
+    );
+    return next;
+  }
+
+  private settled(snapshot: Promise<SnapshotInfo>): void {
+    if (this.snapshotting === snapshot) this.snapshotting = null;
   }
 
   get stats(): DurableStats {
