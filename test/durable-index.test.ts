@@ -192,3 +192,52 @@ describe('a durable index', () => {
     expect((await readdir(dir)).filter((n) => n.startsWith('keyless.wann.'))).toEqual([]);
   });
 });
+
+describe('a replica following an external log', () => {
+  it('applies changes in the log order, skips redeliveries, moves past refused ones, and keeps other annotations', async () => {
+    const path = join(dir, 'replica.wann');
+    const data = new DenseDataset(base.data.slice(0, 200 * base.dim), base.dim);
+    await saveIndexFile(HnswIndex.build(data, { ...BUILD, keys: keysOf(0, 200) }), path, { annotations: { shard: 1, shards: 3 } });
+    const d = await DurableIndex.open(path, { externalLog: 'svc-1', snapshotIntervalMs: 0 });
+    try {
+      expect(d.stats.seq).toBe(0);
+      expect(d.applyReplicated({ seq: 5, op: 'add', keys: ['n5'], vectors: rows(300, 301), upsert: false })).toEqual({
+        applied: true,
+        error: null,
+      });
+      expect(d.applyReplicated({ seq: 5, op: 'add', keys: ['n5'], vectors: rows(300, 301), upsert: false })).toEqual({
+        applied: false,
+        error: null,
+      });
+      const refused = d.applyReplicated({ seq: 6, op: 'remove', keys: ['nope'] });
+      expect(refused.applied).toBe(false);
+      expect(refused.error?.code).toBe('INVALID_ARGUMENT');
+      expect(d.stats.seq).toBe(6);
+      await expect(d.add({ keys: ['x'], vectors: rows(301, 302) })).rejects.toMatchObject({ code: 'READ_ONLY' });
+      await d.snapshot();
+    } finally {
+      await d.close();
+    }
+    expect((await readIndexHeader(path)).header['annotations']).toEqual({ shard: 1, shards: 3, externalLog: { name: 'svc-1', seq: 6 } });
+    expect((await readdir(dir)).filter((n) => n.startsWith('replica.wann.wal'))).toEqual([]);
+    const again = await DurableIndex.open(path, { externalLog: 'svc-1', snapshotIntervalMs: 0 });
+    try {
+      expect(again.stats.seq).toBe(6);
+      expect(again.index.has('n5')).toBe(true);
+    } finally {
+      await again.close();
+    }
+    await expect(DurableIndex.open(path, { externalLog: 'other' })).rejects.toThrow(/holds the changes of log 'svc-1'/);
+  });
+
+  it('a write-ahead-logged snapshot keeps the annotations it did not write', async () => {
+    const path = join(dir, 'annotated.wann');
+    const data = new DenseDataset(base.data.slice(0, 200 * base.dim), base.dim);
+    await saveIndexFile(HnswIndex.build(data, { ...BUILD, keys: keysOf(0, 200) }), path, { annotations: { shard: 0, shards: 2 } });
+    const d = await DurableIndex.open(path, { snapshotIntervalMs: 0 });
+    await d.add({ keys: ['z'], vectors: rows(300, 301) });
+    await d.snapshot();
+    await d.close();
+    expect((await readIndexHeader(path)).header['annotations']).toMatchObject({ shard: 0, shards: 2, log: { seq: 1 } });
+  });
+});

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { stat, unlink } from 'node:fs/promises';
 import { fail, WebannoloError } from '../../errors.js';
 import { HnswIndex } from '../../indexes/hnsw/hnsw-index.js';
 import { serializeIndex } from '../../indexes/index-codec.js';
@@ -8,8 +7,9 @@ import { FileLock } from '../../node/file-lock.js';
 import { writeFileAtomic } from '../../node/files.js';
 import { type LoadIndexOptions, loadIndexFile, readIndexHeader } from '../../node/index-files.js';
 import type { AddChange, SnapshotInfo, WriteAck } from '../backend.js';
+import { applyLogged, readAnnotations, removeUnclaimedSegments } from './log-annotation.js';
 import type { LoggedChange } from './log-record.js';
-import { listSegments, logIdText, SEGMENT_HEADER_BYTES, segmentPath } from './log-segments.js';
+import { logIdText } from './log-segments.js';
 import { type LogStats, WriteAheadLog } from './write-ahead-log.js';
 
 export interface DurableOptions {
@@ -25,6 +25,12 @@ export interface DurableOptions {
   load?: LoadIndexOptions;
   /** What the lock on the index file says holds it (for the message another writer sees). Default 'webannolo serve'. */
   command?: string;
+  /**
+   * The changes come from an ordered log kept elsewhere under this name (a replica's NATS
+   * JetStream stream), through applyReplicated: no write-ahead log beside the file; snapshots
+   * record the last sequence number applied.
+   */
+  externalLog?: string;
 }
 
 /** Where the log stands, for metrics and /health. */
@@ -37,13 +43,8 @@ export interface DurableStats {
   readonly replayed: number;
   /** Bytes of a torn record dropped from the log's tail when it opened (a crash mid-append). */
   readonly tornBytes: number;
-  readonly log: LogStats;
-}
-
-/** The annotation of an index file that a log belongs to: the log's id and the last change the file holds. */
-interface LogAnnotation {
-  readonly id: string;
-  readonly seq: number;
+  /** Null when the changes come from an external log. */
+  readonly log: LogStats | null;
 }
 
 /**
@@ -72,13 +73,16 @@ export class DurableIndex {
   private constructor(
     readonly path: string,
     readonly index: HnswIndex,
-    private readonly log: WriteAheadLog,
+    /** The write-ahead log; null when the changes come from an external log. */
+    private readonly log: WriteAheadLog | null,
     private readonly lock: FileLock,
-    private readonly logId: string,
+    /** The file's own annotation of the log: `log` with the WAL's id, or `externalLog` with its name. */
+    private readonly source: { readonly key: 'log'; readonly id: string } | { readonly key: 'externalLog'; readonly name: string },
+    private readonly otherAnnotations: Record<string, unknown>,
     private seqNow: number,
     private snapshotSeq: number,
     private readonly replayInfo: { replayed: number; tornBytes: number },
-    private readonly options: Required<Omit<DurableOptions, 'load' | 'command' | 'fsync'>>,
+    private readonly options: Required<Pick<DurableOptions, 'snapshotEveryChanges' | 'snapshotLogBytes' | 'snapshotIntervalMs'>>,
   ) {}
 
   /**
@@ -94,15 +98,39 @@ export class DurableIndex {
     };
     const lock = await FileLock.acquire(path, { command: options.command ?? 'webannolo serve' });
     try {
-      const annotation = logAnnotation((await readIndexHeader(path)).header['annotations'], path);
+      const annotations = readAnnotations((await readIndexHeader(path)).header['annotations'], path);
       const index = await loadIndexFile(path, options.load);
       if (!(index instanceof HnswIndex)) fail('READ_ONLY', `${path} holds a flat index: only an HNSW index with keys can take changes`);
       if (index.keys === null) fail('READ_ONLY', `${path} has no keys: changes go by key (rebuild it with --keys), or serve it read-only`);
-      if (annotation === null) await removeUnclaimedSegments(path);
-      const idBytes = annotation ? Buffer.from(annotation.id, 'hex') : randomBytes(8);
+      if (options.externalLog !== undefined) {
+        const name = options.externalLog;
+        const held = annotations.externalLog;
+        if (held !== null && held.name !== name) fail('INVALID_ARGUMENT', `${path} holds the changes of log '${held.name}', not '${name}'`);
+        if (annotations.log !== null && annotations.log.seq > 0)
+          fail('INVALID_ARGUMENT', `${path} has changes in its own write-ahead log: it cannot follow an external log`);
+        const seq = held?.seq ?? 0;
+        const source = { key: 'externalLog' as const, name };
+        const durable = new DurableIndex(
+          path,
+          index,
+          null,
+          lock,
+          source,
+          annotations.others,
+          seq,
+          seq,
+          { replayed: 0, tornBytes: 0 },
+          settings,
+        );
+        durable.startTimer();
+        return durable;
+      }
+      const local = annotations.log;
+      if (local === null) await removeUnclaimedSegments(path);
+      const idBytes = local ? Buffer.from(local.id, 'hex') : randomBytes(8);
       const id = logIdText(idBytes);
       const { log, read } = await WriteAheadLog.open(path, idBytes, id, { fsync: settings.fsync });
-      let seq = annotation?.seq ?? 0;
+      let seq = local?.seq ?? 0;
       let replayed = 0;
       try {
         for (const segment of read)
@@ -110,7 +138,14 @@ export class DurableIndex {
             if (change.seq <= seq) continue;
             if (change.seq !== seq + 1)
               fail('CORRUPT_FILE', `write-ahead log of ${path} jumps from change ${seq} to ${change.seq}: a segment is missing`);
-            replay(index, change, path);
+            try {
+              applyLogged(index, change);
+            } catch (e) {
+              fail(
+                'CORRUPT_FILE',
+                `write-ahead log of ${path}: change ${change.seq} (${change.op}) does not apply: ${(e as Error).message}`,
+              );
+            }
             seq = change.seq;
             replayed++;
           }
@@ -119,10 +154,12 @@ export class DurableIndex {
         throw e;
       }
       const tornBytes = read.reduce((sum, s) => sum + s.tornBytes, 0);
-      const durable = new DurableIndex(path, index, log, lock, id, seq, annotation?.seq ?? 0, { replayed, tornBytes }, settings);
+      const source = { key: 'log' as const, id };
+      const info = { replayed, tornBytes };
+      const durable = new DurableIndex(path, index, log, lock, source, annotations.others, seq, local?.seq ?? 0, info, settings);
       // A new log's id must be in the file before any change is logged, and a long replay is
       // worth folding into the file once.
-      if (annotation === null || replayed > 0) await durable.snapshot();
+      if (local === null || replayed > 0) await durable.snapshot();
       durable.startTimer();
       return durable;
     } catch (e) {
@@ -154,6 +191,29 @@ export class DurableIndex {
   }
 
   /**
+   * Applies a change of the external log this index follows (see DurableOptions.externalLog),
+   * in the log's order. A sequence number at or below the last one applied is a redelivery
+   * and is skipped. A change the index refuses (a duplicate key, an unknown key to remove) is
+   * refused the same way by every replica, which all move past it: the result says so.
+   */
+  applyReplicated(change: LoggedChange): { applied: boolean; error: WebannoloError | null } {
+    if (this.source.key !== 'externalLog') fail('INVALID_ARGUMENT', 'applyReplicated is for an index that follows an external log');
+    if (this.closed) throw new WebannoloError('CLOSED', 'the index is closed');
+    if (change.seq <= this.seqNow) return { applied: false, error: null };
+    let error: WebannoloError | null = null;
+    try {
+      applyLogged(this.index, change);
+    } catch (e) {
+      if (!(e instanceof WebannoloError)) throw e;
+      error = e;
+    }
+    this.seqNow = change.seq;
+    this.sinceSnapshot++;
+    this.maybeSnapshot();
+    return { applied: error === null, error };
+  }
+
+  /**
    * Writes the index file atomically with everything applied so far and drops the log
    * segments it covers. Snapshots run one at a time: a call while one runs waits for it and
    * then takes its own (calls made meanwhile share that one).
@@ -180,12 +240,12 @@ export class DurableIndex {
   }
 
   get stats(): DurableStats {
-    return { seq: this.seqNow, snapshotSeq: this.snapshotSeq, ...this.replayInfo, log: this.log.stats };
+    return { seq: this.seqNow, snapshotSeq: this.snapshotSeq, ...this.replayInfo, log: this.log?.stats ?? null };
   }
 
   /** Why changes are refused (the log failed), or null. */
   get failure(): string | null {
-    return this.log.failure ? `the write-ahead log failed: ${this.log.failure.message}` : null;
+    return this.log?.failure ? `the write-ahead log failed: ${this.log.failure.message}` : null;
   }
 
   /** Waits for the changes acknowledged or in flight to be durable, closes the log and releases the lock. */
@@ -194,20 +254,21 @@ export class DurableIndex {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.snapshotting?.catch(() => undefined);
-    await this.log.flush().catch(() => undefined);
-    await this.log.close();
+    await this.log?.flush().catch(() => undefined);
+    await this.log?.close();
     await this.lock.release();
   }
 
   private async commit(apply: (seq: number) => { logged: LoggedChange; items: number }): Promise<WriteAck> {
     if (this.closed) throw new WebannoloError('CLOSED', 'the index is closed');
+    if (this.log === null) fail('READ_ONLY', 'this index follows an external log: its changes come through that log');
     const failure = this.failure;
     if (failure) throw new WebannoloError('IO_FAILURE', `${failure}; restart the service to replay what is durable`);
     const seq = this.seqNow + 1;
     // Applied and appended in the same tick: the log's order is the order of application.
     const { logged, items } = apply(seq);
     this.seqNow = seq;
-    const durable = this.log.append(logged);
+    const durable = this.log!.append(logged);
     this.sinceSnapshot++;
     await durable;
     this.maybeSnapshot();
@@ -227,7 +288,7 @@ export class DurableIndex {
     const { snapshotEveryChanges, snapshotLogBytes } = this.options;
     const due =
       (snapshotEveryChanges > 0 && this.sinceSnapshot >= snapshotEveryChanges) ||
-      (snapshotLogBytes > 0 && this.log.stats.bytes >= snapshotLogBytes);
+      (snapshotLogBytes > 0 && this.log !== null && this.log.stats.bytes >= snapshotLogBytes);
     if (due && this.snapshotting === null && !this.closed) this.snapshot().catch(() => undefined);
   }
 
@@ -236,58 +297,13 @@ export class DurableIndex {
     // Everything applied is appended already; the bytes and the rotation are taken in one
     // tick, so the snapshot holds exactly the changes up to `seq`.
     const seq = this.seqNow;
-    const annotation: LogAnnotation = { id: this.logId, seq };
-    const bytes = serializeIndex(this.index, { annotations: { log: annotation } });
+    const mine = this.source.key === 'log' ? { id: this.source.id, seq } : { name: this.source.name, seq };
+    const bytes = serializeIndex(this.index, { annotations: { ...this.otherAnnotations, [this.source.key]: mine } });
     this.sinceSnapshot = 0;
-    const rotated = this.log.rotate();
-    await rotated;
+    await this.log?.rotate();
     await writeFileAtomic(this.path, bytes);
     this.snapshotSeq = seq;
-    await this.log.dropThrough(seq);
+    await this.log?.dropThrough(seq);
     return { seq, bytes: bytes.length, seconds: (performance.now() - started) / 1000 };
   }
-}
-
-function replay(index: HnswIndex, change: LoggedChange, path: string): void {
-  try {
-    if (change.op === 'remove') index.remove(change.keys);
-    else
-      index.add(
-        change.vectors,
-        change.keys,
-        change.labels === undefined ? { upsert: change.upsert } : { upsert: change.upsert, labels: change.labels },
-      );
-  } catch (e) {
-    fail(
-      'CORRUPT_FILE',
-      `write-ahead log of ${path}: change ${change.seq} (${change.op}) does not apply to the index: ${(e as Error).message}`,
-    );
-  }
-}
-
-/**
- * Before an index file has a log, the only segments beside it can be those of a first open
- * that crashed before its first snapshot: they hold no change (none is logged before that
- * snapshot) and go. A segment holding records belongs to some other file.
- */
-async function removeUnclaimedSegments(path: string): Promise<void> {
-  for (const n of await listSegments(path)) {
-    const file = segmentPath(path, n);
-    if ((await stat(file)).size > SEGMENT_HEADER_BYTES)
-      fail(
-        'CORRUPT_FILE',
-        `${file} holds changes, but ${path} names no log: the index file was replaced while its log stayed; move the old segments away`,
-      );
-    await unlink(file);
-  }
-}
-
-function logAnnotation(annotations: unknown, path: string): LogAnnotation | null {
-  if (annotations === undefined || annotations === null) return null;
-  const log = (annotations as { log?: unknown }).log;
-  if (log === undefined) return null;
-  const { id, seq } = (log ?? {}) as { id?: unknown; seq?: unknown };
-  if (typeof id !== 'string' || !/^[0-9a-f]{16}$/.test(id) || !Number.isSafeInteger(seq) || (seq as number) < 0)
-    fail('CORRUPT_FILE', `${path} has a malformed log annotation ${JSON.stringify(log)}`);
-  return { id, seq: seq as number };
 }
