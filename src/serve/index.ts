@@ -6,4 +6,9 @@
 export type { AddChange, BackendInfo, Hits, QueryParams, ServeBackend, SnapshotInfo, WriteAck } from './backend.js';
 export { DurableIndex, type DurableOptions, type DurableStats } from './durable/durable-index.js';
 export type { LogStats } from './durable/write-ahead-log.js';
+export type { HttpAuthOptions, WriteAccess } from './http/auth.js';
+export type { SearchDefaults } from './http/context.js';
+export { type BackendStatsLike, ServeMetrics } from './http/metrics.js';
+export { DEFAULT_LIMITS, type RequestLimits } from './http/schemas.js';
+export { createHttpApp, type HttpServer, type HttpServerOptions, startHttpServer } from './http/server.js';
 export { LocalBackend, type LocalBackendOptions, type LocalBackendStats } from './local-backend.js';
