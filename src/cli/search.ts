@@ -1,6 +1,7 @@
 import { DATA_FORMATS } from '../io/formats.js';
 import { closeIndex, loadIndexFile } from '../node/index-files.js';
 import { aboutFile, type Command, checkWritable, num, secondsSince, str, UsageError } from './args.js';
+import { checkSearchTarget, NATS_SEARCH_FLAGS, runNatsSearch } from './search-nats.js';
 import { reportSearch } from './search-report.js';
 import { type RerankFrom, readSearchRequest } from './search-request.js';
 import { runSearches } from './search-run.js';
@@ -13,9 +14,9 @@ export const searchCommand: Command = {
   name: 'search',
   summary: 'search a saved index with a query file; time it, write results, compute recall',
   synopsis:
-    '--index INDEX --queries FILE [--k 10] [--ef 100] [--batch N [--threads N]] [--rerank N [--rerank-from memory|disk]] [--out RESULTS.ivecs|.txt] [--groundtruth GT.ivecs] [--format F] [--limit N] [--filter-label N | --query-labels FILE] [--lambda X] [--warmup 32] [--warmup-seconds 0.15]',
+    '(--index INDEX | --nats URL --shards N [--service NAME] [--concurrency C] [--timeout-ms MS] [--retries N] [--allow-partial]) --queries FILE [--k 10] [--ef 100] [--batch N [--threads N]] [--rerank N [--rerank-from memory|disk]] [--out RESULTS.ivecs|.txt] [--groundtruth GT.ivecs] [--format F] [--limit N] [--filter-label N | --query-labels FILE] [--lambda X] [--warmup 32] [--warmup-seconds 0.15]',
   flags: [
-    { name: 'index', type: 'string', placeholder: 'INDEX', required: true, help: 'index file written by `build`' },
+    { name: 'index', type: 'string', placeholder: 'INDEX', help: 'index file written by `build` (required unless --nats)' },
     { name: 'queries', type: 'string', placeholder: 'FILE', required: true, help: 'query vectors (same formats as datasets)' },
     { name: 'k', type: 'int', min: 1, default: 10, help: 'neighbours per query' },
     { name: 'ef', type: 'int', min: 1, default: 100, help: 'HNSW search beam width (raised to k; ignored by flat indexes)' },
@@ -115,10 +116,12 @@ export const searchCommand: Command = {
       placeholder: 'N',
       help: 'with --batch on the CPU: worker threads sharing the queries (default: every core)',
     },
+    ...NATS_SEARCH_FLAGS,
   ],
   notes:
     'The last line of stdout is one JSON object: {"queries","k","ef","rerank"?,"rerankFrom"?,"lambda"?,"seconds","qps","recall"?,"filtered"?,"batch"?,"backend","device"?,"gpuMode"?,"roundTrips"?,"bytesUp"?,"bytesDown"?,"hostMs"?,"threads"?,...,"index","loadSeconds","warmupSeconds"?}; the GPU counters and threads come with --batch; loadSeconds is the time to read and check the index file, warmupSeconds that of the untimed warm-up searches (--warmup, --warmup-seconds).',
   async run(args, io) {
+    if (checkSearchTarget(args) === 'nats') return runNatsSearch(args, io);
     const indexPath = str(args, 'index');
     const outPath = str(args, 'out', true);
     const rerank = num(args, 'rerank', true) ?? 0;

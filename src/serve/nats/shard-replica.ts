@@ -1,0 +1,181 @@
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { fail } from '../../errors.js';
+import type { ItemKey } from '../../indexes/items/item-keys.js';
+import { type Following, followChanges } from './change-log.js';
+import { decodeChange, decodeSearchRequest, encodeErrorReply, encodeSearchReply } from './messages.js';
+import type { ShardIndex } from './shard-index.js';
+import { checkService, checkShard, infoSubject, lookupSubject, queueGroup, type ServiceNames, searchSubject } from './subjects.js';
+import { toWireError } from './wire.js';
+
+export interface ShardReplicaOptions {
+  readonly nc: NatsConnection;
+  readonly service: string;
+  readonly shards: number;
+  readonly shard: number;
+  readonly index: ShardIndex;
+  /**
+   * Follow the shard's change log (a JetStream stream) and apply it; default true. The replica
+   * applies what the log holds past its file before it answers any search. false: reads only.
+   */
+  readonly followChanges?: boolean;
+  /** Where the replica reports what it does (applied changes that failed, the log ending). */
+  readonly onLog?: (line: string) => void;
+}
+
+/** What NAME.info.I answers, as JSON. */
+export interface ShardInfo {
+  readonly shard: number;
+  readonly shards: number;
+  readonly dim: number;
+  readonly metric: string;
+  readonly items: number;
+  readonly appliedSeq: number;
+  readonly replica: string;
+}
+
+/**
+ * One replica of one shard of a sharded service on NATS: it answers the shard's searches in
+ * the shard's queue group (so NATS gives each request to one replica, and to the others when
+ * one is gone) and applies the shard's change log in order.
+ */
+export class ShardReplica {
+  private readonly subs: Subscription[] = [];
+  private readonly running = new Set<Promise<void>>();
+  private following: Following | null = null;
+  private waiters: { seq: number; wake: () => void }[] = [];
+  private closed = false;
+  /** The log ended with an error: searches are refused from then on. */
+  private failure: string | null = null;
+  readonly replica = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+
+  private constructor(
+    private readonly options: ShardReplicaOptions,
+    private readonly names: ServiceNames,
+  ) {}
+
+  /** Starts the replica: catches up with the change log, then subscribes to its subjects. */
+  static async start(options: ShardReplicaOptions): Promise<ShardReplica> {
+    const names = checkService(options.service, options.shards);
+    checkShard(names, options.shard);
+    const r = new ShardReplica(options, names);
+    if (options.followChanges !== false) await r.follow();
+    const { nc, shard } = options;
+    const queue = queueGroup(names, shard);
+    const serve = (subject: string, handle: (m: Msg) => Promise<void>) =>
+      r.subs.push(nc.subscribe(subject, { queue, callback: (err, m) => (err ? r.log(`${subject}: ${err.message}`) : r.track(handle(m))) }));
+    serve(searchSubject(names, shard), (m) => r.onSearch(m));
+    serve(infoSubject(names, shard), async (m) => void m.respond(JSON.stringify(r.info())));
+    serve(lookupSubject(names, shard), (m) => r.onLookup(m));
+    await nc.flush();
+    return r;
+  }
+
+  info(): ShardInfo {
+    const d = this.options.index.describe();
+    return {
+      shard: this.options.shard,
+      shards: this.names.shards,
+      dim: d.dim,
+      metric: d.metric,
+      items: d.items,
+      appliedSeq: this.options.index.appliedSeq,
+      replica: this.replica,
+    };
+  }
+
+  /** Stops answering, lets the requests in hand finish, stops following the log. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.subs.map((s) => s.drain().catch(() => {})));
+    await Promise.all(this.running);
+    await this.following?.stop();
+    for (const w of this.waiters) w.wake();
+    this.waiters = [];
+  }
+
+  private async follow(): Promise<void> {
+    const index = this.options.index;
+    const { following, lastSeq } = await followChanges(this.options.nc, this.names, this.options.shard, index.appliedSeq, (bytes, seq) =>
+      this.apply(bytes, seq),
+    );
+    this.following = following;
+    following.ended.then(
+      () => this.closed || this.log('the change log ended'),
+      (err: Error) => {
+        this.failure = `the change log failed: ${err.message}`;
+        this.log(this.failure);
+      },
+    );
+    // Searches start once the replica holds everything the log held when it started.
+    if (index.appliedSeq < lastSeq && !(await this.waitApplied(lastSeq, 120_000)))
+      fail('INVALID_ARGUMENT', `shard ${this.options.shard}: could not apply the change log up to ${lastSeq} within 120 s`);
+  }
+
+  private async apply(bytes: Uint8Array, seq: number): Promise<void> {
+    try {
+      await this.options.index.applyChange(decodeChange(bytes), seq);
+    } catch (err) {
+      // Every replica refuses the same change alike (same state), so skipping it keeps them equal.
+      this.log(`change ${seq} not applied: ${(err as Error).message}`);
+    }
+    const ready = this.waiters.filter((w) => w.seq <= seq);
+    this.waiters = this.waiters.filter((w) => w.seq > seq);
+    for (const w of ready) w.wake();
+  }
+
+  /** Resolves true once the index holds log position `seq`, false after `ms`. */
+  private waitApplied(seq: number, ms: number): Promise<boolean> {
+    if (this.options.index.appliedSeq >= seq) return Promise.resolve(true);
+    if (ms <= 0 || this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiter = { seq, wake: () => resolve(this.options.index.appliedSeq >= seq) };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, ms);
+      waiter.wake = () => {
+        clearTimeout(timer);
+        resolve(this.options.index.appliedSeq >= seq);
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private async onSearch(m: Msg): Promise<void> {
+    try {
+      if (this.failure) fail('INVALID_ARGUMENT', `shard ${this.options.shard}: ${this.failure}`);
+      const req = decodeSearchRequest(m.data);
+      if (req.minSeq > 0 && !(await this.waitApplied(req.minSeq, req.waitMs)))
+        fail('OVERLOADED', `shard ${this.options.shard} has not applied change ${req.minSeq} yet (at ${this.options.index.appliedSeq})`);
+      const hits = await this.options.index.searchMany(req.queries, req.k, req.params);
+      const metric = this.options.index.describe().metric;
+      m.respond(encodeSearchReply({ metric, hits, appliedSeq: this.options.index.appliedSeq }));
+    } catch (err) {
+      m.respond(encodeErrorReply(toWireError(err)));
+    }
+  }
+
+  /** NAME.lookup.I: {keys, minSeq?} -> {present: boolean[], appliedSeq}. */
+  private async onLookup(m: Msg): Promise<void> {
+    try {
+      const req = m.json<{ keys: ItemKey[]; minSeq?: number; waitMs?: number }>();
+      if (!Array.isArray(req.keys)) fail('INVALID_ARGUMENT', 'lookup: keys must be a list');
+      if (req.minSeq && !(await this.waitApplied(req.minSeq, req.waitMs ?? 0)))
+        fail('OVERLOADED', `shard ${this.options.shard} has not applied change ${req.minSeq} yet`);
+      const index = this.options.index;
+      m.respond(JSON.stringify({ present: req.keys.map((k) => index.has(k)), appliedSeq: index.appliedSeq }));
+    } catch (err) {
+      m.respond(JSON.stringify({ error: toWireError(err) }));
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.running.add(p);
+    p.catch((err: Error) => this.log(`request failed: ${err.message}`)).finally(() => this.running.delete(p));
+  }
+
+  private log(line: string): void {
+    this.options.onLog?.(`shard ${this.options.shard} replica ${this.replica}: ${line}`);
+  }
+}
