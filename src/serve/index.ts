@@ -12,3 +12,14 @@ export { type BackendStatsLike, ServeMetrics } from './http/metrics.js';
 export { DEFAULT_LIMITS, type RequestLimits } from './http/schemas.js';
 export { createHttpApp, type HttpServer, type HttpServerOptions, startHttpServer } from './http/server.js';
 export { LocalBackend, type LocalBackendOptions, type LocalBackendStats } from './local-backend.js';
+export { GatewayBackend, type GatewayOptions } from './nats/gateway-backend.js';
+export { LocalShardIndex, type ShardIndex } from './nats/shard-index.js';
+export { shardOfKey } from './nats/shard-of-key.js';
+export { type ShardInfo, ShardReplica, type ShardReplicaOptions } from './nats/shard-replica.js';
+export {
+  connectNats,
+  ShardedClient,
+  type ShardedClientOptions,
+  type ShardedHits,
+  type ShardedSearchOptions,
+} from './nats/sharded-client.js';
