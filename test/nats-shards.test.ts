@@ -1,10 +1,11 @@
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { WebannoloError } from '../src/errors.js';
 import { FlatIndex } from '../src/indexes/flat.js';
 import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
+import { readIvecs, writeIvecs } from '../src/io/vecs.js';
 import { loadIndexFile } from '../src/node/index-files.js';
 import { loadMnist, mnistDir } from '../src/node/mnist.js';
 import { shardOfKey } from '../src/serve/nats/shard-of-key.js';
@@ -90,7 +91,8 @@ describe('sharded service on NATS', () => {
   test('at exhaustive ef the merged results equal one index over all items', async () => {
     const exact = await FlatIndex.build(mnist.train, { metric: 'l2' }).searchBatch(mnist.test, 10);
     const single = (await loadIndexFile(join(dir, 'all.wann'))) as HnswIndex;
-    const merged = await client.searchMany(queries, 10, { ef: N });
+    // A whole batch at exhaustive ef takes a while on a busy machine: a generous timeout.
+    const merged = await client.searchMany(queries, 10, { ef: N }, { timeoutMs: 60_000 });
     for (let q = 0; q < NQ; q++) {
       const one = single.search(queries[q]!, 10, { ef: N });
       const m = merged[q]!;
@@ -108,7 +110,7 @@ describe('sharded service on NATS', () => {
     const single = (await loadIndexFile(join(dir, 'all.wann'))) as HnswIndex;
     let hitsSharded = 0;
     let hitsSingle = 0;
-    const merged = await client.searchMany(queries, 10, { ef: 64 });
+    const merged = await client.searchMany(queries, 10, { ef: 64 }, { timeoutMs: 60_000 });
     for (let q = 0; q < NQ; q++) {
       const truth = new Set(exact.ids.subarray(q * 10, q * 10 + 10));
       hitsSharded += merged[q]!.keys.filter((k) => truth.has(k as number)).length;
@@ -116,6 +118,54 @@ describe('sharded service on NATS', () => {
     }
     console.log(`recall@10 at ef 64: sharded ${hitsSharded / (NQ * 10)}, single ${hitsSingle / (NQ * 10)}`);
     expect(hitsSharded / (NQ * 10)).toBeGreaterThanOrEqual(hitsSingle / (NQ * 10) - 0.01);
+  });
+
+  test('search --nats prints the JSON line of a local search, with recall against global keys', async () => {
+    const exact = await FlatIndex.build(mnist.train, { metric: 'l2' }).searchBatch(mnist.test, 10);
+    const gt = join(dir, 'gt.ivecs');
+    writeFileSync(gt, writeIvecs(NQ, 10, exact.ids));
+    const queriesFile = join(mnistDir(), 't10k-images-idx3-ubyte');
+    const common = [
+      '--nats',
+      nats.url,
+      '--service',
+      SERVICE,
+      '--shards',
+      '3',
+      '--queries',
+      queriesFile,
+      '--limit',
+      String(NQ),
+      '--groundtruth',
+      gt,
+    ];
+    const run = await cli(
+      'search',
+      ...common,
+      '--ef',
+      '3000',
+      '--concurrency',
+      '4',
+      '--timeout-ms',
+      '60000',
+      '--out',
+      join(dir, 'res.ivecs'),
+    );
+    expectOk(run);
+    const json = lastJson(run);
+    expect(json).toMatchObject({ queries: NQ, k: 10, ef: 3000, backend: 'nats', index: 'sharded', shards: 3, partialQueries: 0 });
+    expect(json['recall']).toBe(1);
+    expect(readIvecs(new Uint8Array(readFileSync(join(dir, 'res.ivecs')))).rows).toBe(NQ);
+    const batched = await cli('search', ...common, '--ef', '64', '--batch', '25');
+    expectOk(batched);
+    expect(lastJson(batched)).toMatchObject({ batch: 25, backend: 'nats' });
+    expect(lastJson(batched)['recall']).toBeGreaterThan(0.95);
+    const usage = await cli('search', '--nats', nats.url, '--queries', queriesFile);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--shards/);
+    const local = await cli('search', '--nats', nats.url, '--shards', '3', '--queries', queriesFile, '--threads', '2');
+    expect(local.code).toBe(2);
+    expect(local.stderr).toMatch(/--threads applies to a local --index/);
   });
 
   test('killing one replica under a steady query load fails no request', async () => {

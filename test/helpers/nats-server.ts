@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,11 +125,12 @@ export async function startServe(args: readonly string[], waitMs = 60_000, ready
 }
 
 /**
- * The command line of `webannolo serve`; until the CLI has a serve command, a shard replica
+ * The command line of `webannolo serve`; until the CLI's serve command takes --nats, a shard replica
  * runs through src/cli/serve-nats.ts's runner directly (same flags, same output).
  */
 function serveCommand(args: readonly string[]): string[] {
-  if (existsSync(join(ROOT, 'dist', 'src', 'cli', 'serve.js'))) return [join(ROOT, 'bin', 'webannolo.js'), 'serve', ...args];
+  const serve = join(ROOT, 'dist', 'src', 'cli', 'serve.js');
+  if (existsSync(serve) && readFileSync(serve, 'utf8').includes('serve-nats')) return [join(ROOT, 'bin', 'webannolo.js'), 'serve', ...args];
   const script = `
     const { parseArgs } = await import(${JSON.stringify(join(ROOT, 'dist/src/cli/args.js'))});
     const m = await import(${JSON.stringify(join(ROOT, 'dist/src/cli/serve-nats.js'))});
