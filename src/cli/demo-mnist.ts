@@ -1,8 +1,8 @@
 import { fail } from '../errors.js';
-import { requestGpu } from '../gpu/device.js';
 import { FlatIndex } from '../indexes/flat.js';
 import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import { loadMnist } from '../node/index.js';
+import { requestGpuQuietly } from '../node/quiet-gpu.js';
 import { WorkerPool } from '../parallel/pool.js';
 import { bool, type Command, formatBytes, formatSeconds, num, println, qpsOf, round, secondsSince } from './args.js';
 import { recallAtK } from './eval.js';
@@ -134,10 +134,14 @@ export const demoMnistCommand: Command = {
       `searchBatch (ef=${ef}, ${batched.backend}, ${batched.threads} thread${batched.threads === 1 ? '' : 's'}): recall@${k} ${batchRecall.toFixed(4)}, ${batchQps} queries/s (${formatSeconds(batchSeconds)})`,
     );
     // The headline: the same batch on a real GPU, resident (one round trip), side by side.
-    const gpu = await requestGpu();
+    // Quietly: without an adapter, Dawn's native warnings would otherwise land on stderr.
+    const { gpu, reason } = await requestGpuQuietly();
     let gpuLine: Record<string, unknown> | undefined;
     if (gpu === null)
-      println(out, 'WebGPU: no adapter found, so the GPU search was skipped (a machine with a GPU runs it here, side by side)');
+      println(
+        out,
+        `WebGPU: ${reason?.replace(/^no WebGPU adapter/, 'no adapter')}, so the GPU search was skipped (a machine with a GPU runs it here, side by side)`,
+      );
     else if (gpu.software)
       println(out, `WebGPU: only a software adapter (${gpu.description}), so the GPU search was skipped: it would time the CPU, not a GPU`);
     else {

@@ -10,6 +10,7 @@ import { demoMnistCommand } from './demo-mnist.js';
 import { evalCommand } from './eval.js';
 import { infoCommand } from './info.js';
 import { searchCommand } from './search.js';
+import { serveCommand } from './serve.js';
 
 /**
  * The `webannolo` command line: dispatch and error handling. `main` takes the arguments after
@@ -22,6 +23,7 @@ import { searchCommand } from './search.js';
 export const COMMANDS: readonly Command[] = [
   buildCommand,
   searchCommand,
+  serveCommand,
   addCommand,
   removeCommand,
   evalCommand,
