@@ -4,7 +4,7 @@ import type { Backend } from '../gpu/select.js';
 import { requestGpuQuietly } from '../node/quiet-gpu.js';
 import { LocalBackend, type ServeBackend, type ServeMetrics } from '../serve/index.js';
 import type { GpuMode } from '../types.js';
-import { aboutFile, bool, type CliIo, type FlagSpec, num, type ParsedArgs, println, secondsSince, str, UsageError } from './args.js';
+import { aboutFile, bool, type CliIo, type FlagSpec, num, type ParsedArgs, println, round, secondsSince, str, UsageError } from './args.js';
 import { searchCommand } from './search.js';
 
 /**
@@ -134,7 +134,7 @@ export async function openLocalBackend(args: ParsedArgs, io: CliIo, metrics: Ser
     ready: {
       index: indexPath,
       ...ready,
-      loadSeconds: secondsSince(loadStart),
+      loadSeconds: round(secondsSince(loadStart)),
       ...(logStats ? { seq: logStats.seq, replayed: logStats.replayed, tornBytes: logStats.tornBytes } : { log: null }),
     },
   };
