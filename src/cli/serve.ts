@@ -4,6 +4,7 @@ import { type HttpServerOptions, type ServeBackend, ServeMetrics, startHttpServe
 import { aboutFile, bool, type CliIo, type Command, type FlagSpec, num, type ParsedArgs, println, str, UsageError } from './args.js';
 import { searchCommand } from './search.js';
 import { LOCAL_BACKEND_FLAGS, type OpenedBackend, openLocalBackend } from './serve-local.js';
+import { NATS_SERVE_FLAGS, natsServeMode, openGateway, runReplica } from './serve-nats.js';
 
 // `webannolo serve` in three steps: the HTTP options from the flags, the backend from the flags
 // (backendFromFlags: one index in this process; other kinds of backend add a branch there), and
@@ -60,8 +61,8 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve an index over HTTP: search, add and remove items (durably), health and Prometheus metrics',
   synopsis:
-    '--index INDEX [--host 127.0.0.1] [--port 8080] [--auth-token-file FILE | --allow-anonymous-writes] [--auth-reads] [--backend cpu|gpu|auto] [--threads N] [--max-batch 256] [--max-wait-ms 0] [--max-queue 4096] [--deadline-ms 10000] [--body-limit BYTES] [--k 10] [--ef 64] [--rerank N] [--log false] [--fsync false]',
-  flags: [...HTTP_FLAGS, ...LOCAL_BACKEND_FLAGS],
+    '--index INDEX [--host 127.0.0.1] [--port 8080] [--auth-token-file FILE | --allow-anonymous-writes] [--auth-reads] [--backend cpu|gpu|auto] [--threads N] [--max-batch 256] [--max-wait-ms 0] [--max-queue 4096] [--deadline-ms 10000] [--body-limit BYTES] [--k 10] [--ef 64] [--rerank N] [--log false] [--fsync false] | --nats URL --shards N [--service NAME] (--index SHARD_FILE --shard I | --gateway [HTTP flags])',
+  flags: [...HTTP_FLAGS, ...LOCAL_BACKEND_FLAGS, ...NATS_SERVE_FLAGS],
   notes: [
     'When it is ready, stdout gets one JSON line: {"listening":"http://HOST:PORT","items","dim","metric","kind","backend","writable","writes","seq"?,"replayed"?,...}.',
     'Routes: POST /search {"vector":[...],"k"?,"ef"?,"rerank"?,"filter"?:{"label":N}|{"labels":[...]}} -> {"keys","scores"}; {"vectors":[[...],...]} -> one row per query; an application/octet-stream body of little-endian float32 rows (k, ef, rerank, label, labels in the query string).',
@@ -70,6 +71,8 @@ export const serveCommand: Command = {
     'SIGTERM or SIGINT: stop taking requests, finish those in flight, flush the log, exit 0.',
   ].join('\n'),
   async run(args, io) {
+    // A shard replica answers on NATS only; the gateway serves HTTP in front of the shards.
+    if (natsServeMode(args) === 'replica') return runReplica(args, io);
     const http = await httpOptionsFromFlags(args, io);
     const metrics = new ServeMetrics();
     const opened = await backendFromFlags(args, io, metrics);
@@ -83,6 +86,8 @@ export const serveCommand: Command = {
  * and its ready-line fields the same way.
  */
 export async function backendFromFlags(args: ParsedArgs, io: CliIo, metrics: ServeMetrics): Promise<OpenedBackend> {
+  if (natsServeMode(args) === 'gateway')
+    return { backend: await openGateway(args, io), ready: { nats: str(args, 'nats'), shards: num(args, 'shards') } };
   return openLocalBackend(args, io, metrics);
 }
 
