@@ -116,7 +116,7 @@ describe('a durable index', () => {
     const path = await freshIndex();
     const d = await DurableIndex.open(path, { snapshotIntervalMs: 0 });
     try {
-      const bytes = d.stats.log.bytes;
+      const bytes = d.stats.log!.bytes;
       const code = async (p: Promise<unknown>) =>
         (
           (await p.then(
@@ -131,7 +131,7 @@ describe('a durable index', () => {
       bad[1]![7] = Number.NaN;
       expect(await code(d.add({ keys: ['y', 'z'], vectors: bad }))).toBe('NON_FINITE');
       expect(d.stats.seq).toBe(0);
-      expect(d.stats.log.bytes).toBe(bytes);
+      expect(d.stats.log!.bytes).toBe(bytes);
       expect(d.index.size).toBe(400);
       expect(['x', 'y', 'z'].some((k) => d.index.has(k))).toBe(false);
       expect(d.index.has('k1')).toBe(true);
@@ -146,7 +146,7 @@ describe('a durable index', () => {
     try {
       const acks = await Promise.all(Array.from({ length: 64 }, (_, i) => d.add({ keys: [`g${i}`], vectors: rows(400 + i, 401 + i) })));
       expect(acks.map((a) => a.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 64 }, (_, i) => i + 1));
-      const { appends, fsyncs, largestGroup } = d.stats.log;
+      const { appends, fsyncs, largestGroup } = d.stats.log!;
       expect(appends).toBe(64);
       expect(fsyncs).toBeLessThan(64);
       expect(largestGroup).toBeGreaterThan(1);
