@@ -77,5 +77,8 @@ module.exports = {
     tsPreCompilationDeps: true,
     parser: 'swc',
     tsConfig: { fileName: 'tsconfig.json' },
+    // Packages resolve through their `exports` first, as Node does (some, like
+    // @nats-io/jetstream, name a `types` file that does not exist).
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
   },
 };
