@@ -26,7 +26,9 @@ export type ErrorCode =
   /** Storage failed under a durable change (a write or fsync of the write-ahead log); the change was not acknowledged. */
   | 'IO_FAILURE'
   /** The call cannot run in the current state (say a write to an index that has no keys, or one served read-only). */
-  | 'READ_ONLY';
+  | 'READ_ONLY'
+  /** A part of a distributed service did not answer in time (a shard with no live replica); try again later. */
+  | 'UNAVAILABLE';
 
 export class WebannoloError extends Error {
   readonly code: ErrorCode;

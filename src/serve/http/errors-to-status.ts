@@ -57,6 +57,7 @@ const STATUS_OF_CODE: Readonly<Record<ErrorCode, number>> = {
   WORKER_FAILED: 503,
   CANCELLED: 504,
   IO_FAILURE: 503,
+  UNAVAILABLE: 503,
   READ_ONLY: 405,
   NO_GPU: 500,
   GPU_FAILURE: 500,
