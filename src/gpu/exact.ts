@@ -40,7 +40,8 @@ export async function gpuExactTopK(
   queries: Dataset,
   k: number,
 ): Promise<{ ids: Uint32Array; dists: Float32Array }> {
-  if (k > GPU_MAX_K) throw new WebannoloError('GPU_FAILURE', `exact GPU search supports k <= ${GPU_MAX_K}`);
+  if (k > GPU_MAX_K)
+    throw new WebannoloError('INVALID_ARGUMENT', `k = ${k} is above GPU_MAX_K (${GPU_MAX_K}), the most the exact GPU search returns`);
   const n = scan.size;
   const nq = queries.size;
   const limit = ctx.limits.maxStorageBufferBindingSize;

@@ -41,7 +41,16 @@ export function checkK(k: number, size: number): void {
 
 /** Accepts a Dataset or an array of vectors (all dense or all sparse) as a query set. */
 export function asQueryDataset(queries: Dataset | readonly Vector[], dim: number): Dataset {
-  if (!Array.isArray(queries)) return queries as Dataset;
+  if (!Array.isArray(queries)) {
+    if (queries instanceof Float32Array)
+      fail(
+        'INVALID_ARGUMENT',
+        `a flat Float32Array (${(queries as Float32Array).length} numbers) is not a list of vectors: wrap one vector as [vector], or pass new DenseDataset(data, ${dim}) for many`,
+      );
+    if (queries === null || typeof queries !== 'object' || typeof (queries as Dataset).get !== 'function')
+      fail('INVALID_ARGUMENT', 'vectors are a Dataset (DenseDataset, SparseDataset) or an array of vectors');
+    return queries as Dataset;
+  }
   const rows = queries as readonly Vector[];
   if (rows.length === 0) fail('EMPTY_DATA', 'no queries given');
   if (rows[0] instanceof Float32Array) return DenseDataset.fromRows(rows as Float32Array[]);

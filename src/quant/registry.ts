@@ -94,7 +94,9 @@ export async function gpuExactSearch(
   queries: Dataset,
   k: number,
 ): Promise<{ ids: Uint32Array; dists: Float32Array }> {
-  const scan = k <= GPU_MAX_K ? kindOf(store)?.exactScan?.(ctx, store) : undefined;
-  if (!scan) throw new WebannoloError('GPU_FAILURE', `exact GPU search supports dense and PQ stores with k <= ${GPU_MAX_K}`);
+  if (k > GPU_MAX_K)
+    throw new WebannoloError('INVALID_ARGUMENT', `k = ${k} is above GPU_MAX_K (${GPU_MAX_K}), the most the exact GPU search returns`);
+  const scan = kindOf(store)?.exactScan?.(ctx, store);
+  if (!scan) throw new WebannoloError('NO_GPU', `exact GPU search supports dense and PQ stores, not a '${store.kind}' store`);
   return gpuExactTopK(ctx, scan, queries, k);
 }

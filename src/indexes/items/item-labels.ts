@@ -141,9 +141,8 @@ function checkRow(row: number | readonly number[] | null | undefined, what: stri
   for (const l of items) {
     try {
       checkInteger('label', l, 0, 0xffffffff);
-    } catch (e) {
-      (e as Error).message = `${what}: ${(e as Error).message}`;
-      throw e;
+    } catch {
+      fail('INVALID_ARGUMENT', `${what}: a label must be an integer in [0, 2^32 - 1] (labels are unsigned 32-bit), got ${String(l)}`);
     }
     unique.add(l);
   }
