@@ -9,7 +9,8 @@ import type { ServeBackend } from '../backend.js';
  * sizes, waits and run times (fed by its onBatch callback: create the metrics before the
  * backend, and hand `onBatch` to it); the queue depth and the batcher's counters, the items,
  * the backend and GPU mode, GPU round trips and the write-ahead log's position and fsyncs,
- * read from the backend when Prometheus scrapes.
+ * read from the backend when Prometheus scrapes; for a gateway to shards, its requests to the
+ * shards (attempts, retries, shards missing, partial answers) and its write parts by outcome.
  */
 export class ServeMetrics {
   readonly registry = new Registry();
@@ -177,7 +178,46 @@ export class ServeMetrics {
       },
     });
     logMetrics(registers, stats);
+    shardMetrics(registers, stats);
   }
+}
+
+/** A gateway's requests to its shards and its write parts, when the backend counts them. */
+function shardMetrics(registers: Registry[], stats: () => BackendStatsLike | null): void {
+  const counter = (name: string, help: string, read: (s: BackendStatsLike) => number | undefined) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        const s = stats();
+        const value = s ? read(s) : undefined;
+        if (value === undefined) return;
+        this.reset();
+        this.inc(value);
+      },
+    });
+  counter('webannolo_shard_requests_total', 'Requests sent to shards (every attempt)', (s) => s.shards?.attempts);
+  counter(
+    'webannolo_shard_retries_total',
+    'Shard requests sent again (no reply, no replica, a replica behind the log)',
+    (s) => s.shards?.retries,
+  );
+  counter('webannolo_shard_missing_total', 'Times a shard gave no usable reply after every attempt', (s) => s.shards?.missing);
+  counter('webannolo_partial_answers_total', 'Searches answered without some shards (allow-partial)', (s) => s.shards?.partial);
+  new Counter({
+    name: 'webannolo_shard_write_parts_total',
+    help: 'Parts of writes (one per shard a write touches) by outcome: applied, refused by the shard, unknown (no replica said)',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      const writes = stats()?.writes;
+      if (!writes) return;
+      this.reset();
+      for (const outcome of ['applied', 'refused', 'unknown'] as const)
+        if (writes[outcome] !== undefined) this.inc({ outcome }, writes[outcome]);
+    },
+  });
 }
 
 /** The write-ahead log's position, size and fsyncs, when the backend keeps one. */
@@ -222,6 +262,10 @@ export interface BackendStatsLike {
   readonly batcher?: Partial<QueryBatcherStats>;
   readonly log?: LogStatsLike | null;
   readonly roundTrips?: number;
+  /** A gateway's requests to its shards (GatewayBackend.stats()). */
+  readonly shards?: { readonly attempts?: number; readonly retries?: number; readonly missing?: number; readonly partial?: number };
+  /** A gateway's write parts by outcome. */
+  readonly writes?: { readonly applied?: number; readonly refused?: number; readonly unknown?: number };
 }
 
 /** The backend's stats() when it has one (and it does not throw). */
