@@ -202,7 +202,8 @@ describe('sharded service on NATS', () => {
     await Promise.all(replicas[2]!.map((p) => p.kill()));
     const failed = await client.search(queries[0]!, 10, { ef: 64 }, { timeoutMs: 300, retries: 1 }).catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(WebannoloError);
-    expect((failed as Error).message).toMatch(/shard 2 \(/);
+    expect((failed as WebannoloError).code).toBe('UNAVAILABLE');
+    expect((failed as Error).message).toMatch(/shard 2 \(no replica is serving it/);
     expect((failed as Error).message).not.toMatch(/shard [01] \(/);
 
     const partial = await client.search(queries[0]!, 10, { ef: 64 }, { allowPartial: true, timeoutMs: 300, retries: 1 });

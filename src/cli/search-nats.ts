@@ -112,7 +112,7 @@ export async function runNatsSearch(args: ParsedArgs, io: CliIo): Promise<number
     const infos = await client.shardInfos();
     const up = infos.filter((i) => i !== null);
     const down = infos.flatMap((i, s) => (i === null ? [s] : []));
-    if (up.length === 0) fail('OVERLOADED', `service ${service} on ${url}: none of its ${shards} shards answered`);
+    if (up.length === 0) fail('UNAVAILABLE', `service ${service} on ${url}: none of its ${shards} shards answered`);
     const dim = up[0]!.dim;
     if (queries.kind === 'dense' && queries.dim !== dim)
       fail('DIMENSION_MISMATCH', `${queriesPath} has vectors of dimension ${queries.dim}, but the service has dimension ${dim}`);

@@ -38,6 +38,10 @@ export interface Following {
  * Applies shard `shard`'s changes in log order, from sequence `from + 1` on, as they come
  * (an ordered consumer: JetStream redelivers from the last one seen after any gap).
  * Resolves once the consumer is set up, with the stream's last sequence at that moment.
+ *
+ * consume() keeps a pull request open on the server at all times (renewed before it expires,
+ * idle or not), so JetStream pushes each change the moment it stores it: a change reaches
+ * the replica about when its PubAck reaches the publisher (a few ms), after any idle time.
  */
 export async function followChanges(
   nc: NatsConnection,

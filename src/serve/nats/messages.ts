@@ -19,15 +19,18 @@ import { type BodyReader, decodeFrame, encodeFrame, type WireError } from './wir
  *   waiting at most waitMs.
  *
  * Search reply, header:
- *   { nq, k, metric, keyKind: "number" | "string", stringKeys?, appliedSeq, error? }
+ *   { nq, k, metric, keyKind: "number" | "string", stringKeys?, appliedSeq, replica?, error? }
  *   body: with number keys f64[nq * k] keys (NaN: no item), then f32[nq * k] scores; with
  *   string keys (in the header, null: no item) only the scores. k is the reply's row width
  *   (the request's k, or the shard's size when smaller). `error` ({code, message}) replaces
- *   everything else when the shard refused the request.
+ *   everything else when the shard refused the request. replica: which replica answered.
  *
  * Change (published to NAME.changes.I, one JetStream stream per shard), header:
  *   { op: "add", keys, labels?, upsert?, vectors }   body: the vectors
  *   { op: "remove", keys }
+ *
+ * The small control messages (NAME.info.I, NAME.lookup.I, NAME.applied.I) are plain JSON: see
+ * ShardInfo, and AppliedRequest / AppliedReply in shard-replica.ts.
  */
 
 export interface SearchRequest {
@@ -42,6 +45,8 @@ export interface SearchReply {
   readonly metric: Metric;
   readonly hits: Hits[];
   readonly appliedSeq: number;
+  /** The replica that answered (ShardInfo.replica). */
+  readonly replica?: string;
 }
 
 type VectorsDesc = { kind: 'dense'; dim: number } | { kind: 'sparse'; nnz: number[] };
@@ -91,6 +96,7 @@ export function encodeSearchReply(reply: SearchReply): Uint8Array {
     }
   });
   const header: Record<string, unknown> = { nq, k, metric: reply.metric, keyKind, appliedSeq: reply.appliedSeq };
+  if (reply.replica !== undefined) header['replica'] = reply.replica;
   if (stringKeys) header['stringKeys'] = stringKeys;
   return encodeFrame(header, numberKeys ? [numberKeys, scores] : [scores]);
 }
@@ -120,7 +126,8 @@ export function decodeSearchReply(bytes: Uint8Array): SearchReply | { error: Wir
     }
     hits.push({ keys, scores: rowScores });
   }
-  return { metric: h['metric'] as Metric, hits, appliedSeq: Number(h['appliedSeq'] ?? 0) };
+  const replica = typeof h['replica'] === 'string' ? { replica: h['replica'] } : {};
+  return { metric: h['metric'] as Metric, hits, appliedSeq: Number(h['appliedSeq'] ?? 0), ...replica };
 }
 
 /** A change to one shard, as its log holds it. */

@@ -1,11 +1,21 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { fail } from '../../errors.js';
+import { fail, WebannoloError } from '../../errors.js';
 import type { ItemKey } from '../../indexes/items/item-keys.js';
+import { type ApplyOutcome, ApplyResults } from './apply-results.js';
 import { type Following, followChanges } from './change-log.js';
 import { decodeChange, decodeSearchRequest, encodeErrorReply, encodeSearchReply } from './messages.js';
 import type { ShardIndex } from './shard-index.js';
-import { checkService, checkShard, infoSubject, lookupSubject, queueGroup, type ServiceNames, searchSubject } from './subjects.js';
-import { toWireError } from './wire.js';
+import {
+  appliedSubject,
+  checkService,
+  checkShard,
+  infoSubject,
+  lookupSubject,
+  queueGroup,
+  type ServiceNames,
+  searchSubject,
+} from './subjects.js';
+import { toWireError, type WireError } from './wire.js';
 
 export interface ShardReplicaOptions {
   readonly nc: NatsConnection;
@@ -20,7 +30,18 @@ export interface ShardReplicaOptions {
   readonly followChanges?: boolean;
   /** Where the replica reports what it does (applied changes that failed, the log ending). */
   readonly onLog?: (line: string) => void;
+  /** Refused changes remembered for NAME.applied.I (default 10000; see ApplyResults). */
+  readonly keptRefusals?: number;
 }
+
+/** NAME.applied.I's request: what did change `seq` do? Wait at most `waitMs` for it to be applied. */
+export interface AppliedRequest {
+  readonly seq: number;
+  readonly waitMs: number;
+}
+
+/** NAME.applied.I's reply: the outcome, or `error` (UNAVAILABLE: not applied within the wait). */
+export type AppliedReply = ApplyOutcome | { readonly error: WireError };
 
 /** What NAME.info.I answers, as JSON. */
 export interface ShardInfo {
@@ -29,6 +50,7 @@ export interface ShardInfo {
   readonly dim: number;
   readonly metric: string;
   readonly items: number;
+  /** The last change-log position the replica has handled (applied or refused). */
   readonly appliedSeq: number;
   readonly replica: string;
 }
@@ -36,13 +58,17 @@ export interface ShardInfo {
 /**
  * One replica of one shard of a sharded service on NATS: it answers the shard's searches in
  * the shard's queue group (so NATS gives each request to one replica, and to the others when
- * one is gone) and applies the shard's change log in order.
+ * one is gone) and applies the shard's change log in order, as JetStream delivers it (the
+ * consumer pushes each change as it is stored, so a change is applied within milliseconds of
+ * its PubAck). It remembers what each change did (ApplyResults) and says so on NAME.applied.I,
+ * which is how a gateway learns whether the write it published was applied or refused.
  */
 export class ShardReplica {
   private readonly subs: Subscription[] = [];
   private readonly running = new Set<Promise<void>>();
   private following: Following | null = null;
   private waiters: { seq: number; wake: () => void }[] = [];
+  private readonly results: ApplyResults;
   private closed = false;
   /** The log ended with an error: searches are refused from then on. */
   private failure: string | null = null;
@@ -51,7 +77,9 @@ export class ShardReplica {
   private constructor(
     private readonly options: ShardReplicaOptions,
     private readonly names: ServiceNames,
-  ) {}
+  ) {
+    this.results = new ApplyResults(options.index.appliedSeq, options.keptRefusals);
+  }
 
   /** Starts the replica: catches up with the change log, then subscribes to its subjects. */
   static async start(options: ShardReplicaOptions): Promise<ShardReplica> {
@@ -66,6 +94,7 @@ export class ShardReplica {
     serve(searchSubject(names, shard), (m) => r.onSearch(m));
     serve(infoSubject(names, shard), async (m) => void m.respond(JSON.stringify(r.info())));
     serve(lookupSubject(names, shard), (m) => r.onLookup(m));
+    serve(appliedSubject(names, shard), (m) => r.onApplied(m));
     await nc.flush();
     return r;
   }
@@ -78,7 +107,7 @@ export class ShardReplica {
       dim: d.dim,
       metric: d.metric,
       items: d.items,
-      appliedSeq: this.options.index.appliedSeq,
+      appliedSeq: this.results.seq,
       replica: this.replica,
     };
   }
@@ -95,8 +124,7 @@ export class ShardReplica {
   }
 
   private async follow(): Promise<void> {
-    const index = this.options.index;
-    const { following, lastSeq } = await followChanges(this.options.nc, this.names, this.options.shard, index.appliedSeq, (bytes, seq) =>
+    const { following, lastSeq } = await followChanges(this.options.nc, this.names, this.options.shard, this.results.seq, (bytes, seq) =>
       this.apply(bytes, seq),
     );
     this.following = following;
@@ -108,35 +136,42 @@ export class ShardReplica {
       },
     );
     // Searches start once the replica holds everything the log held when it started.
-    if (index.appliedSeq < lastSeq && !(await this.waitApplied(lastSeq, 120_000)))
+    if (this.results.seq < lastSeq && !(await this.waitApplied(lastSeq, 120_000)))
       fail('INVALID_ARGUMENT', `shard ${this.options.shard}: could not apply the change log up to ${lastSeq} within 120 s`);
   }
 
   private async apply(bytes: Uint8Array, seq: number): Promise<void> {
+    // A redelivery (the ordered consumer starts over after a gap): handled already.
+    if (seq <= this.results.seq) return;
+    let refusal: WireError | null = null;
     try {
       await this.options.index.applyChange(decodeChange(bytes), seq);
     } catch (err) {
+      // Closing under the change: it was not applied here, and this replica answers no more.
+      if (err instanceof WebannoloError && err.code === 'CLOSED') return;
       // Every replica refuses the same change alike (same state), so skipping it keeps them equal.
-      this.log(`change ${seq} not applied: ${(err as Error).message}`);
+      refusal = toWireError(err);
+      this.log(`change ${seq} refused: ${refusal.message}`);
     }
+    this.results.record(seq, refusal);
     const ready = this.waiters.filter((w) => w.seq <= seq);
     this.waiters = this.waiters.filter((w) => w.seq > seq);
     for (const w of ready) w.wake();
   }
 
-  /** Resolves true once the index holds log position `seq`, false after `ms`. */
+  /** Resolves true once the replica has handled log position `seq`, false after `ms`. */
   private waitApplied(seq: number, ms: number): Promise<boolean> {
-    if (this.options.index.appliedSeq >= seq) return Promise.resolve(true);
+    if (this.results.seq >= seq) return Promise.resolve(true);
     if (ms <= 0 || this.closed) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const waiter = { seq, wake: () => resolve(this.options.index.appliedSeq >= seq) };
+      const waiter = { seq, wake: () => resolve(this.results.seq >= seq) };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         resolve(false);
       }, ms);
       waiter.wake = () => {
         clearTimeout(timer);
-        resolve(this.options.index.appliedSeq >= seq);
+        resolve(this.results.seq >= seq);
       };
       this.waiters.push(waiter);
     });
@@ -144,13 +179,12 @@ export class ShardReplica {
 
   private async onSearch(m: Msg): Promise<void> {
     try {
-      if (this.failure) fail('INVALID_ARGUMENT', `shard ${this.options.shard}: ${this.failure}`);
+      if (this.failure) fail('UNAVAILABLE', `shard ${this.options.shard}: ${this.failure}`);
       const req = decodeSearchRequest(m.data);
-      if (req.minSeq > 0 && !(await this.waitApplied(req.minSeq, req.waitMs)))
-        fail('OVERLOADED', `shard ${this.options.shard} has not applied change ${req.minSeq} yet (at ${this.options.index.appliedSeq})`);
+      if (req.minSeq > 0) await this.holdOrRefuse(req.minSeq, req.waitMs);
       const hits = await this.options.index.searchMany(req.queries, req.k, req.params);
       const metric = this.options.index.describe().metric;
-      m.respond(encodeSearchReply({ metric, hits, appliedSeq: this.options.index.appliedSeq }));
+      m.respond(encodeSearchReply({ metric, hits, appliedSeq: this.results.seq, replica: this.replica }));
     } catch (err) {
       m.respond(encodeErrorReply(toWireError(err)));
     }
@@ -161,13 +195,40 @@ export class ShardReplica {
     try {
       const req = m.json<{ keys: ItemKey[]; minSeq?: number; waitMs?: number }>();
       if (!Array.isArray(req.keys)) fail('INVALID_ARGUMENT', 'lookup: keys must be a list');
-      if (req.minSeq && !(await this.waitApplied(req.minSeq, req.waitMs ?? 0)))
-        fail('OVERLOADED', `shard ${this.options.shard} has not applied change ${req.minSeq} yet`);
+      if (req.minSeq) await this.holdOrRefuse(req.minSeq, req.waitMs ?? 0);
       const index = this.options.index;
-      m.respond(JSON.stringify({ present: req.keys.map((k) => index.has(k)), appliedSeq: index.appliedSeq }));
+      m.respond(JSON.stringify({ present: req.keys.map((k) => index.has(k)), appliedSeq: this.results.seq, replica: this.replica }));
     } catch (err) {
       m.respond(JSON.stringify({ error: toWireError(err) }));
     }
+  }
+
+  /** NAME.applied.I: {seq, waitMs} -> AppliedReply, once the replica has handled `seq` (or UNAVAILABLE after waitMs). */
+  private async onApplied(m: Msg): Promise<void> {
+    let reply: AppliedReply;
+    try {
+      const req = m.json<AppliedRequest>();
+      if (!Number.isSafeInteger(req.seq) || req.seq < 1) fail('INVALID_ARGUMENT', 'applied: seq must be a log position (>= 1)');
+      await this.holdOrRefuse(req.seq, typeof req.waitMs === 'number' ? req.waitMs : 0);
+      reply = this.results.outcome(req.seq);
+    } catch (err) {
+      reply = { error: toWireError(err) };
+    }
+    m.respond(JSON.stringify(reply));
+  }
+
+  /**
+   * Waits (at most `waitMs`) until this replica has handled log position `seq`; fails with
+   * UNAVAILABLE when it has not by then, so that the caller asks again (NATS may hand the
+   * retry to another replica of the queue group, one further along).
+   */
+  private async holdOrRefuse(seq: number, waitMs: number): Promise<void> {
+    if (this.failure) fail('UNAVAILABLE', `shard ${this.options.shard}: ${this.failure}`);
+    if (!(await this.waitApplied(seq, waitMs)))
+      fail(
+        'UNAVAILABLE',
+        `shard ${this.options.shard} replica ${this.replica} has not applied change ${seq} within ${waitMs} ms (at ${this.results.seq})`,
+      );
   }
 
   private track(p: Promise<void>): void {

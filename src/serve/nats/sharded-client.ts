@@ -1,7 +1,8 @@
 import { connect, errors, type NatsConnection } from '@nats-io/transport-node';
-import { checkInteger, fail, WebannoloError } from '../../errors.js';
+import { checkInteger, fail } from '../../errors.js';
 import type { Metric, Vector } from '../../types.js';
 import type { Hits, QueryParams } from '../backend.js';
+import { askShard, closedError, newShardCounters, type ShardCounters } from './ask-shard.js';
 import { mergeHits } from './merge-hits.js';
 import { decodeSearchReply, encodeSearchRequest, type SearchReply } from './messages.js';
 import type { ShardInfo } from './shard-replica.js';
@@ -54,8 +55,11 @@ const PAYLOAD_SHARE = 0.5;
  * are merged into the k best exactly as one index over all items would rank them. A shard
  * that does not answer within the timeout is asked again (NATS hands the retry to another
  * replica when the first is gone); one that still does not answer fails the call with an
- * error naming it, or, with `allowPartial`, leaves a result marked `partial` with
- * `missingShards`.
+ * UNAVAILABLE error naming it, or, with `allowPartial`, leaves a result marked `partial` with
+ * `missingShards`. A replica that is behind the log a read must see (minSeqs) answers
+ * UNAVAILABLE, and that attempt is retried the same way. A shard's other refusals (a bad
+ * query; OVERLOADED, a replica's full queue, which the caller should back off from) fail the
+ * call at once.
  *
  * @example
  * const client = await ShardedClient.connect('nats://127.0.0.1:4222', { service: 'mnist', shards: 3 });
@@ -66,6 +70,8 @@ export class ShardedClient {
   private readonly names: ServiceNames;
   private readonly timeoutMs: number;
   private readonly retries: number;
+  /** Requests to shards, retries, shards missing and partial answers so far (for metrics). */
+  readonly counters: ShardCounters = newShardCounters();
 
   /** Uses `nc` (not closed by close()). */
   constructor(
@@ -130,12 +136,13 @@ export class ShardedClient {
     if (missing.length > 0 && (!allowPartial || answered.length === 0)) {
       const list = missing.map((m) => `shard ${m.shard} (${m.why})`).join(', ');
       fail(
-        MISSING_SHARD_CODE,
+        'UNAVAILABLE',
         `service ${this.names.service}: ${missing.length} of ${this.shards} shards did not answer: ${list}${allowPartial ? '' : '; allowPartial returns the others'}`,
       );
     }
     const metric = answered[0]![0]!.metric as Metric;
     const missingShards = missing.map((m) => m.shard);
+    if (missingShards.length > 0) this.counters.partial += queries.length;
     const out: ShardedHits[] = [];
     for (let q = 0, c = 0, inChunk = 0; q < queries.length; q++, inChunk++) {
       if (inChunk === chunks[c]!.length) {
@@ -172,45 +179,22 @@ export class ShardedClient {
     if (this.ownsConnection && !this.nc.isClosed()) await this.nc.drain();
   }
 
-  /**
-   * One shard's reply, asked up to 1 + retries times; a string saying why when none came.
-   * A shard's own refusal (a bad query) rejects at once: asking again would not help.
-   */
-  private async ask(
+  /** One shard's reply (see askShard), or a string saying why none came. */
+  private ask(
     shard: number,
     payload: Uint8Array,
     timeoutMs: number,
     retries: number,
     signal: AbortSignal | undefined,
   ): Promise<SearchReply | string> {
-    let why = '';
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      if (signal?.aborted) fail('CANCELLED', `service ${this.names.service}: search cancelled`);
-      try {
-        const msg = await this.nc.request(searchSubject(this.names, shard), payload, { timeout: timeoutMs });
-        const reply = decodeSearchReply(msg.data);
-        if (!('error' in reply)) return reply;
-        // A replica still applying the log a read must see: another replica may hold it already.
-        if (reply.error.code === 'OVERLOADED' && attempt < retries) {
-          why = reply.error.message;
-          continue;
-        }
-        throw fromWireError(reply.error, `shard ${shard}`);
-      } catch (err) {
-        if (err instanceof WebannoloError) throw err;
-        if (this.nc.isClosed()) throw closedError(this.names.service);
-        if (err instanceof errors.RequestError && err.isNoResponders()) {
-          why = 'no replica is serving it';
-          // Replicas may be starting or reconnecting: wait a little before asking again.
-          if (attempt < retries) await sleep(Math.min(timeoutMs, 50 * 2 ** attempt));
-        } else if (err instanceof errors.TimeoutError || (err instanceof errors.RequestError && err.cause instanceof errors.TimeoutError)) {
-          why = `no reply within ${timeoutMs} ms`;
-        } else {
-          throw err;
-        }
-      }
-    }
-    return `${why}, ${retries + 1} attempt${retries === 0 ? '' : 's'}`;
+    const options = { timeoutMs, retries, signal, counters: this.counters, service: this.names.service };
+    return askShard<SearchReply>(this.nc, searchSubject(this.names, shard), payload, options, (data) => {
+      const reply = decodeSearchReply(data);
+      if (!('error' in reply)) return reply;
+      // A replica still applying the log a read must see: another replica may hold it already.
+      if (reply.error.code === 'UNAVAILABLE') return { again: reply.error.message };
+      throw fromWireError(reply.error, `shard ${shard}`);
+    });
   }
 
   /** Splits the queries so that each request stays well under the server's payload limit. */
@@ -231,9 +215,6 @@ export class ShardedClient {
   }
 }
 
-/** The code of a call that some shards did not answer. */
-const MISSING_SHARD_CODE = 'OVERLOADED';
-
 /** Connects to NATS: comma-separated server URLs; a clear error when none can be reached. */
 export async function connectNats(servers: string, name = 'webannolo'): Promise<NatsConnection> {
   const list = servers
@@ -246,12 +227,4 @@ export async function connectNats(servers: string, name = 'webannolo'): Promise<
   } catch (err) {
     return fail('INVALID_ARGUMENT', `nats: cannot connect to ${list.join(', ')}: ${(err as Error).message}`);
   }
-}
-
-function closedError(service: string): WebannoloError {
-  return new WebannoloError('CLOSED', `service ${service}: the NATS connection is closed`);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -7,6 +7,8 @@ import { checkInteger, fail } from '../../errors.js';
  *                    subscribe in queue group NAME.shard.I, so each request goes to one of them
  *   NAME.info.I      a replica's description as JSON (same queue group)
  *   NAME.lookup.I    which of some keys the shard holds, as JSON (same queue group)
+ *   NAME.applied.I   what applying one change of the log did (applied, refused and why, or
+ *                    unknown), as JSON (same queue group); see apply-results.ts
  *   NAME.changes.I   the shard's change log: JetStream stream NAME_changes_I
  *
  * NAME: letters, digits, '-' and '_' (a NATS subject token and part of a stream name).
@@ -32,6 +34,7 @@ export function checkShard(names: ServiceNames, shard: number): number {
 export const searchSubject = (n: ServiceNames, shard: number) => `${n.service}.search.${shard}`;
 export const infoSubject = (n: ServiceNames, shard: number) => `${n.service}.info.${shard}`;
 export const lookupSubject = (n: ServiceNames, shard: number) => `${n.service}.lookup.${shard}`;
+export const appliedSubject = (n: ServiceNames, shard: number) => `${n.service}.applied.${shard}`;
 export const changesSubject = (n: ServiceNames, shard: number) => `${n.service}.changes.${shard}`;
 export const queueGroup = (n: ServiceNames, shard: number) => `${n.service}.shard.${shard}`;
 export const changesStream = (n: ServiceNames, shard: number) => `${n.service}_changes_${shard}`;
