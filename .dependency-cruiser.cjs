@@ -6,6 +6,7 @@
  *   serve                     the query service (Node): HTTP, write-ahead log, shards on NATS
  *   node                      Node-only adapters (files, disk stores, MNIST)
  *   batching                  turning concurrent single searches into batches (browser-safe)
+ *   storage                   saved indexes in the browser (OPFS, IndexedDB) and streamed reading of index files
  *   indexes, parallel/worker  indexes and their search, build and worker code; the worker entry
  *   quant                     store kinds, one folder each, and their registry
  *   io, gpu                   kind-agnostic file formats and WebGPU infrastructure
@@ -19,6 +20,7 @@ const layers = [
   ['serve', 'the query service', '^src/serve/'],
   ['node', 'Node-only adapters', '^src/node/'],
   ['batching', 'query batching', '^src/batching/'],
+  ['storage', 'browser storage of indexes', '^src/storage/'],
   ['indexes', 'indexes and the worker entry', '^src/(indexes/|parallel/worker\\.ts$)'],
   ['quant', 'store kinds', '^src/quant/'],
   ['io-gpu', 'file formats and WebGPU infrastructure', '^src/(io|gpu)/'],

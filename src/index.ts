@@ -70,6 +70,7 @@ export { ScalarQuantizer, type ScalarQuantizerOptions } from './quant/scalar/qua
 export { SCALAR_ENCODINGS, ScalarCodec, type ScalarEncoding } from './quant/scalar/scalar-encoding.js';
 export { ScalarStore } from './quant/scalar/store.js';
 export { GpuSparseEvaluator } from './quant/sparse/gpu-pairs.js';
+export { type ByteSource, blobSource, type ReadIndexOptions, readIndexBlob, readIndexFrom } from './storage/read-index.js';
 export { WorkerPool };
 
 /** Ends the worker threads of parallel build and search (they restart on the next parallel task). */

@@ -1,5 +1,13 @@
 import { fail, WebannoloError } from '../errors.js';
-import { type ContainerHeader, decodeContainer, encodeContainer, readContainerHeader, type SectionArray } from '../io/container.js';
+import {
+  type ContainerHeader,
+  type ContainerPieces,
+  decodeContainer,
+  encodeContainer,
+  layoutContainer,
+  readContainerHeader,
+  type SectionArray,
+} from '../io/container.js';
 import { typedSection } from '../quant/codec-checks.js';
 import { storeCodec } from '../quant/registry.js';
 import { MemoryLimitError } from '../quant/wasm/arena.js';
@@ -27,6 +35,25 @@ export interface SerializeOptions {
 
 /** Serializes an index (graph, store and parameters) into one self-describing buffer. */
 export function serializeIndex(index: AnyIndex, options: SerializeOptions = {}): Uint8Array {
+  const { header, sections, version } = indexContents(index, options);
+  return encodeContainer(header, sections, version);
+}
+
+/**
+ * The bytes serializeIndex would return, as pieces in file order (all but the trailing CRC)
+ * that view the index's own memory instead of copying it: for writers that stream a large
+ * index out (browser storage). The views are read as they are written, so the index must
+ * not change until the writer is done.
+ */
+export function serializeIndexPieces(index: AnyIndex, options: SerializeOptions = {}): ContainerPieces {
+  const { header, sections, version } = indexContents(index, options);
+  return layoutContainer(header, sections, version);
+}
+
+function indexContents(
+  index: AnyIndex,
+  options: SerializeOptions,
+): { header: Record<string, unknown>; sections: Record<string, SectionArray>; version: number } {
   const sections: Record<string, SectionArray> = {};
   const store = encodeStore(index.store, 'store', sections);
   const header: Record<string, unknown> = {
@@ -54,7 +81,7 @@ export function serializeIndex(index: AnyIndex, options: SerializeOptions = {}):
     encodeItems(index, header, sections);
   }
   // Version 3 only where it is needed (an item order): older readers keep reading the rest.
-  return encodeContainer(header, sections, 'order.ids' in sections ? 3 : 2);
+  return { header, sections, version: 'order.ids' in sections ? 3 : 2 };
 }
 
 /** Annotations must survive a JSON round trip unchanged: a plain object of JSON values. */

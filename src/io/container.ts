@@ -52,12 +52,28 @@ function dtypeOf(a: SectionArray): Dtype {
 
 const align8 = (n: number) => Math.ceil(n / 8) * 8;
 
-/** Lays out header and sections; returns the whole file. */
-export function encodeContainer(
+/**
+ * A container laid out but not copied: its bytes in file order, all but the trailing CRC, as
+ * views of the header and of the caller's sections (whatever memory they live on, shared
+ * memory included). A writer streams them out one by one and appends the CRC of what it
+ * wrote (see encodeContainer), so a large index is never held twice.
+ */
+export interface ContainerPieces {
+  /** Bytes of the whole file, CRC included. */
+  readonly byteLength: number;
+  /** The file's bytes before the CRC, in order. */
+  readonly pieces: readonly Uint8Array[];
+}
+
+/** Zero bytes for the padding between sections (at most 7). */
+const PADDING = new Uint8Array(8);
+
+/** Lays out header and sections as pieces (nothing is copied but the header). */
+export function layoutContainer(
   header: Record<string, unknown>,
   sections: Record<string, SectionArray>,
   version = FORMAT_VERSION,
-): Uint8Array {
+): ContainerPieces {
   const names = Object.keys(sections);
   const entries: SectionEntry[] = names.map((name) => ({
     name,
@@ -80,19 +96,38 @@ export function encodeContainer(
     }
     headerBytes = next;
   }
-  const last = entries[entries.length - 1];
-  const dataEnd = last ? last.offset + sections[last.name]!.byteLength : align8(16 + headerBytes.length);
-  const out = new Uint8Array(align8(dataEnd) + 4);
-  out.set(new TextEncoder().encode(MAGIC), 0);
-  const view = new DataView(out.buffer);
+  const prefix = new Uint8Array(align8(16 + headerBytes.length));
+  prefix.set(new TextEncoder().encode(MAGIC), 0);
+  const view = new DataView(prefix.buffer);
   view.setUint32(8, version, true);
   view.setUint32(12, headerBytes.length, true);
-  out.set(headerBytes, 16);
+  prefix.set(headerBytes, 16);
+  const pieces: Uint8Array[] = [prefix];
+  let at = prefix.length;
   for (const e of entries) {
     const a = sections[e.name]!;
-    out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), e.offset);
+    if (a.byteLength > 0) pieces.push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    at = e.offset + a.byteLength;
+    if (align8(at) > at) pieces.push(PADDING.subarray(0, align8(at) - at));
+    at = align8(at);
   }
-  view.setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
+  return { byteLength: at + 4, pieces };
+}
+
+/** Lays out header and sections; returns the whole file. */
+export function encodeContainer(
+  header: Record<string, unknown>,
+  sections: Record<string, SectionArray>,
+  version = FORMAT_VERSION,
+): Uint8Array {
+  const { byteLength, pieces } = layoutContainer(header, sections, version);
+  const out = new Uint8Array(byteLength);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  new DataView(out.buffer).setUint32(at, crc32(out.subarray(0, at)), true);
   return out;
 }
 
