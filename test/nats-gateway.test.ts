@@ -7,6 +7,7 @@ import { loadMnist, mnistDir } from '../src/node/mnist.js';
 import { startHttpServer } from '../src/serve/http/server.js';
 import { GatewayBackend } from '../src/serve/nats/gateway-backend.js';
 import { decodeSearchReply, encodeSearchRequest } from '../src/serve/nats/messages.js';
+import { readShardAnnotations } from '../src/serve/nats/shard-index.js';
 import { shardOfKey } from '../src/serve/nats/shard-of-key.js';
 import { connectNats } from '../src/serve/nats/sharded-client.js';
 import { lookupSubject, searchSubject } from '../src/serve/nats/subjects.js';
@@ -32,8 +33,10 @@ const newVectors = newKeys.map((_, i) => mnist.train.get(N + i));
 const spare = (i: number) => mnist.train.get(N + 41 + i);
 
 const replicaFile = (shard: number, r: number) => join(dir, `shard${shard}-replica${r}.wann`);
+/** Replica 0 of each shard snapshots every 3 changes and searches on one thread; replica 1 keeps the defaults. */
 const startReplica = (shard: number, r: number) =>
   startServe([
+    ...(r === 0 ? ['--snapshot-every', '3', '--threads', '1'] : []),
     '--index',
     replicaFile(shard, r),
     '--nats',
@@ -239,6 +242,25 @@ describe('gateway writes', () => {
     await gateway.remove(newKeys.slice(1, 11));
     const hits = await gateway.searchMany(newVectors.slice(1, 11), 10, { ef: 64 });
     for (const h of hits) for (const k of newKeys.slice(1, 11)) expect(h.keys).not.toContain(k);
+  });
+
+  test('a replica takes --snapshot-every (its file records the log position), not the flags of a local log', async () => {
+    for (let shard = 0; shard < SHARDS; shard++) {
+      let seq = 0;
+      for (let i = 0; i < 100 && seq === 0; i++) {
+        seq = (await readShardAnnotations(replicaFile(shard, 0))).seq;
+        if (seq === 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(seq, `shard ${shard} replica 0 snapshot`).toBeGreaterThanOrEqual(3);
+      expect((await readShardAnnotations(replicaFile(shard, 1))).seq, `shard ${shard} replica 1 (every 10000)`).toBe(0);
+    }
+    const base = ['serve', '--nats', nats.url, '--service', SERVICE, '--shards', String(SHARDS)];
+    const fsync = await cli(...base, '--index', replicaFile(0, 0), '--shard', '0', '--fsync', 'false');
+    expect(fsync.code).toBe(2);
+    expect(fsync.stderr).toMatch(/--fsync only applies to a local index/);
+    const gatewayThreads = await cli(...base, '--gateway', '--threads', '2');
+    expect(gatewayThreads.code).toBe(2);
+    expect(gatewayThreads.stderr).toMatch(/--threads only applies to an index/);
   });
 
   test('acknowledged writes survive every replica of a shard restarting', async () => {

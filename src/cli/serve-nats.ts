@@ -1,10 +1,15 @@
+import type { QueryBatcherOptions } from '../batching/batcher-options.js';
 import { fail } from '../errors.js';
+import type { Backend } from '../gpu/select.js';
+import { requestGpuQuietly } from '../node/quiet-gpu.js';
+import type { DurableOptions } from '../serve/durable/durable-index.js';
 import { GatewayBackend } from '../serve/nats/gateway-backend.js';
 import { LocalShardIndex, readShardAnnotations } from '../serve/nats/shard-index.js';
 import { ShardReplica } from '../serve/nats/shard-replica.js';
 import { connectNats } from '../serve/nats/sharded-client.js';
 import { changesStream } from '../serve/nats/subjects.js';
 import { aboutFile, type CliIo, type FlagSpec, num, type ParsedArgs, println, str, UsageError } from './args.js';
+import { LOCAL_BACKEND_FLAGS } from './serve-local.js';
 
 /**
  * `webannolo serve` on NATS: the flags and what they start. With --nats and --index a
@@ -12,8 +17,28 @@ import { aboutFile, type CliIo, type FlagSpec, num, type ParsedArgs, println, st
  * of it: NATS balances the shard's searches over them and hands a dead one's share to the
  * others); with --nats and --gateway the HTTP API in front of the whole sharded service
  * (GatewayBackend: reads scatter to every shard and merge, writes go to the owning shard's
- * change log).
+ * change log and are acknowledged once applied).
+ *
+ * A replica takes the local index's search flags (--backend, --threads, --max-batch,
+ * --max-wait-ms, --max-queue) and its snapshot flags (--snapshot-every, --snapshot-interval-ms:
+ * a snapshot writes the shard file with the log position it holds, so a restart replays only
+ * the changes after it); it serves no HTTP (the gateway does). The gateway takes none of the
+ * index flags.
  */
+
+/** Local-index flags a replica takes: search batching and where it runs, and snapshots. */
+const REPLICA_INDEX_FLAGS = new Set([
+  'index',
+  'backend',
+  'gpu-mode',
+  'width',
+  'threads',
+  'max-batch',
+  'max-wait-ms',
+  'max-queue',
+  'snapshot-every',
+  'snapshot-interval-ms',
+]);
 
 export const NATS_SERVE_FLAGS: readonly FlagSpec[] = [
   {
@@ -66,11 +91,16 @@ export function natsServeMode(args: ParsedArgs): 'local' | 'replica' | 'gateway'
     if (args.given.has('index')) throw new UsageError('serve: --gateway serves the sharded service: leave out --index');
     only('shard', 'to a shard replica (--nats --index)');
     only('read-only', 'to a shard replica (--nats --index)');
+    for (const f of LOCAL_BACKEND_FLAGS) if (f.name !== 'index') only(f.name, 'to an index (a local one, or a shard replica)');
     return 'gateway';
   }
   if (!args.given.has('index')) throw new UsageError('serve: --nats needs --index SHARD_FILE (a replica) or --gateway');
   if (!args.given.has('shard')) throw new UsageError('serve: --nats --index needs --shard I (which shard the file is)');
   for (const f of ['timeout-ms', 'retries', 'allow-partial']) only(f, 'with --gateway');
+  for (const f of LOCAL_BACKEND_FLAGS)
+    if (!REPLICA_INDEX_FLAGS.has(f.name)) only(f.name, "to a local index (a replica's changes come from its shard's JetStream stream)");
+  if (args.values.get('read-only') === true)
+    for (const f of ['snapshot-every', 'snapshot-interval-ms']) only(f, 'to a replica that follows the change log (leave out --read-only)');
   return 'replica';
 }
 
@@ -108,7 +138,14 @@ export async function startReplica(args: ParsedArgs, io: CliIo): Promise<Running
     fail('INVALID_ARGUMENT', `${path} is shard ${note.shard} of ${note.shards}, not shard ${shard} of ${shards}`);
   const follow = args.values.get('read-only') !== true;
   const externalLog = follow ? changesStream({ service, shards }, shard) : undefined;
-  const index = await aboutFile(path, () => LocalShardIndex.open(path, externalLog === undefined ? {} : { externalLog }));
+  const durable: DurableOptions = {
+    ...(args.given.has('snapshot-every') ? { snapshotEveryChanges: num(args, 'snapshot-every') } : {}),
+    ...(args.given.has('snapshot-interval-ms') ? { snapshotIntervalMs: num(args, 'snapshot-interval-ms') } : {}),
+  };
+  const batcher = await replicaBatcher(args, io);
+  const index = await aboutFile(path, () =>
+    LocalShardIndex.open(path, externalLog === undefined ? { batcher } : { externalLog, durable, batcher }),
+  );
   let nc: Awaited<ReturnType<typeof connectNats>> | null = null;
   try {
     nc = await connectNats(str(args, 'nats'), `webannolo ${service} shard ${shard}`);
@@ -146,6 +183,26 @@ export async function startReplica(args: ParsedArgs, io: CliIo): Promise<Running
     await index.close();
     throw err;
   }
+}
+
+/** The replica's query batcher from the local index's flags (their defaults as `serve --index` has them). */
+async function replicaBatcher(args: ParsedArgs, io: CliIo): Promise<QueryBatcherOptions> {
+  const backend = str(args, 'backend') as Backend;
+  const gpuMode = str(args, 'gpu-mode', true);
+  if (gpuMode !== undefined && backend === 'cpu') throw new UsageError('serve: --gpu-mode needs --backend gpu or auto');
+  const batchParams: NonNullable<QueryBatcherOptions['batchParams']> = { backend };
+  if (backend !== 'cpu') {
+    const { gpu, reason } = await requestGpuQuietly();
+    if (gpu === null && backend === 'gpu') fail('NO_GPU', `${reason}: --backend gpu needs one, or use --backend auto`);
+    if (gpu === null) println(io.stderr, `webannolo serve: ${reason}: batches run on the CPU`);
+    batchParams.gpu = gpu;
+  }
+  if (gpuMode !== undefined) batchParams.gpuMode = gpuMode as NonNullable<typeof batchParams.gpuMode>;
+  const width = num(args, 'width', true);
+  if (width !== undefined) batchParams.width = width;
+  const threads = num(args, 'threads', true);
+  if (threads !== undefined) batchParams.threads = threads;
+  return { maxBatch: num(args, 'max-batch'), maxWaitMs: num(args, 'max-wait-ms'), maxQueue: num(args, 'max-queue'), batchParams };
 }
 
 /** Runs a shard replica until SIGINT or SIGTERM (exit 0), or until its NATS connection is lost for good (exit 1). */
