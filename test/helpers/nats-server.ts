@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,7 +91,7 @@ const ROOT = new URL('../..', import.meta.url).pathname;
  * until its last stdout line is JSON (a replica serving) or `readyText` appears, at most `waitMs`.
  */
 export async function startServe(args: readonly string[], waitMs = 60_000, readyText?: RegExp): Promise<ServeProcess> {
-  const child = spawn(process.execPath, serveCommand(args), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'webannolo.js'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let exited = false;
@@ -122,21 +122,4 @@ export async function startServe(args: readonly string[], waitMs = 60_000, ready
     await new Promise((r) => setTimeout(r, 50));
   }
   return proc;
-}
-
-/**
- * The command line of `webannolo serve`; until the CLI's serve command takes --nats, a shard replica
- * runs through src/cli/serve-nats.ts's runner directly (same flags, same output).
- */
-function serveCommand(args: readonly string[]): string[] {
-  const serve = join(ROOT, 'dist', 'src', 'cli', 'serve.js');
-  if (existsSync(serve) && readFileSync(serve, 'utf8').includes('serve-nats')) return [join(ROOT, 'bin', 'webannolo.js'), 'serve', ...args];
-  const script = `
-    const { parseArgs } = await import(${JSON.stringify(join(ROOT, 'dist/src/cli/args.js'))});
-    const m = await import(${JSON.stringify(join(ROOT, 'dist/src/cli/serve-nats.js'))});
-    const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
-    const args = parseArgs('serve', process.argv.slice(1), [{ name: 'index', type: 'string', help: '' }, ...m.NATS_SERVE_FLAGS]);
-    if (m.natsServeMode(args) !== 'replica') throw new Error('only replicas without serve.ts');
-    process.exitCode = await m.runReplica(args, io);`;
-  return ['--input-type=module', '-e', script, '--', ...args];
 }
