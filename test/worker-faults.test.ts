@@ -248,12 +248,14 @@ describe('index work on workers that die', () => {
     expect(graphBytes(await within(HnswIndex.buildAsync(data, params)))).toEqual(graphBytes(reference));
 
     const store = new PlainQuantizer().encode(data, 'l2');
-    const onStore = await within(HnswIndex.buildOnStoreAsync(store, params));
+    // The store carries the metric: buildOnStoreAsync takes the graph's parameters only.
+    const { metric: _metric, ...graphParams } = params;
+    const onStore = await within(HnswIndex.buildOnStoreAsync(store, graphParams));
     [, w1] = await pool.ensure(2);
     const killedInLink = during(w1!, 'hnswLink', { nth: 5, first: true });
-    await expect(within(HnswIndex.buildOnStoreAsync(store, params))).rejects.toMatchObject({ code: 'WORKER_FAILED' });
+    await expect(within(HnswIndex.buildOnStoreAsync(store, graphParams))).rejects.toMatchObject({ code: 'WORKER_FAILED' });
     await killedInLink;
-    expect(graphBytes(await within(HnswIndex.buildOnStoreAsync(store, params)))).toEqual(graphBytes(onStore));
+    expect(graphBytes(await within(HnswIndex.buildOnStoreAsync(store, graphParams)))).toEqual(graphBytes(onStore));
   });
 
   it('a worker killed mid-addAsync: the add fails with WORKER_FAILED; a later add works', async () => {

@@ -1,5 +1,6 @@
 import { checkInteger, fail } from '../errors.js';
 import type { HnswBatchParams } from '../indexes/hnsw/hnsw-index.js';
+import { BATCH_PARAM_NAMES, checkOptionNames } from '../indexes/option-names.js';
 import type { BatchSearchResult, Vector } from '../types.js';
 
 /**
@@ -77,6 +78,11 @@ export interface QueryBatcherOptions {
 /** The defaults of QueryBatcherOptions. */
 export const BATCHER_DEFAULTS = { maxBatch: 256, maxWaitMs: 0, maxQueue: 4096, maxInFlight: 1 } as const;
 
+const BATCHER_OPTION_NAMES: ReadonlySet<string> = new Set(['maxBatch', 'maxWaitMs', 'maxQueue', 'maxInFlight', 'batchParams', 'onBatch']);
+/** The per-call parameters: given to search(), not to batchParams. */
+const PER_CALL = ['ef', 'rerank', 'lambda', 'filter'];
+const BATCH_BACKEND_PARAM_NAMES: ReadonlySet<string> = new Set([...BATCH_PARAM_NAMES].filter((n) => !PER_CALL.includes(n)));
+
 /** QueryBatcherOptions checked and defaulted. */
 export interface ResolvedBatcherOptions {
   readonly maxBatch: number;
@@ -90,13 +96,15 @@ export interface ResolvedBatcherOptions {
 /** Checks the options (INVALID_ARGUMENT naming the bad one) and fills in the defaults. */
 export function resolveBatcherOptions(options: QueryBatcherOptions): ResolvedBatcherOptions {
   if (options === null || typeof options !== 'object') fail('INVALID_ARGUMENT', 'QueryBatcher options must be an object');
+  checkOptionNames('QueryBatcher', options, BATCHER_OPTION_NAMES);
   const d = BATCHER_DEFAULTS;
   const onBatch = options.onBatch ?? null;
   if (onBatch !== null && typeof onBatch !== 'function') fail('INVALID_ARGUMENT', 'onBatch must be a function');
   const batchParams = options.batchParams ?? {};
   if (batchParams === null || typeof batchParams !== 'object') fail('INVALID_ARGUMENT', 'batchParams must be an object');
-  for (const perCall of ['ef', 'rerank', 'lambda', 'filter'])
+  for (const perCall of PER_CALL)
     if (perCall in batchParams) fail('INVALID_ARGUMENT', `batchParams.${perCall} is a per-call parameter: give it to search()`);
+  checkOptionNames('QueryBatcher batchParams', batchParams, BATCH_BACKEND_PARAM_NAMES);
   return {
     maxBatch: checkInteger('maxBatch', options.maxBatch ?? d.maxBatch, 1),
     maxWaitMs: checkInteger('maxWaitMs', options.maxWaitMs ?? d.maxWaitMs, 0, 60_000),

@@ -218,9 +218,15 @@ async function buildIndexFile(
     const layout = str(args, 'layout') as Layout;
     try {
       index = onCodes
-        ? (await HnswIndex.buildOnStoreAsync(scalar.encode(dataset as DenseDataset, metric), buildParams)).withItems(
-            itemInfo({ keys, labels }, dataset.size),
-          )
+        ? (
+            await HnswIndex.buildOnStoreAsync(scalar.encode(dataset as DenseDataset, metric), {
+              m,
+              efConstruction,
+              seed,
+              threads,
+              onProgress: buildParams.onProgress,
+            })
+          ).withItems(itemInfo({ keys, labels }, dataset.size))
         : await HnswIndex.buildAsync(dataset, { ...buildParams, keys, labels, layout });
     } finally {
       progress.done();

@@ -8,6 +8,7 @@ import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorSt
 import { METRICS, toScore } from '../types.js';
 import { MaxHeap } from '../util/heap.js';
 import { HostTimer } from '../util/host-timer.js';
+import { BATCH_PARAM_NAMES, checkOptionNames, FLAT_OPTION_NAMES, NO_PARAMS } from './option-names.js';
 import { asQueryDataset, checkK, checkQueryAt, emitTopK } from './results.js';
 
 const CHUNK = 1024;
@@ -26,6 +27,7 @@ export class FlatIndex {
   constructor(readonly store: VectorStore) {}
 
   static build(data: Dataset, options: { metric: Metric }): FlatIndex {
+    checkOptionNames('FlatIndex.build', options, FLAT_OPTION_NAMES);
     if (!METRICS.includes(options.metric)) fail('INVALID_ARGUMENT', `metric must be 'l2' or 'ip', got ${String(options.metric)}`);
     return new FlatIndex(new PlainQuantizer().encode(data, options.metric));
   }
@@ -52,9 +54,11 @@ export class FlatIndex {
   /**
    * Exact k-NN of every query: on the GPU when `backend` asks for it (brute-force distances
    * and on-GPU top-k; dense and PQ stores, k <= 1024), else on the CPU. A GPU fault finishes
-   * the work on the CPU.
+   * the work on the CPU. It takes HnswIndex.searchBatch's parameter names too (so that a
+   * QueryBatcher can serve either index) and ignores those of the graph search; unknown names fail.
    */
-  async searchBatch(queries: Dataset | readonly Vector[], k: number, options: BackendOptions = {}): Promise<BatchSearchResult> {
+  async searchBatch(queries: Dataset | readonly Vector[], k: number, options: BackendOptions = NO_PARAMS): Promise<BatchSearchResult> {
+    if (options !== NO_PARAMS) checkOptionNames('FlatIndex.searchBatch', options, BATCH_PARAM_NAMES);
     checkK(k, this.size);
     const qs = asQueryDataset(queries, this.dim);
     for (let q = 0; q < qs.size; q++) checkQueryAt(this.store, qs, q);
@@ -62,12 +66,17 @@ export class FlatIndex {
     const scores = new Float32Array(qs.size * k);
     const timer = new HostTimer();
     timer.resume();
+    if (options.backend === 'gpu' && k > GPU_MAX_K)
+      fail(
+        'INVALID_ARGUMENT',
+        `k = ${k} is above GPU_MAX_K (${GPU_MAX_K}), the most the exact GPU search returns: use backend 'auto' or 'cpu'`,
+      );
     const device = gpuExactSupports(this.store, k) || options.backend === 'gpu' ? await chooseGpu(options, qs.size) : null;
     // This call's own context on the device: its traffic, its faults, and its waits stop this call's timer.
     const gpu = device ? gpuCall(device, timer) : null;
     if (gpu) {
       if (!gpuExactSupports(this.store, k))
-        fail('NO_GPU', `exact GPU search supports dense and PQ stores with k <= ${GPU_MAX_K}: use backend 'auto' or 'cpu'`);
+        fail('NO_GPU', `exact GPU search supports dense and PQ stores, not a '${this.store.kind}' store: use backend 'auto' or 'cpu'`);
       try {
         const r = await gpuExactSearch(gpu, this.store, qs, k);
         for (let i = 0; i < r.ids.length; i++) {

@@ -5,12 +5,19 @@ import { PlainQuantizer } from '../../quant/plain.js';
 import type { DenseQuantizer } from '../../quant/quantizer.js';
 import { plainVectorsOf } from '../../quant/registry.js';
 import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../../types.js';
-import { METRICS } from '../../types.js';
 import { type FilterContext, resolveFilter } from '../filter.js';
 import type { ItemKeys } from '../items/item-keys.js';
 import type { ItemLabels } from '../items/item-labels.js';
 import type { ItemOrder } from '../items/item-order.js';
 import { Tombstones } from '../items/tombstones.js';
+import {
+  ASYNC_BUILD_PARAM_NAMES,
+  BATCH_PARAM_NAMES,
+  BUILD_PARAM_NAMES,
+  checkOptionNames,
+  NO_PARAMS,
+  SEARCH_PARAM_NAMES,
+} from '../option-names.js';
 import { checkK } from '../results.js';
 import { searchHnswBatch } from './batch/search-batch.js';
 import type { HnswBatchParams, HnswSearchParams } from './batch/search-params.js';
@@ -18,7 +25,15 @@ import { buildGraph, DEFAULT_BUILD, type HnswBuildParams, resolveBuildParams } f
 import { buildGraphParallel } from './build/parallel-build.js';
 import type { HnswGraph } from './graph/graph.js';
 import { checkLayout, inLayout, type Layout, movable, movedKeys, movedLabels, movedStore } from './graph/locality-layout.js';
-import { type HnswAsyncBuildOptions, type HnswIndexOptions, type ItemInfo, resolveEf, resolveLambda } from './index-options.js';
+import {
+  buildParamsOf,
+  checkIndexOptions,
+  type HnswAsyncBuildOptions,
+  type HnswIndexOptions,
+  type ItemInfo,
+  resolveEf,
+  resolveLambda,
+} from './index-options.js';
 import { LivingIndex } from './living/living-index.js';
 import { checkState, type IndexState, itemInfo } from './living/mutations.js';
 import { Snapshot } from './snapshot.js';
@@ -110,11 +125,10 @@ export class HnswIndex extends LivingIndex {
 
   /** Builds an index over plain vectors (DenseDataset or SparseDataset). */
   static build(data: Dataset, options: HnswIndexOptions): HnswIndex {
-    if (!METRICS.includes(options.metric)) fail('INVALID_ARGUMENT', `metric must be 'l2' or 'ip', got ${String(options.metric)}`);
-    if (options.layout !== undefined) checkLayout(options.layout);
+    checkIndexOptions(options, false);
     const items = itemInfo(options, data.size);
     const store = new PlainQuantizer().encode(data, options.metric);
-    return HnswIndex.buildOnStore(store, options).withItems(items).laidOut(options.layout);
+    return HnswIndex.buildOnStore(store, buildParamsOf(options, false)).withItems(items).laidOut(options.layout);
   }
 
   /**
@@ -123,11 +137,10 @@ export class HnswIndex extends LivingIndex {
    * says so once.
    */
   static async buildAsync(data: Dataset, options: HnswAsyncBuildOptions): Promise<HnswIndex> {
-    if (!METRICS.includes(options.metric)) fail('INVALID_ARGUMENT', `metric must be 'l2' or 'ip', got ${String(options.metric)}`);
-    if (options.layout !== undefined) checkLayout(options.layout);
+    checkIndexOptions(options, true);
     const items = itemInfo(options, data.size);
     const store = new PlainQuantizer().encode(data, options.metric);
-    return (await HnswIndex.buildOnStoreAsync(store, options)).withItems(items).laidOut(options.layout);
+    return (await HnswIndex.buildOnStoreAsync(store, buildParamsOf(options, true))).withItems(items).laidOut(options.layout);
   }
 
   /**
@@ -161,6 +174,7 @@ export class HnswIndex extends LivingIndex {
     store: VectorStore,
     params: HnswBuildParams & { threads?: number; signal?: AbortSignal } = {},
   ): Promise<HnswIndex> {
+    checkOptionNames('buildOnStoreAsync', params, ASYNC_BUILD_PARAM_NAMES);
     resolveBuildParams(params);
     if (params.threads !== undefined) checkInteger('threads', params.threads, 1, 1024);
     const threads = await WorkerPool.threadsFor(params.threads);
@@ -174,6 +188,7 @@ export class HnswIndex extends LivingIndex {
 
   /** Builds the graph over an existing store (its itemDistance defines the graph). */
   static buildOnStore(store: VectorStore, params: HnswBuildParams = {}): HnswIndex {
+    checkOptionNames('buildOnStore', params, BUILD_PARAM_NAMES);
     const graph = buildGraph(store, params);
     return new HnswIndex(graph, store, {
       m: params.m ?? DEFAULT_BUILD.m,
@@ -254,10 +269,11 @@ export class HnswIndex extends LivingIndex {
    * It reads the index as the last change left it (a change never shows half done), and may
    * run at any time: while an addAsync or compact works, it reads the state before them.
    */
-  search(query: Vector, k: number, params: HnswSearchParams = {}): SearchResult {
+  search(query: Vector, k: number, params: HnswSearchParams = NO_PARAMS): SearchResult {
+    if (params !== NO_PARAMS) checkOptionNames('search', params, SEARCH_PARAM_NAMES);
     checkK(k, this.capacity);
-    const ef = resolveEf(params.ef, k);
     const rerank = this.resolveRerank(params.rerank);
+    const ef = resolveEf(params.ef, k, rerank);
     const lambda = resolveLambda(params.lambda);
     this.store.checkQuery(query);
     const snap = this.snap;
@@ -280,11 +296,12 @@ export class HnswIndex extends LivingIndex {
    * wait for it, and never write into memory it reads; they show in the batches started after
    * them.
    */
-  searchBatch(queries: Dataset | readonly Vector[], k: number, params: HnswBatchParams = {}): Promise<BatchSearchResult> {
+  searchBatch(queries: Dataset | readonly Vector[], k: number, params: HnswBatchParams = NO_PARAMS): Promise<BatchSearchResult> {
     try {
+      if (params !== NO_PARAMS) checkOptionNames('searchBatch', params, BATCH_PARAM_NAMES);
       checkK(k, this.capacity);
-      const ef = resolveEf(params.ef, k);
       const rerank = this.resolveRerank(params.rerank);
+      const ef = resolveEf(params.ef, k, rerank);
       const lambda = resolveLambda(params.lambda);
       // The whole batch reads this snapshot: a compact may install a new state meanwhile.
       const snap = this.snap;

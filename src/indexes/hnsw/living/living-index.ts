@@ -1,6 +1,13 @@
 import { fail } from '../../../errors.js';
 import type { Dataset, Vector } from '../../../types.js';
 import type { ItemKey } from '../../items/item-keys.js';
+import {
+  ADD_OPTION_NAMES,
+  ASYNC_ADD_OPTION_NAMES,
+  COMPACT_OPTION_NAMES,
+  checkOptionNames,
+  UPDATE_OPTION_NAMES,
+} from '../../option-names.js';
 import { applyAdd, applyRemove } from './apply-change.js';
 import { type AddAsyncOptions, addAsyncChange } from './async-add.js';
 import { type CompactOptions, compactChange } from './async-compact.js';
@@ -58,6 +65,7 @@ export abstract class LivingIndex {
    * addAsync or compact is running, it is applied before that one, which lands on top of it.
    */
   add(vectors: Dataset | readonly Vector[], keys?: readonly ItemKey[], options: AddOptions = {}): ItemKey[] {
+    checkOptionNames('add', options, ADD_OPTION_NAMES);
     const rules = this.changes.rules(this.state, false);
     const plan = planAdd(this.state, vectors, keys, options, this.buildParams, rules);
     const next = applyAdd(this.state, plan, rules, this.buildParams);
@@ -79,6 +87,8 @@ export abstract class LivingIndex {
    * index unchanged.
    */
   addAsync(vectors: Dataset | readonly Vector[], keys?: readonly ItemKey[], options: AddAsyncOptions = {}): Promise<ItemKey[]> {
+    const refused = refusal(() => checkOptionNames('addAsync', options, ASYNC_ADD_OPTION_NAMES));
+    if (refused) return refused;
     return this.changes.enqueue(() => addAsyncChange(this.target, vectors, keys, options));
   }
 
@@ -103,6 +113,7 @@ export abstract class LivingIndex {
    * add, all or nothing, at once, before a running addAsync or compact.
    */
   update(vectors: Dataset | readonly Vector[], keys: readonly ItemKey[], options: { labels?: readonly LabelRow[] } = {}): void {
+    checkOptionNames('update', options, UPDATE_OPTION_NAMES);
     if (this.state.keys === null) fail('INVALID_ARGUMENT', 'update needs keys: this index has none (remove and add instead)');
     idsOfKeys(this.state, keys);
     this.add(vectors, keys, { ...options, upsert: true });
@@ -139,6 +150,8 @@ export abstract class LivingIndex {
    * state they started on. A failure or a cancellation through `signal` changes nothing.
    */
   compact(options: CompactOptions = {}): Promise<void> {
+    const refused = refusal(() => checkOptionNames('compact', options, COMPACT_OPTION_NAMES));
+    if (refused) return refused;
     return this.changes.enqueue(() => compactChange(this.target, options));
   }
 
@@ -162,5 +175,15 @@ export abstract class LivingIndex {
     if (state === this.state) return;
     this.state = state;
     this.stateChanged();
+  }
+}
+
+/** The rejected promise of an asynchronous call whose synchronous `check` throws, or null. */
+function refusal(check: () => void): Promise<never> | null {
+  try {
+    check();
+    return null;
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
