@@ -48,15 +48,35 @@ function usage(): string {
   ];
   for (const c of COMMANDS) {
     if (c.flags.length === 0) continue;
-    lines.push(`webannolo ${c.name} ${c.synopsis}`, flagHelp(c.flags), '');
+    lines.push(usageLine(c), flagHelp(c.flags), '');
   }
   lines.push('Dataset formats (from the extension, or --format): fvecs, bvecs, npy, csr, bin, idx.');
   lines.push('Set WEBANNOLO_DEBUG=1 for stack traces on errors.');
   return lines.join('\n');
 }
 
+/**
+ * `webannolo NAME SYNOPSIS`, with any flag the synopsis leaves out appended as `[--flag VALUE]`,
+ * so that the usage line names every flag the command takes.
+ */
+export function usageLine(c: Command): string {
+  const missing = c.flags
+    .filter((f) => !new RegExp(`--${f.name}(?![\\w-])`).test(c.synopsis))
+    .map(
+      (f) => `[--${f.name}${f.type === 'boolean' ? '' : ` ${f.placeholder ?? (f.type === 'enum' ? (f.values ?? []).join('|') : 'N')}`}]`,
+    );
+  return [`webannolo ${c.name}`, c.synopsis, ...missing].filter((part) => part !== '').join(' ');
+}
+
+const HELP_USAGE = [
+  'usage: webannolo help [COMMAND]',
+  '',
+  "Prints the commands and every command's flags, or with COMMAND that command's usage line, flags and notes.",
+  'The same as `webannolo --help`, and `webannolo COMMAND --help`.',
+].join('\n');
+
 function commandUsage(c: Command): string {
-  const lines = [`usage: webannolo ${c.name} ${c.synopsis}`.trimEnd(), '', `${c.summary}.`];
+  const lines = [`usage: ${usageLine(c)}`, '', `${c.summary}.`];
   if (c.flags.length > 0) lines.push('', 'flags:', flagHelp(c.flags));
   if (c.notes) lines.push('', c.notes);
   return lines.join('\n');
@@ -98,9 +118,13 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
     const topic = first === 'help' ? rest[0] : undefined;
-    if (topic !== undefined) {
+    if (first === 'help' && rest.length > 1)
+      throw new UsageError(`help takes one command at most, got ${rest.length} arguments; see \`webannolo help help\``);
+    if (topic === 'help' || topic === '--help' || topic === '-h') {
+      println(io.stdout, HELP_USAGE);
+    } else if (topic !== undefined) {
       const c = COMMANDS.find((x) => x.name === topic);
-      if (!c) throw new UsageError(`unknown command '${topic}'; commands: ${COMMANDS.map((x) => x.name).join(', ')}`);
+      if (!c) throw new UsageError(`unknown command '${topic}'; commands: ${COMMANDS.map((x) => x.name).join(', ')}, help`);
       println(io.stdout, commandUsage(c));
     } else {
       println(io.stdout, usage());
