@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { fail } from '../errors.js';
+import { fail, WebannoloError } from '../errors.js';
 import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import { serializeIndex } from '../indexes/index-codec.js';
 import type { ItemKey } from '../indexes/items/item-keys.js';
@@ -131,7 +131,15 @@ export const addCommand: Command = {
       if (keys && index.keys?.kind === 'string') keys = keys.map(String);
       const labels = labelsPath === undefined ? undefined : await readLabelsFile(labelsPath, data.size);
       const added = await aboutFile(dataPath, () =>
-        index.addAsync(data, keys, { labels, upsert: bool(args, 'upsert'), threads: num(args, 'threads', true) }),
+        index.addAsync(data, keys, { labels, upsert: bool(args, 'upsert'), threads: num(args, 'threads', true) }).catch((err: unknown) => {
+          // The library's advice names its own API; here the flag is what to give.
+          if (err instanceof WebannoloError)
+            err.message = err.message.replace(
+              /remove it first, use update\(\), or add with \{ upsert: true \}/,
+              'remove it first (webannolo remove), or give --upsert to replace it',
+            );
+          throw err;
+        }),
       );
       println(io.stdout, `added ${added.length} vectors from ${dataPath}`);
       return { added: added.length };
