@@ -222,7 +222,19 @@ describe('webannolo CLI: the main job', () => {
     );
     expectOk(s);
     const sj = lastJson(s);
-    expect(Object.keys(sj)).toEqual(['queries', 'k', 'ef', 'seconds', 'qps', 'recall', 'backend', 'index', 'loadSeconds', 'warmupSeconds']);
+    expect(Object.keys(sj)).toEqual([
+      'queries',
+      'k',
+      'ef',
+      'seconds',
+      'qps',
+      'recall',
+      'groundtruthIn',
+      'backend',
+      'index',
+      'loadSeconds',
+      'warmupSeconds',
+    ]);
     expect(sj).toMatchObject({ queries: NQ, k: 10, ef: 100, backend: 'cpu' });
     const cold = lastJson(await cli('search', '--index', p('hnsw2.idx'), '--queries', p('queries.fvecs'), '--warmup', '0'));
     expect(cold['warmupSeconds']).toBeUndefined();
@@ -329,6 +341,7 @@ describe('webannolo CLI: the main job', () => {
       'seconds',
       'qps',
       'recall',
+      'groundtruthIn',
       'batch',
       'backend',
       'gpuMode',
@@ -339,6 +352,7 @@ describe('webannolo CLI: the main job', () => {
       'threads',
       'index',
       'loadSeconds',
+      'startSeconds',
     ]);
     expect(sbj).toMatchObject({
       queries: NQ,

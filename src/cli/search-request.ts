@@ -4,7 +4,6 @@ import type { Backend } from '../gpu/select.js';
 import type { SearchFilter } from '../indexes/filter.js';
 import { FlatIndex } from '../indexes/flat.js';
 import { checkQueryAt, HnswIndex } from '../indexes/hnsw/hnsw-index.js';
-import { resolveEf } from '../indexes/hnsw/index-options.js';
 import type { AnyIndex } from '../indexes/index-codec.js';
 import { readDatasetFile, readIvecsFile } from '../node/index.js';
 import type { Dataset, GpuMode } from '../types.js';
@@ -13,6 +12,9 @@ import type { IdRows } from './eval.js';
 import { searchFilter } from './item-files.js';
 
 export type RerankFrom = 'memory' | 'disk';
+
+/** What the ground truth's numbers are: the items' ids (their rows in the data), or their keys. */
+export type GroundtruthIn = 'ids' | 'keys';
 
 /**
  * What `webannolo search` was asked to do: its flags read and checked against the loaded index,
@@ -44,6 +46,8 @@ export interface SearchRequest {
   readonly warmup: number;
   readonly warmupFor: number;
   readonly truth: IdRows | undefined;
+  /** How the results are compared with the ground truth (see groundtruthUnits). */
+  readonly groundtruthIn: GroundtruthIn | undefined;
   readonly groundtruthPath: string | undefined;
   readonly outPath: string | undefined;
 }
@@ -90,6 +94,11 @@ export async function readSearchRequest(
   }
   if (k > index.size) fail('INVALID_ARGUMENT', `k = ${k} is larger than the index (${index.size} items)`);
   checkQueriesFit(index, queries, queriesPath);
+  if (outPath !== undefined && !outPath.endsWith('.txt') && hnsw?.keys?.kind === 'string')
+    fail(
+      'INVALID_ARGUMENT',
+      `--out ${outPath}: this index has string keys, which an .ivecs file cannot hold: write results to a .txt file`,
+    );
   // Ground truth is read before searching, so a bad file fails before the (long) search.
   let truth: IdRows | undefined;
   if (gtPath !== undefined) {
@@ -99,8 +108,13 @@ export async function readSearchRequest(
     }
     if (truth.dim < k) fail('INVALID_ARGUMENT', `${gtPath} holds ${truth.dim} neighbours per query, fewer than k = ${k}`);
   }
+  const groundtruthIn = truth ? groundtruthUnits(hnsw, truth, queries.size, k, str(args, 'groundtruth-in'), gtPath!) : undefined;
 
-  const ef = hnsw ? resolveEf(num(args, 'ef'), k) : null;
+  const ef = hnsw ? num(args, 'ef') : null;
+  if (ef !== null && rerank > Math.max(ef, k))
+    throw new UsageError(
+      `search: --rerank ${rerank} is larger than ef = ${Math.max(ef, k)}: re-ranking takes its candidates from the beam of ef; give --ef ${rerank} or more, or a smaller --rerank`,
+    );
   const filterLabel = num(args, 'filter-label', true);
   const queryLabels = str(args, 'query-labels', true);
   if (filterLabel !== undefined && queryLabels !== undefined)
@@ -145,7 +159,7 @@ export async function readSearchRequest(
     hnsw,
     queries,
     k,
-    ef,
+    ef: ef === null ? null : Math.max(ef, k),
     rerank,
     rerankFrom,
     lambda,
@@ -159,9 +173,47 @@ export async function readSearchRequest(
     warmup,
     warmupFor,
     truth,
+    groundtruthIn,
     groundtruthPath: gtPath,
     outPath,
   };
+}
+
+/**
+ * Whether the ground truth holds item ids (rows of the data the index was built from: the usual
+ * .ivecs of a benchmark) or keys. An index without keys, or with string keys (which an .ivecs
+ * cannot hold), is compared by id. With numeric keys, `auto` looks at the ground truth's first
+ * k per query: the reading under which more of its numbers are items of the index wins; where
+ * both fit equally and they name different items, the user has to say (--groundtruth-in).
+ */
+function groundtruthUnits(hnsw: HnswIndex | null, truth: IdRows, queries: number, k: number, asked: string, gtPath: string): GroundtruthIn {
+  const keys = hnsw?.keys ?? null;
+  if (asked === 'keys' && (hnsw === null || keys === null))
+    throw new UsageError(`search: --groundtruth-in keys needs an index with keys; this one knows its items by id`);
+  if (asked === 'keys' && keys?.kind === 'string')
+    throw new UsageError(
+      `search: --groundtruth-in keys: this index has string keys, which an .ivecs ground truth cannot hold; give it in ids`,
+    );
+  if (asked === 'ids' || asked === 'keys') return asked;
+  if (hnsw === null || keys === null || keys.kind === 'string') return 'ids';
+  let asIds = 0;
+  let asKeys = 0;
+  let differ = false;
+  for (let q = 0; q < queries; q++) {
+    for (let j = 0; j < k; j++) {
+      const v = truth.data[q * truth.dim + j]!;
+      if (v < 0) continue;
+      const keyOfId = hnsw.keyOf(v);
+      if (keyOfId !== null) asIds++;
+      if (hnsw.idOf(v) >= 0) asKeys++;
+      if (keyOfId !== v) differ = true;
+    }
+  }
+  if (asKeys > asIds) return 'keys';
+  if (asIds > asKeys || !differ) return 'ids';
+  throw new UsageError(
+    `search: ${gtPath} reads as item ids and as keys alike (this index's numeric keys differ from its ids): say which with --groundtruth-in ids|keys`,
+  );
 }
 
 /** Checks that `queries` fit `index` (kind and dimension) with one clear message. */

@@ -14,7 +14,7 @@ export const searchCommand: Command = {
   name: 'search',
   summary: 'search a saved index with a query file; time it, write results, compute recall',
   synopsis:
-    '(--index INDEX | --nats URL --shards N [--service NAME] [--concurrency C] [--timeout-ms MS] [--retries N] [--allow-partial]) --queries FILE [--k 10] [--ef 100] [--batch N [--threads N]] [--rerank N [--rerank-from memory|disk]] [--out RESULTS.ivecs|.txt] [--groundtruth GT.ivecs] [--format F] [--limit N] [--filter-label N | --query-labels FILE] [--lambda X] [--warmup 32] [--warmup-seconds 0.15]',
+    '(--index INDEX | --nats URL --shards N [--service NAME] [--concurrency C] [--timeout-ms MS] [--retries N] [--allow-partial]) --queries FILE [--k 10] [--ef 100] [--batch N [--threads N] [--backend cpu|gpu|auto [--gpu-mode resident|hybrid]] [--width W]] [--rerank N [--rerank-from memory|disk]] [--out RESULTS.ivecs|.txt] [--groundtruth GT.ivecs [--groundtruth-in auto|ids|keys]] [--format F] [--limit N] [--filter-label N | --query-labels FILE] [--lambda X] [--warmup 32] [--warmup-seconds 0.15]',
   flags: [
     { name: 'index', type: 'string', placeholder: 'INDEX', help: 'index file written by `build` (required unless --nats)' },
     { name: 'queries', type: 'string', placeholder: 'FILE', required: true, help: 'query vectors (same formats as datasets)' },
@@ -25,7 +25,7 @@ export const searchCommand: Command = {
       type: 'int',
       min: 0,
       placeholder: 'N',
-      help: 'PQ indexes: re-score the best N candidates (at most ef) by their plain vectors (needs an index built with --keep-plain)',
+      help: 'quantized indexes: re-score the best N candidates (at most ef: more is an error) by their plain vectors (needs an index built with --keep-plain)',
     },
     {
       name: 'rerank-from',
@@ -34,7 +34,13 @@ export const searchCommand: Command = {
       default: 'memory',
       help: 'where the re-ranking vectors are read from: loaded into memory, or read from the index file per query',
     },
-    { name: 'batch', type: 'int', min: 1, placeholder: 'N', help: 'search N queries at a time with searchBatch (default: one at a time)' },
+    {
+      name: 'batch',
+      type: 'int',
+      min: 1,
+      placeholder: 'N',
+      help: 'search N queries at a time with searchBatch (default: one at a time), timed after an untimed first batch that starts the workers (startSeconds)',
+    },
     {
       name: 'backend',
       type: 'enum',
@@ -77,7 +83,19 @@ export const searchCommand: Command = {
       placeholder: 'FILE',
       help: 'hnsw with labels: a label per query line (an empty line: that query is unfiltered)',
     },
-    { name: 'groundtruth', type: 'string', placeholder: 'GT.ivecs', help: 'true neighbours (.ivecs, >= k per query): report recall@k' },
+    {
+      name: 'groundtruth',
+      type: 'string',
+      placeholder: 'GT.ivecs',
+      help: "true neighbours (.ivecs, >= k per query): report recall@k; an index with keys compares by id (the items' rows in the data) or by key, see --groundtruth-in",
+    },
+    {
+      name: 'groundtruth-in',
+      type: 'enum',
+      values: ['auto', 'ids', 'keys'],
+      default: 'auto',
+      help: "what --groundtruth holds: item ids (rows of the data the index was built from; added items: the ids add gave them) or the index's numeric keys; auto: ids unless the index has numeric keys that fit the file better",
+    },
     {
       name: 'format',
       type: 'enum',
@@ -119,7 +137,7 @@ export const searchCommand: Command = {
     ...NATS_SEARCH_FLAGS,
   ],
   notes:
-    'The last line of stdout is one JSON object: {"queries","k","ef","rerank"?,"rerankFrom"?,"lambda"?,"seconds","qps","recall"?,"filtered"?,"batch"?,"backend","device"?,"gpuMode"?,"roundTrips"?,"bytesUp"?,"bytesDown"?,"hostMs"?,"threads"?,...,"index","loadSeconds","warmupSeconds"?}; the GPU counters and threads come with --batch; loadSeconds is the time to read and check the index file, warmupSeconds that of the untimed warm-up searches (--warmup, --warmup-seconds).',
+    'The last line of stdout is one JSON object: {"queries","k","ef","rerank"?,"rerankFrom"?,"lambda"?,"seconds","qps","recall"?,"groundtruthIn"?,"filtered"?,"batch"?,"backend","device"?,"gpuMode"?,"roundTrips"?,"bytesUp"?,"bytesDown"?,"hostMs"?,"threads"?,...,"index","loadSeconds","warmupSeconds"?,"startSeconds"?}; the GPU counters and threads come with --batch; loadSeconds is the time to read and check the index file, warmupSeconds that of the untimed warm-up searches (--warmup, --warmup-seconds), startSeconds (with --batch) that of the untimed first batch of up to 256 queries that starts the worker threads (or copies the index to the GPU), so that seconds and qps are those of a warm searchBatch. groundtruthIn says whether recall compared item ids or keys (--groundtruth-in). k is at most the number of items in the index; --rerank at most ef.',
   async run(args, io) {
     if (checkSearchTarget(args) === 'nats') return runNatsSearch(args, io);
     const indexPath = str(args, 'index');
@@ -127,6 +145,8 @@ export const searchCommand: Command = {
     const rerank = num(args, 'rerank', true) ?? 0;
     const rerankFrom = str(args, 'rerank-from') as RerankFrom;
     if (args.given.has('rerank-from') && rerank === 0) throw new UsageError('search: --rerank-from only applies with --rerank N');
+    if (args.given.has('groundtruth-in') && !args.given.has('groundtruth'))
+      throw new UsageError('search: --groundtruth-in only applies with --groundtruth FILE');
     if (outPath !== undefined) checkWritable('out', outPath);
 
     const loadStart = performance.now();
