@@ -4,6 +4,7 @@
  * precomputed JSON bodies or little-endian float32 rows), and the server's /metrics read
  * before and after each measured run for the mean batch size of that run.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { DenseDataset } from '../src/data/dense.js';
 
@@ -85,6 +86,8 @@ export interface LoadResult {
   readonly non2xx: number;
   readonly errors: number;
   readonly timeouts: number;
+  /** Cores the load generator (this process) kept busy over the run: its CPU seconds / wall seconds. */
+  readonly clientCores: number;
 }
 
 /** One autocannon run of `seconds` at `connections` connections (each one request in flight). */
@@ -92,6 +95,7 @@ export function runLoad(url: string, kind: BodyKind, bodies: Bodies, connections
   return new Promise((resolve, reject) => {
     let latencies = new Float64Array(1 << 16);
     let count = 0;
+    const cpu0 = process.cpuUsage();
     const instance = autocannon(
       { url, connections, duration: seconds, requests: [requestOf(kind, bodies)], timeout: 30, pipelining: 1 },
       (err, result) => {
@@ -99,6 +103,7 @@ export function runLoad(url: string, kind: BodyKind, bodies: Bodies, connections
           reject(err);
           return;
         }
+        const cpu = process.cpuUsage(cpu0);
         const sorted = latencies.slice(0, count).sort();
         const at = (f: number) => (count === 0 ? Number.NaN : sorted[Math.min(count - 1, Math.floor(f * count))]!);
         const round = (v: number) => +v.toFixed(3);
@@ -114,6 +119,7 @@ export function runLoad(url: string, kind: BodyKind, bodies: Bodies, connections
           non2xx: result.non2xx,
           errors: result.errors,
           timeouts: result.timeouts,
+          clientCores: +((cpu.user + cpu.system) / 1e6 / result.duration).toFixed(2),
         });
       },
     );
@@ -169,3 +175,18 @@ export async function searchOnce(url: string, kind: BodyKind, bodies: Bodies, q:
   if (!Array.isArray(parsed.keys)) throw new Error(`POST ${url}/search (${kind}) answered no keys: ${text.slice(0, 500)}`);
   return parsed.keys;
 }
+
+/** CPU seconds (user + system) a process has used so far, from /proc (null where there is none). */
+export function cpuSecondsOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces), from field 3 on: utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** Linux's USER_HZ: the unit of /proc/PID/stat's times. */
+const CLOCK_TICKS = 100;

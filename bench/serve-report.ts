@@ -6,10 +6,19 @@ import type { BodyKind, LoadResult } from './serve-load.js';
 import type { ShardRun } from './serve-shards.js';
 
 /** One measured autocannon run and the server's mean batch size over it (null: no batch metrics, say a gateway). */
-export type Measured = LoadResult & { meanBatch: number | null };
+export type Measured = LoadResult & {
+  meanBatch: number | null;
+  /** Cores the server's processes (a gateway and its replicas together) kept busy over the measured run. */
+  serverCores: number | null;
+};
+
+/** The query batcher: the server's defaults, `--max-batch 1`, or the defaults with `--max-wait-ms` > 0. */
+export type Batching = 'on' | 'off' | 'on+wait';
 
 export interface HttpRun {
-  readonly batching: 'on' | 'off';
+  readonly batching: Batching;
+  /** The server's --max-wait-ms (0: its default). */
+  readonly maxWaitMs: number;
   readonly body: BodyKind;
   readonly concurrency: number;
   /** Share of the in-process index's top-k ids of queries 0..9 in the server's answers (1: the same results). */
@@ -40,7 +49,7 @@ function check(value: number | null, what: string, target: string, ok: (v: numbe
 
 /** The targets, from runs of this process only. */
 export function ratiosOf(http: readonly HttpRun[], shards: readonly ShardRun[], inProcess: InProcess, shardConcurrency: number) {
-  const find = (batching: 'on' | 'off', body: BodyKind, c: number) =>
+  const find = (batching: Batching, body: BodyKind, c: number) =>
     http.find((r) => r.batching === batching && r.body === body && r.concurrency === c)?.load;
   const ceiling = inProcess.ceiling.qps;
   const c1 = (body: BodyKind) => {
@@ -75,6 +84,12 @@ export function ratiosOf(http: readonly HttpRun[], shards: readonly ShardRun[], 
       '>= 1.5',
       (v) => v >= 1.5,
     ),
+    waitVsOffJsonC64: check(
+      ratio(find('on+wait', 'json', 64)?.rps, find('off', 'json', 64)?.rps),
+      `JSON at c64: batching with --max-wait-ms ${http.find((r) => r.batching === 'on+wait')?.maxWaitMs ?? '-'} / off (req/s)`,
+      '>= 1.5 (as batching on)',
+      (v) => v >= 1.5,
+    ),
     jsonC1P99: c1('json'),
     binaryC1P99: c1('binary'),
     shardsJson: check(
@@ -105,13 +120,20 @@ export function printTable(
   console.log(
     `\nin-process: searchBatch ceiling ${ceiling} QPS (runs ${inProcess.ceiling.runs.join(', ')}); one search(): p50 ${inProcess.single.p50Ms} ms, p99 ${inProcess.single.p99Ms} ms`,
   );
-  const header = `${'server'.padEnd(22)}${pad('body', 7)}${pad('conc', 6)}${pad('req/s', 8)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('batch', 7)}${pad('/ceil', 7)}${pad('errors', 8)}${pad('same', 6)}`;
+  const header = `${'server'.padEnd(22)}${pad('body', 7)}${pad('conc', 6)}${pad('req/s', 8)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('batch', 7)}${pad('/ceil', 7)}${pad('errors', 8)}${pad('same', 6)}${pad('cores srv/cli', 15)}`;
   console.log(header);
   const row = (name: string, body: string, c: number, l: Measured, overlap: number) =>
     console.log(
-      `${name.padEnd(22)}${pad(body, 7)}${pad(c, 6)}${pad(l.rps, 8)}${pad(l.p50Ms.toFixed(2), 9)}${pad(l.p99Ms.toFixed(2), 9)}${pad(l.meanBatch ?? '-', 7)}${pad((l.rps / ceiling).toFixed(2), 7)}${pad(l.non2xx + l.errors + l.timeouts, 8)}${pad(overlap, 6)}`,
+      `${name.padEnd(22)}${pad(body, 7)}${pad(c, 6)}${pad(l.rps, 8)}${pad(l.p50Ms.toFixed(2), 9)}${pad(l.p99Ms.toFixed(2), 9)}${pad(l.meanBatch ?? '-', 7)}${pad((l.rps / ceiling).toFixed(2), 7)}${pad(l.non2xx + l.errors + l.timeouts, 8)}${pad(overlap, 6)}${pad(`${l.serverCores ?? '-'}/${l.clientCores}`, 15)}`,
     );
-  for (const r of http) row(`batching ${r.batching}`, r.body, r.concurrency, r.load, r.overlap);
+  for (const r of http)
+    row(
+      r.batching === 'on+wait' ? `batching on, wait ${r.maxWaitMs} ms` : `batching ${r.batching}`,
+      r.body,
+      r.concurrency,
+      r.load,
+      r.overlap,
+    );
   for (const r of shards) row(`gateway, ${r.shards} shard${r.shards > 1 ? 's' : ''}`, r.body, r.concurrency, r.load, r.overlap);
   console.log('');
   for (const r of Object.values(ratios)) {

@@ -33,7 +33,7 @@ export interface ShardOptions {
   readonly concurrency: number;
   /** Where the shard files go. */
   readonly dir: string;
-  readonly measure: (url: string, kind: BodyKind, connections: number) => Promise<Measured>;
+  readonly measure: (url: string, kind: BodyKind, connections: number, pids: readonly number[]) => Promise<Measured>;
   readonly overlap: (url: string, kind: BodyKind) => Promise<number>;
 }
 
@@ -95,7 +95,12 @@ export async function runShardConfigs(o: ShardOptions): Promise<ShardRun[]> {
           ]);
           procs.push(gateway.proc);
           const overlap = await o.overlap(gateway.url, body);
-          const load = await o.measure(gateway.url, body, o.concurrency);
+          const load = await o.measure(
+            gateway.url,
+            body,
+            o.concurrency,
+            procs.map((p) => p.child.pid!),
+          );
           runs.push({ shards: count, body, concurrency: o.concurrency, buildSeconds: seconds, overlap, load });
           console.log(`${count} shard(s), ${body}, c${o.concurrency} through the gateway:`, load, 'overlap', overlap);
         } finally {

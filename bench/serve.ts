@@ -8,7 +8,8 @@
  * loads at once. Writes bench/results/serve.json and prints a table.
  *
  *   npm run bench:serve -- [--n 60000] [--nq 10000] [--concurrency 1,8,64,256] [--seconds 5] [--warmup 1]
- *     [--threads 2] [--shards 3] [--shard-concurrency 64] [--nats-server nats-server] [--no-shards] [--no-http]
+ *     [--threads 2] [--shards 3] [--shard-concurrency 64]
+ *     [--wait-ms 1 (0: none)] [--wait-concurrency 64] [--nats-server nats-server] [--no-shards] [--no-http]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -17,9 +18,9 @@ import { parseArgs } from 'node:util';
 import { closeWorkers, HnswIndex } from '../src/index.js';
 import { loadMnist, mnistDir, saveIndexFile } from '../src/node/index.js';
 import { ROOT } from './args.js';
-import { type Bodies, type BodyKind, buildBodies, meanBatch, readBatchCounters, runLoad, searchOnce } from './serve-load.js';
+import { type Bodies, type BodyKind, buildBodies, cpuSecondsOf, meanBatch, readBatchCounters, runLoad, searchOnce } from './serve-load.js';
 import { startHttpServer, tempDir } from './serve-procs.js';
-import { type HttpRun, type Measured, printTable, ratiosOf } from './serve-report.js';
+import { type Batching, type HttpRun, type Measured, printTable, ratiosOf } from './serve-report.js';
 import { runShardConfigs, type ShardRun } from './serve-shards.js';
 
 const { values } = parseArgs({
@@ -37,6 +38,8 @@ const { values } = parseArgs({
     'ceiling-seconds': { type: 'string', default: '1' },
     shards: { type: 'string', default: '3' },
     'shard-concurrency': { type: 'string', default: '64' },
+    'wait-ms': { type: 'string', default: '1' },
+    'wait-concurrency': { type: 'string', default: '64' },
     'nats-server': { type: 'string', default: process.env['NATS_SERVER'] ?? 'nats-server' },
     'no-shards': { type: 'boolean', default: false },
     'no-http': { type: 'boolean', default: false },
@@ -124,26 +127,36 @@ async function overlap(url: string, kind: BodyKind): Promise<number> {
   return +(same / (expected.length * K)).toFixed(3);
 }
 
-/** A measured load against `url`: warm-up, metrics, measured run, metrics again. */
-async function measure(url: string, kind: BodyKind, connections: number): Promise<Measured> {
+/** A measured load against `url`: warm-up, metrics, measured run (and the CPU time of the server processes `pids`), metrics again. */
+async function measure(url: string, kind: BodyKind, connections: number, pids: readonly number[]): Promise<Measured> {
   await runLoad(url, kind, bodies, connections, warmup);
   const before = await readBatchCounters(url);
+  const cpu = () => pids.reduce<number | null>((sum, pid) => (sum === null ? null : addCpu(sum, cpuSecondsOf(pid))), 0);
+  const cpu0 = cpu();
   const load = await runLoad(url, kind, bodies, connections, seconds);
-  return { ...load, meanBatch: meanBatch(before, await readBatchCounters(url)) };
+  const cpu1 = cpu();
+  const serverCores = cpu0 === null || cpu1 === null ? null : +((cpu1 - cpu0) / load.seconds).toFixed(2);
+  return { ...load, meanBatch: meanBatch(before, await readBatchCounters(url)), serverCores };
 }
+const addCpu = (sum: number, v: number | null) => (v === null ? null : sum + v);
 
+/** Batching on (the server's defaults) and off (`--max-batch 1`); at --wait-concurrency also on with `--max-wait-ms --wait-ms`. */
+const waitMs = Number(values['wait-ms']);
+const modesAt = (concurrency: number): Batching[] =>
+  waitMs > 0 && concurrency === num('wait-concurrency') ? ['on', 'off', 'on+wait'] : ['on', 'off'];
 const http: HttpRun[] = [];
 if (!values['no-http']) {
   for (const concurrency of concurrencies)
     for (const body of ['json', 'binary'] as const)
-      for (const batching of ['on', 'off'] as const) {
+      for (const batching of modesAt(concurrency)) {
         const flags = ['--index', indexFile, '--port', '0', '--threads', String(threads), '--backend', 'cpu'];
         if (batching === 'off') flags.push('--max-batch', '1');
+        if (batching === 'on+wait') flags.push('--max-wait-ms', String(waitMs));
         const { proc, url } = await startHttpServer(`serve (batching ${batching})`, flags);
         try {
           const sameResults = await overlap(url, body);
-          const load = await measure(url, body, concurrency);
-          http.push({ batching, body, concurrency, overlap: sameResults, load });
+          const load = await measure(url, body, concurrency, [proc.child.pid!]);
+          http.push({ batching, maxWaitMs: batching === 'on+wait' ? waitMs : 0, body, concurrency, overlap: sameResults, load });
           console.log(`batching ${batching}, ${body}, c${concurrency}:`, load, 'overlap', sameResults);
         } finally {
           await proc.stop();
