@@ -70,6 +70,16 @@ export { ScalarQuantizer, type ScalarQuantizerOptions } from './quant/scalar/qua
 export { SCALAR_ENCODINGS, ScalarCodec, type ScalarEncoding } from './quant/scalar/scalar-encoding.js';
 export { ScalarStore } from './quant/scalar/store.js';
 export { GpuSparseEvaluator } from './quant/sparse/gpu-pairs.js';
+export {
+  deleteIndex,
+  listIndexes,
+  openIndex,
+  type SavedIndexInfo,
+  type StorageBackend,
+  StorageFullError,
+  type StorageOptions,
+  saveIndex,
+} from './storage/browser-storage.js';
 export { type ByteSource, blobSource, type ReadIndexOptions, readIndexBlob, readIndexFrom } from './storage/read-index.js';
 export { WorkerPool };
 
