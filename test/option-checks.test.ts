@@ -92,6 +92,10 @@ describe('unknown options are refused with the valid names', () => {
     await expectUnknown(() => new QueryBatcher(index, { batchParams: { thread: 1 } } as never), 'thread', ['threads', 'backend']);
     // The per-call parameters keep their own message.
     expect((await errorOf(() => new QueryBatcher(index, { batchParams: { ef: 8 } } as never))).message).toMatch(/per-call parameter/);
+    // And each call's parameters.
+    const batcher = new QueryBatcher(index);
+    await expectUnknown(() => batcher.search(query, 5, { efSearch: 32 } as never), 'efSearch', ['ef', 'filter']);
+    await batcher.close();
   });
 });
 

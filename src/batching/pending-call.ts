@@ -1,6 +1,7 @@
 import { checkInteger, fail } from '../errors.js';
 import type { SearchFilter } from '../indexes/filter.js';
 import type { HnswSearchParams } from '../indexes/hnsw/hnsw-index.js';
+import { checkOptionNames, SEARCH_PARAM_NAMES } from '../indexes/option-names.js';
 import type { SearchResult, Vector } from '../types.js';
 import type { BatchTarget } from './batcher-options.js';
 
@@ -59,6 +60,7 @@ export function checkCall(
 ): { readonly shape: BatchShape; readonly key: string } {
   checkInteger('k', k, 1);
   if (params === null || typeof params !== 'object') fail('INVALID_ARGUMENT', 'search params must be an object');
+  checkOptionNames('QueryBatcher.search', params, SEARCH_PARAM_NAMES);
   const { ef, lambda, filter } = params;
   if (ef !== undefined) checkInteger('ef', ef, 1);
   const rerank = params.rerank === 0 ? undefined : params.rerank;
