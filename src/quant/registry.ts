@@ -5,6 +5,7 @@ import type { ResidentStoreKernel } from '../gpu/resident/store-kernels.js';
 import type { BatchEvaluator, Dataset, VectorStore } from '../types.js';
 import { denseKind } from './dense/kind.js';
 import { pqKind } from './pq/kind.js';
+import { rabitqKind } from './rabitq/kind.js';
 import { scalarKinds } from './scalar/kind.js';
 import { sparseKind } from './sparse/kind.js';
 import type { SharedStore, StoreCodec, StoreKind } from './store-kind.js';
@@ -17,7 +18,7 @@ export type { SharedStore, StoreCodec, StoreKind } from './store-kind.js';
  * class: adding a kind is its folder and one entry in this list.
  */
 const kinds = new Map<string, StoreKind>();
-for (const kind of [denseKind, sparseKind, pqKind, ...scalarKinds]) kinds.set(kind.kind, kind);
+for (const kind of [denseKind, sparseKind, pqKind, ...scalarKinds, rabitqKind]) kinds.set(kind.kind, kind);
 
 /** The registered kinds (the conformance test walks them). */
 export function storeKinds(): readonly StoreKind[] {

@@ -3,6 +3,21 @@ import { MaxHeap } from '../../../util/heap.js';
 import { emitTopK } from '../../results.js';
 
 /**
+ * A search store whose distances are estimates with a confidence bound (RaBitQ): out[i] is
+ * the half-width of ids[i]'s interval for `query`. Re-ranking then gives an exact distance
+ * only to the candidates whose lower bound can still enter the top k.
+ */
+interface BoundedEstimates {
+  distanceBounds(query: Vector, ids: Uint32Array, count: number, out: Float64Array): void;
+}
+
+function boundsOf(store: VectorStore | null): BoundedEstimates | null {
+  return store !== null && typeof (store as Partial<BoundedEstimates>).distanceBounds === 'function'
+    ? (store as unknown as BoundedEstimates)
+    : null;
+}
+
+/**
  * Turns a query's best candidates (a heap from the CPU beam, or a sorted list from the GPU)
  * into its k results: natural scores, best first, -1 padding; with re-ranking, the best
  * `rerank` candidates are first re-scored by their plain vectors.
@@ -11,11 +26,20 @@ export class ResultWriter {
   private scratchIds = new Uint32Array(256);
   private scratchDists = new Float64Array(256);
   private readonly best = new MaxHeap(64);
+  private lower = new Float64Array(256);
+  private order = new Uint32Array(256);
+  private readonly bounds: BoundedEstimates | null;
+  /** Candidates re-ranking considered, and the exact distances it computed for them (all queries so far, this thread). */
+  readonly rerankCounts = { candidates: 0, exact: 0 };
 
   constructor(
     private readonly metric: Metric,
     private readonly rerankStore: VectorStore | null,
-  ) {}
+    /** The store the beam scored: when it bounds its estimates, re-ranking skips what the bounds rule out. */
+    searchStore: VectorStore | null = null,
+  ) {
+    this.bounds = boundsOf(searchStore);
+  }
 
   /** Writes the best k of `top` (emptied) at `offset`. */
   fromHeap(top: MaxHeap, query: Vector, k: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number): void {
@@ -61,6 +85,12 @@ export class ResultWriter {
   /** Re-scores the best max(rerank, k) of the n sorted scratch candidates with plain vectors. */
   private rerankScratch(n: number, query: Vector, k: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number): void {
     const r = Math.min(Math.max(rerank, k), n);
+    this.rerankCounts.candidates += r;
+    if (this.bounds !== null) {
+      this.rerankWithin(r, query, k, ids, scores, offset);
+      return;
+    }
+    this.rerankCounts.exact += r;
     const ev = this.rerankStore!.queryEvaluator(query);
     ev.distances(this.scratchIds, r, this.scratchDists);
     ev.release?.();
@@ -70,9 +100,41 @@ export class ResultWriter {
     emitTopK(best, k, this.metric, ids, scores, offset, this.scratchIds, this.scratchDists);
   }
 
+  /**
+   * Re-ranks the r best candidates by bounds: in order of lower bound (estimate minus
+   * half-width), an exact distance for each until the next lower bound cannot beat the k-th
+   * exact distance found; every later one is skipped.
+   */
+  private rerankWithin(r: number, query: Vector, k: number, ids: Int32Array, scores: Float32Array, offset: number): void {
+    const { lower, order, scratchIds, scratchDists } = this;
+    this.bounds!.distanceBounds(query, scratchIds, r, lower);
+    for (let i = 0; i < r; i++) {
+      lower[i] = scratchDists[i]! - lower[i]!;
+      order[i] = i;
+    }
+    order.subarray(0, r).sort((a, b) => lower[a]! - lower[b]!);
+    const ev = this.rerankStore!.queryEvaluator(query);
+    const best = this.best;
+    best.clear();
+    let exact = 0;
+    for (let j = 0; j < r; j++) {
+      const i = order[j]!;
+      if (best.size >= k && lower[i]! >= best.topDist()) break;
+      const d = ev.distance(scratchIds[i]!);
+      exact++;
+      best.push(scratchIds[i]!, d);
+      if (best.size > k) best.pop();
+    }
+    ev.release?.();
+    this.rerankCounts.exact += exact;
+    emitTopK(best, k, this.metric, ids, scores, offset, scratchIds, scratchDists);
+  }
+
   private ensureScratch(n: number): void {
     if (this.scratchIds.length >= n) return;
     this.scratchIds = new Uint32Array(n);
     this.scratchDists = new Float64Array(n);
+    this.lower = new Float64Array(n);
+    this.order = new Uint32Array(n);
   }
 }

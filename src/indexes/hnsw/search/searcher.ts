@@ -32,7 +32,7 @@ export class HnswSearcher {
   constructor(state: SearchedState) {
     this.graph = state.graph;
     this.store = state.store;
-    this.writer = new ResultWriter(state.store.metric, state.rerankStore);
+    this.writer = new ResultWriter(state.store.metric, state.rerankStore, state.store);
   }
 
   /**
