@@ -1,17 +1,23 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   closeWorkers,
   DenseDataset,
   deserializeIndex,
+  FlatIndex,
   HnswIndex,
   type Metric,
   recallAtK,
   serializeIndex,
   WebannoloError,
 } from '../src/index.js';
+import { writeFvecs, writeIvecs } from '../src/io/vecs.js';
 import { RabitqQuantizer } from '../src/quant/rabitq/quantizer.js';
 import type { RabitqStore } from '../src/quant/rabitq/store.js';
 import { Rng } from '../src/util/rng.js';
+import { cli, expectOk, expectOneLineError, lastJson } from './helpers/cli.js';
 import { loadMnistWithTruth } from './helpers/data.js';
 
 afterAll(() => closeWorkers());
@@ -199,5 +205,68 @@ describe('RaBitQ index', () => {
     const q = new RabitqQuantizer();
     q.encode(gaussian(10, 16, 1), 'l2');
     bad(() => q.encode(gaussian(10, 32, 1), 'l2'), /trained on dimension 16, the data has 32/);
+  });
+});
+
+describe('RaBitQ on the command line', () => {
+  it('build --quantizer rabitq --bits 2, info shows bytes per vector, search --rerank reaches recall', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'webannolo-rabitq-cli-'));
+    try {
+      const p = (name: string) => join(dir, name);
+      const base = gaussian(2000, 48, 31);
+      const queries = gaussian(40, 48, 32);
+      await writeFile(p('base.fvecs'), writeFvecs(base));
+      await writeFile(p('queries.fvecs'), writeFvecs(queries));
+      const truth = await FlatIndex.build(base, { metric: 'l2' }).searchBatch(queries, 10);
+      await writeFile(p('gt.ivecs'), writeIvecs(queries.size, 10, truth.ids));
+      const built = await cli(
+        'build',
+        '--data',
+        p('base.fvecs'),
+        '--metric',
+        'l2',
+        '--quantizer',
+        'rabitq',
+        '--bits',
+        '2',
+        '--out',
+        p('r.idx'),
+        '--quiet',
+      );
+      expectOk(built);
+      expect(lastJson(built)).toMatchObject({ quantizer: 'rabitq', rabitqBits: 2, keepPlain: true });
+      const info = await cli('info', '--index', p('r.idx'));
+      expectOk(info);
+      // 48-d pads to 128 components: 2 x 128 bits = 32 bytes of code, and five f32 factors.
+      expect(lastJson(info)['quantizer']).toEqual({ kind: 'rabitq', bits: 2, codeBytesPerVector: 32, factorBytesPerVector: 20 });
+      expect(info.stdout).toMatch(/rabitq: 2 bit\(s\) per rotated component \(codes 32\.0 B\/vector \+ factors 20\.0 B\/vector\)/);
+      const search = await cli(
+        'search',
+        '--index',
+        p('r.idx'),
+        '--queries',
+        p('queries.fvecs'),
+        '--k',
+        '10',
+        '--ef',
+        '100',
+        '--rerank',
+        '100',
+        '--groundtruth',
+        p('gt.ivecs'),
+      );
+      expectOk(search);
+      expect(lastJson(search)['recall']).toBeGreaterThanOrEqual(0.95);
+      expectOneLineError(
+        await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--bits', '2', '--out', p('x.idx')),
+        /--bits only applies to --quantizer rabitq/,
+      );
+      expectOneLineError(
+        await cli('build', '--data', p('base.fvecs'), '--metric', 'l2', '--quantizer', 'rabitq', '--bits', '9', '--out', p('x.idx')),
+        /bits/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

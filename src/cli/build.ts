@@ -12,6 +12,7 @@ import { denseRowsFit } from '../quant/dense/store.js';
 import { PQ_KSUB } from '../quant/pq/codebook.js';
 import { trainPqParallel } from '../quant/pq/parallel-kmeans.js';
 import { ProductQuantizer } from '../quant/pq/quantizer.js';
+import { RabitqQuantizer } from '../quant/rabitq/quantizer.js';
 import { ScalarQuantizer } from '../quant/scalar/quantizer.js';
 import type { Metric } from '../types.js';
 import {
@@ -43,7 +44,7 @@ export const buildCommand: Command = {
   summary: 'build an index over a dataset file and save it',
   synopsis:
     '--data FILE --metric l2|ip --out INDEX [--index-type hnsw|flat] [--m 16] [--ef-construction 200] [--seed 1] [--format F] [--limit N]' +
-    ' [--quantizer plain|f16|sq8|pq [--pq-m M [--pq-train-sample N] [--pq-iterations N]] [--keep-plain true|false]] [--threads N] [--keys FILE] [--labels FILE] [--layout locality|insertion] [--shards N]',
+    ' [--quantizer plain|f16|sq8|pq|rabitq [--pq-m M [--pq-train-sample N] [--pq-iterations N]] [--bits B] [--keep-plain true|false]] [--threads N] [--keys FILE] [--labels FILE] [--layout locality|insertion] [--shards N]',
   flags: [
     {
       name: 'data',
@@ -76,10 +77,11 @@ export const buildCommand: Command = {
     {
       name: 'quantizer',
       type: 'enum',
-      values: ['plain', 'f16', 'sq8', 'pq'],
+      values: ['plain', 'f16', 'sq8', 'pq', 'rabitq'],
       default: 'plain',
-      help: 'search on plain f32 vectors, or (dense data) on f16 halves (2 B/component), sq8 bytes (1 B/component, min/max per dimension) or product-quantization codes',
+      help: 'search on plain f32 vectors, or (dense data) on f16 halves (2 B/component), sq8 bytes (1 B/component, min/max per dimension), product-quantization codes or RaBitQ codes (--bits per rotated component)',
     },
+    { name: 'bits', type: 'int', min: 1, max: 8, placeholder: 'B', help: 'rabitq: bits per rotated component, 1 to 8 (default 1)' },
     {
       name: 'pq-m',
       type: 'int',
@@ -182,6 +184,7 @@ async function buildIndexFile(
   const type = str(args, 'index-type');
   const quantizer = str(args, 'quantizer');
   const scalar = quantizer === 'f16' || quantizer === 'sq8' ? new ScalarQuantizer(quantizer) : null;
+  const rabitq = quantizer === 'rabitq' ? new RabitqQuantizer({ bits: (args.values.get('bits') as number | undefined) ?? 1 }) : null;
   // f16 matches f32 recall without re-ranking; sq8 and pq need it to.
   const keepPlain =
     type === 'hnsw' && quantizer !== 'plain' && ((args.values.get('keep-plain') as boolean | undefined) ?? quantizer !== 'f16');
@@ -194,12 +197,12 @@ async function buildIndexFile(
     pq = await trainPq(args, dataset, io, threads);
     trainSeconds = secondsSince(t);
   }
-  if (scalar && !(dataset instanceof DenseDataset))
+  if ((scalar || rabitq) && !(dataset instanceof DenseDataset))
     fail('INVALID_ARGUMENT', `${data} holds sparse vectors: --quantizer ${quantizer} needs dense vectors`);
   let index: HnswIndex | FlatIndex;
   let graphBytes = 0;
   if (type === 'flat') {
-    const q = pq ?? scalar;
+    const q = pq ?? scalar ?? rabitq;
     index = q ? new FlatIndex(q.encode(dataset as DenseDataset, metric)) : FlatIndex.build(dataset, { metric });
   } else {
     const m = num(args, 'm');
@@ -232,7 +235,7 @@ async function buildIndexFile(
       progress.done();
     }
     // Otherwise the graph is built on the plain vectors; searches then run on the codes.
-    const q = pq ?? scalar;
+    const q = pq ?? scalar ?? rabitq;
     if (q && !onCodes) index = index.quantize(q, { keepPlain });
     else if (onCodes)
       println(
@@ -248,7 +251,7 @@ async function buildIndexFile(
     index instanceof HnswIndex
       ? ` (m=${index.buildParams.m}, efConstruction=${index.buildParams.efConstruction}, seed=${index.buildParams.seed})`
       : '';
-  const onPq = pq ? ` on PQ codes (m=${pq.m})` : scalar ? ` on ${quantizer} codes` : '';
+  const onPq = pq ? ` on PQ codes (m=${pq.m})` : scalar || rabitq ? ` on ${quantizer} codes` : '';
   const onThreads = type === 'hnsw' ? ` on ${threads} thread${threads === 1 ? '' : 's'}` : '';
   println(
     io.stdout,
@@ -258,7 +261,7 @@ async function buildIndexFile(
   // With a quantizer the store holds its codes: PQ's bytes are the codes plus the codebooks.
   const storeText = pq
     ? `store ${formatBytes(storeBytes)} (PQ codes ${per(storeBytes - pq.codebooks.byteLength)} + codebooks ${formatBytes(pq.codebooks.byteLength)})`
-    : `store ${formatBytes(storeBytes)} (${per(storeBytes)}${scalar ? `, ${quantizer}` : ''})`;
+    : `store ${formatBytes(storeBytes)} (${per(storeBytes)}${scalar ? `, ${quantizer}` : rabitq ? `, rabitq ${rabitq.bits}-bit codes and factors` : ''})`;
   const kept = index instanceof HnswIndex && index.rerankStore !== null;
   const rerankText =
     quantizer !== 'plain' && type === 'hnsw'
@@ -284,6 +287,7 @@ async function buildIndexFile(
   };
   if (index instanceof HnswIndex && index.keys) json['keys'] = index.keys.kind;
   if (index instanceof HnswIndex && index.labels) json['labels'] = true;
+  if (rabitq) json['rabitqBits'] = rabitq.bits;
   if (quantizer !== 'plain') Object.assign(json, { rerankBytes, keepPlain: index instanceof HnswIndex && index.rerankStore !== null });
   if (pq)
     Object.assign(json, {
@@ -311,7 +315,8 @@ function checkFlags(args: ParsedArgs, type: string, quantizer: string): void {
     }
   }
   if (quantizer === 'plain' && args.given.has('keep-plain'))
-    throw new UsageError('build: --keep-plain only applies with --quantizer f16, sq8 or pq');
+    throw new UsageError('build: --keep-plain only applies with --quantizer f16, sq8, pq or rabitq');
+  if (quantizer !== 'rabitq' && args.given.has('bits')) throw new UsageError('build: --bits only applies to --quantizer rabitq');
   if (quantizer !== 'pq') {
     for (const f of PQ_FLAGS) if (args.given.has(f)) throw new UsageError(`build: --${f} only applies to --quantizer pq`);
   } else if (!args.given.has('pq-m')) {

@@ -86,6 +86,19 @@ export const infoCommand: Command = {
         `pq: m=${quantizer.m}, ksub=${quantizer.ksub}, dsub=${quantizer.dsub} (codes ${quantizer.codeBytesPerVector} B/vector, codebooks ${formatBytes(quantizer.codebookBytes)})`,
       );
     }
+    const rabitq =
+      storeKind === 'rabitq'
+        ? {
+            bits: numberField(store, 'bits'),
+            codeBytesPerVector: perVector(sectionBytes('store.codes')),
+            factorBytesPerVector: perVector(sectionBytes('store.factors')),
+          }
+        : null;
+    if (rabitq)
+      row(
+        'quantizer',
+        `rabitq: ${rabitq.bits ?? '?'} bit(s) per rotated component (codes ${rabitq.codeBytesPerVector.toFixed(1)} B/vector + factors ${rabitq.factorBytesPerVector.toFixed(1)} B/vector)`,
+      );
     if (rerankKind !== null)
       row('re-rank store', `${rerankKind} (plain vectors for --rerank, ${perVector(rerankBytes).toFixed(1)} B/vector)`);
     else if (quantizer) row('re-rank store', 'none (built with --keep-plain false)');
@@ -158,7 +171,11 @@ export const infoCommand: Command = {
         verified,
         rerankBytes,
         rerankBytesPerVector: round(perVector(rerankBytes), 6),
-        quantizer: quantizer ? { kind: 'pq', ...quantizer } : { kind: storeKind === 'f16' || storeKind === 'sq8' ? storeKind : 'plain' },
+        quantizer: quantizer
+          ? { kind: 'pq', ...quantizer }
+          : rabitq
+            ? { kind: 'rabitq', ...rabitq }
+            : { kind: storeKind === 'f16' || storeKind === 'sq8' ? storeKind : 'plain' },
         bytesPerVector: {
           graph: round(perVector(graphBytes), 6),
           store: round(perVector(storeBytes), 6),
