@@ -1,0 +1,133 @@
+/**
+ * RaBitQ against f32, SQ8 and PQ on one graph: build HNSW on the plain vectors once, quantize()
+ * it to SQ8, PQ and RaBitQ (1, 2 and 4 bits; plain vectors kept for re-ranking), then sweep ef
+ * with the modes interleaved pass by pass (same process, same graph, a warm-up, at least
+ * --min-time ms per point). Quantized modes re-rank min(--rerank, ef) candidates; RaBitQ's
+ * re-ranking computes exact distances only for candidates whose lower bound can enter the top
+ * k, and the report gives how many per query. Reports bytes per vector, recall and QPS per ef,
+ * QPS at recall 0.95. Writes bench/results/rabitq-<dataset>.json.
+ *
+ *   npm run build && node dist/bench/rabitq.js -- [--datasets mnist] [--n 60000] [--nq 1000]
+ *     [--efs ...] [--min-time 1000] [--passes 3] [--rerank 100] [--pq-m mnist=98] [--out bench/results]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import type { DenseDataset } from '../src/data/dense.js';
+import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
+import { ProductQuantizer } from '../src/quant/pq/quantizer.js';
+import { RabitqQuantizer } from '../src/quant/rabitq/quantizer.js';
+import type { RabitqStore } from '../src/quant/rabitq/store.js';
+import { ScalarQuantizer } from '../src/quant/scalar/quantizer.js';
+import { parseArgs } from './args.js';
+import { ensureGroundTruth, loadDataset } from './datasets.js';
+import { type ModeResult, qpsAtRecall, recallAtK, sweepInterleaved } from './measure.js';
+import type { SearchMode } from './peers.js';
+
+const args = parseArgs(process.argv.slice(2));
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** The re-ranking counters of the index's single-query searcher (ResultWriter.rerankCounts). */
+function rerankCounts(index: HnswIndex): { candidates: number; exact: number } {
+  return (index as unknown as { snap: { searcher: { writer: { rerankCounts: { candidates: number; exact: number } } } } }).snap.searcher
+    .writer.rerankCounts;
+}
+
+/** Exact distances per query at each ef, from the counters (reset per ef by setEf). */
+const exactPerQuery = new Map<string, { ef: number; exact: number; candidates: number }[]>();
+
+function mode(name: string, index: HnswIndex, rerank: number): SearchMode {
+  let queries: DenseDataset | null = null;
+  let ef = 10;
+  const counts = rerankCounts(index);
+  let searched = 0;
+  const record = () => {
+    if (searched === 0 || rerank === 0) return;
+    const list = exactPerQuery.get(name) ?? [];
+    list.push({ ef, exact: +(counts.exact / searched).toFixed(2), candidates: +(counts.candidates / searched).toFixed(2) });
+    exactPerQuery.set(name, list);
+  };
+  return {
+    name,
+    prepare: (q) => void (queries = q),
+    setEf: (e) => {
+      record();
+      ef = e;
+      counts.exact = 0;
+      counts.candidates = 0;
+      searched = 0;
+    },
+    searchAll(count, k) {
+      const out = new Int32Array(count * k);
+      const params = { ef, rerank: Math.min(rerank, ef) };
+      for (let q = 0; q < count; q++) out.set(index.search(queries!.get(q), k, params).ids, q * k);
+      searched += count;
+      return out;
+    },
+    ids: (raw) => raw as Int32Array,
+  };
+}
+
+for (const name of args.datasets) {
+  await ensureGroundTruth(name, args);
+  const ds = loadDataset(name, args);
+  log(`[rabitq] ${ds.description}`);
+  let t0 = performance.now();
+  const plain = await HnswIndex.buildAsync(ds.base, { metric: ds.metric, m: args.m, efConstruction: args.efConstruction, seed: args.seed });
+  const buildSeconds = (performance.now() - t0) / 1000;
+  const encodeSeconds: Record<string, number> = {};
+  const quantized = (label: string, make: () => HnswIndex) => {
+    t0 = performance.now();
+    const index = make();
+    encodeSeconds[label] = +((performance.now() - t0) / 1000).toFixed(3);
+    return index;
+  };
+  const sq8 = quantized('sq8', () => plain.quantize(new ScalarQuantizer('sq8')));
+  const pq = quantized('pq', () => plain.quantize(new ProductQuantizer({ m: args.pqM[name] })));
+  const rabitq = [1, 2, 4].map((bits) => [bits, quantized(`rabitq${bits}`, () => plain.quantize(new RabitqQuantizer({ bits })))] as const);
+  const r = args.rerank;
+  const modes = [
+    mode('f32', plain, 0),
+    mode(`sq8 rerank${r}`, sq8, r),
+    mode(`pq rerank${r}`, pq, r),
+    ...rabitq.map(([bits, index]) => mode(`rabitq${bits} rerank${r}`, index, r)),
+  ];
+  const score = (ids: Int32Array) => recallAtK(ids, args.k, ds.gt, ds.base, ds.queries, ds.metric);
+  const results: ModeResult[] = await sweepInterleaved(
+    modes,
+    ds.queries,
+    { efs: args.efs, k: args.k, warmup: args.warmup, minTimeMs: args.minTimeMs, minPasses: args.minPasses },
+    score,
+    log,
+  );
+  for (const m of modes) m.setEf(0);
+  const bytesPerVector = {
+    f32: plain.store.byteLength / plain.size,
+    sq8: sq8.store.byteLength / sq8.size,
+    pq: pq.store.byteLength / pq.size,
+    ...Object.fromEntries(rabitq.map(([bits, index]) => [`rabitq${bits}`, (index.store as RabitqStore).bytesPerVector])),
+  };
+  const at95 = Object.fromEntries(results.map((x) => [x.mode, qpsAtRecall(x.points, 0.95)]));
+  const summary = {
+    dataset: ds.description,
+    k: args.k,
+    m: args.m,
+    efConstruction: args.efConstruction,
+    rerank: r,
+    buildSeconds: +buildSeconds.toFixed(2),
+    encodeSeconds,
+    bytesPerVector,
+    qpsAt95: at95,
+    exactDistancesPerQuery: Object.fromEntries(exactPerQuery),
+    results,
+    cpu: cpus()[0]?.model,
+    node: process.version,
+    date: new Date().toISOString(),
+  };
+  mkdirSync(args.out, { recursive: true });
+  const file = join(args.out, `rabitq-${name}.json`);
+  writeFileSync(file, JSON.stringify(summary, null, 2));
+  log(`[rabitq] bytes/vector ${JSON.stringify(bytesPerVector)}`);
+  log(`[rabitq] QPS@0.95 ${JSON.stringify(Object.fromEntries(Object.entries(at95).map(([k, v]) => [k, v.qps])))}`);
+  log(`[rabitq] wrote ${file}`);
+}
