@@ -128,8 +128,16 @@ export function parseIndexFile(name: string, bytes: Uint8Array, current: Loaded 
   if (index instanceof FlatIndex) {
     throw new WebannoloError('INVALID_ARGUMENT', `${name} holds an exact (flat) index; the demo loads HNSW indexes`);
   }
+  return { index, data: pairIndex(name, index, current) };
+}
+
+/**
+ * The data an index is searched with: the current data when the index was built over it (same
+ * size, dimension and metric), keeping its queries and pictures; otherwise its own vectors.
+ */
+export function pairIndex(name: string, index: HnswIndex, current: Loaded | null): Loaded {
   if (current && current.base.size === index.size && current.base.dim === index.dim && current.metric === index.metric) {
-    return { index, data: current };
+    return current;
   }
   const store = (index.rerankStore ?? index.store) as unknown as { toDataset?: () => DenseDataset; data?: SparseDataset };
   // Copy dense vectors out of the store: its (wasm) memory may move when it grows.
@@ -145,15 +153,12 @@ export function parseIndexFile(name: string, bytes: Uint8Array, current: Loaded 
       ? DenseDataset.fromRows(picks as Float32Array[])
       : SparseDataset.fromRows(picks as { indices: Uint32Array; values: Float32Array }[], base.dim);
   return {
-    index,
-    data: {
-      name: `${name} (${base.size.toLocaleString('en')} × ${base.dim} ${base.kind}, saved index)`,
-      base,
-      queries,
-      metric: index.metric,
-      imageSide: 0,
-      queryNote: `${nq} items of the index itself`,
-    },
+    name: `${name} (${base.size.toLocaleString('en')} × ${base.dim} ${base.kind}, saved index)`,
+    base,
+    queries,
+    metric: index.metric,
+    imageSide: 0,
+    queryNote: `${nq} items of the index itself`,
   };
 }
 

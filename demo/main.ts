@@ -1,11 +1,12 @@
-import type { HnswIndex, Metric } from '../src/index.js';
+import { type AnyIndex, HnswIndex, type Metric, serializeIndex, WebannoloError } from '../src/index.js';
 import { BuildCancelled, type BuildJob, startBuild, usableThreads } from './builder.js';
-import { isIndexFile, type Loaded, loadMnist, parseIndexFile, parseUserDataset } from './datasets.js';
+import { isIndexFile, type Loaded, loadMnist, pairIndex, parseIndexFile, parseUserDataset } from './datasets.js';
 import { probeGpu } from './gpu.js';
 import { $, download, formatBytes, formatMs } from './render.js';
 import { groundTruth } from './search.js';
 import { initSearchPanel, resetResults } from './search-panel.js';
 import { action, app, clearError, showError, state, update } from './state.js';
+import { initStoragePanel, suggestName } from './storage-panel.js';
 
 /** The page: data and index panels, and the wiring of everything else. */
 
@@ -134,16 +135,28 @@ async function loadFile(file: File): Promise<void> {
     const { index, data } = parseIndexFile(file.name, bytes, app.data);
     await setData(data, index, bytes);
     update({ built: true, buildCancelled: false, buildMs: null });
-    $('build-info').innerHTML = `Loaded <strong>${escapeHtml(file.name)}</strong>: ${indexSummary(index, bytes)}.`;
+    $('build-info').innerHTML = `Loaded <strong>${escapeHtml(file.name)}</strong>: ${indexSummary(index, bytes.byteLength)}.`;
     return;
   }
   const metric = $<HTMLSelectElement>('metric').value as Metric;
   await setData(parseUserDataset(file.name, bytes, metric), null, null);
 }
 
-function indexSummary(index: HnswIndex, bytes: Uint8Array): string {
+/** An index opened from this browser's storage: used as a loaded file is, with the time it took to open. */
+async function useSavedIndex(name: string, index: AnyIndex, ms: number, bytes: number): Promise<void> {
+  if (!(index instanceof HnswIndex))
+    throw new WebannoloError('INVALID_ARGUMENT', `'${name}' holds an exact (flat) index; the demo searches HNSW indexes`);
+  job?.cancel();
+  const data = pairIndex(name, index, app.data);
+  await setData(data, index, null);
+  update({ built: true, buildCancelled: false, buildMs: null });
+  $('build-info').innerHTML =
+    `Opened <strong>${escapeHtml(name)}</strong> from this browser in <strong>${formatMs(ms)}</strong>: ${indexSummary(index, bytes)}.`;
+}
+
+function indexSummary(index: HnswIndex, bytes: number): string {
   const p = index.buildParams;
-  return `HNSW over ${index.size.toLocaleString('en')} items, m ${p.m}, efConstruction ${p.efConstruction}, ${formatBytes(bytes.byteLength)}`;
+  return `HNSW over ${index.size.toLocaleString('en')} items, m ${p.m}, efConstruction ${p.efConstruction}, ${formatBytes(bytes)}`;
 }
 
 function initData(): void {
@@ -211,7 +224,8 @@ async function build(): Promise<void> {
     app.indexBytes = bytes;
     $<HTMLButtonElement>('save').disabled = false;
     bar.value = 1;
-    info.innerHTML = `Built in <strong>${(ms / 1000).toFixed(1)} s</strong> ${where}: ${indexSummary(index, bytes)}.`;
+    info.innerHTML = `Built in <strong>${(ms / 1000).toFixed(1)} s</strong> ${where}: ${indexSummary(index, bytes.byteLength)}.`;
+    suggestName();
     resetResults();
     update({ built: true, buildMs: ms, buildProgress: 1 });
   } catch (e) {
@@ -231,12 +245,13 @@ function initBuild(): void {
   button.addEventListener('click', () => void action(button, 'Build failed', build));
   $('cancel').addEventListener('click', () => job?.cancel());
   $('save').addEventListener('click', () => {
-    if (!app.index || !app.indexBytes) return;
+    if (!app.index) return;
+    app.indexBytes ??= serializeIndex(app.index);
     const base = (state.dataset?.name ?? 'index')
       .split(/[ (]/)[0]!
       .toLowerCase()
       .replace(/[^a-z0-9_-]+/g, '-');
-    download(app.indexBytes, `${base}-hnsw-${app.index.size}.wann`);
+    download(app.indexBytes!, `${base}-hnsw-${app.index.size}.wann`);
   });
 }
 
@@ -255,4 +270,5 @@ void initThreads();
 initData();
 initBuild();
 initSearchPanel();
+initStoragePanel(useSavedIndex);
 void action($<HTMLButtonElement>('load-mnist'), 'Could not load MNIST', loadDefault);

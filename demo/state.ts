@@ -47,6 +47,14 @@ export interface PublicState {
   chartReady: boolean;
   sweep: { label: string; points: { ef: number; qps: number; recall: number; queries: number }[] }[] | null;
   error: string | null;
+  /** The "Saved in this browser" panel: backend, saved indexes, the last save and open (with their times). */
+  storage: {
+    backend: string | null;
+    busy: boolean;
+    saved: { name: string; bytes: number; savedAt: string }[];
+    lastSave: { name: string; bytes: number; ms: number } | null;
+    lastOpen: { name: string; bytes: number; ms: number } | null;
+  };
 }
 
 export const state: PublicState = {
@@ -66,6 +74,7 @@ export const state: PublicState = {
   chartReady: false,
   sweep: null,
   error: null,
+  storage: { backend: null, busy: false, saved: [], lastSave: null, lastOpen: null },
 };
 
 declare global {

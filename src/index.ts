@@ -79,6 +79,7 @@ export {
   StorageFullError,
   type StorageOptions,
   saveIndex,
+  storageBackend,
 } from './storage/browser-storage.js';
 export { type ByteSource, blobSource, type ReadIndexOptions, readIndexBlob, readIndexFrom } from './storage/read-index.js';
 export { WorkerPool };

@@ -49,6 +49,11 @@ export async function deleteIndex(name: string, options: StorageOptions = {}): P
   return (await shelf(options)).delete(name);
 }
 
+/** The backend `options` lead to here ('auto' resolved); fails as the other calls do where there is none. */
+export async function storageBackend(options: StorageOptions = {}): Promise<StorageBackend> {
+  return (await shelf(options)).files.backend as StorageBackend;
+}
+
 /** Shelves by backend and namespace: the file stores open once. */
 const shelves = new Map<string, Promise<IndexShelf>>();
 
