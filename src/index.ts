@@ -65,6 +65,7 @@ export { type PqOptions, ProductQuantizer } from './quant/pq/quantizer.js';
 export { PqStore } from './quant/pq/store.js';
 export type { DenseQuantizer } from './quant/quantizer.js';
 export { type RabitqOptions, RabitqQuantizer } from './quant/rabitq/quantizer.js';
+export { RabitqStore } from './quant/rabitq/store.js';
 export { gpuEvaluatorFor, gpuExactSearch, registerStoreCodec, type StoreCodec } from './quant/registry.js';
 export { GpuScalarEvaluator } from './quant/scalar/gpu-pairs.js';
 export { ScalarQuantizer, type ScalarQuantizerOptions } from './quant/scalar/quantizer.js';
