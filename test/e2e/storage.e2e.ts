@@ -182,6 +182,10 @@ describe.sequential('saved indexes in the origin private file system', () => {
     expect(s1.storage.saved.map((x) => x.name)).toEqual(['e2e']);
     const opened = await open(page, 'e2e');
     expect(opened.storage.lastOpen!.ms).toBeGreaterThan(0);
+    const mib = (firstBytes / 2 ** 20).toFixed(1);
+    console.log(
+      `OPFS: saved ${mib} MiB in ${saved.storage.lastSave!.ms.toFixed(0)} ms, opened in ${opened.storage.lastOpen!.ms.toFixed(0)} ms`,
+    );
     expect(await page.textContent('#build-info')).toMatch(/Opened e2e from this browser in .*HNSW over 2,000 items/);
     expect(await page.textContent('#storage-info')).toMatch(/Opened “e2e” \(.*\) in .*ready to search/);
     expect(await searchIds(page)).toEqual(before);
