@@ -23,7 +23,7 @@ export type ErrorCode =
   | 'CLOSED'
   /** A worker thread died (exited, crashed, or sent a reply that could not be read) while it ran the call's work; the pool replaces it. */
   | 'WORKER_FAILED'
-  /** Storage failed under a durable change (a write or fsync of the write-ahead log); the change was not acknowledged. */
+  /** Storage failed or is full (a write or fsync of the write-ahead log, a browser save over quota); the change or save did not happen. */
   | 'IO_FAILURE'
   /** The call cannot run in the current state (say a write to an index that has no keys, or one served read-only). */
   | 'READ_ONLY'
