@@ -1,0 +1,141 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/**
+ * Every example in examples/ runs as users run it: its own Node process (bash for the shell
+ * one), importing the package by name (`webannolo`, `webannolo/node`, `webannolo/serve` resolve
+ * to the built dist/ through the package's self-reference), and prints what the guides say it
+ * prints. An example without a check here fails the suite, so none goes unrun.
+ */
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const EXAMPLES = join(ROOT, 'examples');
+const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const RUN_LIMIT_MS = 180_000;
+
+interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const running = new Set<ReturnType<typeof spawn>>();
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+function runExample(file: string): Promise<Finished> {
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: process.env['XDG_RUNTIME_DIR'] ?? '/tmp' };
+  if (!env['VK_ICD_FILENAMES'] && existsSync(SWIFTSHADER)) env['VK_ICD_FILENAMES'] = SWIFTSHADER;
+  const [cmd, args] = file.endsWith('.sh') ? ['bash', [join(EXAMPLES, file)]] : [process.execPath, [join(EXAMPLES, file)]];
+  const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_LIMIT_MS);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      running.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The number after `label` on its line of the output. */
+function numberAfter(out: string, label: string): number {
+  const line = out.split('\n').find((l) => l.includes(label));
+  expect(line, `a line with "${label}" in:\n${out}`).toBeDefined();
+  return Number(
+    line!
+      .slice(line!.indexOf(label) + label.length)
+      .trim()
+      .split(/[\s,]/)[0],
+  );
+}
+
+/** What each example must print (its exit code must be 0). */
+const CHECKS: Record<string, (out: string) => void> = {
+  'quickstart.mjs': (out) => {
+    expect(out).toMatch(/^nearest ids: (\d+ ){9}\d+ \| squared distances from \d+ to \d+$/m);
+    expect(numberAfter(out, 'recall@10:')).toBeGreaterThanOrEqual(0.95);
+  },
+  'filters.mjs': (out) => {
+    expect(out).toMatch(/^label 7: (img-\d+ ){4}img-\d+$/m);
+    expect(out).toMatch(/^labels 3 or 8: (img-\d+ ){4}img-\d+$/m);
+    const even = out.match(/^even rows: (.*)$/m)![1]!.split(' ');
+    expect(even.every((key) => Number(key.slice(4)) % 2 === 0)).toBe(true);
+    const [, removed, next] = out.match(/^removed (img-\d+); nearest now: (img-\d+)$/m)!;
+    expect(next).not.toBe(removed);
+    expect(out).toMatch(/^after adding the query itself: query-0 size 4000$/m);
+    expect(out).toMatch(/^compacted: size 4000 has img-0: true$/m);
+  },
+  'threads.mjs': (out) => {
+    expect(out).toMatch(/^built 5000 \/ 5000$/m);
+    expect(out).toMatch(/^searched 500 queries on 2 threads \(backend cpu\)$/m);
+    expect(out).toMatch(/^first query: (\d+ ){9}\d+$/m);
+  },
+  'gpu.mjs': (out) => {
+    const adapter = out.match(/^adapter: (.*)$/m)![1]!;
+    if (adapter.startsWith('none')) {
+      expect(process.env['CI'], 'CI installs SwiftShader: the GPU example must find an adapter').not.toBe('true');
+      expect(out).toMatch(/^backend cpu, gpuMode none, round trips 0$/m);
+    } else {
+      expect(out).toMatch(/^backend gpu, gpuMode resident, round trips 1$/m);
+    }
+    expect(numberAfter(out, 'recall@10:')).toBeGreaterThanOrEqual(0.95);
+  },
+  'quantization.mjs': (out) => {
+    const recall = (kind: string) => Number(out.match(new RegExp(`^${kind} +store \\d+ KiB, recall@10 ([\\d.]+)`, 'm'))![1]);
+    const store = (kind: string) => Number(out.match(new RegExp(`^${kind} +store (\\d+) KiB`, 'm'))![1]);
+    for (const kind of ['f32', 'f16', 'sq8']) expect(recall(kind), kind).toBeGreaterThanOrEqual(0.95);
+    expect(store('f16')).toBe(store('f32') / 2);
+    expect(store('sq8')).toBeLessThan(store('f16') / 1.9);
+    expect(store('pq')).toBeLessThan(store('sq8') / 2);
+    expect(Number(out.match(/re-ranked ([\d.]+)$/m)![1])).toBeGreaterThanOrEqual(0.95);
+  },
+  'save-load.mjs': (out) => {
+    expect(out).toMatch(/^serialized \d+ bytes; same answer: true$/m);
+    expect(out).toMatch(/^loaded 1000 items of dimension 16, metric l2$/m);
+    expect(out).toMatch(/^damaged file: CORRUPT_FILE: /m);
+  },
+  'batching.mjs': (out) => {
+    expect(out).toMatch(/^first caller: (\d+ ){9}\d+ \| same as index\.search: true$/m);
+    expect(out).toMatch(/^\d+ batches, sizes /m);
+    expect(JSON.parse(out.match(/^\{"queued".*$/m)![0])).toMatchObject({ queued: 0, running: 0, searched: 1000, failed: 0 });
+  },
+  'serve.mjs': (out) => {
+    expect(out).toMatch(/^search: 200 \["img-\d+","img-\d+","img-\d+"\]$/m);
+    expect(out).toMatch(/^add without the token: 401 UNAUTHENTICATED$/m);
+    expect(out).toMatch(/^add: 200 \{"seq":1,"items":1\}$/m);
+    expect(out).toMatch(/^search again: \["new-1",/m);
+  },
+  'cli.sh': (out) => {
+    expect(numberAfter(out, 'recall@10 over 100 queries:')).toBeGreaterThanOrEqual(0.95);
+    expect(out).toMatch(/^check +ok/m);
+    expect(out).toMatch(/^removed 2 items listed in /m);
+  },
+};
+
+describe('examples/', () => {
+  const files = readdirSync(EXAMPLES).filter((f) => /\.(mjs|sh)$/.test(f));
+
+  it('has a check for every runnable example, and an example for every check', () => {
+    expect(files.sort()).toEqual(Object.keys(CHECKS).sort());
+  });
+
+  for (const file of Object.keys(CHECKS)) {
+    it(`${file} runs and prints what its guide says`, async () => {
+      const run = await runExample(file);
+      const out = run.stdout;
+      expect(run.code, `${file} exited ${run.code}:\n${out}\n${run.stderr}`).toBe(0);
+      CHECKS[file]!(out);
+    });
+  }
+});
