@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /**
@@ -138,4 +141,57 @@ describe('examples/', () => {
       CHECKS[file]!(out);
     });
   }
+});
+
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json' };
+
+/**
+ * Serves examples/browser/ at / and this checkout as /node_modules/webannolo/ (where the page's
+ * import map looks, as in a project that installed the package), cross-origin isolated so
+ * that the page may use worker threads.
+ */
+function servePage(): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+    const file = path.startsWith('/node_modules/webannolo/')
+      ? join(ROOT, path.slice('/node_modules/webannolo/'.length))
+      : join(EXAMPLES, 'browser', path === '/' ? 'index.html' : path);
+    if (!existsSync(file) || !file.startsWith(ROOT)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
+    });
+    res.end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+describe.skipIf(!existsSync(CHROMIUM) && process.env['CI'] !== 'true')('examples/browser/', () => {
+  it('the page searches in headless Chromium (WebGPU where it has an adapter) and shows recall@10', async () => {
+    const server = await servePage();
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      await page.waitForFunction(() => document.getElementById('out')?.textContent?.includes('recall@10'), null, { timeout: 120_000 });
+      const text = (await page.textContent('#out')) ?? '';
+      console.log(`examples/browser: ${text}`);
+      expect(errors).toEqual([]);
+      expect(text).toMatch(/^backend (gpu|cpu) \(.*\), \d+ thread\(s\), recall@10 [\d.]+$/);
+      expect(Number(text.match(/recall@10 ([\d.]+)/)![1])).toBeGreaterThanOrEqual(0.95);
+    } finally {
+      await browser.close();
+      server.close();
+    }
+  });
 });
