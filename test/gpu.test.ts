@@ -174,7 +174,10 @@ describeGpu('WebGPU on MNIST (always available data)', () => {
       expect(onGpu.gpuMode).toBe('exact');
       expect(Array.from(onGpu.ids)).toEqual(Array.from(onCpu.ids)); // integer pixels: exact in f32
     }
-    await expect(flat.searchBatch(q, 1025, { backend: 'gpu' })).rejects.toThrow(/k <= 1024/);
+    await expect(flat.searchBatch(q, 1025, { backend: 'gpu' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/above GPU_MAX_K \(1024\)/),
+    });
   });
 
   it('k-means assignment on the GPU matches the CPU', async () => {
