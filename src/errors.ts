@@ -30,7 +30,9 @@ export type ErrorCode =
   /** A part of a distributed service did not answer in time (a shard with no live replica); try again later. */
   | 'UNAVAILABLE';
 
+/** The error the library throws for bad input, files and failures: `code` is stable (see ErrorCode), the message names the problem. */
 export class WebannoloError extends Error {
+  /** What went wrong, for programs: a stable name such as DIMENSION_MISMATCH. */
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
     super(message);

@@ -71,6 +71,7 @@ export interface BatchEvaluator {
   neighbourDistances?(graph: GraphLayout, slots: Uint32Array, nodes: Uint32Array, count: number, out: Float32Array): void | Promise<void>;
   /** What actually computed the distances, e.g. 'cpu' or 'gpu'. */
   readonly backend: string;
+  /** Frees what the evaluator holds (GPU buffers); CPU evaluators need none. */
   dispose?(): void;
 }
 

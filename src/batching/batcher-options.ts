@@ -16,7 +16,10 @@ export interface BatchTarget {
    * check: dimension, finite values, sparse ordering). Without one, a bad query is found when
    * its batch fails with an input error, and that batch's queries are rerun one by one.
    */
-  readonly store?: { checkQuery(query: Vector): void };
+  readonly store?: {
+    /** Throws the index's error for a query it would refuse. */
+    checkQuery(query: Vector): void;
+  };
 }
 
 /**
@@ -46,6 +49,7 @@ export interface BatchInfo {
   readonly isolated: boolean;
 }
 
+/** How a QueryBatcher forms and runs its batches; every option has a default (BATCHER_DEFAULTS). */
 export interface QueryBatcherOptions {
   /** A batch closes when it holds this many queries. Default 256. */
   maxBatch?: number;

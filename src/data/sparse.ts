@@ -85,6 +85,7 @@ export class SparseDataset implements Dataset {
     return new SparseDataset(indptr, this.indices.subarray(base, stop), this.values.subarray(base, stop), this.dim);
   }
 
+  /** Non-zero components over all rows. */
   get nnz(): number {
     return this.indices.length;
   }

@@ -1,10 +1,12 @@
 import { fail } from '../errors.js';
 
+/** The true nearest neighbours of each query, as an .ivecs file or an exact search gives them. */
 export interface GroundTruth {
   /** Number of queries. */
   rows: number;
   /** Ids per query (best first); may exceed k. */
   dim: number;
+  /** rows x dim ids, row by row. */
   data: Int32Array;
   /** Optional true scores (same layout) for the tie rule. */
   scores?: Float32Array;

@@ -28,9 +28,11 @@ export interface GpuContext {
   lostReason?: string;
 }
 
+/** Options of requestGpu. */
 export interface RequestGpuOptions {
   /** Request a fresh device even if an earlier one is cached (e.g. after a fault). */
   renew?: boolean;
+  /** Passed to requestAdapter: 'high-performance' or 'low-power'. */
   powerPreference?: GPUPowerPreference;
 }
 

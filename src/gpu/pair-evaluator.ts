@@ -13,7 +13,9 @@ export abstract class PairKernelEvaluator implements BatchEvaluator {
 
   constructor(protected readonly ctx: GpuContext) {}
 
+  /** Uploads queries[start .. start+count) into the query slots 0..count-1. */
   abstract setQueries(queries: Dataset, start: number, count: number): Promise<void>;
+  /** Frees the GPU buffers this evaluator created (not the shared store or graph). */
   abstract dispose(): void;
 
   /** The pair kernel over the store and the queries bound now. */
@@ -38,6 +40,7 @@ export abstract class QueryRowsEvaluator extends PairKernelEvaluator {
   /** Floats per uploaded query row (the dimension padded as the kernel reads rows). */
   protected abstract get queryStride(): number;
 
+  /** Uploads queries[start .. start+count) into the query slots 0..count-1. */
   async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
     const { ctx } = this;
     await fenced(ctx, () => {
@@ -47,6 +50,7 @@ export abstract class QueryRowsEvaluator extends PairKernelEvaluator {
     });
   }
 
+  /** Frees the GPU buffers this evaluator created (not the shared store or graph). */
   dispose(): void {
     if (this.queries) this.ctx.resources.release(this.queries);
     this.queries = null;

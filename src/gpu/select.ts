@@ -1,12 +1,15 @@
 import { fail } from '../errors.js';
 import { type GpuContext, noGpu, requestGpu, retireGpu } from './device.js';
 
+/** Where a batch runs: 'cpu', 'gpu' (WebGPU, or an error), or 'auto' (chosen by measurement). */
 export type Backend = 'auto' | 'gpu' | 'cpu';
+/** Every Backend value, for argument checks. */
 export const BACKENDS: readonly Backend[] = ['auto', 'gpu', 'cpu'];
 
 /** With backend 'auto', batches smaller than this stay on the CPU (round trips would dominate). */
 export const AUTO_MIN_BATCH = 64;
 
+/** Where a batched search runs, for HnswIndex.searchBatch and FlatIndex.searchBatch. */
 export interface BackendOptions {
   /** 'auto' (GPU when there is one and the batch is large enough), 'gpu' (or an error), 'cpu'. Default 'cpu'. */
   backend?: Backend;

@@ -15,7 +15,10 @@ import { popcount32, type Tombstones } from './items/tombstones.js';
 export type SearchFilter =
   | { readonly label: number }
   | { readonly labels: readonly number[] }
-  | { readonly where: (key: ItemKey) => boolean }
+  | {
+      /** True for the keys (ids, without keys) a result may have. */
+      readonly where: (key: ItemKey) => boolean;
+    }
   | { readonly bitset: Uint32Array };
 
 /** A filter resolved to the items it allows: a bitset over slots and its population. */

@@ -26,22 +26,27 @@ export class FlatIndex {
 
   constructor(readonly store: VectorStore) {}
 
+  /** An exact index over `data`: every search scores every item. */
   static build(data: Dataset, options: { metric: Metric }): FlatIndex {
     checkOptionNames('FlatIndex.build', options, FLAT_OPTION_NAMES);
     if (!METRICS.includes(options.metric)) fail('INVALID_ARGUMENT', `metric must be 'l2' or 'ip', got ${String(options.metric)}`);
     return new FlatIndex(new PlainQuantizer().encode(data, options.metric));
   }
 
+  /** Items in the index. */
   get size(): number {
     return this.store.size;
   }
+  /** Dimension of the vectors. */
   get dim(): number {
     return this.store.dim;
   }
+  /** 'l2' or 'ip'. */
   get metric(): Metric {
     return this.store.metric;
   }
 
+  /** The exact k nearest items to `query`, best first. */
   search(query: Vector, k: number): SearchResult {
     checkK(k, this.size);
     this.store.checkQuery(query);

@@ -21,6 +21,7 @@ import { ItemLabels } from './items/item-labels.js';
 import { ItemOrder } from './items/item-order.js';
 import { Tombstones } from './items/tombstones.js';
 
+/** An index an index file can hold. */
 export type AnyIndex = HnswIndex | FlatIndex;
 
 /** Options of serializeIndex. */

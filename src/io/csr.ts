@@ -42,6 +42,10 @@ function readCount(view: DataView, at: number, what: string): number {
   return v;
 }
 
+/**
+ * A sparse dataset from big-ann's CSR format (int64 nrow, ncol, nnz; int64 indptr; int32 indices; float32 data); `limit` keeps the
+ * first rows.
+ */
 export function readCsr(bytes: Uint8Array, limit = Infinity): SparseDataset {
   checkLimit(limit);
   const len = bytes.byteLength;
@@ -93,6 +97,7 @@ export function readCsr(bytes: Uint8Array, limit = Infinity): SparseDataset {
   return new SparseDataset(indptr, indices, values, ncol);
 }
 
+/** `ds` in big-ann's CSR format (see readCsr). */
 export function writeCsr(ds: SparseDataset): Uint8Array {
   if (ds.dim > MAX_COLS) fail('INVALID_ARGUMENT', `.csr stores int32 column ids: dim ${ds.dim} is too large`);
   const n = ds.size;

@@ -98,6 +98,7 @@ export function readSparseBin(bytes: Uint8Array, dim?: number, limit = Infinity)
   return new SparseDataset(indptr, indices, values, d);
 }
 
+/** `ds` in the kANNolo / Seismic sparse format (see readSparseBin). */
 export function writeSparseBin(ds: SparseDataset): Uint8Array {
   const n = ds.size;
   const out = new Uint8Array(4 + 4 * n + 8 * ds.nnz);

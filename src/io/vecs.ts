@@ -141,10 +141,12 @@ function writeRows(n: number, dim: number, elemBytes: number, putRow: (out: Uint
   return out;
 }
 
+/** `ds` as .fvecs: per row an int32 dimension, then the float32 values (little-endian). */
 export function writeFvecs(ds: DenseDataset): Uint8Array {
   return writeRows(ds.size, ds.dim, 4, (out, i, at) => writeWordsLE(ds.data, i * ds.dim, out, at, ds.dim));
 }
 
+/** `rows` x `dim` integers as .ivecs: per row an int32 dimension, then the int32 values. */
 export function writeIvecs(rows: number, dim: number, data: Int32Array): Uint8Array {
   checkInteger('rows', rows, 1);
   checkInteger('dim', dim, 1, MAX_DIM);

@@ -67,6 +67,7 @@ export class DiskDenseStore implements VectorStore {
   get diskBytes(): number {
     return this.size * this.dim * 4;
   }
+  /** True once close() released the file. */
   get closed(): boolean {
     return this.fd === null;
   }

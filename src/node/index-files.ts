@@ -24,6 +24,7 @@ const readAsync = promisify(read);
 /** Bytes per read while streaming the file through the checksum. */
 const CHUNK = 4 << 20;
 
+/** Options of loadIndexFile. */
 export interface LoadIndexOptions {
   /**
    * Where the plain vectors kept for re-ranking live: 'memory' (default) loads them with the

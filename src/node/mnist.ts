@@ -15,6 +15,7 @@ export function mnistDir(): string {
   }
 }
 
+/** MNIST as loadMnist returns it: images as 784-d datasets, and their digits. */
 export interface Mnist {
   train: DenseDataset;
   test: DenseDataset;

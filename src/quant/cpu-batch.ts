@@ -21,6 +21,7 @@ export class CpuBatchEvaluator implements BatchEvaluator {
     for (let i = 0; i < count; i++) out[i] = evaluators[slots[i]!]!.distance(ids[i]!);
   }
 
+  /** Nothing to free on the CPU: the evaluators hold no resources. */
   dispose(): void {
     this.releaseAll();
   }

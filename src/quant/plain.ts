@@ -16,7 +16,9 @@ export { PlainSparseStore, type SharedSparseStore } from './sparse/store.js';
 export class PlainQuantizer {
   readonly name = 'plain';
   constructor(private readonly options: DenseStoreOptions = {}) {}
+  /** Nothing to learn: plain vectors are stored as they are. */
   train(_data: Dataset): void {}
+  /** The plain store of `data`: dense vectors in WebAssembly memory, or sparse rows. */
   encode(data: Dataset, metric: Metric): PlainDenseStore | PlainSparseStore {
     if (data instanceof DenseDataset) return new PlainDenseStore(data, metric, this.options);
     if (data instanceof SparseDataset) return new PlainSparseStore(data, metric);

@@ -8,5 +8,6 @@ import type { Metric, VectorStore } from '../types.js';
  */
 export interface DenseQuantizer {
   readonly name: string;
+  /** Trains if needed, then encodes `data` into a store for `metric`. */
   encode(data: DenseDataset, metric: Metric): VectorStore;
 }

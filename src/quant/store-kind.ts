@@ -11,7 +11,9 @@ import type { BatchEvaluator, Dataset, Metric, VectorStore } from '../types.js';
  */
 export interface StoreCodec {
   readonly kind: string;
+  /** The store's parameters (JSON) and typed-array sections, as the index file holds them. */
   encode(store: VectorStore): { params: Record<string, unknown>; sections: Record<string, SectionArray> };
+  /** The store again, from what encode wrote. */
   decode(params: Record<string, unknown>, section: (name: string) => SectionArray, metric: Metric): VectorStore;
   /**
    * Optional, for loaders that read sections piecewise: where to read section `name`

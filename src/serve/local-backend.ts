@@ -9,6 +9,7 @@ import type { SearchResult, Vector } from '../types.js';
 import type { AddChange, BackendInfo, Hits, QueryParams, ServeBackend, SnapshotInfo, WriteAck } from './backend.js';
 import { DurableIndex, type DurableOptions, type DurableStats } from './durable/durable-index.js';
 
+/** Options of LocalBackend.open. */
 export interface LocalBackendOptions {
   /** How concurrent queries are batched and on what they run (maxBatch, maxWaitMs, maxQueue, batchParams: backend, threads, gpu). */
   batcher?: QueryBatcherOptions;
@@ -22,6 +23,7 @@ export interface LocalBackendOptions {
   load?: LoadIndexOptions;
 }
 
+/** What a LocalBackend reports to metrics: its batcher's and its log's figures. */
 export interface LocalBackendStats {
   readonly batcher: QueryBatcherStats;
   /** Null when served read-only. */
@@ -121,6 +123,7 @@ export class LocalBackend implements ServeBackend {
     return this.durable ? this.durable.snapshot() : null;
   }
 
+  /** The batcher's and the log's figures now, for metrics. */
   stats(): LocalBackendStats {
     return {
       batcher: this.batcher.stats,

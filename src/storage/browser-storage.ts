@@ -11,6 +11,7 @@ export { StorageFullError } from './storage-full.js';
 /** Where saved indexes are kept. */
 export type StorageBackend = 'opfs' | 'indexeddb';
 
+/** Where saveIndex, openIndex, listIndexes and deleteIndex keep indexes. */
 export interface StorageOptions {
   /**
    * 'auto' (default): the origin private file system where this context can write it,

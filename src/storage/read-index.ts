@@ -18,6 +18,7 @@ export function blobSource(blob: Blob): ByteSource {
   return { size: blob.size, read: async (start, end) => new Uint8Array(await blob.slice(start, end).arrayBuffer()) };
 }
 
+/** Options of readIndexBlob and readIndexFrom. */
 export interface ReadIndexOptions {
   /** Bytes per read (default 8 MiB). */
   chunkBytes?: number;

@@ -205,9 +205,11 @@ export class HnswIndex extends LivingIndex {
   get capacity(): number {
     return this.state.graph.n;
   }
+  /** Dimension of the vectors. */
   get dim(): number {
     return this.store.dim;
   }
+  /** 'l2' or 'ip'. */
   get metric(): Metric {
     return this.store.metric;
   }

@@ -11,6 +11,7 @@ import { checkLayout, type Layout } from './graph/locality-layout.js';
 
 // What an HnswIndex is built from, and how its search parameters default and are checked.
 
+/** Options of HnswIndex.build: the metric, the graph parameters, keys and labels, the memory layout. */
 export interface HnswIndexOptions extends HnswBuildParams {
   metric: Metric;
   /** A key per item (non-negative integers up to 2^53 - 1, or strings); results then carry keys. */

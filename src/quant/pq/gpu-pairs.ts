@@ -82,6 +82,7 @@ export class GpuPqEvaluator extends PairKernelEvaluator {
     this.data = pqData(ctx, store);
   }
 
+  /** Builds the lookup tables of queries[start .. start+count) on the GPU, one per query slot. */
   async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
     const { ctx } = this;
     const pipeline = await lutPipeline(ctx);
@@ -113,6 +114,7 @@ export class GpuPqEvaluator extends PairKernelEvaluator {
     };
   }
 
+  /** Frees the GPU buffers this evaluator created. */
   dispose(): void {
     if (this.luts) this.ctx.resources.release(this.luts);
     this.luts = null;

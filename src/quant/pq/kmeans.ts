@@ -1,6 +1,7 @@
 import { checkInteger, fail } from '../../errors.js';
 import { Rng } from '../../util/rng.js';
 
+/** Options of kmeans. */
 export interface KMeansOptions {
   /** Lloyd iterations at most (stops early when assignments settle). Default 15. */
   maxIterations?: number;

@@ -6,6 +6,7 @@ import { PQ_KSUB, type PqCodebook } from './codebook.js';
 import { type KMeansOptions, kmeans, kmeansWith, nearestCentroid } from './kmeans.js';
 import { PqStore } from './store.js';
 
+/** Options of a ProductQuantizer. */
 export interface PqOptions {
   /** Subspaces (bytes per encoded vector); must divide the dimension. */
   m: number;
@@ -41,15 +42,18 @@ export class ProductQuantizer implements PqCodebook {
     return pq;
   }
 
+  /** True once the codebooks are learned (train, or fromCodebooks). */
   get trained(): boolean {
     return this.codebooksData !== null;
   }
+  /** Dimension of the vectors it encodes (known once trained). */
   get dim(): number {
     return this.dimValue;
   }
   get dsub(): number {
     return this.dimValue / this.m;
   }
+  /** The codebooks: m x 256 centroids of dim / m floats, subspace by subspace. */
   get codebooks(): Float32Array {
     if (this.codebooksData === null) fail('INVALID_ARGUMENT', 'the product quantizer is not trained: call train(data) first');
     return this.codebooksData;

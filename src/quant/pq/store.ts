@@ -81,6 +81,7 @@ export class PqStore implements VectorStore {
   get kernels(): 'wasm-simd' | 'js' {
     return this.arena === null ? 'js' : 'wasm-simd';
   }
+  /** Dimension of the vectors the codes stand for. */
   get dim(): number {
     return this.pq.dim;
   }

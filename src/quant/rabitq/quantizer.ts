@@ -11,6 +11,7 @@ export const RABITQ_MIN_DIM = 8;
 /** Default confidence half-width in standard deviations (RaBitQ's epsilon_0; about 94 % two-sided). */
 export const DEFAULT_EPSILON0 = 1.9;
 
+/** Options of a RabitqQuantizer. */
 export interface RabitqOptions {
   /** Bits per rotated component, 1 (RaBitQ) to 8 (extended RaBitQ). Default 1. */
   bits?: number;
@@ -44,6 +45,7 @@ export class RabitqQuantizer {
     checkInteger('rabitq seed', options.seed ?? 1, 0, 2 ** 32 - 1);
   }
 
+  /** True once the data's mean (the centre codes are taken around) is learned. */
   get trained(): boolean {
     return this.centroid !== null;
   }

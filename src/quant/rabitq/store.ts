@@ -135,6 +135,7 @@ export class RabitqStore implements VectorStore {
     return this.size * this.bytesPerVector + 4 * e.dim + e.rotation.signs.length;
   }
 
+  /** The store for worker threads: its codes and factors on shared memory, no copy per thread. */
   share(): SharedRabitqStore {
     const { size, dim, metric } = this;
     const { bits, epsilon0, centroid } = this.encoding;
@@ -146,6 +147,7 @@ export class RabitqStore implements VectorStore {
     return { ...common, arena: null, codes: this.codesJs };
   }
 
+  /** A store over codes another thread shared. */
   static attach(s: SharedRabitqStore): RabitqStore {
     const encoding = new RabitqEncoding(s.dim, s.metric, s.bits, s.centroid, new HadamardRotation(s.dim, s.signs), s.epsilon0);
     const arena = s.arena === null ? null : WasmArena.attach(s.arena);

@@ -95,6 +95,7 @@ export class GpuScalarEvaluator extends QueryRowsEvaluator {
     return (this.placeholder ??= this.ctx.resources.storage(16, 'f16 placeholder for the sq8 ranges'));
   }
 
+  /** Frees the GPU buffers this evaluator created. */
   override dispose(): void {
     super.dispose();
     if (this.placeholder) this.ctx.resources.release(this.placeholder);

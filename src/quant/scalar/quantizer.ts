@@ -4,6 +4,7 @@ import type { Metric } from '../../types.js';
 import { SCALAR_ENCODINGS, ScalarCodec, type ScalarEncoding } from './scalar-encoding.js';
 import { ScalarStore } from './store.js';
 
+/** Options of a ScalarQuantizer. */
 export interface ScalarQuantizerOptions {
   /** Use the WebAssembly SIMD kernels where available (default true); false: plain JS kernels. */
   simd?: boolean;

@@ -5,6 +5,7 @@ import { HALF_MAX, halfBits, halfTable } from './half.js';
 
 /** How a scalar-quantized store encodes each component: IEEE half, or one byte over [min, max]. */
 export type ScalarEncoding = 'f16' | 'sq8';
+/** Every ScalarEncoding, for argument checks. */
 export const SCALAR_ENCODINGS: readonly ScalarEncoding[] = ['f16', 'sq8'];
 
 /**

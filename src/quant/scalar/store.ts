@@ -117,6 +117,7 @@ export class ScalarStore implements VectorStore {
     return this.size * this.codec.rowBytes + (this.codec.mins ? this.dim * 8 : 0);
   }
 
+  /** The store for worker threads: its codes on shared memory, no copy per thread. */
   share(): SharedScalarStore {
     const { kind, size, dim, metric } = this;
     const { mins, scales } = this.codec;
@@ -125,6 +126,7 @@ export class ScalarStore implements VectorStore {
     return { kind, size, dim, metric, mins, scales, arena: null, codes: this.codesJs };
   }
 
+  /** A store over codes another thread shared. */
   static attach(s: SharedScalarStore): ScalarStore {
     const codec = new ScalarCodec(s.kind, s.dim, s.metric, s.mins, s.scales);
     return new ScalarStore(codec, s.size, s.arena === null ? null : WasmArena.attach(s.arena), s.codes);

@@ -72,6 +72,7 @@ export class GpuSparseEvaluator extends PairKernelEvaluator {
     this.data = cachedUpload(ctx, store, Number.MAX_SAFE_INTEGER, () => new GpuSparseData(ctx, store));
   }
 
+  /** Uploads queries[start .. start+count), scattered into dense rows, to the query slots. */
   async setQueries(queries: Dataset, start: number, count: number): Promise<void> {
     const dim = this.store.dim;
     if (count * dim * 4 > this.ctx.limits.maxStorageBufferBindingSize) {
@@ -110,6 +111,7 @@ export class GpuSparseEvaluator extends PairKernelEvaluator {
     };
   }
 
+  /** Frees the GPU buffers this evaluator created. */
   dispose(): void {
     if (this.queries) this.ctx.resources.release(this.queries);
     if (this.norms) this.ctx.resources.release(this.norms);

@@ -90,9 +90,11 @@ export class PlainSparseStore implements VectorStore {
     return new PlainSparseStore({ arena, rows, norms: s.norms }, s.metric);
   }
 
+  /** Rows in the store. */
   get size(): number {
     return this.data.size;
   }
+  /** Vocabulary size: component ids are below it. */
   get dim(): number {
     return this.data.dim;
   }

@@ -12,6 +12,7 @@ import type { LoggedChange } from './log-record.js';
 import { logIdText } from './log-segments.js';
 import { type LogStats, WriteAheadLog } from './write-ahead-log.js';
 
+/** Options of DurableIndex.open: how the log syncs and when snapshots are written. */
 export interface DurableOptions {
   /** fsync each group of changes before acknowledging it. Default true; false trades durability across power loss (not process crashes) for speed. */
   fsync?: boolean;
@@ -239,6 +240,7 @@ export class DurableIndex {
     if (this.snapshotting === snapshot) this.snapshotting = null;
   }
 
+  /** Figures for metrics: the last sequence number, the snapshot's, what opening replayed or dropped, the log's. */
   get stats(): DurableStats {
     return { seq: this.seqNow, snapshotSeq: this.snapshotSeq, ...this.replayInfo, log: this.log?.stats ?? null };
   }

@@ -93,6 +93,7 @@ export class ServeMetrics {
     return this.registry.metrics();
   }
 
+  /** The content type of metrics(): Prometheus text. */
   get contentType(): string {
     return this.registry.contentType;
   }

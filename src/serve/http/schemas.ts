@@ -18,6 +18,7 @@ export interface RequestLimits {
   readonly maxItems: number;
 }
 
+/** The bounds of one request unless HttpServerOptions.limits says otherwise. */
 export const DEFAULT_LIMITS: RequestLimits = { maxK: 1000, maxEf: 10_000, maxQueries: 1024, maxItems: 10_000 };
 
 const LABEL = { type: 'integer', minimum: 0, maximum: 0xffffffff } as const;

@@ -11,6 +11,7 @@ import { registerSearchRoutes } from './routes-search.js';
 import { registerStatusRoutes } from './routes-status.js';
 import { DEFAULT_LIMITS, type RequestLimits } from './schemas.js';
 
+/** Options of startHttpServer and createHttpApp. */
 export interface HttpServerOptions {
   /** Address to bind. Default '127.0.0.1' (this machine only); '0.0.0.0' or '::' to serve others. */
   host?: string;

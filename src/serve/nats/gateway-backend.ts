@@ -12,6 +12,7 @@ import type { ShardInfo } from './shard-replica.js';
 import { ShardWriter, type WriteCounters, writeError } from './shard-writer.js';
 import { connectNats, ShardedClient, type ShardedClientOptions, type ShardedHits } from './sharded-client.js';
 
+/** Options of GatewayBackend.open: the NATS connection and service, and how shards are asked. */
 export interface GatewayOptions extends ShardedClientOptions {
   /** NATS server URLs, comma-separated. */
   readonly servers: string;
@@ -24,6 +25,7 @@ export interface GatewayOptions extends ShardedClientOptions {
    * check the replicas refuse such a part themselves, as they do a write that loses a race.
    */
   readonly checkKeys?: boolean;
+  /** Where the gateway's notices go, one line each (say, serving searches only without JetStream). */
   readonly onLog?: (line: string) => void;
 }
 

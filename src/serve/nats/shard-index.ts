@@ -11,6 +11,7 @@ import type { ShardChange } from './messages.js';
 
 /** What a shard replica needs of the index it serves. */
 export interface ShardIndex {
+  /** What the shard holds: dimension, metric, items. */
   describe(): BackendInfo;
   /** Row q answers queries[q]; k is cut to the shard's size (a shard may hold fewer than k items). */
   searchMany(queries: readonly Vector[], k: number, params: QueryParams): Promise<Hits[]>;
@@ -24,6 +25,7 @@ export interface ShardIndex {
   has(key: ItemKey): boolean;
   /** The last log sequence the index holds: the file's, then each applied change's. */
   readonly appliedSeq: number;
+  /** Releases the index (and its log). */
   close(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ export class LocalShardIndex implements ShardIndex {
     this.durable = backend.durable;
   }
 
+  /** Opens a shard file (an hnsw index with keys): read-only, or following an external change log as a replica does. */
   static async open(
     path: string,
     options: { externalLog?: string; batcher?: QueryBatcherOptions; durable?: DurableOptions } = {},
@@ -84,6 +87,7 @@ export class LocalShardIndex implements ShardIndex {
     return this.index.has(key);
   }
 
+  /** What the shard holds: dimension, metric, items. */
   describe(): BackendInfo {
     return this.backend.describe();
   }
@@ -115,6 +119,7 @@ export class LocalShardIndex implements ShardIndex {
     return this.backend.snapshot();
   }
 
+  /** Releases the index (and its log). */
   close(): Promise<void> {
     return this.backend.close();
   }

@@ -17,6 +17,7 @@ import {
 } from './subjects.js';
 import { toWireError, type WireError } from './wire.js';
 
+/** Options of ShardReplica.start: the connection, the service and shard, the index. */
 export interface ShardReplicaOptions {
   readonly nc: NatsConnection;
   readonly service: string;
@@ -99,6 +100,7 @@ export class ShardReplica {
     return r;
   }
 
+  /** What this replica serves, as it answers NAME.info.I requests. */
   info(): ShardInfo {
     const d = this.options.index.describe();
     return {

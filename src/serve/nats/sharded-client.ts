@@ -9,6 +9,7 @@ import type { ShardInfo } from './shard-replica.js';
 import { checkService, infoSubject, type ServiceNames, searchSubject } from './subjects.js';
 import { fromWireError } from './wire.js';
 
+/** Options of ShardedClient.connect (and of the gateway). */
 export interface ShardedClientOptions {
   /** The service's name (its subjects start with it). */
   readonly service: string;
@@ -22,6 +23,7 @@ export interface ShardedClientOptions {
   readonly allowPartial?: boolean;
 }
 
+/** Per-search options of ShardedClient.search, beside ef, rerank and filter. */
 export interface ShardedSearchOptions {
   /** Return what the shards that answered found, marked partial, instead of failing when some did not. */
   readonly allowPartial?: boolean;
@@ -91,6 +93,7 @@ export class ShardedClient {
     return new ShardedClient(nc, options, true);
   }
 
+  /** How many shards the service has. */
   get shards(): number {
     return this.names.shards;
   }

@@ -2,6 +2,7 @@ import type { BackendOptions } from '../../../gpu/select.js';
 import type { BatchEvaluator, GpuMode } from '../../../types.js';
 import type { SearchFilter } from '../../filter.js';
 
+/** Parameters of HnswIndex.search (and, per call, of QueryBatcher.search). */
 export interface HnswSearchParams {
   /** Beam width; raised to k when smaller. Default max(k, 64). */
   ef?: number;
@@ -22,6 +23,7 @@ export interface HnswSearchParams {
   lambda?: number;
 }
 
+/** Parameters of HnswIndex.searchBatch: those of search, one filter per query, and where the batch runs. */
 export interface HnswBatchParams extends Omit<HnswSearchParams, 'filter'>, BackendOptions {
   /**
    * One filter for every query, or one per query (null: unfiltered). With backend 'gpu', a

@@ -6,6 +6,7 @@ import { HnswGraph } from '../graph/graph.js';
 import { LayerSearcher, level0WidthFor } from '../search/layer-search.js';
 import { Linker } from './linker.js';
 
+/** The graph parameters of an HNSW build; each has a default. */
 export interface HnswBuildParams {
   /** Links per node on upper levels (level 0 gets 2m). Default 16. */
   m?: number;

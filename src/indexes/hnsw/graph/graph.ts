@@ -238,10 +238,12 @@ export class HnswGraph {
     return level === 0 ? this.level0 : this.upperPool;
   }
 
+  /** Where node's link list at `level` starts in linkArray(node, level): the count, then the ids. */
   linkBase(node: number, level: number): number {
     return level === 0 ? node * (this.m0 + 1) : this.upperAt[node]! + (level - 1) * (this.m + 1);
   }
 
+  /** Links a node may hold at `level`: m0 on level 0, m above. */
   maxLinks(level: number): number {
     return level === 0 ? this.m0 : this.m;
   }

@@ -34,6 +34,7 @@ export interface IndexState {
   readonly exclusive?: boolean;
 }
 
+/** Options of HnswIndex.add. */
 export interface AddOptions {
   /** Labels of the new items, one row each. */
   labels?: readonly LabelRow[];
