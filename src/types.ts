@@ -10,7 +10,9 @@ export const METRICS: readonly Metric[] = ['l2', 'ip'];
 
 /** A sparse vector: strictly increasing component ids and their values. */
 export interface SparseVector {
+  /** Component ids, ascending and unique. */
   readonly indices: Uint32Array;
+  /** The value of each component in `indices`. */
   readonly values: Float32Array;
 }
 
@@ -19,8 +21,11 @@ export type Vector = Float32Array | SparseVector;
 
 /** n items of one vector kind. */
 export interface Dataset {
+  /** 'dense' (DenseDataset) or 'sparse' (SparseDataset). */
   readonly kind: 'dense' | 'sparse';
+  /** Number of vectors. */
   readonly size: number;
+  /** Dimension (for sparse data: the vocabulary size). */
   readonly dim: number;
   /** Row i (a view, not a copy). */
   get(i: number): Vector;
@@ -82,8 +87,11 @@ export interface BatchEvaluator {
 export interface VectorStore {
   /** 'dense', 'sparse', 'pq', ...: names the encoding, used by the file format. */
   readonly kind: string;
+  /** Items (rows) in the store. */
   readonly size: number;
+  /** Dimension of the vectors it encodes. */
   readonly dim: number;
+  /** 'l2' or 'ip': what its distances compute. */
   readonly metric: Metric;
   /** Bytes held by the encoded items. */
   readonly byteLength: number;
@@ -120,6 +128,7 @@ export interface VectorStore {
 
 /** k nearest items of one query, best first. Missing entries (fewer than k found) are -1. */
 export interface SearchResult {
+  /** Item ids, best first; -1 pads where a filter or removed items leave fewer than k. */
   readonly ids: Int32Array;
   /** Natural scores: squared L2 distance (smaller is better) or inner product (larger is better). */
   readonly scores: Float32Array;
@@ -132,9 +141,13 @@ export type GpuMode = 'resident' | 'hybrid';
 
 /** Results of many queries: row q occupies [q*k, (q+1)*k). */
 export interface BatchSearchResult {
+  /** Queries answered. */
   readonly count: number;
+  /** Results per query. */
   readonly k: number;
+  /** count x k item ids: query q at [q*k, (q+1)*k), best first; -1 pads. */
   readonly ids: Int32Array;
+  /** The scores of `ids`, laid out the same way. */
   readonly scores: Float32Array;
   /** What computed the distances ('cpu', 'gpu', or 'gpu+cpu' after a fallback). */
   readonly backend: string;

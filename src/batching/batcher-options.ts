@@ -8,6 +8,7 @@ import type { BatchSearchResult, Vector } from '../types.js';
  * FlatIndex qualify (FlatIndex ignores the HNSW parameters: it searches exactly).
  */
 export interface BatchTarget {
+  /** Dimension of the queries it takes. */
   readonly dim: number;
   /** Runs one batch; row q of the result (ids, scores, keys) answers queries[q]. */
   searchBatch(queries: readonly Vector[], k: number, params: HnswBatchParams): Promise<BatchSearchResult>;
@@ -33,6 +34,7 @@ export type BatchBackendParams = Omit<HnswBatchParams, 'ef' | 'rerank' | 'lambda
 export interface BatchInfo {
   /** Queries in the batch. */
   readonly size: number;
+  /** Results per query in the batch. */
   readonly k: number;
   /** Milliseconds its oldest query waited in the queue before the batch started. */
   readonly waitMs: number;

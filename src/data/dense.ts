@@ -6,6 +6,7 @@ export class DenseDataset implements Dataset {
   readonly kind = 'dense' as const;
   readonly size: number;
   readonly dim: number;
+  /** The vectors, row after row (size x dim floats). */
   readonly data: Float32Array;
 
   /**

@@ -11,8 +11,11 @@ export class SparseDataset implements Dataset {
   readonly kind = 'sparse' as const;
   readonly size: number;
   readonly dim: number;
+  /** Row i holds entries indptr[i] .. indptr[i+1] of indices and values (size + 1 offsets). */
   readonly indptr: Uint32Array;
+  /** Component ids of every row, ascending and unique within a row. */
   readonly indices: Uint32Array;
+  /** The value of each entry of indices. */
   readonly values: Float32Array;
 
   /**

@@ -4,6 +4,7 @@ import { GpuResources } from './resources.js';
 
 /** A WebGPU device with what webannolo keeps per device: pipelines, pooled buffers, state. */
 export interface GpuContext {
+  /** The WebGPU device. */
   readonly device: GPUDevice;
   /** The adapter's description, e.g. "NVIDIA H100" or "SwiftShader Device (Subzero)". */
   readonly description: string;
@@ -21,6 +22,7 @@ export interface GpuContext {
   readonly software: boolean;
   /** Median time of one tiny submit + readback when the device was opened, in ms. */
   readonly roundTripMs: number;
+  /** What webannolo keeps on this device: pipelines, pooled buffers, uploaded stores and graphs. */
   readonly resources: GpuResources;
   /** False once the device was lost or a fault made us stop trusting it. */
   usable: boolean;

@@ -23,7 +23,9 @@ export type SearchFilter =
 
 /** A filter resolved to the items it allows: a bitset over slots and its population. */
 export interface AllowedSet {
+  /** One bit per slot: bit i of word i >> 5. */
   readonly bits: Uint32Array;
+  /** How many bits are set. */
   readonly count: number;
 }
 

@@ -43,6 +43,7 @@ export class DiskDenseStore implements VectorStore {
   readonly metric: Metric;
   /** Byte offset of the vectors in the file. */
   readonly offset: number;
+  /** The file the vectors are read from (for messages). */
   readonly path: string;
   private fd: number | null;
   private bytes = new Uint8Array(0);

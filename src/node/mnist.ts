@@ -17,9 +17,13 @@ export function mnistDir(): string {
 
 /** MNIST as loadMnist returns it: images as 784-d datasets, and their digits. */
 export interface Mnist {
+  /** The training images (up to 60,000), 784 floats each, pixel values 0..255. */
   train: DenseDataset;
+  /** The test images (up to 10,000). */
   test: DenseDataset;
+  /** The digit of each test image. */
   testLabels: Uint8Array;
+  /** The digit of each training image. */
   trainLabels: Uint8Array;
 }
 

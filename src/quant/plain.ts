@@ -14,6 +14,7 @@ export { PlainSparseStore, type SharedSparseStore } from './sparse/store.js';
  * search goes through the same Quantizer/QueryEvaluator seam as every other encoding.
  */
 export class PlainQuantizer {
+  /** 'plain'. */
   readonly name = 'plain';
   constructor(private readonly options: DenseStoreOptions = {}) {}
   /** Nothing to learn: plain vectors are stored as they are. */

@@ -7,6 +7,7 @@ import type { Metric, VectorStore } from '../types.js';
  * untrained. HnswIndex.quantize() swaps an index's plain vectors for such a store.
  */
 export interface DenseQuantizer {
+  /** The store kind it makes, as index files name it ('pq', 'f16', ...). */
   readonly name: string;
   /** Trains if needed, then encodes `data` into a store for `metric`. */
   encode(data: DenseDataset, metric: Metric): VectorStore;

@@ -10,6 +10,7 @@ import type { BatchEvaluator, Dataset, Metric, VectorStore } from '../types.js';
  * format or to the indexes.
  */
 export interface StoreCodec {
+  /** The store kind, as the index file's header names it. */
   readonly kind: string;
   /** The store's parameters (JSON) and typed-array sections, as the index file holds them. */
   encode(store: VectorStore): { params: Record<string, unknown>; sections: Record<string, SectionArray> };

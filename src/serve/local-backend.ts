@@ -25,6 +25,7 @@ export interface LocalBackendOptions {
 
 /** What a LocalBackend reports to metrics: its batcher's and its log's figures. */
 export interface LocalBackendStats {
+  /** The query batcher's counters. */
   readonly batcher: QueryBatcherStats;
   /** Null when served read-only. */
   readonly log: DurableStats | null;
@@ -32,6 +33,7 @@ export interface LocalBackendStats {
   readonly roundTrips: number;
   /** The last batch's backend ('cpu', 'gpu', 'gpu+cpu') and GPU mode. */
   readonly lastBackend: string;
+  /** The last batch's GPU mode ('resident', 'hybrid', 'none'). */
   readonly lastGpuMode: string;
 }
 
@@ -47,7 +49,9 @@ export class LocalBackend implements ServeBackend {
   private closing: Promise<void> | null = null;
 
   private constructor(
+    /** The index served. */
     readonly index: AnyIndex,
+    /** Its write-ahead log and snapshots; null when served read-only. */
     readonly durable: DurableIndex | null,
     private readonly backendChoice: string,
     batcherOptions: QueryBatcherOptions,

@@ -8,9 +8,11 @@ import { WRITE_CHUNK, writePieces } from './write-index.js';
 
 /** A saved index as listIndexes describes it. */
 export interface SavedIndexInfo {
+  /** The name it was saved under. */
   readonly name: string;
   /** Bytes of its file. */
   readonly bytes: number;
+  /** When it was saved. */
   readonly savedAt: Date;
   /** Where it is kept: 'opfs' or 'indexeddb'. */
   readonly backend: string;

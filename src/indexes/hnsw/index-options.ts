@@ -13,6 +13,7 @@ import { checkLayout, type Layout } from './graph/locality-layout.js';
 
 /** Options of HnswIndex.build: the metric, the graph parameters, keys and labels, the memory layout. */
 export interface HnswIndexOptions extends HnswBuildParams {
+  /** 'l2' (squared Euclidean distance) or 'ip' (inner product). */
   metric: Metric;
   /** A key per item (non-negative integers up to 2^53 - 1, or strings); results then carry keys. */
   keys?: readonly ItemKey[];

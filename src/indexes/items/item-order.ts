@@ -17,6 +17,7 @@ export class ItemOrder {
   private constructor(
     private readonly items: Uint32Array,
     private readonly slots: Uint32Array,
+    /** Items (slots) it orders. */
     readonly size: number,
   ) {}
 

@@ -5,6 +5,7 @@ import { Rng } from '../../util/rng.js';
 export interface KMeansOptions {
   /** Lloyd iterations at most (stops early when assignments settle). Default 15. */
   maxIterations?: number;
+  /** Seed of the k-means++ start. Default 1. */
   seed?: number;
 }
 

@@ -14,6 +14,7 @@ export interface PqOptions {
   trainSample?: number;
   /** Lloyd iterations per subspace at most. Default 15. */
   maxIterations?: number;
+  /** Seed of the training sample and the k-means starts. Default 1. */
   seed?: number;
 }
 
@@ -23,6 +24,7 @@ export interface PqOptions {
  * table look-ups (asymmetric distance computation: the query itself stays exact).
  */
 export class ProductQuantizer implements PqCodebook {
+  /** 'pq'. */
   readonly name = 'pq';
   readonly m: number;
   private codebooksData: Float32Array | null = null;

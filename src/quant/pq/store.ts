@@ -32,9 +32,11 @@ export interface PlacedPqCodes {
  */
 export class PqStore implements VectorStore {
   readonly kind = 'pq';
+  /** The codebooks the codes index. */
   readonly pq: PqCodebook;
   readonly metric: Metric;
   readonly size: number;
+  /** m bytes per item: the centroid of each subspace. */
   codes: Uint8Array;
   private readonly arena: PqArena | null;
 

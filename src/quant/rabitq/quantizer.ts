@@ -31,8 +31,11 @@ export interface RabitqOptions {
  * candidates whose lower bound can still enter the top k get an exact distance.
  */
 export class RabitqQuantizer {
+  /** 'rabitq'. */
   readonly name = 'rabitq';
+  /** Bits per rotated component (1 to 8). */
   readonly bits: number;
+  /** Half-width of the distance bound in standard deviations. */
   readonly epsilon0: number;
   private centroid: Float32Array | null = null;
   private rotation: HadamardRotation | null = null;

@@ -53,6 +53,7 @@ export class RabitqStore implements VectorStore {
   private lastPrepared: PreparedRabitqQuery | null = null;
 
   constructor(
+    /** How the codes were made: bits, rotation, centre, metric. */
     readonly encoding: RabitqEncoding,
     size: number,
     placed: PlacedRabitqCodes,

@@ -22,6 +22,7 @@ export class ScalarQuantizer {
   private dimValue = 0;
 
   constructor(
+    /** 'f16' or 'sq8'. */
     readonly name: ScalarEncoding,
     private readonly options: ScalarQuantizerOptions = {},
   ) {

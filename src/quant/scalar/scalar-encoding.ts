@@ -22,7 +22,9 @@ const LANES = 16;
  * the per-dimension range (x_d = min_d + scale_d * c_d, scale_d = (max_d - min_d) / 255).
  */
 export class ScalarCodec {
+  /** dim rounded up to what the kernels read at once. */
   readonly paddedDim: number;
+  /** Bytes of one encoded row. */
   readonly rowBytes: number;
   /**
    * Bytes of one prepared query: f32 per padded component (for SQ8 l2 followed by the scales),
@@ -31,10 +33,15 @@ export class ScalarCodec {
   readonly queryBytes: number;
 
   constructor(
+    /** 'f16' or 'sq8'. */
     readonly encoding: ScalarEncoding,
+    /** Dimension of the vectors. */
     readonly dim: number,
+    /** 'l2' or 'ip'. */
     readonly metric: Metric,
+    /** SQ8: each component's minimum in the training data (null for f16). */
     readonly mins: Float32Array | null,
+    /** SQ8: each component's step, (max - min) / 255 (null for f16). */
     readonly scales: Float32Array | null,
   ) {
     this.paddedDim = Math.ceil(dim / LANES) * LANES;

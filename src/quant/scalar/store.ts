@@ -53,6 +53,7 @@ export class ScalarStore implements VectorStore {
   private codesJs: Uint8Array | null;
 
   private constructor(
+    /** The encoding of its rows. */
     readonly codec: ScalarCodec,
     readonly size: number,
     private readonly arena: WasmArena | null,

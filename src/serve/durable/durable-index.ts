@@ -72,7 +72,9 @@ export class DurableIndex {
   private closed = false;
 
   private constructor(
+    /** The index file. */
     readonly path: string,
+    /** The index in memory, every acknowledged change applied. */
     readonly index: HnswIndex,
     /** The write-ahead log; null when the changes come from an external log. */
     private readonly log: WriteAheadLog | null,

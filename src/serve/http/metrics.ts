@@ -13,6 +13,7 @@ import type { ServeBackend } from '../backend.js';
  * shards (attempts, retries, shards missing, partial answers) and its write parts by outcome.
  */
 export class ServeMetrics {
+  /** The prom-client registry holding this server's metrics. */
   readonly registry = new Registry();
   private backend: ServeBackend | null = null;
   private roundTripsFromBatches = 0;
@@ -260,8 +261,11 @@ interface LogStatsLike {
 
 /** What a backend may report beyond ServeBackend (LocalBackend's stats()); every part optional, so any backend may offer a part of it. */
 export interface BackendStatsLike {
+  /** The query batcher's counters. */
   readonly batcher?: Partial<QueryBatcherStats>;
+  /** The write-ahead log's figures; null without a log. */
   readonly log?: LogStatsLike | null;
+  /** GPU round trips so far. */
   readonly roundTrips?: number;
   /** A gateway's requests to its shards (GatewayBackend.stats()). */
   readonly shards?: { readonly attempts?: number; readonly retries?: number; readonly missing?: number; readonly partial?: number };

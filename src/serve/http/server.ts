@@ -37,8 +37,11 @@ export interface HttpServerOptions {
 export interface HttpServer {
   /** `http://HOST:PORT`. */
   readonly url: string;
+  /** The address it listens on. */
   readonly host: string;
+  /** The port it listens on (the free one chosen for port 0). */
   readonly port: number;
+  /** Its metrics, as GET /metrics reports them. */
   readonly metrics: ServeMetrics;
   /** How writes are guarded: 'token', 'anonymous', or 'disabled' (refused with a 403). */
   readonly writeAccess: WriteAccess;

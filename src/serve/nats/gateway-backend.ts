@@ -31,7 +31,9 @@ export interface GatewayOptions extends ShardedClientOptions {
 
 /** What the gateway counted, for metrics (ServeMetrics reads it through stats()). */
 export interface GatewayStats {
+  /** Requests to the shards: attempts, retries, shards missing, partial answers. */
   readonly shards: Readonly<ShardCounters>;
+  /** Write parts by outcome: applied, refused, unknown. */
   readonly writes: Readonly<WriteCounters>;
 }
 
@@ -80,6 +82,7 @@ export class GatewayBackend implements ServeBackend {
 
   private constructor(
     private readonly nc: NatsConnection,
+    /** The client that searches the shards. */
     readonly client: ShardedClient,
     private readonly writer: ShardWriter | null,
     infos: (ShardInfo | null)[],

@@ -19,10 +19,15 @@ import { toWireError, type WireError } from './wire.js';
 
 /** Options of ShardReplica.start: the connection, the service and shard, the index. */
 export interface ShardReplicaOptions {
+  /** The NATS connection. */
   readonly nc: NatsConnection;
+  /** The service name, prefix of its subjects. */
   readonly service: string;
+  /** How many shards the service has. */
   readonly shards: number;
+  /** Which shard this replica serves (0 .. shards - 1). */
   readonly shard: number;
+  /** The shard's index. */
   readonly index: ShardIndex;
   /**
    * Follow the shard's change log (a JetStream stream) and apply it; default true. The replica
@@ -46,13 +51,19 @@ export type AppliedReply = ApplyOutcome | { readonly error: WireError };
 
 /** What NAME.info.I answers, as JSON. */
 export interface ShardInfo {
+  /** Which shard. */
   readonly shard: number;
+  /** How many shards the service has. */
   readonly shards: number;
+  /** Dimension of the vectors. */
   readonly dim: number;
+  /** 'l2' or 'ip'. */
   readonly metric: string;
+  /** Live items in the shard. */
   readonly items: number;
   /** The last change-log position the replica has handled (applied or refused). */
   readonly appliedSeq: number;
+  /** The replica that answered. */
   readonly replica: string;
 }
 
@@ -73,6 +84,7 @@ export class ShardReplica {
   private closed = false;
   /** The log ended with an error: searches are refused from then on. */
   private failure: string | null = null;
+  /** A name for this replica: its process id and a random suffix. */
   readonly replica = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   private constructor(

@@ -27,7 +27,9 @@ export interface ShardedClientOptions {
 export interface ShardedSearchOptions {
   /** Return what the shards that answered found, marked partial, instead of failing when some did not. */
   readonly allowPartial?: boolean;
+  /** Wait per attempt for a shard, in ms (the client's when left out). */
   readonly timeoutMs?: number;
+  /** Attempts after the first for a shard that did not answer (the client's when left out). */
   readonly retries?: number;
   /** Checked before each attempt: an aborted call rejects with CANCELLED. */
   readonly signal?: AbortSignal;
@@ -77,6 +79,7 @@ export class ShardedClient {
 
   /** Uses `nc` (not closed by close()). */
   constructor(
+    /** The NATS connection. */
     readonly nc: NatsConnection,
     private readonly options: ShardedClientOptions,
     private readonly ownsConnection = false,

@@ -30,16 +30,25 @@ export interface SharedGraph {
  * the same memory.
  */
 export class HnswGraph {
+  /** Nodes in the graph (one per slot, removed slots included). */
   readonly n: number;
+  /** Links a node keeps on the levels above 0. */
   readonly m: number;
+  /** Links a node keeps on level 0 (2m). */
   readonly m0: number;
+  /** Each node's top level. */
   levels: Uint8Array;
+  /** Level 0: per node m0 + 1 words, a count then up to m0 neighbour ids. */
   level0: Uint32Array;
+  /** The link lists of the levels above 0, for the few nodes that have them (see upperAt). */
   upperPool: Uint32Array;
+  /** Where a node's upper-level lists start in upperPool (level l at upperAt[node] + (l - 1)(m + 1)). */
   upperAt: Uint32Array;
   /** Node i's upper-level lists (a view into upperPool), undefined for level-0-only nodes. */
   upper: (Uint32Array | undefined)[];
+  /** The node searches start from (on the top level); -1 while empty. */
   entryPoint = -1;
+  /** The top level of the graph; -1 while empty. */
   maxLevel = -1;
   /**
    * While a change writes this graph's memory in place: where link lists are saved before
