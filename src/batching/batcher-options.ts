@@ -82,7 +82,16 @@ export interface QueryBatcherOptions {
 }
 
 /** The defaults of QueryBatcherOptions. */
-export const BATCHER_DEFAULTS = { maxBatch: 256, maxWaitMs: 0, maxQueue: 4096, maxInFlight: 1 } as const;
+export const BATCHER_DEFAULTS = {
+  /** A batch closes at 256 queries. */
+  maxBatch: 256,
+  /** No wait: the calls made together (or arriving while a batch runs) batch together. */
+  maxWaitMs: 0,
+  /** 4096 calls may wait; one more is OVERLOADED. */
+  maxQueue: 4096,
+  /** One batch runs at a time. */
+  maxInFlight: 1,
+} as const;
 
 const BATCHER_OPTION_NAMES: ReadonlySet<string> = new Set(['maxBatch', 'maxWaitMs', 'maxQueue', 'maxInFlight', 'batchParams', 'onBatch']);
 /** The per-call parameters: given to search(), not to batchParams. */

@@ -13,9 +13,13 @@ export interface GpuContext {
    * resident-kernel layout (workgroup memory).
    */
   limits: {
+    /** Largest storage buffer one binding may see (at most 2 GiB here). */
     maxStorageBufferBindingSize: number;
+    /** Largest buffer (at most 2 GiB here). */
     maxBufferSize: number;
+    /** Workgroup memory of one workgroup: sizes the resident kernel's lists. */
     maxComputeWorkgroupStorageSize: number;
+    /** Storage buffers one shader stage may bind (at most 10 requested). */
     maxStorageBuffersPerShaderStage: number;
   };
   /** True for a software adapter (SwiftShader, a fallback adapter): correct, but CPU-speed. */

@@ -13,13 +13,22 @@ import { popcount32, type Tombstones } from './items/tombstones.js';
  * - `{ bitset }`: items whose bit is set (bit i of word i >> 5 for item id i, as results give ids).
  */
 export type SearchFilter =
-  | { readonly label: number }
-  | { readonly labels: readonly number[] }
+  | {
+      /** Items carrying this label. */
+      readonly label: number;
+    }
+  | {
+      /** Items carrying any of these labels. */
+      readonly labels: readonly number[];
+    }
   | {
       /** True for the keys (ids, without keys) a result may have. */
       readonly where: (key: ItemKey) => boolean;
     }
-  | { readonly bitset: Uint32Array };
+  | {
+      /** Items whose bit is set: bit i of word i >> 5 for item id i. */
+      readonly bitset: Uint32Array;
+    };
 
 /** A filter resolved to the items it allows: a bitset over slots and its population. */
 export interface AllowedSet {

@@ -24,7 +24,10 @@ export class FlatIndex {
   private scratchIds = new Uint32Array(64);
   private scratchDists = new Float64Array(64);
 
-  constructor(readonly store: VectorStore) {}
+  constructor(
+    /** The vectors (or codes) every search scores. */
+    readonly store: VectorStore,
+  ) {}
 
   /** An exact index over `data`: every search scores every item. */
   static build(data: Dataset, options: { metric: Metric }): FlatIndex {

@@ -106,7 +106,7 @@ export function readFvecs(bytes: Uint8Array, limit = Infinity): DenseDataset {
   return new DenseDataset(out, dim);
 }
 
-/** Reads int32 rows (e.g. ground-truth neighbour ids), row-major in `data`. */
+/** Reads int32 rows (e.g. ground-truth neighbour ids): `rows` rows of `dim` values, row-major in `data`. */
 export function readIvecs(bytes: Uint8Array, limit = Infinity): { rows: number; dim: number; data: Int32Array } {
   checkLimit(limit);
   const { rows, dim, rowBytes } = scanVecs(bytes, 4, 'ivecs');

@@ -36,7 +36,7 @@ export async function readDatasetFile(path: string, opts: { format?: string; lim
   return parseDataset(await readBytes(path), format, opts.limit ?? Infinity);
 }
 
-/** Reads an .ivecs file (e.g. ground-truth neighbour ids). */
+/** Reads an .ivecs file (e.g. ground-truth neighbour ids): `rows` rows of `dim` values, row-major in `data`. */
 export async function readIvecsFile(path: string, limit = Infinity): Promise<{ rows: number; dim: number; data: Int32Array }> {
   return readIvecs(await readBytes(path), limit);
 }

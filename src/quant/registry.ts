@@ -87,7 +87,8 @@ export function gpuExactSupports(store: VectorStore, k: number): boolean {
 
 /**
  * Exact k-NN on the GPU: the kind's distance matrix per block of queries, then top-k passes
- * (gpu/exact.ts). Returns internal distances (smaller is better) and ids, row-major, best first.
+ * (gpu/exact.ts). Returns internal distances (`dists`, smaller is better) and `ids`, row-major,
+ * best first.
  */
 export async function gpuExactSearch(
   ctx: GpuContext,

@@ -70,6 +70,7 @@ export class LocalBackend implements ServeBackend {
     });
   }
 
+  /** The QueryBatcher that runs concurrent searches as batches. */
   readonly batcher: QueryBatcher;
 
   /** Opens `indexPath`: with its write-ahead log (replayed) where it can take changes, else read-only. */

@@ -61,6 +61,7 @@ export class HnswIndex extends LivingIndex {
   constructor(
     graph: HnswGraph,
     store: VectorStore,
+    /** The graph parameters it was built with: `m`, `efConstruction`, `seed`. */
     readonly buildParams: { m: number; efConstruction: number; seed: number },
     /** Plain vectors of the same items, for re-ranking a quantized search. */
     rerankStore: VectorStore | null = null,

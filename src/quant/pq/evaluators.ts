@@ -34,6 +34,7 @@ export class PqEvaluator implements QueryEvaluator {
   private readonly m: number;
   constructor(
     store: { readonly codes: Uint8Array; readonly pq: { readonly m: number } },
+    /** The query's lookup table: m x 256 partial distances, subspace by subspace. */
     readonly lut: Float32Array,
   ) {
     this.codes = store.codes;

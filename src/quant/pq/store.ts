@@ -93,6 +93,7 @@ export class PqStore implements VectorStore {
   checkQuery(query: Vector): void {
     checkDenseQuery(query, this.dim);
   }
+  /** The evaluator of one query, with its lookup table (`lut`: m x 256 partial distances). */
   queryEvaluator(query: Vector): QueryEvaluator & { readonly lut: Float32Array } {
     if (this.arena !== null) return new PqWasmEvaluator(this.arena, query as Float32Array, this.metric);
     return new PqEvaluator(this, buildLookupTable(this.pq, query as Float32Array, this.metric));

@@ -197,7 +197,8 @@ export class DurableIndex {
    * Applies a change of the external log this index follows (see DurableOptions.externalLog),
    * in the log's order. A sequence number at or below the last one applied is a redelivery
    * and is skipped. A change the index refuses (a duplicate key, an unknown key to remove) is
-   * refused the same way by every replica, which all move past it: the result says so.
+   * refused the same way by every replica, which all move past it: the result says so (`applied`,
+   * or the refusal as `error`).
    */
   applyReplicated(change: LoggedChange): { applied: boolean; error: WebannoloError | null } {
     if (this.source.key !== 'externalLog') fail('INVALID_ARGUMENT', 'applyReplicated is for an index that follows an external log');

@@ -268,9 +268,25 @@ export interface BackendStatsLike {
   /** GPU round trips so far. */
   readonly roundTrips?: number;
   /** A gateway's requests to its shards (GatewayBackend.stats()). */
-  readonly shards?: { readonly attempts?: number; readonly retries?: number; readonly missing?: number; readonly partial?: number };
+  readonly shards?: {
+    /** Requests sent to a shard's queue group, every attempt counted. */
+    readonly attempts?: number;
+    /** Attempts that repeated an earlier one (no reply, no replica, or one behind the log). */
+    readonly retries?: number;
+    /** Times a shard gave no usable reply after every attempt. */
+    readonly missing?: number;
+    /** Searches answered without some shards (allowPartial). */
+    readonly partial?: number;
+  };
   /** A gateway's write parts by outcome. */
-  readonly writes?: { readonly applied?: number; readonly refused?: number; readonly unknown?: number };
+  readonly writes?: {
+    /** Write parts a replica applied. */
+    readonly applied?: number;
+    /** Write parts a replica refused (a duplicate or unknown key). */
+    readonly refused?: number;
+    /** Write parts durable in the log (or perhaps so) whose outcome no replica told. */
+    readonly unknown?: number;
+  };
 }
 
 /** The backend's stats() when it has one (and it does not throw). */

@@ -101,8 +101,8 @@ export async function startHttpServer(backend: ServeBackend, options: HttpServer
 }
 
 /**
- * The fastify app with every route, not listening: what startHttpServer listens with, and
- * what tests can `inject()` requests into.
+ * The fastify app with every route (`app`, not listening) and its context (`ctx`): what
+ * startHttpServer listens with, and what tests can `inject()` requests into.
  */
 export function createHttpApp(backend: ServeBackend, options: HttpServerOptions = {}): { app: FastifyInstance; ctx: HttpContext } {
   const bodyLimit = checkInteger('bodyLimit', options.bodyLimit ?? 16 * 1024 * 1024, 1);

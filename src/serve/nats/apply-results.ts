@@ -12,9 +12,20 @@ import type { WireError } from './wire.js';
  *             refusals it keeps. Another replica of the shard may still know.
  */
 export type ApplyOutcome =
-  | { readonly outcome: 'applied' }
-  | { readonly outcome: 'refused'; readonly refusal: WireError }
-  | { readonly outcome: 'unknown' };
+  | {
+      /** The change was applied. */
+      readonly outcome: 'applied';
+    }
+  | {
+      /** The change was refused (every replica refuses it the same way). */
+      readonly outcome: 'refused';
+      /** Why. */
+      readonly refusal: WireError;
+    }
+  | {
+      /** Not known here: at or before what the replica started from, or not yet handled. */
+      readonly outcome: 'unknown';
+    };
 
 /** Refusals a replica keeps by default: applied changes cost nothing to remember (see ApplyResults). */
 export const DEFAULT_KEPT_REFUSALS = 10_000;
