@@ -57,8 +57,9 @@ export interface QueryBatcherOptions {
   maxBatch?: number;
   /**
    * Milliseconds a batch waits for more queries after its first one. Default 0: the calls made
-   * in the same tick (before the event loop turns) batch together, and under load the calls
-   * arriving while a batch runs form the next one. Raise it (say 1-5 ms) when each batch costs
+   * before the event loop turns batch together (in a Node server, those of every request that
+   * arrived in the same poll of the sockets), and under load the calls arriving while a batch
+   * runs form the next one. Raise it (say 1-5 ms) when each batch costs
    * a fixed price worth sharing, like a GPU round trip, and the load is moderate.
    */
   maxWaitMs?: number;

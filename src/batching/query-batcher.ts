@@ -2,6 +2,7 @@ import { fail, WebannoloError } from '../errors.js';
 import { FlatIndex } from '../indexes/flat.js';
 import type { HnswSearchParams } from '../indexes/hnsw/hnsw-index.js';
 import type { SearchResult, Vector } from '../types.js';
+import { yieldToEventLoop } from '../util/yield.js';
 import {
   type BatchTarget,
   type QueryBatcherOptions,
@@ -169,11 +170,16 @@ export class QueryBatcher {
     return { call, cancel };
   }
 
-  /** Starts batches on the next microtask, so that the calls of the current tick join them. */
+  /**
+   * Starts batches once the event loop turns (setImmediate in Node, a message in browsers),
+   * not on the next microtask: a server's requests that arrived together are handled one
+   * callback after another, with the microtasks run between them, so a microtask would start
+   * a batch of one for each; after the turn, every call those callbacks made is queued.
+   */
   private scheduleDispatch(): void {
     if (this.dispatchScheduled) return;
     this.dispatchScheduled = true;
-    queueMicrotask(() => {
+    void yieldToEventLoop().then(() => {
       this.dispatchScheduled = false;
       while (this.inFlight < this.options.maxInFlight) {
         const batch = this.queue.take();
