@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -9,9 +10,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 /**
  * Every example in examples/ runs as users run it: its own Node process (bash for the shell
- * one), importing the package by name (`webannolo`, `webannolo/node`, `webannolo/serve` resolve
+ * ones), importing the package by name (`webannolo`, `webannolo/node`, `webannolo/serve` resolve
  * to the built dist/ through the package's self-reference), and prints what the guides say it
- * prints. An example without a check here fails the suite, so none goes unrun.
+ * prints. An example without a check here fails the suite, so none goes unrun. Shell examples
+ * find `webannolo` on the PATH, as in a project that installed it (node_modules/.bin).
  */
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -26,25 +28,44 @@ interface Finished {
 }
 
 const running = new Set<ReturnType<typeof spawn>>();
+/** A folder holding `webannolo`, the CLI of this checkout, as npm links it into node_modules/.bin. */
+const BIN_DIR = mkdtempSync(join(tmpdir(), 'webannolo-bin-'));
+writeFileSync(join(BIN_DIR, 'webannolo'), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'bin', 'webannolo.js')}" "$@"\n`);
+chmodSync(join(BIN_DIR, 'webannolo'), 0o755);
 afterAll(() => {
-  for (const child of running) child.kill('SIGKILL');
+  // Each example leads its own process group: this ends what it started too (servers, nats-server).
+  for (const child of running) killGroup(child.pid!);
+  rmSync(BIN_DIR, { recursive: true, force: true });
 });
 
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 function runExample(file: string): Promise<Finished> {
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: process.env['XDG_RUNTIME_DIR'] ?? '/tmp' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    XDG_RUNTIME_DIR: process.env['XDG_RUNTIME_DIR'] ?? '/tmp',
+    PATH: `${BIN_DIR}:${process.env['PATH']}`,
+  };
   if (!env['VK_ICD_FILENAMES'] && existsSync(SWIFTSHADER)) env['VK_ICD_FILENAMES'] = SWIFTSHADER;
   const [cmd, args] = file.endsWith('.sh') ? ['bash', [join(EXAMPLES, file)]] : [process.execPath, [join(EXAMPLES, file)]];
-  const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   running.add(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_LIMIT_MS);
+  const timer = setTimeout(() => killGroup(child.pid!), RUN_LIMIT_MS);
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      killGroup(child.pid!); // nothing it started outlives it
       running.delete(child);
       resolve({ code, stdout, stderr });
     });
@@ -123,6 +144,64 @@ const CHECKS: Record<string, (out: string) => void> = {
     expect(numberAfter(out, 'recall@10 over 100 queries:')).toBeGreaterThanOrEqual(0.95);
     expect(out).toMatch(/^check +ok/m);
     expect(out).toMatch(/^removed 2 items listed in /m);
+  },
+  'cli-commands.sh': (out) => {
+    const json = out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+    expect(json.find((j) => j.index === 'hnsw' && j.recall !== undefined && !j.filtered)).toMatchObject({
+      queries: 50,
+      recall: expect.any(Number),
+    });
+    expect(json.find((j) => j.filtered)).toMatchObject({ queries: 50, filtered: true });
+    expect(json.find((j) => j.added !== undefined)).toMatchObject({ added: 2, items: 1002 });
+    expect(json.find((j) => j.removed !== undefined)).toMatchObject({ removed: 2, items: 1000 });
+    expect(numberAfter(out, 'recall@10 over 50 queries:')).toBeGreaterThanOrEqual(0.95);
+    expect(out).toMatch(/^check +ok/m);
+    expect(json.find((j) => j.dataset === 'mnist')).toMatchObject({ n: 1000, queries: 100 });
+  },
+  'cli-quantized.sh': (out) => {
+    const json = out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+    expect(json.filter((j) => j.quantizer).map((j) => j.quantizer)).toEqual(['f16', 'sq8', 'pq']);
+    expect(json.filter((j) => j.rerank === 100).map((j) => j.rerankFrom)).toEqual(['memory', 'disk']);
+  },
+  'early-termination.mjs': (out) => {
+    expect(numberAfter(out, 'ef 200:')).toBeGreaterThanOrEqual(0.95);
+    expect(numberAfter(out, 'ef 200, lambda 0.2:')).toBeGreaterThanOrEqual(0.95);
+  },
+  'build-on-codes.mjs': (out) => {
+    expect(out).toMatch(/^built on 1000 f16 codes: store 1568000 bytes, metric ip$/m);
+    expect(out).toMatch(/^nearest: (\d+ ){4}\d+$/m);
+  },
+  'gpu-result.mjs': (out) => {
+    const [, backend, device, mode] = out.match(/^backend (\S+), device (.+), gpuMode (\S+)$/m)!;
+    if (device === 'none') {
+      expect(process.env['CI'], 'CI installs SwiftShader: the GPU example must find an adapter').not.toBe('true');
+      expect([backend, mode]).toEqual(['cpu', 'none']);
+    } else expect([backend, mode]).toEqual(['gpu', 'resident']);
+    expect(out).toMatch(/^round trips \d+, bytes up \d+, down \d+, host [\d.]+ ms$/m);
+  },
+  'batching-http.mjs': (out) => {
+    expect(out).toMatch(/^search: 200 \["img-\d+","img-\d+","img-\d+"\]$/m);
+    expect(out).toMatch(/^wrong dimension: 400 "query has dimension 3, the index has 784"$/m);
+  },
+  'serve-quickstart.sh': (out) => {
+    expect(out).toMatch(/^\{"listening":"http:\/\/127\.0\.0\.1:\d+","kind":"local","items":2000,/m);
+    const searches = out.match(/^200 \{"keys":.*$/gm)!;
+    expect(searches).toHaveLength(2);
+    expect(searches[0]).toBe(searches[1]); // JSON and raw float32: the same answer
+    expect(out).toMatch(/^200 \{"seq":1,"items":2\}$/m);
+    expect(out).toMatch(/^200 \{"seq":2,"items":1\}$/m);
+    expect(out).toMatch(/^server exited 0$/m);
+  },
+  'serve-shards.sh': (out) => {
+    expect(out).toMatch(/"itemsPerShard":\[\d+,\d+\]/);
+    expect(out).toMatch(/^gateway: \{"keys":\["img-\d+","img-\d+","img-\d+","img-\d+","img-\d+"\],"scores":/m);
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toMatchObject({ queries: 20, k: 10, backend: 'nats', shards: 2, partialQueries: 0 });
   },
 };
 
