@@ -42,5 +42,8 @@ node -e "
     .then((response) => response.text()).then((text) => console.log('gateway:', text));
 "
 
+# The same search from a program (ShardedClient; examples/nats/sharded-client.mjs in the repository).
+node "$(dirname "$0")/nats/sharded-client.mjs" "$nats"
+
 # Or search the shards from the command line, with the same JSON line as a local search.
 webannolo search --nats "$nats" --service mnist --shards 2 --queries "$mnist/t10k-images-idx3-ubyte" --limit 20 --k 10 --ef 64

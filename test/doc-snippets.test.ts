@@ -7,8 +7,9 @@ import { describe, expect, it } from 'vitest';
 /**
  * The documentation cannot drift from the code it shows: a block marked
  * `<!-- example: examples/NAME -->` in README.md or docs/*.md must be that file, byte for byte
- * (and test/examples.test.ts runs the file); every example is shown somewhere; every relative
- * link leads to a file; and the text speaks of the library, not of how it was made.
+ * (and test/examples.test.ts runs the file); every other code block says why it cannot run
+ * (`<!-- not-run: reason -->`, kept to a handful); every example is shown somewhere; every
+ * relative link leads to a file; and the text speaks of the library, not of how it was made.
  */
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -78,6 +79,57 @@ describe('examples shown in the documentation', () => {
       .split('\n')
       .filter((l) => l.trim() !== '' && !l.trim().startsWith('//'));
     expect(code.length).toBeLessThanOrEqual(10);
+  });
+});
+
+/** A fenced code block: where it opens and the line just before it. */
+interface Fenced {
+  line: number;
+  before: string;
+  closed: boolean;
+}
+
+function fencedBlocks(doc: string): Fenced[] {
+  const lines = read(doc).split('\n');
+  const blocks: Fenced[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = lines[i]!.match(/^\s*(`{3,}|~{3,})/);
+    if (!open) continue;
+    const close = lines.findIndex((l, j) => j > i && l.trim() === open[1]);
+    blocks.push({ line: i + 1, before: lines[i - 1] ?? '', closed: close >= 0 });
+    if (close < 0) break;
+    i = close;
+  }
+  return blocks;
+}
+
+const EXAMPLE_MARKER = /^<!-- example: \S+ -->$/;
+/** A block that cannot run (a sample of output, say) says so, and why, right before it. */
+const NOT_RUN_MARKER = /^<!-- not-run: (\S.{9,}) -->$/;
+
+describe('every code block in the documentation runs', () => {
+  for (const doc of DOCS) {
+    it(`${doc}: each block is an example (run by test/examples.test.ts) or says why it is not run`, () => {
+      const blocks = fencedBlocks(doc);
+      expect(
+        blocks.filter((b) => !b.closed).map((b) => `${doc}:${b.line}`),
+        'a code block that is never closed',
+      ).toEqual([]);
+      const unrun = blocks.filter((b) => !EXAMPLE_MARKER.test(b.before) && !NOT_RUN_MARKER.test(b.before));
+      expect(
+        unrun.map((b) => `${doc}:${b.line}`),
+        'precede each block with <!-- example: examples/NAME --> or <!-- not-run: reason -->',
+      ).toEqual([]);
+    });
+  }
+
+  it('leaves at most a handful of blocks unrun', () => {
+    const notRun = DOCS.flatMap((doc) =>
+      fencedBlocks(doc)
+        .filter((b) => NOT_RUN_MARKER.test(b.before))
+        .map((b) => `${doc}:${b.line}`),
+    );
+    expect(notRun.length, notRun.join('\n')).toBeLessThanOrEqual(5);
   });
 });
 

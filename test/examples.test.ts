@@ -198,9 +198,30 @@ const CHECKS: Record<string, (out: string) => void> = {
     expect(out).toMatch(/^200 \{"seq":2,"items":1\}$/m);
     expect(out).toMatch(/^server exited 0$/m);
   },
+  'api.mjs': (out) => {
+    expect(out).toMatch(/^built 1000$/m);
+    expect(out).toMatch(/^dense: \d+ \d+ \d+ nearest at \d+ \| batch 20 x 10 on cpu$/m);
+    expect(out).toMatch(/^sparse: \d+ first of 201$/m);
+    const [, exact, half, pq] = out.match(/^exact: (\d+) \| f16: (\d+) \| pq: (\d+) \| codes: 1000$/m)!;
+    expect([half, pq]).toEqual([exact, exact]);
+    expect(out).toMatch(/^threads: 2$/m);
+    expect(out).toMatch(/^saved: \d+ bytes; same answer: true$/m);
+  },
+  'filter-calls.mjs': (out) => {
+    expect(
+      out
+        .match(/^bitset: (.*)$/m)![1]!
+        .split(' ')
+        .sort(),
+    ).toEqual(['doc-1', 'doc-2', 'doc-3']);
+    expect(out).toMatch(/^size: 1009 \| has new-1: false \| has many-7: true$/m);
+  },
   'serve-shards.sh': (out) => {
     expect(out).toMatch(/"itemsPerShard":\[\d+,\d+\]/);
     expect(out).toMatch(/^gateway: \{"keys":\["img-\d+","img-\d+","img-\d+","img-\d+","img-\d+"\],"scores":/m);
+    const gateway = JSON.parse(out.match(/^gateway: (.*)$/m)![1]!);
+    const client = JSON.parse(out.match(/^client: (.*)$/m)![1]!);
+    expect(client).toEqual({ ...gateway, partial: false }); // the gateway and ShardedClient merge alike
     expect(JSON.parse(out.trim().split('\n').at(-1)!)).toMatchObject({ queries: 20, k: 10, backend: 'nats', shards: 2, partialQueries: 0 });
   },
 };
@@ -250,27 +271,38 @@ function servePage(): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
+/** Opens examples/browser/PAGE in headless Chromium and gives #out's text once it has `done`. */
+async function pageText(page: string, done: string): Promise<string> {
+  const server = await servePage();
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  try {
+    const tab = await browser.newPage();
+    const errors: string[] = [];
+    tab.on('pageerror', (e) => errors.push(e.message));
+    await tab.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/${page}`);
+    await tab.waitForFunction((text) => document.getElementById('out')?.textContent?.includes(text), done, { timeout: 120_000 });
+    const text = (await tab.textContent('#out')) ?? '';
+    console.log(`examples/browser/${page || 'index.html'}: ${text}`);
+    expect(errors).toEqual([]);
+    return text;
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
 describe.skipIf(!existsSync(CHROMIUM) && process.env['CI'] !== 'true')('examples/browser/', () => {
   it('the page searches in headless Chromium (WebGPU where it has an adapter) and shows recall@10', async () => {
-    const server = await servePage();
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-      await page.waitForFunction(() => document.getElementById('out')?.textContent?.includes('recall@10'), null, { timeout: 120_000 });
-      const text = (await page.textContent('#out')) ?? '';
-      console.log(`examples/browser: ${text}`);
-      expect(errors).toEqual([]);
-      expect(text).toMatch(/^backend (gpu|cpu) \(.*\), \d+ thread\(s\), recall@10 [\d.]+$/);
-      expect(Number(text.match(/recall@10 ([\d.]+)/)![1])).toBeGreaterThanOrEqual(0.95);
-    } finally {
-      await browser.close();
-      server.close();
-    }
+    const text = await pageText('', 'recall@10');
+    expect(text).toMatch(/^backend (gpu|cpu) \(.*\), \d+ thread\(s\), recall@10 [\d.]+$/);
+    expect(Number(text.match(/recall@10 ([\d.]+)/)![1])).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('the storage page saves an index, lists it, opens it again and deletes it', async () => {
+    const text = await pageText('storage.html', 'left:');
+    expect(text).toMatch(/^saved \d+ bytes \(opfs\); listed products; opened, same answer: true; deleted: true; left: 0$/);
   });
 });
