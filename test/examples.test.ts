@@ -188,6 +188,7 @@ const CHECKS: Record<string, (out: string) => void> = {
   'batching-http.mjs': (out) => {
     expect(out).toMatch(/^search: 200 \["img-\d+","img-\d+","img-\d+"\]$/m);
     expect(out).toMatch(/^wrong dimension: 400 "query has dimension 3, the index has 784"$/m);
+    expect(out).toMatch(/^k too large: 400 "k = 5000 is larger than the index \(2000 items\)"$/m);
   },
   'serve-quickstart.sh': (out) => {
     expect(out).toMatch(/^\{"listening":"http:\/\/127\.0\.0\.1:\d+","kind":"local","items":2000,/m);
