@@ -10,6 +10,8 @@ export type Measured = LoadResult & {
   meanBatch: number | null;
   /** Cores the server's processes (a gateway and its replicas together) kept busy over the measured run. */
   serverCores: number | null;
+  /** The machine's 1-minute load average after the run (this run's own processes count in it). */
+  loadAverage1: number;
 };
 
 /** The query batcher: the server's defaults, `--max-batch 1`, or the defaults with `--max-wait-ms` > 0. */
@@ -26,9 +28,15 @@ export interface HttpRun {
   readonly load: Measured;
 }
 
+/** `searchBatch` QPS over every query on the server's threads: the median of three timed loops. */
+export interface CeilingRun {
+  readonly qps: number;
+  readonly runs: number[];
+}
+
 export interface InProcess {
-  /** `searchBatch` QPS over every query on the server's threads: the median of three runs. */
-  readonly ceiling: { qps: number; runs: number[] };
+  /** The higher of the ceiling measured before the servers' runs and after them (the machine may be shared). */
+  readonly ceiling: { qps: number; before: CeilingRun; after: CeilingRun | null };
   /** One `search()` at a time on one thread. */
   readonly single: { p50Ms: number; p99Ms: number; qps: number; searches: number };
 }
@@ -118,7 +126,7 @@ export function printTable(
 ): void {
   const ceiling = inProcess.ceiling.qps;
   console.log(
-    `\nin-process: searchBatch ceiling ${ceiling} QPS (runs ${inProcess.ceiling.runs.join(', ')}); one search(): p50 ${inProcess.single.p50Ms} ms, p99 ${inProcess.single.p99Ms} ms`,
+    `\nin-process: searchBatch ceiling ${ceiling} QPS (before the servers ${inProcess.ceiling.before.qps}: ${inProcess.ceiling.before.runs.join(', ')}; after ${inProcess.ceiling.after?.qps ?? '-'}: ${inProcess.ceiling.after?.runs.join(', ') ?? '-'}); one search(): p50 ${inProcess.single.p50Ms} ms, p99 ${inProcess.single.p99Ms} ms`,
   );
   const header = `${'server'.padEnd(22)}${pad('body', 7)}${pad('conc', 6)}${pad('req/s', 8)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('batch', 7)}${pad('/ceil', 7)}${pad('errors', 8)}${pad('same', 6)}${pad('cores srv/cli', 15)}`;
   console.log(header);

@@ -12,7 +12,7 @@
  *     [--wait-ms 1 (0: none)] [--wait-concurrency 64] [--nats-server nats-server] [--no-shards] [--no-http]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { closeWorkers, HnswIndex } from '../src/index.js';
@@ -20,7 +20,7 @@ import { loadMnist, mnistDir, saveIndexFile } from '../src/node/index.js';
 import { ROOT } from './args.js';
 import { type Bodies, type BodyKind, buildBodies, cpuSecondsOf, meanBatch, readBatchCounters, runLoad, searchOnce } from './serve-load.js';
 import { startHttpServer, tempDir } from './serve-procs.js';
-import { type Batching, type HttpRun, type Measured, printTable, ratiosOf } from './serve-report.js';
+import { type Batching, type CeilingRun, type HttpRun, type InProcess, type Measured, printTable, ratiosOf } from './serve-report.js';
 import { runShardConfigs, type ShardRun } from './serve-shards.js';
 
 const { values } = parseArgs({
@@ -60,6 +60,7 @@ const warmup = num('warmup');
 const concurrencies = String(values.concurrency)
   .split(',')
   .map((s) => Number(s.trim()));
+const loadAtStart = loadavg();
 const { train, test: queries } = loadMnist(n, num('nq'));
 
 // The index, built once with the library and saved where every server of the run loads it.
@@ -73,8 +74,11 @@ console.log(
   `built ${train.size} MNIST items in ${buildSeconds.toFixed(1)} s (m ${values.m}, efConstruction ${values['ef-construction']}), saved`,
 );
 
-/** The QPS of `searchBatch` over every query on the same threads: warm-up, then three timed loops of at least --ceiling-seconds, median. */
-async function ceiling(): Promise<{ qps: number; runs: number[] }> {
+/**
+ * The QPS of `searchBatch` over every query on the same threads: warm-up, then three timed
+ * loops of at least --ceiling-seconds, median.
+ */
+async function ceiling(): Promise<CeilingRun> {
   const params = { ef: EF, threads, backend: 'cpu' as const };
   await index.searchBatch(queries, K, params);
   const runs: number[] = [];
@@ -110,8 +114,9 @@ function singleSearch(ms: number): { p50Ms: number; p99Ms: number; qps: number; 
   return { p50Ms: at(0.5), p99Ms: at(0.99), qps: +((lat.length / wall) * 1000).toFixed(0), searches: lat.length };
 }
 
-const inProcess = { ceiling: await ceiling(), single: singleSearch(3000) };
-console.log('in-process searchBatch ceiling', inProcess.ceiling, 'single search()', inProcess.single);
+const ceilingBefore = await ceiling();
+const single = singleSearch(3000);
+console.log('in-process searchBatch ceiling', ceilingBefore, 'single search()', single);
 const expected = Array.from({ length: 10 }, (_, q) => Array.from(index.search(queries.get(q), K, { ef: EF }).ids));
 // The servers get both cores from here on.
 await closeWorkers();
@@ -136,7 +141,7 @@ async function measure(url: string, kind: BodyKind, connections: number, pids: r
   const load = await runLoad(url, kind, bodies, connections, seconds);
   const cpu1 = cpu();
   const serverCores = cpu0 === null || cpu1 === null ? null : +((cpu1 - cpu0) / load.seconds).toFixed(2);
-  return { ...load, meanBatch: meanBatch(before, await readBatchCounters(url)), serverCores };
+  return { ...load, meanBatch: meanBatch(before, await readBatchCounters(url)), serverCores, loadAverage1: +loadavg()[0]!.toFixed(2) };
 }
 const addCpu = (sum: number, v: number | null) => (v === null ? null : sum + v);
 
@@ -164,6 +169,15 @@ if (!values['no-http']) {
       }
 }
 
+// The ceiling again after the servers' runs: the higher of the two medians is the machine's capacity (the lower ratio).
+const ceilingAfter = http.length > 0 ? await ceiling() : null;
+if (ceilingAfter) console.log('in-process searchBatch ceiling after the HTTP runs', ceilingAfter);
+await closeWorkers();
+const inProcess: InProcess = {
+  ceiling: { qps: Math.max(ceilingBefore.qps, ceilingAfter?.qps ?? 0), before: ceilingBefore, after: ceilingAfter },
+  single,
+};
+
 let shards: ShardRun[] = [];
 if (!values['no-shards']) {
   t0 = performance.now();
@@ -190,7 +204,13 @@ writeFileSync(
   join(values.out!, 'serve.json'),
   `${JSON.stringify(
     {
-      machine: { cpu: cpus()[0]?.model, threads: availableParallelism(), node: process.version },
+      machine: {
+        cpu: cpus()[0]?.model,
+        threads: availableParallelism(),
+        node: process.version,
+        // Other work on the machine: the 1/5/15-minute load averages when the run began and ended.
+        loadAverage: { start: loadAtStart.map((v) => +v.toFixed(2)), end: loadavg().map((v) => +v.toFixed(2)) },
+      },
       params: { n, nq: queries.size, k: K, ef: EF, m: num('m'), efConstruction: num('ef-construction'), threads, seconds, warmup },
       buildSeconds: +buildSeconds.toFixed(1),
       inProcess,
