@@ -47,7 +47,7 @@ url=$(node -p "JSON.parse(require('fs').readFileSync('$dir/gateway.log', 'utf8')
 # The first test image (784 bytes after a 16-byte header) as a query, through the gateway.
 node -e "
   const vector = Array.from(require('fs').readFileSync('$mnist/t10k-images-idx3-ubyte').subarray(16, 16 + 784));
-  fetch('$url/search', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ vector, k: 5 }) })
+  fetch('$url/search', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ vector, k: 5 }), signal: AbortSignal.timeout(20000) })
     .then((response) => response.text()).then((text) => console.log('gateway:', text));
 "
 
