@@ -39,6 +39,8 @@ export interface InProcess {
   readonly ceiling: { qps: number; before: CeilingRun; after: CeilingRun | null };
   /** One `search()` at a time on one thread. */
   readonly single: { p50Ms: number; p99Ms: number; qps: number; searches: number };
+  /** A QueryBatcher in the bench's process (the server's defaults and threads) under that many callers: batching without HTTP. */
+  readonly batcher: { callers: number; qps: number; meanBatch: number };
 }
 
 export interface Ratio {
@@ -126,7 +128,7 @@ export function printTable(
 ): void {
   const ceiling = inProcess.ceiling.qps;
   console.log(
-    `\nin-process: searchBatch ceiling ${ceiling} QPS (before the servers ${inProcess.ceiling.before.qps}: ${inProcess.ceiling.before.runs.join(', ')}; after ${inProcess.ceiling.after?.qps ?? '-'}: ${inProcess.ceiling.after?.runs.join(', ') ?? '-'}); one search(): p50 ${inProcess.single.p50Ms} ms, p99 ${inProcess.single.p99Ms} ms`,
+    `\nin-process: searchBatch ceiling ${ceiling} QPS (before the servers ${inProcess.ceiling.before.qps}: ${inProcess.ceiling.before.runs.join(', ')}; after ${inProcess.ceiling.after?.qps ?? '-'}: ${inProcess.ceiling.after?.runs.join(', ') ?? '-'}); one search(): p50 ${inProcess.single.p50Ms} ms, p99 ${inProcess.single.p99Ms} ms; a QueryBatcher alone, ${inProcess.batcher.callers} callers: ${inProcess.batcher.qps} QPS (${(inProcess.batcher.qps / ceiling).toFixed(2)} of the ceiling), mean batch ${inProcess.batcher.meanBatch}`,
   );
   const header = `${'server'.padEnd(22)}${pad('body', 7)}${pad('conc', 6)}${pad('req/s', 8)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('batch', 7)}${pad('/ceil', 7)}${pad('errors', 8)}${pad('same', 6)}${pad('cores srv/cli', 15)}`;
   console.log(header);

@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { closeWorkers, HnswIndex } from '../src/index.js';
+import { closeWorkers, HnswIndex, QueryBatcher } from '../src/index.js';
 import { loadMnist, mnistDir, saveIndexFile } from '../src/node/index.js';
 import { ROOT } from './args.js';
 import { type Bodies, type BodyKind, buildBodies, cpuSecondsOf, meanBatch, readBatchCounters, runLoad, searchOnce } from './serve-load.js';
@@ -114,9 +114,37 @@ function singleSearch(ms: number): { p50Ms: number; p99Ms: number; qps: number; 
   return { p50Ms: at(0.5), p99Ms: at(0.99), qps: +((lat.length / wall) * 1000).toFixed(0), searches: lat.length };
 }
 
+/**
+ * A QueryBatcher in this process (the server's defaults, same threads) under `callers` callers
+ * that each search one query after another for `ms`: what the server's batching reaches
+ * without HTTP.
+ */
+async function batcherAlone(callers: number, ms: number): Promise<{ callers: number; qps: number; meanBatch: number }> {
+  const batcher = new QueryBatcher(index, { batchParams: { threads, backend: 'cpu' } });
+  let next = 0;
+  let searched = 0;
+  const loop = async (until: number) => {
+    while (performance.now() < until) {
+      await batcher.search(queries.get(next), K, { ef: EF });
+      next = (next + 1) % queries.size;
+      searched++;
+    }
+  };
+  const burst = (until: number) => Promise.all(Array.from({ length: callers }, () => loop(until)));
+  await burst(performance.now() + 1000);
+  const before = { searched, batches: batcher.stats.batches };
+  const start = performance.now();
+  await burst(start + ms);
+  const wall = performance.now() - start;
+  const n = searched - before.searched;
+  await batcher.close();
+  return { callers, qps: +((n / wall) * 1000).toFixed(0), meanBatch: +(n / (batcher.stats.batches - before.batches)).toFixed(2) };
+}
+
 const ceilingBefore = await ceiling();
 const single = singleSearch(3000);
-console.log('in-process searchBatch ceiling', ceilingBefore, 'single search()', single);
+const batcher64 = await batcherAlone(num('wait-concurrency'), seconds * 1000);
+console.log('in-process searchBatch ceiling', ceilingBefore, 'single search()', single, 'QueryBatcher alone', batcher64);
 const expected = Array.from({ length: 10 }, (_, q) => Array.from(index.search(queries.get(q), K, { ef: EF }).ids));
 // The servers get both cores from here on.
 await closeWorkers();
@@ -176,6 +204,7 @@ await closeWorkers();
 const inProcess: InProcess = {
   ceiling: { qps: Math.max(ceilingBefore.qps, ceilingAfter?.qps ?? 0), before: ceilingBefore, after: ceilingAfter },
   single,
+  batcher: batcher64,
 };
 
 let shards: ShardRun[] = [];
