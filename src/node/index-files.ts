@@ -3,9 +3,8 @@ import { promisify } from 'node:util';
 import { checkInteger, fail } from '../errors.js';
 import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import { type AnyIndex, decodeIndexFromSections, deserializeIndex, type SerializeOptions, serializeIndex } from '../indexes/index-codec.js';
-import { checkIndexHeader, type IndexHeader } from '../indexes/index-header.js';
+import { checkIndexHeader } from '../indexes/index-header.js';
 import {
-  bytesPer,
   type ContainerHeader,
   containerFromSections,
   MAGIC,
@@ -14,7 +13,7 @@ import {
   type SectionEntry,
 } from '../io/container.js';
 import { crc32 } from '../io/crc32.js';
-import { storeCodec } from '../quant/registry.js';
+import { sectionBuffer } from '../storage/read-index.js';
 import type { Metric } from '../types.js';
 import { DiskDenseStore } from './disk-store.js';
 import { readBytes, writeFileAtomic } from './files.js';
@@ -171,19 +170,6 @@ async function loadStreaming(
         }
       : {},
   );
-}
-
-/** Where a section is read into: its store's codec may place it where the store adopts it. */
-function sectionBuffer(index: IndexHeader, e: SectionEntry): Uint8Array {
-  const byteLength = e.length * bytesPer(e.dtype);
-  const dot = e.name.indexOf('.');
-  const prefix = e.name.slice(0, dot);
-  const store = prefix === 'store' ? index.store : prefix === 'rerank' ? index.rerank : null;
-  if (store) {
-    const placed = storeCodec(store.kind).sectionBuffer?.(store.params, e.name.slice(dot + 1), byteLength);
-    if (placed && placed.byteLength === byteLength) return placed;
-  }
-  return new Uint8Array(byteLength);
 }
 
 /** The re-ranking vectors as a DiskDenseStore over the file's `rerank.vectors` section. */

@@ -91,7 +91,7 @@ async function headerPrefix(source: ByteSource): Promise<Uint8Array> {
 }
 
 /** Where a section is read into: its store's codec may place it where the store adopts it. */
-function sectionBuffer(index: IndexHeader, e: SectionEntry): Uint8Array {
+export function sectionBuffer(index: IndexHeader, e: SectionEntry): Uint8Array {
   const byteLength = e.length * bytesPer(e.dtype);
   const dot = e.name.indexOf('.');
   const prefix = e.name.slice(0, dot);
