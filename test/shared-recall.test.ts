@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { FlatIndex, HnswIndex, recallAtK } from '../src/index.js';
+import { FlatIndex, HnswIndex, RabitqQuantizer, type RabitqStore, recallAtK } from '../src/index.js';
 import { loadBge, loadSplade } from './helpers/data.js';
 import { describeShared } from './helpers/shared-data.js';
 
@@ -22,6 +22,26 @@ describeShared('recall on the shared real datasets', () => {
     // queries are out of distribution); we must match it, and pass 0.98 at ef=200.
     expect(r100).toBeGreaterThanOrEqual(0.94);
     expect(r200).toBeGreaterThanOrEqual(0.98);
+  });
+
+  it('bge-base-beir: RaBitQ codes (1 and 4 bits) re-ranked by their bound reach plain HNSW recall', async () => {
+    const { base, queries, gt } = loadBge();
+    const plain = HnswIndex.build(base, { metric: 'ip', m: 16, efConstruction: 200 });
+    const params = { ef: 200, rerank: 200 };
+    const reference = recallAtK((await plain.searchBatch(queries, 10, { ef: 200 })).ids, 10, gt);
+    const lines: string[] = [];
+    for (const bits of [1, 4]) {
+      const index = plain.quantize(new RabitqQuantizer({ bits }));
+      const r = await index.searchBatch(queries, 10, params);
+      const recall = recallAtK(r.ids, 10, gt, { scores: r.scores });
+      const codeBytes = (index.store as RabitqStore).bytesPerVector;
+      lines.push(`${bits} bit(s) ${recall.toFixed(4)} (${codeBytes} B/vector)`);
+      // Codes and factors: at most 1/20 of the 3,072 bytes of an f32 vector at one bit.
+      if (bits === 1) expect(codeBytes).toBeLessThanOrEqual(3072 / 20);
+      expect(recall).toBeGreaterThanOrEqual(reference - 0.01);
+      expect(recall).toBeGreaterThanOrEqual(0.96);
+    }
+    console.log(`bge-base-beir RaBitQ at ef=200, rerank 200: ${lines.join(', ')}; plain f32 ${reference.toFixed(4)}`);
   });
 
   it('splade-pp-ed (sparse, IP, first 1,000 queries): FlatIndex and HNSW recall', async () => {
