@@ -6,6 +6,7 @@ import { readFvecs, readIvecs, writeFvecs, writeIvecs } from '../src/io/vecs.js'
 import { loadMnist } from '../src/node/mnist.js';
 import type { Metric } from '../src/types.js';
 import { type BenchArgs, type DatasetName, isSynthetic, ROOT, SYNTHETIC_N, type SyntheticName } from './args.js';
+import { ensureBgePca, loadBgePca } from './bge-pca.js';
 import { exactDistance } from './measure.js';
 import { SYNTHETIC_DIM, SYNTHETIC_VERSION, syntheticData } from './synthetic.js';
 
@@ -31,7 +32,7 @@ export interface BenchDataset {
 
 export const BGE_DIR = resolve(ROOT, '..', 'shared', 'data', 'bge-base-beir');
 
-/** Distance of each set: bge is inner product, the others squared L2. */
+/** Distance of each set: bge is inner product, the others squared L2 (bge-pca128 too: bench/bge-pca.ts says why). */
 export const metricOf = (name: DatasetName): Metric => (name === 'bge' ? 'ip' : 'l2');
 
 function mnistGtPath(args: BenchArgs): string {
@@ -41,10 +42,11 @@ function mnistGtPath(args: BenchArgs): string {
 /**
  * Makes sure the ground truth of `name` exists. MNIST's and the synthetic sets' are computed
  * once with webannolo's exact FlatIndex (top 100, squared L2) and cached under the results
- * folder; bge ships its own.
+ * folder; bge ships its own; bge-pca128's is derived with the set (bench/bge-pca.ts).
  */
 export async function ensureGroundTruth(name: DatasetName, args: BenchArgs): Promise<void> {
   if (isSynthetic(name)) return syntheticGroundTruth(name, args);
+  if (name === 'bge-pca128') return ensureBgePca(args);
   if (name !== 'mnist') return;
   const path = mnistGtPath(args);
   if (existsSync(path)) return;
@@ -63,6 +65,7 @@ export async function ensureGroundTruth(name: DatasetName, args: BenchArgs): Pro
 /** Loads base, queries and ground truth (after ensureGroundTruth). */
 export function loadDataset(name: DatasetName, args: BenchArgs): BenchDataset {
   if (isSynthetic(name)) return loadSynthetic(name, args);
+  if (name === 'bge-pca128') return loadBgePca(args);
   if (name === 'mnist') {
     const { train, test } = loadMnist(args.n, args.nq);
     const path = mnistGtPath(args);
