@@ -115,10 +115,11 @@ export function partitionPairs(
 
 type FieldsOf<K> = K extends GpuKernel<infer F, string> ? F : never;
 
-/** The Params of a pair kernel's dispatch: row_pairs' (for its row snippets), pq_adc_pairs' or sparse_pairs'. */
+/** The Params of a pair kernel's dispatch: row_pairs' (for its row snippets), pq_adc_pairs', rabitq_pairs' or sparse_pairs'. */
 export type PairParams =
   | ParamValues<FieldsOf<typeof GPU_KERNELS.row_pairs>>
   | ParamValues<FieldsOf<typeof GPU_KERNELS.pq_adc_pairs>>
+  | ParamValues<FieldsOf<typeof GPU_KERNELS.rabitq_pairs>>
   | ParamValues<FieldsOf<typeof GPU_KERNELS.sparse_pairs>>;
 
 /**

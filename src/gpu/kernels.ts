@@ -42,6 +42,7 @@ export const GPU_KERNELS = {
   resident_f16: gpuKernel('resident_f16', [], { queries: 4 }, 'beam_resident'),
   resident_sq8: gpuKernel('resident_sq8', [], { queries: 4, mins: 5, steps: 6 }, 'beam_resident'),
   resident_pq: gpuKernel('resident_pq', [], { luts: 4 }, 'beam_resident'),
+  resident_rabitq: gpuKernel('resident_rabitq', [], { queries: 4 }, 'beam_resident'),
   resident_sparse: gpuKernel('resident_sparse', [], { queries: 4, indptr: 5, indices: 6, values: 7, norms: 8 }, 'beam_resident'),
   row_pairs: gpuKernel('row_pairs', ['count', 'vecs', 'metric', 'groupsX', 'base', 'encoding', '_pad0', '_pad1'], {
     queries: 1,
@@ -54,6 +55,13 @@ export const GPU_KERNELS = {
   pq_adc_pairs: gpuKernel('pq_adc_pairs', ['count', 'm', 'wordsPerRow', 'groupsX', 'base', '_pad0', '_pad1', '_pad2'], {
     codes: 0,
     luts: 1,
+    pairs: 2,
+    out: 3,
+    params: 4,
+  }),
+  rabitq_pairs: gpuKernel('rabitq_pairs', ['count', 'groupsX', 'base', 'positions', 'bits', 'rowWords', 'queryWords', 'metric'], {
+    rows: 0,
+    queries: 1,
     pairs: 2,
     out: 3,
     params: 4,
