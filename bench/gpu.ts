@@ -6,7 +6,8 @@
  *   cpu-batch     searchBatch on the CPU
  *   gpu-hybrid    searchBatch, beam on the CPU, distances on the GPU per round
  *   gpu-resident  searchBatch, the whole search in one GPU kernel
- * and exact search (FlatIndex) on each backend, with the store bytes read per second.
+ * and exact search (FlatIndex) on each backend, with the store bytes read per second; on the GPU
+ * also the store bytes one resident query reads, f32 against RaBitQ codes (bench/gpu-rabitq.ts).
  *
  *   node dist/bench/gpu.js [--datasets mnist,bge] [--n 60000] [--nq 1024] [--efs 16,32,64,128]
  *     [--batches 1,64,1024,10000] [--backend cpu,gpu] [--budget 20] [--tile 1] [--out bench/results]
@@ -26,6 +27,7 @@ import { HnswIndex } from '../src/indexes/hnsw/hnsw-index.js';
 import { type DatasetName, parseArgs as parseBenchArgs } from './args.js';
 import { renderChart, type Series } from './chart.js';
 import { type BenchDataset, ensureGroundTruth, loadDataset } from './datasets.js';
+import { rabitqStoreBytes } from './gpu-rabitq.js';
 import { recallAtK } from './measure.js';
 
 interface GpuBenchArgs {
@@ -218,6 +220,7 @@ export async function runGpuBench(argv: readonly string[], log: (line: string) =
         `  exact   ${e.backend.padEnd(7)}: recall@10 ${e.recall.toFixed(4)}  ${e.qps.toFixed(1).padStart(9)} QPS  ${e.gbPerSecond.toFixed(2)} GB/s of store read  (${e.queries} queries)`,
       );
     }
+    const storeBytes = gpu ? await rabitqStoreBytes(index, ds, gpu, a.efs[a.efs.length >> 1]!, log) : [];
     // Ratios against the single-thread CPU at the same ef, same run.
     const single = (ef: number) => points.find((p) => p.mode === 'cpu-single' && p.ef === ef);
     const ratios = points
@@ -252,6 +255,7 @@ export async function runGpuBench(argv: readonly string[], log: (line: string) =
       args: a,
       points,
       exact: exacts,
+      storeBytes,
       summary,
     };
     writeFileSync(join(a.out, `gpu-${name}.json`), JSON.stringify(result, null, 1));
