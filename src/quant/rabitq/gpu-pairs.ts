@@ -33,8 +33,11 @@ export function gpuQueryWords(encoding: RabitqEncoding): number {
  * each fit one binding.
  */
 export class GpuRabitqData {
+  /** u32 words per row (gpuRowWords). */
   readonly rowWords: number;
+  /** Rows per chunk: as many as one binding holds. */
   readonly rowsPerChunk: number;
+  /** The row chunks, one storage buffer each. */
   readonly chunks: GPUBuffer[] = [];
 
   constructor(
@@ -68,6 +71,7 @@ function rowsPerChunkOf(ctx: GpuContext, store: RabitqStore): number {
   return Math.max(1, Math.floor(ctx.limits.maxStorageBufferBindingSize / (gpuRowWords(store.encoding) * 4)));
 }
 
+/** The store's rows on `ctx`'s device, uploaded on first use (again only if the binding limit changed). */
 export function rabitqData(ctx: GpuContext, store: RabitqStore): GpuRabitqData {
   return cachedUpload(ctx, store, rowsPerChunkOf(ctx, store), () => new GpuRabitqData(ctx, store));
 }
