@@ -17,6 +17,9 @@ export {
   HnswIndex,
   type HnswIndexOptions,
   type HnswSearchParams,
+  type QuantizeOptions,
+  RERANK_CODES,
+  type RerankCodes,
 } from './indexes/hnsw/hnsw-index.js';
 export { CpuBatchEvaluator } from './quant/cpu-batch.js';
 export { PlainDenseStore, PlainQuantizer, PlainSparseStore } from './quant/plain.js';

@@ -134,6 +134,13 @@ export interface SearchResult {
   readonly scores: Float32Array;
   /** The items' user keys (null where an id is -1), when the index has keys. */
   readonly keys?: readonly (number | string | null)[];
+  /**
+   * Candidates re-ranking scored with the re-ranking store (one distance each), when the
+   * search re-ranked (`rerank` > 0). At most max(rerank, k), capped by the candidates the
+   * beam found; fewer where the search store bounds its estimates (RaBitQ) and the bounds
+   * ruled candidates out.
+   */
+  readonly reranked?: number;
 }
 
 /** How the GPU took part in a batch: the resident kernel, the hybrid controller, exact scan, or not at all. */
@@ -176,6 +183,13 @@ export interface BatchSearchResult {
   readonly keys?: readonly (number | string | null)[];
   /** True when a filter restricted the results. */
   readonly filtered?: boolean;
+  /**
+   * Per query, the candidates re-ranking scored with the re-ranking store (see
+   * SearchResult.reranked), when the batch re-ranked (`rerank` > 0), on every route: on the
+   * CPU (any threads) the count a single search of that query reports; on the GPU that of
+   * the candidates its beam returned. Their sum is the batch's re-ranking work.
+   */
+  readonly reranked?: Uint32Array;
 }
 
 /** Converts an internal distance to the score users see. */

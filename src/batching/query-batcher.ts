@@ -66,7 +66,8 @@ export class QueryBatcher {
 
   /**
    * The k nearest items of `query`, as `target.search(query, k, params)` gives them (ids,
-   * scores, and keys when the index has keys), found in a batch with other calls.
+   * scores, keys when the index has keys, and with `rerank` the count `reranked`), found in a
+   * batch with other calls.
    *
    * Rejects with a WebannoloError: the index's own error for a bad query or parameter
    * (INVALID_ARGUMENT, DIMENSION_MISMATCH, NON_FINITE); OVERLOADED when `maxQueue` calls are

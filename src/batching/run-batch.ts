@@ -37,7 +37,8 @@ function rowOf(result: BatchSearchResult, q: number): SearchResult {
   const from = q * k;
   const ids = result.ids.slice(from, from + k);
   const scores = result.scores.slice(from, from + k);
-  return result.keys ? { ids, scores, keys: result.keys.slice(from, from + k) } : { ids, scores };
+  const row = result.keys ? { ids, scores, keys: result.keys.slice(from, from + k) } : { ids, scores };
+  return result.reranked ? { ...row, reranked: result.reranked[q]! } : row;
 }
 
 /** What one call of a batch gets: its row of the result, or an error. */

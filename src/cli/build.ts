@@ -32,11 +32,10 @@ import {
   UsageError,
   writingFile,
 } from './args.js';
+import { checkFlags, RERANK_CODES_FLAG, rerankKept } from './build-checks.js';
 import { type BuildItems, buildShardFiles, SHARDS_FLAG } from './build-shards.js';
 import { readKeysFile, readLabelsFile } from './item-files.js';
 import { Progress } from './progress.js';
-
-const PQ_FLAGS = ['pq-m', 'pq-train-sample', 'pq-iterations'];
 
 /** `webannolo build`: dataset file -> index file. */
 export const buildCommand: Command = {
@@ -44,7 +43,7 @@ export const buildCommand: Command = {
   summary: 'build an index over a dataset file and save it',
   synopsis:
     '--data FILE --metric l2|ip --out INDEX [--index-type hnsw|flat] [--m 16] [--ef-construction 200] [--seed 1] [--format F] [--limit N]' +
-    ' [--quantizer plain|f16|sq8|pq|rabitq [--pq-m M [--pq-train-sample N] [--pq-iterations N]] [--bits B] [--keep-plain true|false]] [--threads N] [--keys FILE] [--labels FILE] [--layout locality|insertion] [--shards N]',
+    ' [--quantizer plain|f16|sq8|pq|rabitq [--pq-m M [--pq-train-sample N] [--pq-iterations N]] [--bits B] [--keep-plain true|false] [--rerank-codes f32|f16|sq8]] [--threads N] [--keys FILE] [--labels FILE] [--layout locality|insertion] [--shards N]',
   flags: [
     {
       name: 'data',
@@ -95,8 +94,9 @@ export const buildCommand: Command = {
     {
       name: 'keep-plain',
       type: 'boolean',
-      help: 'hnsw with f16/sq8/pq: keep the plain f32 vectors in the file for `search --rerank` (default true for pq and sq8, false for f16)',
+      help: 'hnsw with f16/sq8/pq/rabitq: keep the plain f32 vectors in the file for `search --rerank` (default true for pq, sq8 and rabitq, false for f16)',
     },
+    RERANK_CODES_FLAG,
     {
       name: 'threads',
       type: 'int',
@@ -129,7 +129,7 @@ export const buildCommand: Command = {
   ],
   notes:
     'The last line of stdout is one JSON object: {"items","dim","metric","seconds","graphBytes","storeBytes","out","index","fileBytes","quantizer","threads",...};' +
-    ' with --quantizer f16/sq8/pq also "rerankBytes","keepPlain"; with pq also "pqM","pqKsub","pqDsub","codebookBytes","trainSeconds".' +
+    ' with --quantizer f16/sq8/pq/rabitq also "rerankBytes","keepPlain" and, when a re-ranking store is kept, "rerankCodes" (f32, f16 or sq8); with pq also "pqM","pqKsub","pqDsub","codebookBytes","trainSeconds".' +
     ' With --shards N: one index file per shard, {"shards","files","itemsPerShard",...} (see --shards).',
   async run(args, io) {
     const data = str(args, 'data');
@@ -185,9 +185,7 @@ async function buildIndexFile(
   const quantizer = str(args, 'quantizer');
   const scalar = quantizer === 'f16' || quantizer === 'sq8' ? new ScalarQuantizer(quantizer) : null;
   const rabitq = quantizer === 'rabitq' ? new RabitqQuantizer({ bits: (args.values.get('bits') as number | undefined) ?? 1 }) : null;
-  // f16 matches f32 recall without re-ranking; sq8 and pq need it to.
-  const keepPlain =
-    type === 'hnsw' && quantizer !== 'plain' && ((args.values.get('keep-plain') as boolean | undefined) ?? quantizer !== 'f16');
+  const rerankCodes = rerankKept(args, type, quantizer);
   const t = performance.now();
   let pq: ProductQuantizer | null = null;
   let trainSeconds = 0;
@@ -211,7 +209,7 @@ async function buildIndexFile(
     const progress = new Progress('build', io.stderr, { enabled: !bool(args, 'quiet') });
     // f16/sq8 vectors too large for f32 in the SIMD memory are built on their codes directly.
     const onCodes = scalar !== null && !denseRowsFit(dataset.size, dataset.dim);
-    if (onCodes && args.values.get('keep-plain') === true) {
+    if (onCodes && (args.values.get('keep-plain') === true || args.given.has('rerank-codes'))) {
       fail(
         'INVALID_ARGUMENT',
         `${dataset.size} vectors of dimension ${dataset.dim} are too many to keep as f32 for --rerank: build with --keep-plain false`,
@@ -236,7 +234,7 @@ async function buildIndexFile(
     }
     // Otherwise the graph is built on the plain vectors; searches then run on the codes.
     const q = pq ?? scalar ?? rabitq;
-    if (q && !onCodes) index = index.quantize(q, { keepPlain });
+    if (q && !onCodes) index = index.quantize(q, rerankCodes === null ? { keepPlain: false } : { rerankCodes });
     else if (onCodes)
       println(
         io.stdout,
@@ -265,7 +263,7 @@ async function buildIndexFile(
   const kept = index instanceof HnswIndex && index.rerankStore !== null;
   const rerankText =
     quantizer !== 'plain' && type === 'hnsw'
-      ? `, re-rank vectors ${kept ? `${formatBytes(rerankBytes)} (${per(rerankBytes)})` : `none${keepPlain ? '' : ' (--keep-plain false)'}`}`
+      ? `, re-rank ${kept ? `${rerankCodes === 'f32' ? 'vectors' : `${rerankCodes} codes`} ${formatBytes(rerankBytes)} (${per(rerankBytes)})` : `vectors none${rerankCodes !== null ? '' : ' (--keep-plain false)'}`}`
       : '';
   println(io.stdout, `memory: graph ${formatBytes(graphBytes)} (${per(graphBytes)}), ${storeText}${rerankText}`);
 
@@ -288,7 +286,7 @@ async function buildIndexFile(
   if (index instanceof HnswIndex && index.keys) json['keys'] = index.keys.kind;
   if (index instanceof HnswIndex && index.labels) json['labels'] = true;
   if (rabitq) json['rabitqBits'] = rabitq.bits;
-  if (quantizer !== 'plain') Object.assign(json, { rerankBytes, keepPlain: index instanceof HnswIndex && index.rerankStore !== null });
+  if (quantizer !== 'plain') Object.assign(json, { rerankBytes, keepPlain: kept, ...(kept ? { rerankCodes } : {}) });
   if (pq)
     Object.assign(json, {
       pqM: pq.m,
@@ -298,30 +296,6 @@ async function buildIndexFile(
       trainSeconds: round(trainSeconds),
     });
   return json;
-}
-
-/** Flags that do not fit the index type or quantizer are mistakes, not silently ignored. */
-function checkFlags(args: ParsedArgs, type: string, quantizer: string): void {
-  if (type === 'flat') {
-    for (const f of quantizer === 'pq'
-      ? ['m', 'ef-construction', 'keys', 'labels', 'layout']
-      : ['m', 'ef-construction', 'seed', 'keys', 'labels', 'layout']) {
-      if (args.given.has(f)) throw new UsageError(`build: --${f} only applies to --index-type hnsw`);
-    }
-    if (args.values.get('keep-plain') === true && args.given.has('keep-plain')) {
-      throw new UsageError(
-        'build: --keep-plain only applies to --index-type hnsw (a flat index scans its codes and keeps no plain vectors)',
-      );
-    }
-  }
-  if (quantizer === 'plain' && args.given.has('keep-plain'))
-    throw new UsageError('build: --keep-plain only applies with --quantizer f16, sq8, pq or rabitq');
-  if (quantizer !== 'rabitq' && args.given.has('bits')) throw new UsageError('build: --bits only applies to --quantizer rabitq');
-  if (quantizer !== 'pq') {
-    for (const f of PQ_FLAGS) if (args.given.has(f)) throw new UsageError(`build: --${f} only applies to --quantizer pq`);
-  } else if (!args.given.has('pq-m')) {
-    throw new UsageError('build: --quantizer pq needs --pq-m M (subspaces = bytes per vector; M must divide the dimension)');
-  }
 }
 
 /** Trains the product quantizer on the dataset, with a progress bar per subspace. */

@@ -100,7 +100,10 @@ export const infoCommand: Command = {
         `rabitq: ${rabitq.bits ?? '?'} bit(s) per rotated component (codes ${rabitq.codeBytesPerVector.toFixed(1)} B/vector + factors ${rabitq.factorBytesPerVector.toFixed(1)} B/vector)`,
       );
     if (rerankKind !== null)
-      row('re-rank store', `${rerankKind} (plain vectors for --rerank, ${perVector(rerankBytes).toFixed(1)} B/vector)`);
+      row(
+        're-rank store',
+        `${rerankKind} (${rerankKind === 'f16' || rerankKind === 'sq8' ? `${rerankKind} codes of the plain vectors` : 'plain vectors'} for --rerank, ${perVector(rerankBytes).toFixed(1)} B/vector)`,
+      );
     else if (quantizer) row('re-rank store', 'none (built with --keep-plain false)');
     row('items (n)', String(n));
     row('dimension', String(dim));

@@ -15,7 +15,9 @@ export async function reportSearch(req: SearchRequest, run: SearchRun, loadSecon
   const nq = req.queries.size;
   const qps = qpsOf(nq, seconds);
   const mode = batch === undefined ? 'one at a time' : `in batches of ${batch}`;
-  const rr = rerank > 0 ? `, re-ranking ${rerank} (vectors from ${rerankFrom})` : '';
+  const perQuery = run.reranked === undefined || nq === 0 ? undefined : run.reranked / nq;
+  const scored = perQuery === undefined ? '' : `, ${perQuery.toFixed(1)} scored per query`;
+  const rr = rerank > 0 ? `, re-ranking ${rerank} (vectors from ${rerankFrom}${scored})` : '';
   println(
     io.stdout,
     `searched ${nq} queries ${mode}, k=${k}${ef === null ? '' : `, ef=${ef}`}${rr}: ${formatSeconds(seconds)}, ${qps} queries/s`,
@@ -33,6 +35,7 @@ export async function reportSearch(req: SearchRequest, run: SearchRun, loadSecon
   }
   const json: Record<string, unknown> = { queries: nq, k, ef };
   if (rerank > 0) Object.assign(json, { rerank, rerankFrom });
+  if (perQuery !== undefined) json['rerankedPerQuery'] = round(perQuery, 3);
   if (lambda !== undefined) json['lambda'] = lambda;
   Object.assign(json, { seconds: round(seconds), qps });
   if (recall !== undefined) Object.assign(json, { recall: round(recall, 6), groundtruthIn: groundtruthIn });

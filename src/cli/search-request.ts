@@ -76,7 +76,7 @@ export async function readSearchRequest(
   const kept =
     rerankStore === null
       ? ''
-      : `, plain vectors kept for re-ranking (${rerank > 0 && rerankFrom === 'disk' ? 'read from disk' : 'in memory'})`;
+      : `, ${rerankStore.kind === 'f16' || rerankStore.kind === 'sq8' ? `${rerankStore.kind} codes` : 'plain vectors'} kept for re-ranking (${rerank > 0 && rerankFrom === 'disk' ? 'read from disk' : 'in memory'})`;
   println(
     io.stdout,
     `index ${indexPath}: ${hnsw ? 'hnsw' : 'flat'}, ${index.size} ${index.store.kind} vectors of dimension ${index.dim}, metric ${index.metric}${kept}`,

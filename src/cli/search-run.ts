@@ -1,6 +1,6 @@
 import type { SearchFilter } from '../indexes/filter.js';
 import { FlatIndex } from '../indexes/flat.js';
-import type { BatchSearchResult, Dataset, Vector } from '../types.js';
+import type { BatchSearchResult, Dataset, SearchResult, Vector } from '../types.js';
 import { round, secondsSince } from './args.js';
 import type { SearchRequest } from './search-request.js';
 
@@ -14,6 +14,8 @@ export interface SearchRun {
   /** searchBatch's GPU and thread counters (rounded for the report); undefined one at a time. */
   readonly counters: Pick<BatchSearchResult, 'gpuMode' | 'roundTrips' | 'bytesUp' | 'bytesDown' | 'hostMs' | 'threads'> | undefined;
   readonly warmupSeconds: number | undefined;
+  /** With --rerank: the candidates re-ranking scored over the timed queries (SearchResult.reranked summed). */
+  readonly reranked: number | undefined;
   /** --batch: the untimed warm-up batch (worker start, index shared or uploaded, first searches). */
   readonly startSeconds: number | undefined;
 }
@@ -27,15 +29,15 @@ function searchOneAtATime(req: SearchRequest): SearchRun {
   const { index, queries, k, ef, rerank, lambda, filter, warmup, warmupFor } = req;
   const nq = queries.size;
   const ids = new Int32Array(nq * k);
-  const searchOne = (q: number): Int32Array => {
-    if (index instanceof FlatIndex) return index.search(queries.get(q), k).ids;
+  const searchOne = (q: number): SearchResult => {
+    if (index instanceof FlatIndex) return index.search(queries.get(q), k);
     const f = Array.isArray(filter) ? filter[q] : filter;
     return index.search(queries.get(q), k, {
       ef: ef!,
       rerank,
       ...(lambda !== undefined ? { lambda } : {}),
       ...(f ? { filter: f as SearchFilter } : {}),
-    }).ids;
+    });
   };
   // A fresh process runs its first searches in unoptimised code; untimed ones first make the
   // timed loop measure what a long-lived process would (the bench's protocol too). A count of
@@ -48,11 +50,17 @@ function searchOneAtATime(req: SearchRequest): SearchRun {
     for (let done = 0; done < warmup || secondsSince(warmStart) < warmupFor; done++) searchOne(done % nq);
     warmupSeconds = secondsSince(warmStart);
   }
+  let reranked = 0;
   const start = performance.now();
-  for (let q = 0; q < nq; q++) ids.set(searchOne(q), q * k);
+  for (let q = 0; q < nq; q++) {
+    const r = searchOne(q);
+    ids.set(r.ids, q * k);
+    reranked += r.reranked ?? 0;
+  }
   return {
     ids,
     seconds: secondsSince(start),
+    reranked: rerank > 0 ? reranked : undefined,
     backend: 'cpu',
     device: undefined,
     counters: undefined,
@@ -102,5 +110,6 @@ async function searchInBatches(req: SearchRequest, batch: number): Promise<Searc
     hostMs: round(r.hostMs, 3),
     threads: r.threads,
   };
-  return { ids: r.ids, seconds, backend: r.backend, device: r.device, counters, warmupSeconds: undefined, startSeconds };
+  const reranked = r.reranked?.reduce((sum, n) => sum + n, 0);
+  return { ids: r.ids, seconds, backend: r.backend, device: r.device, counters, warmupSeconds: undefined, startSeconds, reranked };
 }

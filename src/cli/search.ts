@@ -25,14 +25,14 @@ export const searchCommand: Command = {
       type: 'int',
       min: 0,
       placeholder: 'N',
-      help: 'quantized indexes: re-score the best N candidates (at most ef: more is an error) by their plain vectors (needs an index built with --keep-plain)',
+      help: 'quantized indexes: re-score the best N candidates (at most ef: more is an error) by the re-ranking store of the index: its plain vectors, or the f16/sq8 codes of build --rerank-codes (needs an index built with --keep-plain)',
     },
     {
       name: 'rerank-from',
       type: 'enum',
       values: ['memory', 'disk'],
       default: 'memory',
-      help: 'where the re-ranking vectors are read from: loaded into memory, or read from the index file per query',
+      help: 'where the re-ranking vectors are read from: loaded into memory, or read from the index file per query (plain f32 vectors only: an index built with --rerank-codes f16|sq8 re-ranks from memory)',
     },
     {
       name: 'batch',
@@ -137,7 +137,7 @@ export const searchCommand: Command = {
     ...NATS_SEARCH_FLAGS,
   ],
   notes:
-    'The last line of stdout is one JSON object: {"queries","k","ef","rerank"?,"rerankFrom"?,"lambda"?,"seconds","qps","recall"?,"groundtruthIn"?,"filtered"?,"batch"?,"backend","device"?,"gpuMode"?,"roundTrips"?,"bytesUp"?,"bytesDown"?,"hostMs"?,"threads"?,...,"index","loadSeconds","warmupSeconds"?,"startSeconds"?}; the GPU counters and threads come with --batch; loadSeconds is the time to read and check the index file, warmupSeconds that of the untimed warm-up searches (--warmup, --warmup-seconds), startSeconds (with --batch) that of the untimed first batch of up to 256 queries that starts the worker threads (or copies the index to the GPU), so that seconds and qps are those of a warm searchBatch. groundtruthIn says whether recall compared item ids or keys (--groundtruth-in). k is at most the number of items in the index; --rerank at most ef.',
+    'The last line of stdout is one JSON object: {"queries","k","ef","rerank"?,"rerankFrom"?,"rerankedPerQuery"?,"lambda"?,"seconds","qps","recall"?,"groundtruthIn"?,"filtered"?,"batch"?,"backend","device"?,"gpuMode"?,"roundTrips"?,"bytesUp"?,"bytesDown"?,"hostMs"?,"threads"?,...,"index","loadSeconds","warmupSeconds"?,"startSeconds"?}; the GPU counters and threads come with --batch; loadSeconds is the time to read and check the index file, warmupSeconds that of the untimed warm-up searches (--warmup, --warmup-seconds), startSeconds (with --batch) that of the untimed first batch of up to 256 queries that starts the worker threads (or copies the index to the GPU), so that seconds and qps are those of a warm searchBatch. groundtruthIn says whether recall compared item ids or keys (--groundtruth-in). rerankedPerQuery (with --rerank) is the mean number of candidates per timed query that re-ranking scored with the re-ranking store: at most max(--rerank, k), fewer on a RaBitQ index, whose bounds rule candidates out. k is at most the number of items in the index; --rerank at most ef.',
   async run(args, io) {
     if (checkSearchTarget(args) === 'nats') return runNatsSearch(args, io);
     const indexPath = str(args, 'index');

@@ -28,7 +28,9 @@ export interface LoadIndexOptions {
   /**
    * Where the plain vectors kept for re-ranking live: 'memory' (default) loads them with the
    * rest; 'disk' leaves them in the file and reads the rows each re-ranking needs (the index
-   * then holds the file open: close it with closeIndex).
+   * then holds the file open: close it with closeIndex). 'disk' takes plain f32 vectors only:
+   * an index that re-ranks with f16 or SQ8 codes (quantize's rerankCodes) is refused with
+   * INVALID_ARGUMENT.
    */
   rerank?: 'memory' | 'disk';
   /** Bytes per read while the file streams through the checksum (default 4 MiB). */
@@ -132,6 +134,12 @@ async function loadStreaming(
   const layout = readContainerLayout(await readHeaderPrefix(fd, fileBytes), fileBytes);
   const { entries } = layout;
   const index = checkIndexHeader(layout, fileBytes);
+  // Only plain f32 rows are read from disk; codes (f16, SQ8) are small enough to hold.
+  if (rerankOnDisk && index.rerank !== null && index.rerank.kind !== 'dense')
+    fail(
+      'INVALID_ARGUMENT',
+      `${path}: rerank 'disk' reads plain f32 vectors from the file, and this index re-ranks with ${index.rerank.kind} codes: re-rank from memory (rerank 'memory', --rerank-from memory)`,
+    );
   const onDisk = (e: SectionEntry) => rerankOnDisk && e.name.startsWith('rerank.');
   const held = new Map<string, Uint8Array>();
   for (const e of entries) if (!onDisk(e)) held.set(e.name, sectionBuffer(index, e));

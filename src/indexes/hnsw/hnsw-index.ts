@@ -1,9 +1,7 @@
-import { DenseDataset } from '../../data/dense.js';
 import { checkInteger, fail } from '../../errors.js';
 import { WorkerPool } from '../../parallel/pool.js';
 import { PlainQuantizer } from '../../quant/plain.js';
 import type { DenseQuantizer } from '../../quant/quantizer.js';
-import { plainVectorsOf } from '../../quant/registry.js';
 import type { BatchSearchResult, Dataset, Metric, SearchResult, Vector, VectorStore } from '../../types.js';
 import { type FilterContext, resolveFilter } from '../filter.js';
 import type { ItemKeys } from '../items/item-keys.js';
@@ -36,6 +34,7 @@ import {
 } from './index-options.js';
 import { LivingIndex } from './living/living-index.js';
 import { checkState, type IndexState, itemInfo } from './living/mutations.js';
+import { type QuantizeOptions, quantizedStores } from './rerank-codes.js';
 import { Snapshot } from './snapshot.js';
 
 export { checkQueryAt } from '../results.js';
@@ -48,6 +47,7 @@ export {
   resolveEf,
   resolveLambda,
 } from './index-options.js';
+export { type QuantizeOptions, RERANK_CODES, type RerankCodes } from './rerank-codes.js';
 
 /**
  * HNSW over any VectorStore: dense or sparse, plain or quantized, L2 or IP. The graph is built
@@ -63,7 +63,7 @@ export class HnswIndex extends LivingIndex {
     store: VectorStore,
     /** The graph parameters it was built with: `m`, `efConstruction`, `seed`. */
     readonly buildParams: { m: number; efConstruction: number; seed: number },
-    /** Plain vectors of the same items, for re-ranking a quantized search. */
+    /** The same items for re-ranking a quantized search: plain vectors, or f16 / SQ8 codes of them. */
     rerankStore: VectorStore | null = null,
     items: ItemInfo = {},
   ) {
@@ -89,7 +89,10 @@ export class HnswIndex extends LivingIndex {
   get store(): VectorStore {
     return this.state.store;
   }
-  /** Plain vectors of the same items, for re-ranking a quantized search, or null. */
+  /**
+   * The store re-ranking scores candidates with (plain vectors, or f16 / SQ8 codes of them;
+   * see quantize's rerankCodes), or null when the index keeps none.
+   */
   get rerankStore(): VectorStore | null {
     return this.state.rerankStore;
   }
@@ -254,16 +257,14 @@ export class HnswIndex extends LivingIndex {
   /**
    * The one-call conversion to a compressed store (kANNolo's key result for PQ): the same
    * graph, built on plain vectors, now searched over codes: a ProductQuantizer, or a
-   * ScalarQuantizer ('f16', 'sq8'). Trains the quantizer on the plain vectors if it is
-   * untrained. With keepPlain (default true) the plain vectors stay for re-ranking.
+   * ScalarQuantizer ('f16', 'sq8'), or a RabitqQuantizer. Trains the quantizer on the plain
+   * vectors if it is untrained. With keepPlain (default true) a re-ranking store stays: the
+   * plain vectors, or with `rerankCodes` 'f16' / 'sq8' codes of them (see QuantizeOptions).
    */
-  quantize(quantizer: DenseQuantizer, options: { keepPlain?: boolean } = {}): HnswIndex {
-    const plain = this.rerankStore ?? this.store;
-    const data = plainVectorsOf(plain);
-    if (!(data instanceof DenseDataset)) fail('INVALID_ARGUMENT', `${quantizer.name} quantization needs an index over plain dense vectors`);
-    const encoded = quantizer.encode(data, this.metric);
+  quantize(quantizer: DenseQuantizer, options: QuantizeOptions = {}): HnswIndex {
+    const { store, rerankStore } = quantizedStores(this.rerankStore ?? this.store, quantizer, this.metric, options);
     this.shareState();
-    return new HnswIndex(this.graph, encoded, this.buildParams, options.keepPlain === false ? null : plain, this);
+    return new HnswIndex(this.graph, store, this.buildParams, rerankStore, this);
   }
 
   /**
@@ -271,6 +272,7 @@ export class HnswIndex extends LivingIndex {
    * (fewer, padded with id -1, only when fewer are allowed). With keys, `keys` holds theirs.
    * It reads the index as the last change left it (a change never shows half done), and may
    * run at any time: while an addAsync or compact works, it reads the state before them.
+   * With `rerank`, `reranked` says how many candidates re-ranking scored.
    */
   search(query: Vector, k: number, params: HnswSearchParams = NO_PARAMS): SearchResult {
     if (params !== NO_PARAMS) checkOptionNames('search', params, SEARCH_PARAM_NAMES);
@@ -283,15 +285,16 @@ export class HnswIndex extends LivingIndex {
     const allowed = params.filter === undefined ? null : resolveFilter(params.filter, snap.filterContext());
     const ids = new Int32Array(k);
     const scores = new Float32Array(k);
-    snap.searcher.searchInto(query, k, ef, rerank, ids, scores, 0, allowed, lambda);
-    return snap.results(ids, scores);
+    const reranked = snap.searcher.searchInto(query, k, ef, rerank, ids, scores, 0, allowed, lambda);
+    return snap.results(ids, scores, rerank > 0 ? reranked : -1);
   }
 
   /**
    * Searches many queries. On the CPU (the default) a loop of the single-query search that
    * yields to the event loop; on the GPU (`backend: 'gpu'` or `'auto'`) the resident kernel
    * (one round trip per batch) or the hybrid lockstep controller (`gpuMode: 'hybrid'`).
-   * The result carries the GPU counters: gpuMode, roundTrips, bytesUp, bytesDown, hostMs.
+   * The result carries the GPU counters: gpuMode, roundTrips, bytesUp, bytesDown, hostMs;
+   * with `rerank`, `reranked` says per query how many candidates re-ranking scored.
    *
    * The whole batch reads one snapshot of the index, taken when it starts (graph, stores,
    * keys, labels, removed items, item order), on every route: changes made while it runs
@@ -323,7 +326,7 @@ export class HnswIndex extends LivingIndex {
     await this.snap.releaseWorkers(true);
   }
 
-  /** Bytes held by the graph, the search store and the re-ranking vectors. */
+  /** Bytes held by the graph, the search store and the re-ranking store. */
   get memory(): { graphBytes: number; storeBytes: number; rerankBytes: number } {
     return { graphBytes: this.graph.byteLength, storeBytes: this.store.byteLength, rerankBytes: this.rerankStore?.byteLength ?? 0 };
   }

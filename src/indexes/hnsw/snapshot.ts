@@ -31,11 +31,15 @@ export class Snapshot {
     return { n: graph.n, labels, keys, removed: removed.count > 0 ? removed : null, order: this.state.order ?? null };
   }
 
-  /** Results over slots as the caller sees them: ids (not slots) and, with keys, keys. */
-  results(slots: Int32Array, scores: Float32Array): SearchResult {
+  /**
+   * Results over slots as the caller sees them: ids (not slots), with keys, keys, and with
+   * `reranked` >= 0 (a single search that re-ranked) that count.
+   */
+  results(slots: Int32Array, scores: Float32Array, reranked = -1): SearchResult {
     const { order, keys } = this.state;
     const ids = order ? order.idsOf(slots) : slots;
-    return keys ? { ids, scores, keys: keys.keysOf(slots) } : { ids, scores };
+    if (reranked < 0) return keys ? { ids, scores, keys: keys.keysOf(slots) } : { ids, scores };
+    return keys ? { ids, scores, keys: keys.keysOf(slots), reranked } : { ids, scores, reranked };
   }
 
   /** The snapshot as worker threads see it (made on first use), or null when a store cannot be shared. */

@@ -61,6 +61,8 @@ export class RunRecord {
 export class BatchRun {
   readonly ids: Int32Array;
   readonly scores: Float32Array;
+  /** Per query, the candidates re-ranking scored (null when the batch does not re-rank). */
+  readonly reranked: Uint32Array | null;
   readonly ran = new RunRecord();
   readonly searcher: HnswSearcher;
 
@@ -72,6 +74,12 @@ export class BatchRun {
     this.searcher = snap.searcher;
     this.ids = new Int32Array(plan.queries.size * plan.search.k);
     this.scores = new Float32Array(plan.queries.size * plan.search.k);
+    this.reranked = plan.search.rerank > 0 ? new Uint32Array(plan.queries.size) : null;
+  }
+
+  /** Records that query `row` re-ranked `count` candidates. */
+  rerankedAt(row: number, count: number): void {
+    if (this.reranked !== null) this.reranked[row] = count;
   }
 
   /** The result over slots (the caller turns slots into ids and keys). */
@@ -93,6 +101,7 @@ export class BatchRun {
       hostMs: this.timer.ms,
       threads: ran.threads,
       ...(plan.filters ? { filtered: true } : {}),
+      ...(this.reranked !== null ? { reranked: this.reranked } : {}),
     };
   }
 }

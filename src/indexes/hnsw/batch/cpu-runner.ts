@@ -28,6 +28,7 @@ export async function searchOnCpu(run: BatchRun, from: number, to: number, inlin
       plan.threads,
       run.ids,
       run.scores,
+      run.reranked,
       plan.filters,
     );
     const { threads, undone } = await run.timer.wait(searched);
@@ -46,7 +47,7 @@ async function searchHere(run: BatchRun, count: number, rowAt: (i: number) => nu
   let sliceStart = performance.now();
   for (let i = 0; i < count; i++) {
     const q = rowAt(i);
-    run.searcher.searchInto(queries.get(q), k, ef, rerank, run.ids, run.scores, q * k, filters?.for(q) ?? null, lambda);
+    run.rerankedAt(q, run.searcher.searchInto(queries.get(q), k, ef, rerank, run.ids, run.scores, q * k, filters?.for(q) ?? null, lambda));
     if (performance.now() - sliceStart > CPU_SLICE_MS && i + 1 < count) {
       await run.timer.wait(yieldToEventLoop());
       sliceStart = performance.now();

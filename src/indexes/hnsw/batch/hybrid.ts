@@ -40,7 +40,7 @@ export async function searchOnHybrid(run: BatchRun, route: HybridRoute): Promise
   run.ran.accelerator(evaluators[0]!.backend, 'hybrid', ctx);
   try {
     await runLanes(searcher.graph, evaluators, queries, { ef, width, batchSize }, (q, top) => {
-      searcher.writer.fromHeap(top, queries.get(q), k, rerank, run.ids, run.scores, q * k);
+      run.rerankedAt(q, searcher.writer.fromHeap(top, queries.get(q), k, rerank, run.ids, run.scores, q * k));
     });
   } finally {
     // A caller's evaluator is the caller's to dispose, unless it failed and was replaced.

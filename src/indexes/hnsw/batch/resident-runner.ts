@@ -42,11 +42,23 @@ export async function searchOnResident(
       const allowed = filters?.for(row) ?? null;
       const kept = allowed === null ? outK : keepAllowed(batch.ids, batch.dists, q * outK, outK, allowed.bits);
       if (allowed !== null && kept < Math.min(k, allowed.count)) {
-        searcher.searchInto(queries.get(row), k, ef, rerank, run.ids, run.scores, row * k, allowed);
+        run.rerankedAt(row, searcher.searchInto(queries.get(row), k, ef, rerank, run.ids, run.scores, row * k, allowed));
         run.ran.cpu(1);
         continue;
       }
-      searcher.writer.fromSorted(batch.ids, batch.dists, q * outK, kept, queries.get(row), k, rerank, run.ids, run.scores, row * k);
+      const reranked = searcher.writer.fromSorted(
+        batch.ids,
+        batch.dists,
+        q * outK,
+        kept,
+        queries.get(row),
+        k,
+        rerank,
+        run.ids,
+        run.scores,
+        row * k,
+      );
+      run.rerankedAt(row, reranked);
     }
   }
 }

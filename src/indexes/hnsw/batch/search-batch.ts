@@ -41,5 +41,6 @@ export async function searchHnswBatch(
       break;
   }
   const r = run.result();
-  return { ...r, ...snap.results(r.ids, r.scores) };
+  const { ids, keys } = snap.results(r.ids, r.scores);
+  return { ...r, ids, ...(keys ? { keys } : {}) };
 }

@@ -20,7 +20,8 @@ function boundsOf(store: VectorStore | null): BoundedEstimates | null {
 /**
  * Turns a query's best candidates (a heap from the CPU beam, or a sorted list from the GPU)
  * into its k results: natural scores, best first, -1 padding; with re-ranking, the best
- * `rerank` candidates are first re-scored by their plain vectors.
+ * `rerank` candidates are first re-scored by the re-ranking store (plain vectors, or f16 or
+ * SQ8 codes of them); each call returns how many it re-scored (a result's `reranked`).
  */
 export class ResultWriter {
   private scratchIds = new Uint32Array(256);
@@ -29,7 +30,7 @@ export class ResultWriter {
   private lower = new Float64Array(256);
   private order = new Uint32Array(256);
   private readonly bounds: BoundedEstimates | null;
-  /** Candidates re-ranking considered, and the exact distances it computed for them (all queries so far, this thread). */
+  /** Candidates re-ranking considered, and the distances it computed for them (all queries so far, this thread): a running total for benchmarks. */
   readonly rerankCounts = { candidates: 0, exact: 0 };
 
   constructor(
@@ -41,18 +42,21 @@ export class ResultWriter {
     this.bounds = boundsOf(searchStore);
   }
 
-  /** Writes the best k of `top` (emptied) at `offset`. */
-  fromHeap(top: MaxHeap, query: Vector, k: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number): void {
+  /**
+   * Writes the best k of `top` (emptied) at `offset`; returns the distances re-ranking
+   * computed with the re-ranking store (0 without re-ranking).
+   */
+  fromHeap(top: MaxHeap, query: Vector, k: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number): number {
     this.ensureScratch(top.size);
     if (rerank === 0 || this.rerankStore === null) {
       emitTopK(top, k, this.metric, ids, scores, offset, this.scratchIds, this.scratchDists);
-      return;
+      return 0;
     }
     const n = top.drainSorted(this.scratchIds, this.scratchDists);
-    this.rerankScratch(n, query, k, rerank, ids, scores, offset);
+    return this.rerankScratch(n, query, k, rerank, ids, scores, offset);
   }
 
-  /** Writes the best k of candidates[from, from+count) (sorted best first; id -1 ends them). */
+  /** Writes the best k of candidates[from, from+count) (sorted best first; id -1 ends them); returns as fromHeap. */
   fromSorted(
     candIds: Int32Array,
     candDists: Float32Array,
@@ -64,7 +68,7 @@ export class ResultWriter {
     ids: Int32Array,
     scores: Float32Array,
     offset: number,
-  ): void {
+  ): number {
     this.ensureScratch(count);
     let n = 0;
     while (n < count && candIds[from + n]! >= 0) {
@@ -77,19 +81,24 @@ export class ResultWriter {
       best.clear();
       for (let i = 0; i < Math.min(n, k); i++) best.push(this.scratchIds[i]!, this.scratchDists[i]!);
       emitTopK(best, k, this.metric, ids, scores, offset, this.scratchIds, this.scratchDists);
-      return;
+      return 0;
     }
-    this.rerankScratch(n, query, k, rerank, ids, scores, offset);
+    return this.rerankScratch(n, query, k, rerank, ids, scores, offset);
   }
 
-  /** Re-scores the best max(rerank, k) of the n sorted scratch candidates with plain vectors. */
-  private rerankScratch(n: number, query: Vector, k: number, rerank: number, ids: Int32Array, scores: Float32Array, offset: number): void {
+  /** Re-scores the best max(rerank, k) of the n sorted scratch candidates with the re-ranking store; returns how many it scored. */
+  private rerankScratch(
+    n: number,
+    query: Vector,
+    k: number,
+    rerank: number,
+    ids: Int32Array,
+    scores: Float32Array,
+    offset: number,
+  ): number {
     const r = Math.min(Math.max(rerank, k), n);
     this.rerankCounts.candidates += r;
-    if (this.bounds !== null) {
-      this.rerankWithin(r, query, k, ids, scores, offset);
-      return;
-    }
+    if (this.bounds !== null) return this.rerankWithin(r, query, k, ids, scores, offset);
     this.rerankCounts.exact += r;
     const ev = this.rerankStore!.queryEvaluator(query);
     ev.distances(this.scratchIds, r, this.scratchDists);
@@ -98,14 +107,15 @@ export class ResultWriter {
     best.clear();
     for (let i = 0; i < r; i++) best.push(this.scratchIds[i]!, this.scratchDists[i]!);
     emitTopK(best, k, this.metric, ids, scores, offset, this.scratchIds, this.scratchDists);
+    return r;
   }
 
   /**
    * Re-ranks the r best candidates by bounds: in order of lower bound (estimate minus
    * half-width), an exact distance for each until the next lower bound cannot beat the k-th
-   * exact distance found; every later one is skipped.
+   * exact distance found; every later one is skipped. Returns the exact distances computed.
    */
-  private rerankWithin(r: number, query: Vector, k: number, ids: Int32Array, scores: Float32Array, offset: number): void {
+  private rerankWithin(r: number, query: Vector, k: number, ids: Int32Array, scores: Float32Array, offset: number): number {
     const { lower, order, scratchIds, scratchDists } = this;
     this.bounds!.distanceBounds(query, scratchIds, r, lower);
     for (let i = 0; i < r; i++) {
@@ -128,6 +138,7 @@ export class ResultWriter {
     ev.release?.();
     this.rerankCounts.exact += exact;
     emitTopK(best, k, this.metric, ids, scores, offset, scratchIds, scratchDists);
+    return exact;
   }
 
   private ensureScratch(n: number): void {

@@ -6,7 +6,7 @@ import { FilteredSearcher } from './filtered-search.js';
 import { LayerSearcher, level0WidthFor } from './layer-search.js';
 import { ResultWriter } from './result-writer.js';
 
-/** What a search reads: the graph, the store it scores, and the plain vectors that re-rank. */
+/** What a search reads: the graph, the store it scores, and the store that re-ranks (plain vectors, or f16 / SQ8 codes). */
 export interface SearchedState {
   readonly graph: HnswGraph;
   readonly store: VectorStore;
@@ -38,7 +38,8 @@ export class HnswSearcher {
   /**
    * The k nearest items of `query` (checked by the caller), written at `offset` of ids and
    * scores (slots, best first, -1 padding); over `allowed` items only when given. `lambda`
-   * is the early-termination slack (Infinity: off).
+   * is the early-termination slack (Infinity: off). Returns the candidates re-ranking scored
+   * (0 without re-ranking).
    */
   searchInto(
     query: Vector,
@@ -50,14 +51,14 @@ export class HnswSearcher {
     offset: number,
     allowed: AllowedSet | null = null,
     lambda = Infinity,
-  ): void {
+  ): number {
     const g = this.graph;
     const layer = (this.layer ??= new LayerSearcher(g.n, Math.max(g.m0, g.m), level0WidthFor(this.store)));
     if (g.entryPoint < 0) {
       // Every item was removed.
       ids.fill(-1, offset, offset + k);
       scores.fill(Number.NaN, offset, offset + k);
-      return;
+      return 0;
     }
     const ev = this.store.queryEvaluator(query);
     let top: MaxHeap;
@@ -69,6 +70,6 @@ export class HnswSearcher {
       top = (this.filtered ??= new FilteredSearcher(layer, Math.max(g.m0, g.m))).search(g, ev, k, ef, allowed);
     }
     ev.release?.();
-    this.writer.fromHeap(top, query, k, rerank, ids, scores, offset);
+    return this.writer.fromHeap(top, query, k, rerank, ids, scores, offset);
   }
 }

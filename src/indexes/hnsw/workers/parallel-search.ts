@@ -19,7 +19,8 @@ export interface WorkerSearchOutcome {
 /**
  * Runs the single-query search for queries [from, to) on `threads` workers, which take
  * chunks of queries from a shared counter (so a slow query does not hold up a fixed share),
- * and writes results at row q of ids/scores. The calling thread only waits.
+ * and writes results at row q of ids/scores (and, when given, each query's re-ranked count at
+ * `reranked[q]`). The calling thread only waits.
  *
  * A worker that dies (or a pool closed meanwhile) does not fail the batch: the survivors
  * take the rest of the queries, and the queries whose results no worker finished come back
@@ -36,6 +37,7 @@ export async function searchOnWorkers(
   threads: number,
   ids: Int32Array,
   scores: Float32Array,
+  reranked: Uint32Array | null,
   filters: QueryFilters | null = null,
 ): Promise<WorkerSearchOutcome> {
   let workers: PoolWorker[];
@@ -50,6 +52,7 @@ export async function searchOnWorkers(
   const outIds = new Int32Array(new SharedArrayBuffer(nq * k * 4));
   const outScores = new Float32Array(new SharedArrayBuffer(nq * k * 4));
   const done = new Uint8Array(new SharedArrayBuffer(nq));
+  const outReranked = reranked === null ? null : new Uint32Array(new SharedArrayBuffer(nq * 4));
   const task: SearchTask = {
     op: 'hnswSearch',
     handle: attachment.handle,
@@ -62,6 +65,7 @@ export async function searchOnWorkers(
     chunk: Math.max(1, Math.min(32, Math.floor(nq / (threads * 8)))),
     ids: outIds,
     scores: outScores,
+    reranked: outReranked,
     done,
     from,
     filters:
@@ -77,6 +81,7 @@ export async function searchOnWorkers(
   }
   ids.set(outIds, from * k);
   scores.set(outScores, from * k);
+  if (outReranked !== null) reranked!.set(outReranked, from);
   const undone: number[] = [];
   if (lost) for (let q = 0; q < nq; q++) if (done[q] === 0) undone.push(from + q);
   return { threads: finished, undone };

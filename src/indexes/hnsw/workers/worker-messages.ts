@@ -51,6 +51,8 @@ export interface SearchTask extends Task {
   readonly chunk: number;
   readonly ids: Int32Array;
   readonly scores: Float32Array;
+  /** The candidates re-ranking scored, per query (null when the batch does not re-rank). */
+  readonly reranked: Uint32Array | null;
   /** 1 at q once query q's results are written (if a worker dies, the rest are searched elsewhere). */
   readonly done: Uint8Array;
   /** Row of the batch where these queries start (per-query filters are indexed by it). */

@@ -66,7 +66,18 @@ export const HNSW_TASKS = {
     for (let start = Atomics.add(t.next, 0, t.chunk); start < nq; start = Atomics.add(t.next, 0, t.chunk)) {
       const end = Math.min(nq, start + t.chunk);
       for (let q = start; q < end; q++) {
-        searcher.searchInto(queries.get(q), t.k, t.ef, t.rerank, t.ids, t.scores, q * t.k, filters?.for(t.from + q) ?? null, t.lambda);
+        const reranked = searcher.searchInto(
+          queries.get(q),
+          t.k,
+          t.ef,
+          t.rerank,
+          t.ids,
+          t.scores,
+          q * t.k,
+          filters?.for(t.from + q) ?? null,
+          t.lambda,
+        );
+        if (t.reranked !== null) t.reranked[q] = reranked;
         Atomics.store(t.done, q, 1);
       }
       done += end - start;
