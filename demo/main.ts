@@ -7,6 +7,7 @@ import { groundTruth } from './search.js';
 import { initSearchPanel, resetResults } from './search-panel.js';
 import { action, app, clearError, showError, state, update } from './state.js';
 import { initStoragePanel, suggestName } from './storage-panel.js';
+import { initStorePanel, showStore, withChosenStore } from './store-panel.js';
 
 /** The page: data and index panels, and the wiring of everything else. */
 
@@ -95,6 +96,7 @@ async function setData(data: Loaded, index: HnswIndex | null, indexBytes: Uint8A
     built: index !== null,
     buildProgress: index ? 1 : 0,
   });
+  showStore();
   if (!index) $('build-info').textContent = 'Not built yet.';
   const info = $('data-info');
   const describe = `<strong>${escapeHtml(data.name)}</strong><br>${data.base.size.toLocaleString('en')} base vectors × ${data.base.dim} (${data.base.kind}, ${data.metric === 'l2' ? 'L2' : 'inner product'}) · queries: ${escapeHtml(data.queryNote)}`;
@@ -220,8 +222,11 @@ async function build(): Promise<void> {
   try {
     const { index, bytes, ms } = await job.result;
     if (app.data !== data) return;
-    app.index = index;
-    app.indexBytes = bytes;
+    // The graph is built on the plain vectors; the vectors chosen to search are encoded from them.
+    const searched = withChosenStore(index);
+    app.index = searched.index;
+    app.indexBytes = searched.index === index ? bytes : null;
+    showStore(searched.index === index ? null : searched.ms);
     $<HTMLButtonElement>('save').disabled = false;
     bar.value = 1;
     info.innerHTML = `Built in <strong>${(ms / 1000).toFixed(1)} s</strong> ${where}: ${indexSummary(index, bytes.byteLength)}.`;
@@ -270,5 +275,6 @@ void initThreads();
 initData();
 initBuild();
 initSearchPanel();
+initStorePanel();
 initStoragePanel(useSavedIndex);
 void action($<HTMLButtonElement>('load-mnist'), 'Could not load MNIST', loadDefault);

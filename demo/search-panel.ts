@@ -2,7 +2,8 @@ import { DenseDataset, type HnswIndex, recallAtK, serializeIndex, type Vector } 
 import { drawChart, runSweep, SWEEP_EF, SWEEP_QUERIES } from './compare.js';
 import { $, el, formatMs, formatScore, tile } from './render.js';
 import { type Backend, searchAll, searchOne, type Timed } from './search.js';
-import { action, app, update } from './state.js';
+import { action, app, state, update } from './state.js';
+import { STORE_LABELS } from './store-choice.js';
 
 /** The search and compare panels. */
 
@@ -75,6 +76,13 @@ async function exactOf(vector: Vector, k: number, digit: number | null): Promise
   return truth.flat.search(vector, k);
 }
 
+/** What a search of compressed vectors searched (the store panel's choice), for the result line. */
+function storeTag(): string {
+  const s = state.store;
+  if (!s?.choice || s.choice === 'f32') return '';
+  return ` · ${STORE_LABELS[s.choice]}, ${s.rerank ? 're-ranked' : 'not re-ranked'}`;
+}
+
 function describe(r: Timed, requested: Backend, what: string, recall: number, k: number): void {
   const line = $('search-info');
   line.replaceChildren();
@@ -82,7 +90,7 @@ function describe(r: Timed, requested: Backend, what: string, recall: number, k:
   line.append(
     'Ran on ',
     el('b', { class: `backend ${r.backend.replace(/[^a-z]/g, '')}`, 'data-backend': r.backend }, r.backend),
-    `${ranOn} · ${what} · recall@${k} = `,
+    `${ranOn} · ${what}${storeTag()} · recall@${k} = `,
     el('b', {}, recall.toFixed(3)),
   );
   if (requested === 'gpu' && r.backend !== 'gpu') {
@@ -248,6 +256,19 @@ async function compare(): Promise<void> {
   } finally {
     update({ sweeping: false });
   }
+}
+
+/**
+ * The index now searches other vectors over the same graph and items (the store panel): its
+ * removals carry over, so the live changes follow it; the results shown came from the old one.
+ */
+export function storeChanged(previous: HnswIndex, next: HnswIndex): void {
+  if (removedFrom === previous) removedFrom = next;
+  $('results').replaceChildren();
+  $('search-info').textContent = '';
+  shown = [];
+  $<HTMLButtonElement>('remove-shown').disabled = true;
+  update({ lastSearch: null });
 }
 
 export function resetResults(): void {

@@ -12,6 +12,7 @@ import {
 } from '../src/index.js';
 import type { Loaded } from './datasets.js';
 import { type DemoGpu, gpuOptions } from './gpu.js';
+import { rerankParams } from './store-choice.js';
 
 /** Searching, timing and scoring, on the backend the user picked. */
 
@@ -98,7 +99,7 @@ export function recallOf(r: { ids: Int32Array; scores: Float32Array }, k: number
   return recallAtK(r.ids, k, sub, { scores: r.scores });
 }
 
-/** One query. The CPU uses the single-query search; the GPU a batch of one. */
+/** One query. The CPU uses the single-query search; the GPU a batch of one. Codes re-rank as the store panel says. */
 export async function searchOne(
   index: HnswIndex,
   query: Vector,
@@ -108,14 +109,15 @@ export async function searchOne(
   gpu: DemoGpu | null,
   filter?: SearchFilter,
 ): Promise<Timed> {
+  const params = { ef, ...rerankParams(index, ef), ...(filter ? { filter } : {}) };
   if (backend === 'cpu') {
     const start = performance.now();
-    const r = index.search(query, k, filter ? { ef, filter } : { ef });
+    const r = index.search(query, k, params);
     return { ids: r.ids, scores: r.scores, backend: 'cpu', ms: performance.now() - start };
   }
   const start = performance.now();
   // A filtered batch runs on the CPU (the GPU kernels take no filter yet): result.backend says so.
-  const r = await batch(index, [query], k, backend, gpu, filter ? { ef, filter } : { ef });
+  const r = await batch(index, [query], k, backend, gpu, params);
   return { ids: r.ids, scores: r.scores, backend: r.backend, ms: performance.now() - start };
 }
 
@@ -130,7 +132,7 @@ export async function searchAll(
   gpuMode?: GpuMode,
 ): Promise<Timed> {
   const start = performance.now();
-  const r = await batch(index, queries, k, backend, gpu, { ef, ...(gpuMode ? { gpuMode } : {}) });
+  const r = await batch(index, queries, k, backend, gpu, { ef, ...rerankParams(index, ef), ...(gpuMode ? { gpuMode } : {}) });
   return { ids: r.ids, scores: r.scores, backend: r.backend, ms: performance.now() - start };
 }
 

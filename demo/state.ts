@@ -3,6 +3,7 @@ import type { Loaded } from './datasets.js';
 import type { DemoGpu } from './gpu.js';
 import { $ } from './render.js';
 import type { Truth } from './search.js';
+import type { StoreMemory } from './store-choice.js';
 
 /**
  * What the page holds, and a machine-readable mirror of it for tests and tools:
@@ -38,6 +39,10 @@ export interface PublicState {
   built: boolean;
   buildCancelled: boolean;
   buildMs: number | null;
+  /** What the index searches (f32, or codes over the same graph) and the memory it takes; null without an index. */
+  store: (StoreMemory & { encodeMs: number | null }) | null;
+  /** A change of the vectors searched is encoding. */
+  storeBusy: boolean;
   /** Worker threads the page builds and searches with (null until known; 1 without cross-origin isolation). */
   threads: number | null;
   lastSearch: LastSearch | null;
@@ -67,6 +72,8 @@ export const state: PublicState = {
   built: false,
   buildCancelled: false,
   buildMs: null,
+  store: null,
+  storeBusy: false,
   threads: null,
   lastSearch: null,
   removed: 0,

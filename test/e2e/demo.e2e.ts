@@ -51,6 +51,16 @@ interface DemoState {
   chartReady: boolean;
   sweep: { label: string; points: { ef: number; qps: number; recall: number }[] }[] | null;
   error: string | null;
+  store: {
+    choice: string | null;
+    kind: string;
+    bytesPerVector: number;
+    storeBytes: number;
+    f32Bytes: number;
+    rerankBytes: number;
+    rerank: boolean;
+  } | null;
+  storeBusy: boolean;
 }
 
 /** An .fvecs file of n random dim-dimensional points around 10 centres. */
@@ -313,6 +323,44 @@ describe.sequential('demo in Chromium without WebGPU', () => {
     expect(r.backend).toBe('cpu');
     expect(r.recall).toBeGreaterThanOrEqual(0.95);
     await page.screenshot({ path: join(RESULTS, 'demo-no-webgpu.png'), fullPage: true });
+  });
+
+  it('searches RaBitQ codes over the same graph: memory against f32 shown, re-ranked from the plain vectors', async () => {
+    const choose = async (choice: string) => {
+      await page.selectOption('#store-choice', choice);
+      return (await until(page, `the ${choice} store`, (st) => st.store?.choice === choice && !st.storeBusy)).store!;
+    };
+    const plain = await searchAll(page, 'cpu');
+    const f32 = (await demoState(page)).store!;
+    expect(f32).toMatchObject({ choice: 'f32', kind: 'dense', bytesPerVector: 784 * 4, rerankBytes: 0 });
+
+    const one = await choose('rabitq1');
+    expect(one.kind).toBe('rabitq');
+    // 784 bits of code (padded to 1024 for the rotation) plus a few floats per vector, against 3,136 bytes of f32.
+    expect(one.bytesPerVector).toBeLessThan(f32.bytesPerVector / 15);
+    expect(one.f32Bytes).toBe(f32.storeBytes);
+    expect(one.rerankBytes).toBe(f32.storeBytes);
+    const info = (await page.textContent('#store-info')) ?? '';
+    expect(info).toContain('RaBitQ 1-bit');
+    expect(info).toMatch(/\d+(\.\d)?× smaller/);
+    const reranked = await searchAll(page, 'cpu');
+    expect(reranked.backend).toBe('cpu');
+    expect(reranked.recall).toBeGreaterThanOrEqual(0.95);
+
+    await page.uncheck('#rerank');
+    await until(page, 're-ranking off', (st) => st.store?.rerank === false);
+    const estimated = await searchAll(page, 'cpu');
+    expect(estimated.recall, '1-bit estimates alone order the results worse than exact re-ranking').toBeLessThan(reranked.recall);
+    await page.check('#rerank');
+
+    const four = await choose('rabitq4');
+    expect(four.bytesPerVector).toBeGreaterThan(one.bytesPerVector);
+    expect(four.bytesPerVector).toBeLessThan(f32.bytesPerVector / 4);
+    expect((await searchAll(page, 'cpu')).recall).toBeGreaterThanOrEqual(0.95);
+
+    const back = await choose('f32');
+    expect(back).toMatchObject({ kind: 'dense', bytesPerVector: 784 * 4, rerankBytes: 0 });
+    expect((await searchAll(page, 'cpu')).recall).toBe(plain.recall);
   });
 
   it('takes a dropped .fvecs file, holds out queries, builds and searches it', async () => {
