@@ -58,6 +58,7 @@ export { readNpy, writeNpy } from './io/npy.js';
 export { readSparseBin, writeSparseBin } from './io/sparse-bin.js';
 export { readBvecs, readFvecs, readIvecs, writeBvecs, writeFvecs, writeIvecs } from './io/vecs.js';
 export { GpuDenseEvaluator } from './quant/dense/gpu-pairs.js';
+export { RowFileStore, type RowFileStoreOptions, type RowReader } from './quant/dense/row-file-store.js';
 export { PQ_KSUB } from './quant/pq/codebook.js';
 export { buildLookupTable, PqEvaluator } from './quant/pq/evaluators.js';
 export { gpuAssigner, trainPqOnGpu } from './quant/pq/gpu-kmeans.js';
@@ -78,6 +79,7 @@ export { GpuSparseEvaluator } from './quant/sparse/gpu-pairs.js';
 export {
   deleteIndex,
   listIndexes,
+  type OpenIndexOptions,
   openIndex,
   type SavedIndexInfo,
   type StorageBackend,
@@ -87,6 +89,7 @@ export {
   storageBackend,
 } from './storage/browser-storage.js';
 export { type ByteSource, blobSource, type ReadIndexOptions, readIndexBlob, readIndexFrom } from './storage/read-index.js';
+export { closeIndex } from './storage/rerank-on-disk.js';
 export { WorkerPool };
 
 /** Ends the worker threads of parallel build and search (they restart on the next parallel task). */

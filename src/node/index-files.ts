@@ -13,7 +13,9 @@ import {
   type SectionEntry,
 } from '../io/container.js';
 import { crc32 } from '../io/crc32.js';
+import { RowFileStore } from '../quant/dense/row-file-store.js';
 import { sectionBuffer } from '../storage/read-index.js';
+import { rerankRowsOf } from '../storage/rerank-section.js';
 import type { Metric } from '../types.js';
 import { DiskDenseStore } from './disk-store.js';
 import { readBytes, writeFileAtomic } from './files.js';
@@ -82,7 +84,7 @@ export async function loadIndexFile(path: string, options: LoadIndexOptions = {}
 
 /** Closes the file an index loaded with `rerank: 'disk'` keeps open (no-op otherwise). */
 export function closeIndex(index: AnyIndex): void {
-  if (index instanceof HnswIndex && index.rerankStore instanceof DiskDenseStore) index.rerankStore.close();
+  if (index instanceof HnswIndex && index.rerankStore instanceof RowFileStore) index.rerankStore.close();
 }
 
 /**
@@ -182,19 +184,7 @@ async function loadStreaming(
 
 /** The re-ranking vectors as a DiskDenseStore over the file's `rerank.vectors` section. */
 function diskStore(params: Record<string, unknown>, metric: Metric, entries: SectionEntry[], fd: number, path: string): DiskDenseStore {
-  if (params['kind'] !== 'dense')
-    fail('UNSUPPORTED_FORMAT', `re-ranking from disk needs plain dense vectors, the file holds '${String(params['kind'])}'`);
-  const size = params['size'];
-  const dim = params['dim'];
-  if (!Number.isSafeInteger(size) || !Number.isSafeInteger(dim) || (size as number) < 0 || (dim as number) < 1) {
-    fail('CORRUPT_FILE', 'index header has an invalid re-ranking store');
-  }
-  const e = entries.find((x) => x.name === 'rerank.vectors');
-  if (!e) return fail('CORRUPT_FILE', "index file lacks its 'rerank.vectors' section");
-  if (e.dtype !== 'f32') fail('CORRUPT_FILE', "section 'rerank.vectors' has the wrong element type");
-  if (e.length !== (size as number) * (dim as number))
-    fail('CORRUPT_FILE', `vectors section holds ${e.length} floats, expected ${String(size)} x ${String(dim)}`);
-  return new DiskDenseStore({ fd, offset: e.offset, size: size as number, dim: dim as number, metric, path });
+  return new DiskDenseStore({ fd, ...rerankRowsOf(params, entries), metric, path });
 }
 
 /** Opens a file for reading, or INVALID_ARGUMENT `cannot read <path>: ...`. */

@@ -4,6 +4,7 @@ import type { FileStore } from './file-store.js';
 import { IdbFileStore } from './idb-store.js';
 import { IndexShelf, type SavedIndexInfo, type ShelfHooks } from './index-shelf.js';
 import { OpfsFileStore } from './opfs-store.js';
+import { whyNoSyncReads } from './opfs-sync-file.js';
 
 export type { SavedIndexInfo } from './index-shelf.js';
 export { StorageFullError } from './storage-full.js';
@@ -35,9 +36,33 @@ export async function saveIndex(index: AnyIndex, name: string, options: StorageO
   return (await shelf({ backend, namespace })).save(index, name, serialize);
 }
 
-/** Opens the index saved under `name` (INVALID_ARGUMENT when there is none), reading it in chunks straight into place. */
-export async function openIndex(name: string, options: StorageOptions = {}): Promise<AnyIndex> {
-  return (await shelf(options)).open(name);
+/** Options of openIndex. */
+export interface OpenIndexOptions extends StorageOptions {
+  /**
+   * Where the plain vectors a quantized index keeps for re-ranking live (the file's
+   * `rerank.*` sections): 'memory' (default) reads them with the rest; 'disk' leaves them in
+   * the origin private file system and reads the rows each re-ranking needs, as
+   * `loadIndexFile(path, { rerank: 'disk' })` does in Node. 'disk' works only in a dedicated
+   * Web Worker (synchronous file reads exist nowhere else) with the OPFS backend; the index
+   * then holds its file open until closeIndex. Indexes without re-ranking vectors open as
+   * with 'memory'; one that re-ranks with f16 or SQ8 codes is refused (INVALID_ARGUMENT).
+   */
+  rerank?: 'memory' | 'disk';
+}
+
+/**
+ * Opens the index saved under `name` (INVALID_ARGUMENT when there is none), reading it in
+ * chunks straight into place; with `rerank: 'disk'` its re-ranking vectors stay in the file
+ * (see OpenIndexOptions).
+ */
+export async function openIndex(name: string, options: OpenIndexOptions = {}): Promise<AnyIndex> {
+  const { rerank = 'memory', ...storage } = options;
+  if (rerank !== 'memory' && rerank !== 'disk') fail('INVALID_ARGUMENT', `rerank must be 'memory' or 'disk', got '${String(rerank)}'`);
+  if (rerank === 'disk') {
+    const why = whyNoSyncReads();
+    if (why !== null) fail('INVALID_ARGUMENT', why);
+  }
+  return (await shelf(storage)).open(name, rerank);
 }
 
 /** The indexes saved in this browser (in the backend `options` picks), by name. */

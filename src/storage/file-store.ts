@@ -20,6 +20,22 @@ export interface FileStore {
   remove(name: string): Promise<void>;
   /** The names of the files there (files whose writing never finished included). */
   list(): Promise<string[]>;
+  /**
+   * The file opened for synchronous reads (what re-ranking from disk reads rows through), or
+   * null when there is no such file. Only stores whose platform has synchronous reads have it
+   * (OPFS in a dedicated worker). While open, the file may refuse removal: removers retry later.
+   */
+  openSync?(name: string): Promise<SyncFile | null>;
+}
+
+/** A file open for synchronous positioned reads. */
+export interface SyncFile {
+  /** Bytes in the file. */
+  readonly size: number;
+  /** Reads bytes at `position` into `into`, up to its length; returns how many (0 at the end). */
+  read(into: Uint8Array, position: number): number;
+  /** Releases the file. */
+  close(): void;
 }
 
 export interface FileWriter {

@@ -1,8 +1,9 @@
 import { fail, type WebannoloError } from '../errors.js';
 import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import { type AnyIndex, type SerializeOptions, serializeIndexPieces } from '../indexes/index-codec.js';
-import { type FileStore, isQuotaError } from './file-store.js';
+import { type FileStore, isQuotaError, type SyncFile } from './file-store.js';
 import { readIndexFrom } from './read-index.js';
+import { readRerankOnDisk } from './rerank-on-disk.js';
 import { StorageFullError } from './storage-full.js';
 import { WRITE_CHUNK, writePieces } from './write-index.js';
 
@@ -115,11 +116,13 @@ export class IndexShelf {
     });
   }
 
-  async open(name: string): Promise<AnyIndex> {
+  /** Opens a saved index; with rerank 'disk' its re-ranking vectors stay in the file (see openRerankOnDisk). */
+  async open(name: string, rerank: 'memory' | 'disk' = 'memory'): Promise<AnyIndex> {
     const key = keyOf(name);
     return this.locked(key, 'shared', async () => {
       const manifest = await this.manifest(key);
       if (!manifest) return fail('INVALID_ARGUMENT', `no index is saved as '${name}' here (listIndexes() names the saved ones)`);
+      if (rerank === 'disk') return this.openRerankOnDisk(name, key, manifest);
       const source = await this.files.open(manifest.file);
       if (!source) return fail('CORRUPT_FILE', `saved index '${name}' lost its data file ${manifest.file}`);
       if (source.size !== manifest.bytes)
@@ -148,6 +151,45 @@ export class IndexShelf {
       await this.files.remove(key + MANIFEST);
       await this.removeData(key, null);
       return had;
+    });
+  }
+
+  /**
+   * The index with its re-ranking vectors read from the data file on demand, through the
+   * store's synchronous reads. The file stays open until closeIndex; meanwhile the browser may
+   * refuse to remove it, so a save or delete of the name leaves it (the open index keeps
+   * working) and closing it retries the removal (as does the next save of the name).
+   */
+  private async openRerankOnDisk(name: string, key: string, manifest: Manifest): Promise<AnyIndex> {
+    if (!this.files.openSync)
+      fail(
+        'INVALID_ARGUMENT',
+        `rerank 'disk' reads the vectors from the origin private file system: the ${this.files.backend} backend cannot (use backend 'opfs', or rerank 'memory')`,
+      );
+    let source: SyncFile | null;
+    try {
+      source = await this.files.openSync(manifest.file);
+    } catch (e) {
+      if ((e as { name?: unknown } | null)?.name === 'NoModificationAllowedError')
+        fail(
+          'IO_FAILURE',
+          `saved index '${name}' is held open elsewhere (another worker or tab) in a way that locks its file: closeIndex it there, or open it here with rerank 'memory'`,
+        );
+      throw e;
+    }
+    if (!source) return fail('CORRUPT_FILE', `saved index '${name}' lost its data file ${manifest.file}`);
+    if (source.size !== manifest.bytes) {
+      source.close();
+      fail('CORRUPT_FILE', `saved index '${name}' has ${source.size} bytes, its manifest says ${manifest.bytes}`);
+    }
+    return readRerankOnDisk(source, `saved index '${name}'`, () => this.tidy(key));
+  }
+
+  /** Removes the data files of `key` but the current one (none once deleted); a damaged manifest leaves them. */
+  private tidy(key: string): Promise<void> {
+    return this.locked(key, 'exclusive', async () => {
+      const manifest = await this.manifest(key).catch(() => undefined);
+      if (manifest !== undefined) await this.removeData(key, manifest?.file ?? null);
     });
   }
 

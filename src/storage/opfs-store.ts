@@ -1,4 +1,5 @@
-import type { FileStore, FileWriter } from './file-store.js';
+import type { FileStore, FileWriter, SyncFile } from './file-store.js';
+import { openSyncFile, type SyncOpenable } from './opfs-sync-file.js';
 import { blobSource } from './read-index.js';
 
 /** The parts of the File System API an OPFS FileStore uses (lib.dom may lack some, e.g. entries()). */
@@ -8,7 +9,7 @@ interface Directory {
   removeEntry(name: string): Promise<void>;
   keys(): AsyncIterable<string>;
 }
-interface FileHandle {
+interface FileHandle extends SyncOpenable {
   getFile(): Promise<File>;
   createWritable(options?: { keepExistingData?: boolean }): Promise<Writable>;
 }
@@ -42,12 +43,15 @@ export async function opfsRoot(): Promise<Directory | null> {
  */
 export class OpfsFileStore implements FileStore {
   readonly backend = 'opfs';
-  private constructor(private readonly dir: Directory) {}
+  private constructor(
+    private readonly dir: Directory,
+    private readonly folder: string,
+  ) {}
 
   /** The store in folder `folder` of the origin private file system, or null where there is none. */
   static async open(folder: string): Promise<OpfsFileStore | null> {
     const root = await opfsRoot();
-    return root && new OpfsFileStore(await root.getDirectoryHandle(folder, { create: true }));
+    return root && new OpfsFileStore(await root.getDirectoryHandle(folder, { create: true }), folder);
   }
 
   async create(name: string): Promise<FileWriter> {
@@ -67,6 +71,18 @@ export class OpfsFileStore implements FileStore {
       if (isNotFound(e)) return null;
       throw e;
     }
+  }
+
+  /** The file through a FileSystemSyncAccessHandle (dedicated workers only; see openSyncFile). */
+  async openSync(name: string): Promise<SyncFile | null> {
+    let handle: FileHandle;
+    try {
+      handle = await this.dir.getFileHandle(name);
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+    return openSyncFile(`${this.folder}/${name}`, handle);
   }
 
   async remove(name: string): Promise<void> {

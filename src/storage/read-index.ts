@@ -4,6 +4,7 @@ import { checkIndexHeader, type IndexHeader } from '../indexes/index-header.js';
 import { bytesPer, containerFromSections, MAGIC, readContainerLayout, type SectionEntry } from '../io/container.js';
 import { crc32 } from '../io/crc32.js';
 import { storeCodec } from '../quant/registry.js';
+import type { Metric, VectorStore } from '../types.js';
 
 /** A file read a range at a time: a Blob (an OPFS file, a dropped file), IndexedDB chunks. */
 export interface ByteSource {
@@ -41,15 +42,35 @@ export function readIndexBlob(blob: Blob, options: ReadIndexOptions = {}): Promi
 }
 
 /** readIndexBlob over any ByteSource. */
-export async function readIndexFrom(source: ByteSource, options: ReadIndexOptions = {}): Promise<AnyIndex> {
+export function readIndexFrom(source: ByteSource, options: ReadIndexOptions = {}): Promise<AnyIndex> {
+  return readIndexWith(source, options, null);
+}
+
+/**
+ * Makes the re-ranking store of a file whose `rerank.*` sections stay in it (never held in
+ * memory), from the header's description of the store and the file's sections table.
+ */
+export type RerankInFile = (params: Record<string, unknown>, metric: Metric, entries: readonly SectionEntry[]) => VectorStore;
+
+/**
+ * readIndexFrom, with `rerankInFile` (when given) making the re-ranking store instead of
+ * reading its sections: they still stream through the checksum, but are not copied anywhere.
+ */
+export async function readIndexWith(source: ByteSource, options: ReadIndexOptions, rerankInFile: RerankInFile | null): Promise<AnyIndex> {
   const chunkBytes = checkInteger('chunkBytes', options.chunkBytes ?? CHUNK, 8);
   const size = source.size;
   // Everything the header says is checked before a byte is allocated for a section: the
   // sections are the ones it implies, in the file and apart, so together they fit the file.
   const layout = readContainerLayout(await headerPrefix(source), size);
   const header = checkIndexHeader(layout, size);
+  // Only plain f32 rows are read from the file; codes (f16, SQ8) are small enough to hold.
+  if (rerankInFile && header.rerank !== null && header.rerank.kind !== 'dense')
+    fail(
+      'INVALID_ARGUMENT',
+      `rerank 'disk' reads plain f32 vectors from the file, and this index re-ranks with ${header.rerank.kind} codes: re-rank from memory (rerank 'memory')`,
+    );
   const held = new Map<string, Uint8Array>();
-  for (const e of layout.entries) held.set(e.name, sectionBuffer(header, e));
+  for (const e of layout.entries) if (!(rerankInFile && e.name.startsWith('rerank.'))) held.set(e.name, sectionBuffer(header, e));
 
   const body = size - 4;
   let crc = 0;
@@ -66,7 +87,8 @@ export async function readIndexFrom(source: ByteSource, options: ReadIndexOption
     crc = crc32(data, crc);
     for (let i = Math.max(start, body); i < end; i++) tail[i - body] = chunk[i - start]!;
     for (const e of layout.entries) {
-      const dest = held.get(e.name)!;
+      const dest = held.get(e.name);
+      if (!dest) continue;
       const from = Math.max(start, e.offset);
       const to = Math.min(end, e.offset + dest.length);
       if (from < to) dest.set(chunk.subarray(from - start, to - start), from - e.offset);
@@ -74,8 +96,9 @@ export async function readIndexFrom(source: ByteSource, options: ReadIndexOption
     start = end;
   }
   if (crc !== new DataView(tail.buffer).getUint32(0, true)) fail('CORRUPT_FILE', 'index file checksum mismatch: the file is damaged');
-  const file = containerFromSections(layout, (e) => held.get(e.name)!);
-  return decodeIndexFromSections(header, (name) => file.section(name));
+  const file = containerFromSections(layout, (e) => held.get(e.name) ?? fail('CORRUPT_FILE', `section '${e.name}' is not loaded`));
+  const rerankStore = rerankInFile && ((params: Record<string, unknown>, metric: Metric) => rerankInFile(params, metric, layout.entries));
+  return decodeIndexFromSections(header, (name) => file.section(name), rerankStore ? { rerankStore } : {});
 }
 
 /**

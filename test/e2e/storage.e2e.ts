@@ -3,6 +3,8 @@
  * real origin private file system and IndexedDB (Node has neither; the logic over an in-memory
  * store is test/storage-shelf.test.ts). Build, save, reload, open, search: the same results;
  * a save cut short leaves the old index; quota errors; the IndexedDB backend; list and delete.
+ * And re-ranking vectors read from OPFS on demand (openIndex with rerank 'disk') in a dedicated
+ * worker, through a small page of its own (test/e2e/rerank-page/, built next to the demo).
  * Run: npm run test:e2e (builds demo-dist/ first), or
  *   npx vite build && npx vitest run --config test/e2e/vitest.config.ts test/e2e/storage.e2e.ts
  */
@@ -11,8 +13,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { type PreviewServer, preview } from 'vite';
+import { type PreviewServer, preview, build as viteBuild } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RerankPage } from './rerank-page/page.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -134,6 +137,15 @@ function opfsFiles(page: Page): Promise<string[]> {
 
 beforeAll(async () => {
   if (!existsSync(join(ROOT, 'demo-dist', 'index.html'))) throw new Error('demo-dist/ is missing: run `npx vite build` first');
+  // The re-ranking page, bundled from the library's sources into the folder the server serves.
+  await viteBuild({
+    configFile: false,
+    root: join(ROOT, 'test', 'e2e', 'rerank-page'),
+    base: './',
+    logLevel: 'warn',
+    build: { outDir: join(ROOT, 'demo-dist', 'e2e-rerank'), emptyOutDir: true, target: 'es2022' },
+    worker: { format: 'es' },
+  });
   const port = await freePort();
   server = await preview({
     configFile: join(ROOT, 'vite.config.ts'),
@@ -330,5 +342,72 @@ describe.sequential('saved indexes in IndexedDB (backend forced)', () => {
     // OPFS, the other backend, holds nothing of these.
     const opfs = await openDemo(context);
     expect((await stateOf(opfs)).storage.saved).toEqual([]);
+  });
+});
+
+describe.sequential("re-ranking vectors read from OPFS on demand (openIndex with rerank 'disk')", () => {
+  let context: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    context = await browser.newContext();
+    page = await context.newPage();
+    await page.goto(`${baseUrl}/e2e-rerank/index.html`);
+    await page.waitForFunction(() => document.getElementById('out')?.textContent === 'ready');
+  });
+  afterAll(async () => {
+    await context?.close();
+  });
+
+  it('in a dedicated worker: the same results as the in-memory open, no vectors held, a save and a delete while open', async () => {
+    const run = await page.evaluate(() => (window as unknown as { __rerank: RerankPage }).__rerank.inWorker());
+    if (!run.ok) throw new Error(run.error);
+    const r = run.result;
+    console.log(
+      `rerank from OPFS: opened in ${r.ms.openDisk.toFixed(0)} ms (in memory ${r.ms.open.toFixed(0)} ms); ` +
+        `80 searches ${r.ms.searchDisk.toFixed(0)} ms (in memory ${r.ms.searchMemory.toFixed(0)} ms); files ${JSON.stringify(r.files)}`,
+    );
+    expect(r.rowFileStore).toBe(true);
+    // The vectors stay in the file: nothing of them is held, by either reader of it.
+    expect(r.rerankBytes).toEqual({ disk: 0, twice: 0, memory: 3000 * 32 * 4 });
+    expect(r.diskBytes).toBe(3000 * 32 * 4);
+    expect(r.storeBytes.disk).toBe(r.storeBytes.memory);
+    expect(r.rerankChangesResults).toBe(true);
+    for (const s of r.same) {
+      expect(s, `rerank ${s.rerank}`).toMatchObject({ single: true, batch: true });
+      expect(s.maxScoreGap).toBeLessThan(1e-4);
+    }
+    const data = /^rerank%20e2e\.(\d+)-[0-9a-z]+\.wann$/;
+    const generations = (names: string[]) => names.filter((f) => data.test(f)).map((f) => Number(data.exec(f)![1]));
+    expect(generations(r.files.saved)).toEqual([1]);
+    // Saved again while open: generation 2 is current; generation 1, held open, could not be
+    // removed yet and still serves the open index's reads.
+    expect(generations(r.files.savedAgainWhileOpen)).toEqual([1, 2]);
+    expect(r.stillSameAfterSave).toBe(true);
+    // One of its two readers closed: still held. Both closed: removed.
+    expect(generations(r.files.oneClosed)).toEqual([1, 2]);
+    expect(r.files.allClosed).toEqual([expect.stringMatching(/^rerank%20e2e\.2-/), 'rerank%20e2e.index.json']);
+    // Deleted while open: gone from the list at once; its file, held, goes when it is closed.
+    expect(r.deleted).toBe(true);
+    expect(r.listedAfterDelete).toEqual([]);
+    expect(generations(r.files.deletedWhileOpen)).toEqual([2]);
+    expect(r.stillSameAfterDelete).toBe(true);
+    expect(r.files.deletedAndClosed).toEqual([]);
+    expect(r.afterClose).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('closed') });
+  });
+
+  it('two workers read the same saved file at once (read-only access handles)', async () => {
+    const r = await page.evaluate(() => (window as unknown as { __rerank: RerankPage }).__rerank.twoReaders());
+    const first = r.first as { rerankBytes: number; ids: number[] };
+    expect(first.rerankBytes).toBe(0);
+    expect(first.ids).toHaveLength(50);
+    expect(r.second).toEqual(first);
+    expect(r.deleted).toBe(true);
+  });
+
+  it("on a page's main thread: a clear error saying where it works", async () => {
+    const error = await page.evaluate(() => (window as unknown as { __rerank: RerankPage }).__rerank.onMainThread());
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('only in a dedicated Web Worker') });
+    expect(error!.message).toContain("rerank 'memory'");
   });
 });
