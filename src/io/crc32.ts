@@ -26,7 +26,8 @@ export function crc32(bytes: Uint8Array, seed = 0): number {
   if (bytes.length >= WASM_FROM) {
     const kernel = wasmKernel(t);
     if (kernel) {
-      const end8 = bytes.length & ~7;
+      // Arithmetic, not `& ~7`: bitwise operators wrap lengths of 2 GiB and more to 32-bit integers.
+      const end8 = bytes.length - (bytes.length % 8);
       for (; i < end8; i += STAGE_BYTES) {
         const piece = bytes.subarray(i, Math.min(end8, i + STAGE_BYTES));
         kernel.stage.set(piece);
@@ -35,7 +36,7 @@ export function crc32(bytes: Uint8Array, seed = 0): number {
       i = end8;
     }
   }
-  const end4 = bytes.length & ~3;
+  const end4 = bytes.length - (bytes.length % 4);
   for (; i < end4; i += 4) {
     c ^= bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
     c = t[768 + (c & 0xff)]! ^ t[512 + ((c >>> 8) & 0xff)]! ^ t[256 + ((c >>> 16) & 0xff)]! ^ t[(c >>> 24) & 0xff]!;
