@@ -31,13 +31,7 @@ import type { SearchMode } from './peers.js';
 const args = parseArgs(process.argv.slice(2));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-/** The re-ranking counters of the index's single-query searcher (ResultWriter.rerankCounts). */
-function rerankCounts(index: HnswIndex): { candidates: number; exact: number } {
-  return (index as unknown as { snap: { searcher: { writer: { rerankCounts: { candidates: number; exact: number } } } } }).snap.searcher
-    .writer.rerankCounts;
-}
-
-/** Exact distances per query at each ef, from the counters (reset per ef by setEf). */
+/** Exact distances per query at each ef (SearchResult.reranked), beside the candidates re-ranking was given. */
 const exactPerQuery = new Map<string, { ef: number; exact: number; candidates: number }[]>();
 
 type At95 = ReturnType<typeof qpsAtRecall>;
@@ -71,12 +65,12 @@ const fmtRatio = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(2)}x`)
 function mode(name: string, index: HnswIndex, rerank: number): SearchMode {
   let queries: DenseDataset | null = null;
   let ef = 10;
-  const counts = rerankCounts(index);
+  let exact = 0;
   let searched = 0;
   const record = () => {
     if (searched === 0 || rerank === 0) return;
     const list = exactPerQuery.get(name) ?? [];
-    list.push({ ef, exact: +(counts.exact / searched).toFixed(2), candidates: +(counts.candidates / searched).toFixed(2) });
+    list.push({ ef, exact: +(exact / searched).toFixed(2), candidates: Math.min(rerank, ef) });
     exactPerQuery.set(name, list);
   };
   return {
@@ -85,14 +79,17 @@ function mode(name: string, index: HnswIndex, rerank: number): SearchMode {
     setEf: (e) => {
       record();
       ef = e;
-      counts.exact = 0;
-      counts.candidates = 0;
+      exact = 0;
       searched = 0;
     },
     searchAll(count, k) {
       const out = new Int32Array(count * k);
       const params = { ef, rerank: Math.min(rerank, ef) };
-      for (let q = 0; q < count; q++) out.set(index.search(queries!.get(q), k, params).ids, q * k);
+      for (let q = 0; q < count; q++) {
+        const r = index.search(queries!.get(q), k, params);
+        out.set(r.ids, q * k);
+        exact += r.reranked ?? 0;
+      }
       searched += count;
       return out;
     },
