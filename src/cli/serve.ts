@@ -26,7 +26,9 @@ const HTTP_FLAGS: readonly FlagSpec[] = [
   { name: 'port', type: 'int', min: 0, max: 65535, default: 8080, help: 'port to listen on (0: a free one; the ready line says which)' },
   searchFlag('k', { help: 'neighbours per query for requests that give no k' }),
   searchFlag('ef', { default: 64, help: 'HNSW beam width for requests that give no ef (raised to k)' }),
-  searchFlag('rerank', { help: 'PQ indexes: candidates re-scored by their plain vectors for requests that give no rerank' }),
+  searchFlag('rerank', {
+    help: 'quantized indexes (PQ, SQ8, f16, RaBitQ) that keep a re-ranking store: candidates re-scored by it, for requests that give no rerank',
+  }),
   {
     name: 'deadline-ms',
     type: 'int',
