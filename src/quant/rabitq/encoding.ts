@@ -1,30 +1,24 @@
 import type { DenseDataset } from '../../data/dense.js';
 import type { Metric } from '../../types.js';
+import {
+  type EstimateConstants,
+  estimate32,
+  PreparedQuery,
+  type PreparedRabitqQuery,
+  QUERY_BITS,
+  quantizationStep,
+  roundHalfEven,
+  TOP_LEVEL,
+} from './prepared-query.js';
+import { WasmQueryPreparer } from './query-prep.js';
 import type { HadamardRotation } from './rotation.js';
 
-/** Bits of the quantized query (RaBitQ's 4-bit query: four bit-planes, AND and popcount per code plane). */
-export const QUERY_BITS = 4;
 /** Per-item factors, in this order: add, rescale, sx, normO, ob (see RabitqEncoding). */
 export const FACTORS = 5;
 /** Candidate scales tried per vector by the multi-bit encoder (extended RaBitQ's rescaling search). */
 const SCALE_STEPS = 24;
 
-/** One query prepared for the estimator: its quantized bit-planes and the constants the estimate combines. */
-export interface PreparedRabitqQuery {
-  /** The query as QUERY_BITS bit-planes, per 128-component chunk: planes 0..3 of chunk i at words (4i + k) * 4. */
-  readonly planes: Uint32Array;
-  /** The quantized components (0 .. 2^QUERY_BITS - 1), for the JS kernels' byte tables. */
-  readonly levels: Uint8Array;
-  /** Query component i is about low + step * levels[i] (rotated, centred). */
-  readonly low: number;
-  readonly step: number;
-  /** Sum of the quantized components (low * P + step * sum(levels)). */
-  readonly sum: number;
-  /** ||R(q - c)||. */
-  readonly norm: number;
-  /** Added to every estimate: ||q - c||^2 (l2) or -<c, q> (ip). */
-  readonly constant: number;
-}
+export { type PreparedRabitqQuery, QUERY_BITS } from './prepared-query.js';
 
 /**
  * RaBitQ's encoding of dense vectors (Gao & Long, SIGMOD 2024; the multi-bit codes of the
@@ -53,6 +47,9 @@ export class RabitqEncoding {
   /** -2 (l2) or -1 (ip): how <o', q'> enters the distance. */
   readonly sign: number;
   private readonly rot: Float64Array;
+  private readonly rot32: Float32Array;
+  /** The SIMD query preparation (null: none on this platform), made on first use. */
+  private preparer: WasmQueryPreparer | null | undefined;
 
   constructor(
     readonly dim: number,
@@ -69,6 +66,7 @@ export class RabitqEncoding {
     this.middle = (2 ** bits - 1) / 2;
     this.sign = metric === 'l2' ? -2 : -1;
     this.rot = new Float64Array(this.paddedDim);
+    this.rot32 = new Float32Array(this.paddedDim);
   }
 
   /** Encodes rows of `data` into `codes` (u8, size x rowBytes) and `factors`: row i at item slots[i] (default i). */
@@ -182,23 +180,36 @@ export class RabitqEncoding {
     return this.rotation.unrotate(y, this.centroid, out);
   }
 
-  /** Rotates and quantizes a query (checked by the caller), writing its planes into `planes` when given. */
-  prepareQuery(query: Float32Array, planes = new Uint32Array(this.queryBytes / 4)): PreparedRabitqQuery {
+  /**
+   * Rotates and quantizes a query (checked by the caller), writing its planes into `planes`
+   * when given: with the SIMD kernels where the platform has them (query-prep.ts), else
+   * prepareQueryJs; both give the same bits.
+   */
+  prepareQuery(query: Float32Array, planes?: Uint32Array): PreparedRabitqQuery {
+    if (this.preparer === undefined) this.preparer = WasmQueryPreparer.create(this.centroid, this.rotation, this.queryBytes);
+    if (this.preparer === null) return this.prepareQueryJs(query, planes);
+    const q = this.preparer.prepare(query);
+    if (planes !== undefined) planes.set(q.planes);
+    return this.preparedQuery(query, planes ?? q.planes, null, q.low, q.step, q.levelSum);
+  }
+
+  /**
+   * prepareQuery in JS, the reference of the SIMD preparation (query/wasm-kernels.ts): the rotation
+   * in f32 (HadamardRotation.rotateQuery32), then level_i = min(15, roundEven(f32((q_i - low) *
+   * inv))) with inv = f32(1 / step).
+   */
+  prepareQueryJs(query: Float32Array, planes: Uint32Array = new Uint32Array(this.queryBytes / 4)): PreparedRabitqQuery {
     const P = this.paddedDim;
-    const q = this.rotation.rotate(query, this.centroid, this.rot);
-    let low = Infinity;
-    let high = -Infinity;
-    let norm2 = 0;
+    const q = this.rotation.rotateQuery32(query, this.centroid, this.rot32);
+    let min = Infinity;
+    let max = -Infinity;
     for (let i = 0; i < P; i++) {
-      low = Math.min(low, q[i]!);
-      high = Math.max(high, q[i]!);
-      norm2 += q[i]! * q[i]!;
+      min = Math.min(min, q[i]!);
+      max = Math.max(max, q[i]!);
     }
-    const top = 2 ** QUERY_BITS - 1;
-    const step = (high - low) / top;
+    const { low, step, inv } = quantizationStep(min, max);
     const levels = new Uint8Array(P);
     let levelSum = 0;
-    const inv = step > 0 ? 1 / step : 0;
     // Planes a word at a time: 32 components, each level's bits OR-ed in without branches.
     for (let w = 0; w < P / 32; w++) {
       let p0 = 0;
@@ -207,7 +218,7 @@ export class RabitqEncoding {
       let p3 = 0;
       for (let b = 0; b < 32; b++) {
         const i = 32 * w + b;
-        const v = Math.min(top, Math.round((q[i]! - low) * inv));
+        const v = Math.min(TOP_LEVEL, roundHalfEven(Math.fround(Math.fround(q[i]! - low) * inv)));
         levels[i] = v;
         levelSum += v;
         p0 |= (v & 1) << b;
@@ -221,17 +232,43 @@ export class RabitqEncoding {
       planes[word + 8] = p2;
       planes[word + 12] = p3;
     }
-    let constant = norm2;
-    if (this.metric === 'ip') {
-      constant = 0;
-      for (let d = 0; d < this.dim; d++) constant -= this.centroid[d]! * query[d]!;
-    }
-    return { planes, levels, low, step, sum: low * P + step * levelSum, norm: Math.sqrt(norm2), constant };
+    return this.preparedQuery(query, planes, levels, low, step, levelSum);
   }
 
-  /** The estimated distance of an item with integer product `s` (sum x_u * level) and factors at f[at..]. */
+  /**
+   * A prepared query from its planes and quantization (`levels` null: unpacked from the planes
+   * when asked for); its norm and constant from the query itself, in f64 (R is orthogonal:
+   * ||R(q - c)|| = ||q - c||).
+   */
+  preparedQuery(
+    query: Float32Array,
+    planes: Uint32Array,
+    levels: Uint8Array | null,
+    low: number,
+    step: number,
+    levelSum: number,
+  ): PreparedRabitqQuery {
+    const c = this.centroid;
+    let norm2 = 0;
+    let dot = 0;
+    for (let d = 0; d < this.dim; d++) {
+      const x = query[d]! - c[d]!;
+      norm2 += x * x;
+      dot -= c[d]! * query[d]!;
+    }
+    const constant = this.metric === 'ip' ? dot : norm2;
+    return new PreparedQuery(planes, levels, low, step, low * this.paddedDim + step * levelSum, Math.sqrt(norm2), constant);
+  }
+
+  /** The f32 constants of `p`'s estimates (what the kernels read from a query slot). */
+  estimateConstants(p: PreparedRabitqQuery): EstimateConstants {
+    const f = Math.fround;
+    return { step: f(p.step), low: f(p.low), middleSum: f(this.middle * p.sum), constant: f(p.constant), sign: this.sign };
+  }
+
+  /** The estimated distance of an item with integer product `s` (sum x_u * level) and factors at f[at..] (estimate32). */
   estimate(p: PreparedRabitqQuery, s: number, f: Float32Array, at: number): number {
-    return f[at]! + p.constant + this.sign * f[at + 1]! * (p.step * s + p.low * f[at + 2]! - this.middle * p.sum);
+    return estimate32(this.estimateConstants(p), s, f, at);
   }
 
   /**

@@ -1,21 +1,24 @@
 import type { QueryEvaluator } from '../../types.js';
 import type { WasmArena } from '../wasm/arena.js';
 import { FACTORS, type PreparedRabitqQuery, type RabitqEncoding } from './encoding.js';
-import type { RabitqKernels } from './wasm-kernels.js';
+import { type EstimateConstants, estimate32 } from './prepared-query.js';
+import { QUERY_HEADER_BYTES, type RabitqKernels } from './wasm-kernels.js';
 
 /**
  * The JS estimator: per query a byte table, entry (g, b) = the sum of the levels of
  * components 8g .. 8g + 7 whose bit is set in b, so S is one look-up per code byte and plane.
- * The same integer S as the popcount kernels (plain sums of small integers).
+ * The same integer S as the popcount kernels (plain sums of small integers), and the same f32
+ * estimate (estimate32).
  */
 export class JsRabitqEvaluator implements QueryEvaluator {
   private readonly table: Uint8Array;
+  private readonly constants: EstimateConstants;
 
   constructor(
     private readonly enc: RabitqEncoding,
     private readonly codes: Uint8Array,
     private readonly factors: Float32Array,
-    private readonly prepared: PreparedRabitqQuery,
+    prepared: PreparedRabitqQuery,
   ) {
     const groups = enc.paddedDim / 8;
     const table = new Uint8Array(groups * 256);
@@ -25,6 +28,7 @@ export class JsRabitqEvaluator implements QueryEvaluator {
       for (let b = 1; b < 256; b++) table[at + b] = table[at + (b & (b - 1))]! + levels[8 * g + 31 - Math.clz32(b & -b)]!;
     }
     this.table = table;
+    this.constants = enc.estimateConstants(prepared);
   }
 
   /** S of item `id`: its code bytes looked up plane by plane. */
@@ -47,7 +51,7 @@ export class JsRabitqEvaluator implements QueryEvaluator {
   }
 
   distance(id: number): number {
-    return this.enc.estimate(this.prepared, this.product(id), this.factors, id * FACTORS);
+    return estimate32(this.constants, this.product(id), this.factors, id * FACTORS);
   }
 
   distances(ids: Uint32Array, count: number, out: Float64Array): void {
@@ -55,40 +59,50 @@ export class JsRabitqEvaluator implements QueryEvaluator {
   }
 }
 
-/** The SIMD estimator: the query's planes in a slot of the arena, S from the popcount kernels. */
+/**
+ * The SIMD estimator: the query's slot in the arena (its estimate constants, then its planes),
+ * the kernels computing S and the estimate from the factors in the arena, as f32 distances.
+ */
 export class WasmRabitqEvaluator implements QueryEvaluator {
   private readonly qPtr: number;
+  private readonly slotBytes: number;
   private released = false;
 
   constructor(
     private readonly enc: RabitqEncoding,
     private readonly arena: WasmArena,
     private readonly kernels: RabitqKernels,
-    private readonly factors: Float32Array,
-    private readonly prepared: PreparedRabitqQuery,
+    /** Byte offset of the items' factors in the arena. */
+    private readonly factorsAt: number,
+    prepared: PreparedRabitqQuery,
   ) {
-    this.qPtr = arena.allocSlot(enc.queryBytes);
-    arena.u32.set(prepared.planes, this.qPtr >>> 2);
+    this.slotBytes = QUERY_HEADER_BYTES + enc.queryBytes;
+    this.qPtr = arena.allocSlot(this.slotBytes);
+    const c = enc.estimateConstants(prepared);
+    const at = this.qPtr >>> 2;
+    arena.f32.set([c.step, c.low, c.middleSum, c.constant, c.sign], at);
+    arena.u32.set(prepared.planes, at + QUERY_HEADER_BYTES / 4);
   }
 
   distance(id: number): number {
-    const s = this.kernels.one(this.qPtr, id * this.enc.rowBytes, this.enc.rowBytes);
-    return this.enc.estimate(this.prepared, s, this.factors, id * FACTORS);
+    const a = this.arena;
+    a.stageId(id);
+    this.kernels.gather(this.qPtr, a.idsPtr, 1, a.outPtr, this.enc.rowBytes, this.factorsAt);
+    return a.f32[a.outPtr >>> 2]!;
   }
 
   distances(ids: Uint32Array, count: number, out: Float64Array): void {
     const a = this.arena;
     a.stageIds(ids, count);
-    this.kernels.gather(this.qPtr, 0, this.enc.rowBytes, a.idsPtr, count, a.outPtr);
-    const u32 = a.u32;
+    this.kernels.gather(this.qPtr, a.idsPtr, count, a.outPtr, this.enc.rowBytes, this.factorsAt);
+    const f32 = a.f32;
     const at = a.outPtr >>> 2;
-    const { enc, prepared, factors } = this;
-    for (let i = 0; i < count; i++) out[i] = enc.estimate(prepared, u32[at + i]!, factors, ids[i]! * FACTORS);
+    for (let i = 0; i < count; i++) out[i] = f32[at + i]!;
   }
 
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.arena.freeSlot(this.qPtr, this.enc.queryBytes);
+    this.arena.freeSlot(this.qPtr, this.slotBytes);
   }
 }

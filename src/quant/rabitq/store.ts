@@ -8,7 +8,7 @@ import { failMemoryLimit, type SharedArena, WasmArena } from '../wasm/arena.js';
 import { FACTORS, type PreparedRabitqQuery, RabitqEncoding } from './encoding.js';
 import { JsRabitqEvaluator, WasmRabitqEvaluator } from './evaluators.js';
 import { HadamardRotation } from './rotation.js';
-import { type RabitqKernels, rabitqKernels } from './wasm-kernels.js';
+import { QUERY_HEADER_BYTES, type RabitqKernels, rabitqKernels } from './wasm-kernels.js';
 
 /** A RabitqStore as worker threads receive it: codes in the shared wasm memory (or on a SharedArrayBuffer), factors shared. */
 export interface SharedRabitqStore {
@@ -25,7 +25,11 @@ export interface SharedRabitqStore {
   readonly codes: Uint8Array | null;
 }
 
-/** Codes and factors already in place (attach, or a loader's arrays): the arena holding the codes at byte 0, or null (JS). */
+/**
+ * Codes and factors already in place: with an arena, the codes at its byte 0 and `factors` a
+ * view of the arena (the kernels read them there; its byte offset says where); without one
+ * (JS kernels), plain arrays.
+ */
 interface PlacedRabitqCodes {
   readonly arena: WasmArena | null;
   readonly codes: Uint8Array | null;
@@ -36,8 +40,8 @@ interface PlacedRabitqCodes {
  * RaBitQ codes of n dense items (see RabitqEncoding): `bits` bits per rotated component plus
  * FACTORS floats per item. Distances are unbiased estimates; distanceBounds gives their
  * confidence half-widths, which re-ranking uses to skip candidates that cannot enter the top k.
- * With WebAssembly SIMD the codes live at byte 0 of a wasm memory and popcount kernels score
- * them; otherwise byte tables in JS give the same integers.
+ * With WebAssembly SIMD the codes live at byte 0 of a wasm memory, the factors after them, and
+ * kernels prepare the queries and write the estimates; otherwise JS gives the same numbers.
  */
 export class RabitqStore implements VectorStore {
   readonly kind = 'rabitq';
@@ -47,7 +51,10 @@ export class RabitqStore implements VectorStore {
   private readonly arena: WasmArena | null;
   private readonly wasm: RabitqKernels | null;
   private codesJs: Uint8Array | null;
-  private factorsData: Float32Array;
+  /** The factors without an arena (JS kernels). */
+  private factorsJs: Float32Array | null;
+  /** With an arena: the byte offset of the factors in it. */
+  private readonly factorsAt: number;
   /** The last query prepared, kept for distanceBounds (called with the same query object after its search). */
   private lastQuery: Vector | null = null;
   private lastPrepared: PreparedRabitqQuery | null = null;
@@ -66,15 +73,16 @@ export class RabitqStore implements VectorStore {
     if (placed.arena !== null && this.wasm === null)
       fail('INVALID_ARGUMENT', 'internal: RaBitQ kernels are missing where SIMD is available');
     this.codesJs = placed.codes;
-    this.factorsData = placed.factors;
-    if (this.factorsData.length !== size * FACTORS)
-      fail('CORRUPT_FILE', `RaBitQ factors hold ${this.factorsData.length} values, ${size} items need ${size * FACTORS}`);
+    this.factorsJs = placed.arena === null ? placed.factors : null;
+    this.factorsAt = placed.arena === null ? 0 : placed.factors.byteOffset;
+    if (placed.factors.length !== size * FACTORS)
+      fail('CORRUPT_FILE', `RaBitQ factors hold ${placed.factors.length} values, ${size} items need ${size * FACTORS}`);
   }
 
   /** `data` encoded with `encoding`. */
   static fromData(encoding: RabitqEncoding, data: DenseDataset, options: { simd?: boolean } = {}): RabitqStore {
     const store = RabitqStore.empty(encoding, data.size, options.simd !== false);
-    encoding.encodeRows(data, store.codes, store.factorsData);
+    encoding.encodeRows(data, store.codes, store.factors);
     return store;
   }
 
@@ -97,7 +105,8 @@ export class RabitqStore implements VectorStore {
   ): RabitqStore {
     const bytes = size * encoding.rowBytes;
     if (!simd) return new RabitqStore(encoding, size, { arena: null, codes: new Uint8Array(bytes), factors });
-    const reserve = bytes + 64 * encoding.queryBytes;
+    // Codes, factors and query slots.
+    const reserve = bytes + 4 * size * FACTORS + 64 * (encoding.queryBytes + QUERY_HEADER_BYTES);
     if (!WasmArena.fits(reserve)) {
       const fit = Math.floor((WasmArena.capacityBytes - 64 * encoding.queryBytes) / encoding.rowBytes);
       failMemoryLimit(
@@ -108,7 +117,10 @@ export class RabitqStore implements VectorStore {
     if (arena === null) return new RabitqStore(encoding, size, { arena: null, codes: new Uint8Array(bytes), factors });
     // The kernels address item i at i * rowBytes: the codes must start at byte 0.
     if (arena.alloc(bytes) !== 0) fail('INVALID_ARGUMENT', 'internal: RaBitQ codes must start at byte 0 of their memory');
-    return new RabitqStore(encoding, size, { arena, codes: null, factors });
+    const at = arena.alloc(4 * size * FACTORS);
+    const placed = arena.f32.subarray(at >>> 2, (at >>> 2) + size * FACTORS);
+    placed.set(factors);
+    return new RabitqStore(encoding, size, { arena, codes: null, factors: placed });
   }
 
   /** The codes, size x rowBytes (a view; re-read it after other calls on the store). */
@@ -116,9 +128,11 @@ export class RabitqStore implements VectorStore {
     return this.arena ? this.arena.u8.subarray(0, this.size * this.encoding.rowBytes) : this.codesJs!;
   }
 
-  /** Per-item factors, size x FACTORS. */
+  /** Per-item factors, size x FACTORS (with SIMD a view of the kernels' memory: re-read it after other calls on the store). */
   get factors(): Float32Array {
-    return this.factorsData;
+    if (this.arena === null) return this.factorsJs!;
+    const at = this.factorsAt >>> 2;
+    return this.arena.f32.subarray(at, at + this.size * FACTORS);
   }
 
   /** 'wasm-simd' or 'js': which kernels score this store. */
@@ -141,11 +155,12 @@ export class RabitqStore implements VectorStore {
     const { size, dim, metric } = this;
     const { bits, epsilon0, centroid } = this.encoding;
     const signs = this.encoding.rotation.signs;
-    this.factorsData = toShared(this.factorsData);
-    const common = { kind: 'rabitq' as const, size, dim, metric, bits, epsilon0, centroid, signs, factors: this.factorsData };
-    if (this.arena !== null) return { ...common, arena: this.arena.share(), codes: null };
+    const common = { kind: 'rabitq' as const, size, dim, metric, bits, epsilon0, centroid, signs };
+    // With an arena the factors are a view of its (shared) memory, which carries them.
+    if (this.arena !== null) return { ...common, arena: this.arena.share(), codes: null, factors: this.factors };
     this.codesJs = toShared(this.codesJs!);
-    return { ...common, arena: null, codes: this.codesJs };
+    this.factorsJs = toShared(this.factorsJs!);
+    return { ...common, arena: null, codes: this.codesJs, factors: this.factorsJs };
   }
 
   /** A store over codes another thread shared. */
@@ -161,8 +176,8 @@ export class RabitqStore implements VectorStore {
 
   queryEvaluator(query: Vector): QueryEvaluator {
     const prepared = this.prepared(query);
-    if (this.arena === null) return new JsRabitqEvaluator(this.encoding, this.codesJs!, this.factorsData, prepared);
-    return new WasmRabitqEvaluator(this.encoding, this.arena, this.wasm!, this.factorsData, prepared);
+    if (this.arena === null) return new JsRabitqEvaluator(this.encoding, this.codesJs!, this.factorsJs!, prepared);
+    return new WasmRabitqEvaluator(this.encoding, this.arena, this.wasm!, this.factorsAt, prepared);
   }
 
   /**
@@ -172,13 +187,16 @@ export class RabitqStore implements VectorStore {
    */
   distanceBounds(query: Vector, ids: Uint32Array, count: number, out: Float64Array): void {
     const p = this.prepared(query);
-    for (let i = 0; i < count; i++) out[i] = this.encoding.bound(p, this.factorsData, ids[i]! * FACTORS);
+    const f = this.factors;
+    for (let i = 0; i < count; i++) out[i] = this.encoding.bound(p, f, ids[i]! * FACTORS);
   }
 
   /** The query rotated and quantized; the last one is kept, since its search and re-ranking both ask. */
   private prepared(query: Vector): PreparedRabitqQuery {
     if (query === this.lastQuery && this.lastPrepared !== null) return this.lastPrepared;
-    const p = this.encoding.prepareQuery(query as Float32Array);
+    // The JS kernels' store prepares in JS too: simd false is JavaScript throughout.
+    const q = query as Float32Array;
+    const p = this.arena === null ? this.encoding.prepareQueryJs(q) : this.encoding.prepareQuery(q);
     this.lastQuery = query;
     this.lastPrepared = p;
     return p;
@@ -186,7 +204,7 @@ export class RabitqStore implements VectorStore {
 
   /** Decoded item `id` as the query: building and repairing graphs on the codes compares items. */
   itemEvaluator(id: number): QueryEvaluator {
-    return this.queryEvaluator(this.encoding.decodeRow(this.codes, this.factorsData, id));
+    return this.queryEvaluator(this.encoding.decodeRow(this.codes, this.factors, id));
   }
 
   itemDistance(a: number, b: number): number {
@@ -207,8 +225,8 @@ export class RabitqStore implements VectorStore {
     const store = RabitqStore.empty(this.encoding, size, this.arena !== null);
     const kept = Math.min(size, this.size);
     store.codes.set(this.codes.subarray(0, kept * this.encoding.rowBytes));
-    store.factorsData.set(this.factorsData.subarray(0, kept * FACTORS));
-    this.encoding.encodeRows(rows, store.codes, store.factorsData, slots);
+    store.factors.set(this.factors.subarray(0, kept * FACTORS));
+    this.encoding.encodeRows(rows, store.codes, store.factors, slots);
     return store;
   }
 
@@ -217,10 +235,12 @@ export class RabitqStore implements VectorStore {
     const store = RabitqStore.empty(this.encoding, ids.length, this.arena !== null);
     const from = this.codes;
     const to = store.codes;
+    const fromFactors = this.factors;
+    const toFactors = store.factors;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       to.set(from.subarray(id * rb, (id + 1) * rb), i * rb);
-      store.factorsData.set(this.factorsData.subarray(id * FACTORS, (id + 1) * FACTORS), i * FACTORS);
+      toFactors.set(fromFactors.subarray(id * FACTORS, (id + 1) * FACTORS), i * FACTORS);
     }
     return store;
   }

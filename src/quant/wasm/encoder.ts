@@ -5,8 +5,9 @@
  */
 
 /** A WebAssembly value type (its byte in the binary format). */
-export type ValType = 0x7f | 0x7d | 0x7b;
+export type ValType = 0x7f | 0x7e | 0x7d | 0x7b;
 export const I32: ValType = 0x7f;
+export const I64: ValType = 0x7e;
 export const F32: ValType = 0x7d;
 export const V128: ValType = 0x7b;
 
