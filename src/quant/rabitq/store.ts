@@ -106,11 +106,13 @@ export class RabitqStore implements VectorStore {
     const bytes = size * encoding.rowBytes;
     if (!simd) return new RabitqStore(encoding, size, { arena: null, codes: new Uint8Array(bytes), factors });
     // Codes, factors and query slots.
-    const reserve = bytes + 4 * size * FACTORS + 64 * (encoding.queryBytes + QUERY_HEADER_BYTES);
+    const slots = 64 * (encoding.queryBytes + QUERY_HEADER_BYTES);
+    const perItem = encoding.rowBytes + 4 * FACTORS;
+    const reserve = size * perItem + slots;
     if (!WasmArena.fits(reserve)) {
-      const fit = Math.floor((WasmArena.capacityBytes - 64 * encoding.queryBytes) / encoding.rowBytes);
+      const fit = Math.floor((WasmArena.capacityBytes - slots) / perItem);
       failMemoryLimit(
-        `${size} RaBitQ codes of ${encoding.rowBytes} bytes take ${(bytes / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them: use fewer bits, or { simd: false } for the plain JS kernels`,
+        `${size} RaBitQ codes of ${encoding.rowBytes} bytes and their factors take ${((size * perItem) / 2 ** 30).toFixed(2)} GiB; the SIMD kernels' WebAssembly memory holds at most ${fit} of them: use fewer bits, or { simd: false } for the plain JS kernels`,
       );
     }
     const arena = WasmArena.create(reserve);
