@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { DenseDataset, HnswIndex, readIndexBlob, ScalarQuantizer, SparseDataset, serializeIndex, WebannoloError } from '../src/index.js';
+import {
+  DenseDataset,
+  HnswIndex,
+  RabitqQuantizer,
+  type RabitqStore,
+  readIndexBlob,
+  ScalarQuantizer,
+  SparseDataset,
+  serializeIndex,
+  WebannoloError,
+} from '../src/index.js';
 import { serializeIndexPieces } from '../src/indexes/index-codec.js';
 import { crc32 } from '../src/io/crc32.js';
 import { type ByteSource, readIndexFrom } from '../src/storage/read-index.js';
@@ -98,6 +108,27 @@ describe('index pieces and streamed reading', () => {
         const b = await copy.searchBatch(queries, 5);
         expect(Array.from(b.ids)).toEqual(Array.from(a.ids));
       }
+    }
+  });
+
+  it('reads a RaBitQ index in place (codes and factors into the SIMD memory, links into the graph): same results, re-ranked, and it still changes', async () => {
+    const rabitq = index.quantize(new RabitqQuantizer({ bits: 2 }));
+    const bytes = serializeIndex(rabitq);
+    const queries = dense.slice(0, 30);
+    for (const chunkBytes of [104, 1 << 20]) {
+      const copy = await readIndexBlob(blob(bytes), { chunkBytes });
+      if (!(copy instanceof HnswIndex)) throw new Error('expected an HNSW index');
+      expect(serializeIndex(copy)).toEqual(bytes);
+      expect((copy.store as RabitqStore).kernels).toBe('wasm-simd');
+      for (const params of [{ ef: 40 }, { ef: 40, rerank: 40 }]) {
+        const a = await rabitq.searchBatch(queries, 5, params);
+        const b = await copy.searchBatch(queries, 5, params);
+        expect(Array.from(b.ids)).toEqual(Array.from(a.ids));
+        expect(Array.from(b.scores)).toEqual(Array.from(a.scores));
+      }
+      // New items go into the adopted memory's successor: each is found again at distance 0 beside its twin.
+      copy.add(dense.slice(0, 3), undefined, { labels: [0, 0, 0] });
+      expect(Array.from(copy.search(dense.get(1), 2, { ef: 40, rerank: 40 }).ids)).toContain(copy.size - 2);
     }
   });
 

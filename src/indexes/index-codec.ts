@@ -289,11 +289,11 @@ function restoreGraph(gp: GraphHeader, levels: Uint8Array, level0: Uint32Array, 
   let words = 0;
   for (let i = 0; i < n; i++) words += levels[i]! * (m + 1);
   if (words !== upper.length) fail('CORRUPT_FILE', `upper-level graph section has ${upper.length} words, the node levels need ${words}`);
-  const g = new HnswGraph(m, levels, m0);
-  g.level0.set(level0);
+  const g = new HnswGraph(m, levels, m0, undefined, { level0, pool: upper });
+  if (g.level0.buffer !== level0.buffer) g.level0.set(level0);
   checkLinks(g.level0, n, m0, n);
   // Node order in the file is the pool's order: one copy, then every node's lists are checked.
-  g.upperPool.set(upper);
+  if (g.upperPool.buffer !== upper.buffer) g.upperPool.set(upper);
   for (let i = 0; i < n; i++) if (levels[i]! > 0) checkLinks(g.upper[i]!, levels[i]!, m, n);
   g.entryPoint = entryPoint;
   g.maxLevel = maxLevel;

@@ -5,6 +5,7 @@ import { bytesPer, containerFromSections, MAGIC, readContainerLayout, type Secti
 import { crc32 } from '../io/crc32.js';
 import { storeCodec } from '../quant/registry.js';
 import type { Metric, VectorStore } from '../types.js';
+import { sharedArray } from '../util/shared-memory.js';
 
 /** A file read a range at a time: a Blob (an OPFS file, a dropped file), IndexedDB chunks. */
 export interface ByteSource {
@@ -123,5 +124,7 @@ export function sectionBuffer(index: IndexHeader, e: SectionEntry): Uint8Array {
     const placed = storeCodec(store.kind).sectionBuffer?.(store.params, e.name.slice(dot + 1), byteLength);
     if (placed && placed.byteLength === byteLength) return placed;
   }
+  // The graph's links go where HnswGraph keeps them (shared memory for worker threads), so it adopts them.
+  if (e.name === 'graph.level0' || e.name === 'graph.upper') return sharedArray(Uint8Array, byteLength);
   return new Uint8Array(byteLength);
 }

@@ -2,7 +2,7 @@ import { firstNonFinite } from '../../data/dense.js';
 import { fail } from '../../errors.js';
 import { intParam, sizedSection } from '../codec-checks.js';
 import type { StoreCodec, StoreLayout } from '../store-kind.js';
-import { FACTORS, RabitqEncoding } from './encoding.js';
+import { FACTORS, QUERY_BITS, RabitqEncoding } from './encoding.js';
 import { RABITQ_MIN_DIM } from './quantizer.js';
 import { HadamardRotation, paddedDimOf, ROTATION_ROUNDS } from './rotation.js';
 import { RabitqStore } from './store.js';
@@ -63,5 +63,12 @@ export const rabitqCodec: StoreCodec = {
     const encoding = new RabitqEncoding(dim, metric, params['bits'] as number, centroid, rotation, params['epsilon0'] as number);
     const codes = sizedSection(section('codes'), Uint8Array, 'codes', length('codes'));
     return RabitqStore.fromCodes(encoding, codes, factors, { simd: params['kernels'] !== 'js' });
+  },
+  sectionBuffer(params, name, byteLength) {
+    if ((name !== 'codes' && name !== 'factors') || params['kernels'] === 'js') return null;
+    const { size, dim, sections } = layout(params);
+    const rowBytes = sections['codes']!.length! / size;
+    const placed = RabitqStore.reserveSection(params, name, size, rowBytes, (QUERY_BITS * paddedDimOf(dim)) / 8);
+    return placed !== null && placed.byteLength === byteLength ? placed : null;
   },
 };

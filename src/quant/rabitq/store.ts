@@ -36,6 +36,11 @@ interface PlacedRabitqCodes {
   readonly factors: Float32Array;
 }
 
+/** Arenas a loader is filling (RabitqStore.reserveSection), by their memory's buffer: fromCodes adopts them. */
+const reserved = new WeakMap<ArrayBufferLike, WasmArena>();
+/** The same arenas by the loader's placement key (the store's header parameters). */
+const reservedFor = new WeakMap<object, WasmArena>();
+
 /**
  * RaBitQ codes of n dense items (see RabitqEncoding): `bits` bits per rotated component plus
  * FACTORS floats per item. Distances are unbiased estimates; distanceBounds gives their
@@ -91,9 +96,35 @@ export class RabitqStore implements VectorStore {
     if (codes.length % encoding.rowBytes !== 0)
       fail('CORRUPT_FILE', `the RaBitQ codes hold ${codes.length} bytes, not a multiple of the ${encoding.rowBytes}-byte row`);
     const size = codes.length / encoding.rowBytes;
+    const adopted = reserved.get(codes.buffer);
+    if (adopted && options.simd !== false && codes.byteOffset === 0 && factors.buffer === codes.buffer) {
+      reserved.delete(codes.buffer);
+      return new RabitqStore(encoding, size, { arena: adopted, codes: null, factors });
+    }
     const store = RabitqStore.empty(encoding, size, options.simd !== false, factors);
     store.codes.set(codes);
     return store;
+  }
+
+  /**
+   * Where a loader reads section `name` ('codes' or 'factors') of a store of `size` items
+   * with `rowBytes`-byte codes: both into one new SIMD arena, codes at byte 0 and factors
+   * after them, as empty() lays them out, so that fromCodes adopts the arena instead of
+   * copying (an index over 1M vectors then holds its codes once while it opens). Null where
+   * the arena cannot be made; `placement` keeps the arena between the two calls.
+   */
+  static reserveSection(placement: object, name: string, size: number, rowBytes: number, queryBytes: number): Uint8Array | null {
+    let arena = reservedFor.get(placement);
+    if (arena === undefined) {
+      const reserve = size * (rowBytes + 4 * FACTORS) + 64 * (queryBytes + QUERY_HEADER_BYTES);
+      arena = WasmArena.fits(reserve) ? (WasmArena.create(reserve) ?? undefined) : undefined;
+      if (arena === undefined || arena.alloc(size * rowBytes) !== 0 || arena.alloc(4 * size * FACTORS) !== size * rowBytes) return null;
+      reservedFor.set(placement, arena);
+      reserved.set(arena.u8.buffer, arena);
+    }
+    if (name === 'codes') return arena.u8.subarray(0, size * rowBytes);
+    if (name === 'factors') return arena.u8.subarray(size * rowBytes, size * rowBytes + 4 * size * FACTORS);
+    return null;
   }
 
   /** Zeroed codes for `size` items: at byte 0 of a new wasm memory when `simd` and the platform allow. */

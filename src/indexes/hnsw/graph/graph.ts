@@ -64,7 +64,14 @@ export class HnswGraph {
    * An empty graph (no links) whose node levels are `levels`; `spare` reserves room for more
    * nodes (capacity) and upper-level words (see grown).
    */
-  constructor(m: number, levels: Uint8Array, m0 = 2 * m, spare?: { capacity: number; poolWords: number }) {
+  constructor(
+    m: number,
+    levels: Uint8Array,
+    m0 = 2 * m,
+    spare?: { capacity: number; poolWords: number },
+    /** Link arrays to take as they are (a loader's sections) where their size and memory fit; copied otherwise. */
+    adopt?: { level0: Uint32Array; pool: Uint32Array },
+  ) {
     this.n = levels.length;
     this.m = m;
     this.m0 = m0;
@@ -75,8 +82,9 @@ export class HnswGraph {
     roomLevels.set(levels);
     this.room = {
       levels: canShareMemory() || capacity > this.n ? roomLevels : levels,
-      level0: sharedArray(Uint32Array, capacity * (m0 + 1)),
-      pool: sharedArray(Uint32Array, Math.max(words, spare?.poolWords ?? 0)),
+      level0: adoptable(adopt?.level0, capacity * (m0 + 1)) ?? sharedArray(Uint32Array, capacity * (m0 + 1)),
+      pool:
+        adoptable(adopt?.pool, Math.max(words, spare?.poolWords ?? 0)) ?? sharedArray(Uint32Array, Math.max(words, spare?.poolWords ?? 0)),
       upperAt: sharedArray(Uint32Array, capacity),
       poolTop: words,
     };
@@ -296,4 +304,14 @@ function upperViews(n: number, levels: Uint8Array, pool: Uint32Array, at: Uint32
     if (l > 0) views[i] = pool.subarray(at[i]!, at[i]! + l * (m + 1));
   }
   return views;
+}
+
+/**
+ * `a` itself when it is a whole buffer of exactly `length` words on the memory the graph would
+ * allocate (shared where threads can share it): opening a large index then holds its links
+ * once instead of reading them and copying them.
+ */
+function adoptable(a: Uint32Array | undefined, length: number): Uint32Array | null {
+  if (a === undefined || a.length !== length || a.byteOffset !== 0 || a.buffer.byteLength !== length * 4) return null;
+  return isShared(a) === canShareMemory() ? a : null;
 }
