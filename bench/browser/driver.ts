@@ -34,6 +34,11 @@ export async function openPage(browser: Browser, url: string): Promise<{ page: P
   const context = await browser.newContext();
   const page = await context.newPage();
   page.on('pageerror', (e) => log(`page error: ${e.message}`));
+  // A renderer that dies (out of memory, say) would leave a pending evaluate waiting: end the run.
+  page.on('crash', () => {
+    log('the page crashed (its renderer process died)');
+    process.exit(2);
+  });
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') log(`page ${m.type()}: ${m.text()}`);
   });

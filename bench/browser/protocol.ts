@@ -74,12 +74,14 @@ export interface BrowserPoint {
 }
 
 export interface SaveInfo {
-  /** The library's own save call, until its storage says the data is written. */
-  saveMs: number;
-  /** Bytes the library's data takes in the browser's storage (its files / records, read back). */
-  bytesStored: number;
+  /** The library's own save call, until its storage says the data is written (null: it did not finish). */
+  saveMs: number | null;
+  /** Bytes the library's data takes in the browser's storage (its files / records, read back); null when the save did not finish. */
+  bytesStored: number | null;
   /** Where: 'opfs', 'indexeddb (IDBFS)', 'indexeddb'. */
   where: string;
+  /** Why the save did not finish (it failed, or did not settle within the bench's time limit), else null. */
+  error: string | null;
 }
 
 export interface OpenInfo {

@@ -77,15 +77,19 @@ export function libTable(results: readonly LibResult[]): string {
   for (const r of results) {
     const q =
       r.qpsAt095.qps === null ? `— (${r.qpsAt095.note})` : fmt(r.qpsAt095.qps) + (r.qpsAt095.note.startsWith('lower') ? ' (≥)' : '');
+    const saved = r.save.error === null;
+    const saveMs = saved ? fmt(r.save.saveMs!) : 'fails';
+    const stored = saved ? fmt(r.save.bytesStored! / 2 ** 20, 1) : '—';
     const opened = r.open.error === null;
     const open = opened ? fmt(r.open.openMs!) : 'fails';
     const first = opened ? fmt(r.open.firstSearchMs!, 1) : '—';
     const same = opened ? `${fmt(100 * r.idsAgreeAfterOpen!, 1)} % same` : '—';
     lines.push(
-      `| ${r.lib} | ${fmt(r.buildMs / 1000, 1)} | ${q} | ${fmt(r.save.saveMs)} | ${fmt(r.open.libInitMs)} | ${open} | ${first} | ${fmt(r.save.bytesStored / 2 ** 20, 1)} | ${same} |`,
+      `| ${r.lib} | ${fmt(r.buildMs / 1000, 1)} | ${q} | ${saveMs} | ${fmt(r.open.libInitMs)} | ${open} | ${first} | ${stored} | ${same} |`,
     );
   }
-  for (const r of results) if (r.open.error !== null) lines.push('', `${r.lib}: ${r.open.error}`);
+  for (const r of results) if (r.save.error !== null) lines.push('', `${r.lib}: ${r.save.error}`);
+  for (const r of results) if (r.open.error !== null && r.save.error === null) lines.push('', `${r.lib}: ${r.open.error}`);
   for (const r of results) {
     if (!r.control) continue;
     for (const c of r.control.points) {

@@ -18,6 +18,7 @@
  *   --edgevec-control bracket    edgevec again, built with ef_search = ef and searched for k (its own way
  *                                to set the beam), at the two sweep efs around recall 0.95 ('bracket'),
  *                                at a list of efs (e.g. 32,64), or 'off' [bracket; one edgevec build each]
+ *   --save-timeout 120           seconds a library's save may take before it is reported as not finishing [120]
  *   --opfs-n 60000               MNIST base size of the OPFS open target [60000]; 0 skips it
  *   --opfs-trials 3              reloads per OPFS measurement; the median is reported [3]
  *   --out bench/results          where browser-peers-<dataset>.json and browser-opfs-open.json go
@@ -59,6 +60,7 @@ function options() {
       warmup: { type: 'string', default: '200' },
       'check-ef': { type: 'string', default: '64' },
       'edgevec-control': { type: 'string', default: 'bracket' },
+      'save-timeout': { type: 'string', default: '120' },
       'opfs-n': { type: 'string', default: '60000' },
       'opfs-trials': { type: 'string', default: '3' },
       out: { type: 'string', default: join(ROOT, 'bench', 'results') },
@@ -91,6 +93,7 @@ function options() {
     warmup: int('warmup', 0),
     checkEf: int('check-ef'),
     edgevecControl: parseControl(values['edgevec-control']),
+    saveTimeoutS: int('save-timeout'),
     opfsN: int('opfs-n', 0),
     opfsTrials: int('opfs-trials'),
     out: resolve(values.out),
@@ -146,11 +149,17 @@ async function runLib(
       : null;
   const before = await call(page, 'checkIds', o.checkEf, o.k, CHECK_QUERIES);
   const name = `bench-${spec.dataset}-${info.n}`;
-  const save = await call(page, 'save', name);
-  log(`${lib}: saved in ${save.saveMs.toFixed(0)} ms, ${(save.bytesStored / 2 ** 20).toFixed(1)} MiB in ${save.where}`);
-  await reload(page);
-  await call(page, 'load', { ...spec, queriesOnly: true });
-  const open = await call(page, 'open', lib, name, info.n, o.checkEf, o.k, CHECK_QUERIES);
+  const save = await call(page, 'save', name, o.saveTimeoutS * 1000);
+  let open: Awaited<ReturnType<typeof call<'open'>>>;
+  if (save.error !== null) {
+    log(`${lib}: ${save.error}`);
+    open = { libInitMs: 0, openMs: null, firstSearchMs: null, error: 'not opened: the save did not finish', note: '', ids: [] };
+  } else {
+    log(`${lib}: saved in ${save.saveMs!.toFixed(0)} ms, ${(save.bytesStored! / 2 ** 20).toFixed(1)} MiB in ${save.where}`);
+    await reload(page);
+    await call(page, 'load', { ...spec, queriesOnly: true });
+    open = await call(page, 'open', lib, name, info.n, o.checkEf, o.k, CHECK_QUERIES);
+  }
   const agree = open.error === null ? agreement(before, open.ids) : null;
   if (open.error !== null) log(`${lib}: after a reload, the open failed: ${open.error}`);
   else
@@ -221,7 +230,8 @@ async function main(): Promise<void> {
       await call(page, 'load', spec);
       log(`OPFS target: building webannolo over MNIST ${o.opfsN}...`);
       await call(page, 'build', { lib: 'webannolo', m: o.m, efConstruction: o.efConstruction, seed: o.seed });
-      await call(page, 'save', `bench-mnist-${o.opfsN}`);
+      const saved = await call(page, 'save', `bench-mnist-${o.opfsN}`, o.saveTimeoutS * 1000);
+      if (saved.error !== null) throw new Error(`OPFS target: webannolo's save: ${saved.error}`);
       opfs = await opfsTarget(page, spec, `bench-mnist-${o.opfsN}`, o);
       await close();
     }

@@ -84,7 +84,12 @@ export class HnswlibWasmAdapter implements PageAdapter {
     this.must().writeIndex(name);
     await until(() => manager.isSynced(), 'the IDBFS sync after writeIndex');
     const saveMs = since(t0);
-    return { saveMs, bytesStored: await idbBytes(MOUNT, 'FILE_DATA', `${MOUNT}/${name}`), where: 'indexeddb (Emscripten IDBFS)' };
+    return {
+      saveMs,
+      bytesStored: await idbBytes(MOUNT, 'FILE_DATA', `${MOUNT}/${name}`),
+      where: 'indexeddb (Emscripten IDBFS)',
+      error: null,
+    };
   }
 
   async open(name: string, n: number, dim: number, metric: 'l2' | 'ip', ef: number, k: number, query: Float32Array): Promise<OpenResult> {

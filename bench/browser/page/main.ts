@@ -91,8 +91,36 @@ const api = {
     return { buildMs, point, sweepIndexPoint, idsSame: same / Math.max(1, ids.length) };
   },
 
-  save(name: string): Promise<SaveInfo> {
-    return must(adapter, 'index').save(name);
+  /** The library's save, given up (reported, not thrown) when it has not settled after `timeoutMs`. */
+  async save(name: string, timeoutMs: number): Promise<SaveInfo> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<SaveInfo>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve({
+            saveMs: null,
+            bytesStored: null,
+            where: '',
+            error: `the save did not settle (no resolve, no reject) within ${timeoutMs / 1000} s`,
+          }),
+        timeoutMs,
+      );
+    });
+    const saving = must(adapter, 'index')
+      .save(name)
+      .catch(
+        (e: unknown): SaveInfo => ({
+          saveMs: null,
+          bytesStored: null,
+          where: '',
+          error: `the save failed: ${(e as Error)?.message ?? String(e)}`,
+        }),
+      );
+    try {
+      return await Promise.race([saving, limit]);
+    } finally {
+      clearTimeout(timer);
+    }
   },
 
   async open(lib: BuildSpec['lib'], name: string, n: number, ef: number, k: number, count: number): Promise<OpenInfo> {

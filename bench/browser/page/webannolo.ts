@@ -49,7 +49,7 @@ export class WebannoloAdapter implements PageAdapter {
     const t0 = performance.now();
     const saved = await saveIndex(this.must(), name);
     const saveMs = since(t0);
-    return { saveMs, bytesStored: await opfsBytes(name), where: `${saved.backend} (file ${saved.bytes} B + manifest)` };
+    return { saveMs, bytesStored: await opfsBytes(name), where: `${saved.backend} (file ${saved.bytes} B + manifest)`, error: null };
   }
 
   async open(
