@@ -14,6 +14,7 @@
  *   --min-time 1000              ms of each timed loop (whole passes over the queries) [1000]
  *   --repeats 3                  timed loops per sweep point; QPS is their median [3]
  *   --warmup 200                 untimed queries before each point [200]
+ *   --warmup-ms 3000             untimed searching (at the check ef) after the build, before the sweep [3000]
  *   --check-ef 64                ef of the save / open check and of the first search after opening [64]
  *   --edgevec-control bracket    edgevec again, built with ef_search = ef and searched for k (its own way
  *                                to set the beam), at the two sweep efs around recall 0.95 ('bracket'),
@@ -58,6 +59,7 @@ function options() {
       'min-time': { type: 'string', default: '1000' },
       repeats: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '200' },
+      'warmup-ms': { type: 'string', default: '3000' },
       'check-ef': { type: 'string', default: '64' },
       'edgevec-control': { type: 'string', default: 'bracket' },
       'save-timeout': { type: 'string', default: '120' },
@@ -91,6 +93,7 @@ function options() {
     minTimeMs: int('min-time', 0),
     repeats: int('repeats'),
     warmup: int('warmup', 0),
+    warmupMs: int('warmup-ms', 0),
     checkEf: int('check-ef'),
     edgevecControl: parseControl(values['edgevec-control']),
     saveTimeoutS: int('save-timeout'),
@@ -128,6 +131,7 @@ async function runLib(
   );
   const built = await call(page, 'build', { lib, m: o.m, efConstruction: o.efConstruction, seed: o.seed });
   log(`${lib}: built in ${(built.buildMs / 1000).toFixed(1)} s`);
+  await call(page, 'warmup', o.checkEf, o.k, o.warmupMs);
   const points = [];
   for (const ef of o.efs) {
     const p = await call(page, 'sweep', { ef, k: o.k, warmup: o.warmup, minTimeMs: o.minTimeMs, repeats: o.repeats });
@@ -203,6 +207,7 @@ async function main(): Promise<void> {
     minTimeMs: o.minTimeMs,
     repeats: o.repeats,
     warmup: o.warmup,
+    warmupMs: o.warmupMs,
     checkEf: o.checkEf,
     checkQueries: CHECK_QUERIES,
     edgevecControl: o.edgevecControl,

@@ -57,6 +57,24 @@ const api = {
     return { buildMs, describe: adapter.describe };
   },
 
+  /**
+   * Searches, untimed, for `ms` at `ef` before the sweep: WebAssembly starts on a baseline
+   * compiler and moves hot functions to the optimizing one in the background, so the first
+   * points of a sweep could otherwise run on code that later points no longer do.
+   */
+  warmup(ef: number, k: number, ms: number): number {
+    const a = must(adapter, 'index');
+    const nq = must(data, 'data').queries.size;
+    a.setEf(ef);
+    const t0 = performance.now();
+    let passes = 0;
+    while (performance.now() - t0 < ms) {
+      a.searchAll(nq, k);
+      passes++;
+    }
+    return passes;
+  },
+
   sweep(spec: SweepSpec): BrowserPoint {
     return sweepPoint(must(adapter, 'index'), scoring(), spec);
   },
