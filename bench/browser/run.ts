@@ -28,7 +28,8 @@
  * Each library runs in a fresh browser context on a fresh page: load the data (fetched from
  * this bench's server on 127.0.0.1), build, sweep ef, save with the library's own persistence,
  * reload the page, open from the browser's storage, search, and check the ids match those
- * before the save. Quick run: --n 5000 --nq 200 --min-time 200 --repeats 1 --opfs-n 5000.
+ * before the save. Quick run (about a minute): --n 2000 --nq 100 --efs 10,32,64 --min-time 100 --repeats 1
+ * --warmup-ms 300 --opfs-n 2000 --opfs-trials 1.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -40,7 +41,7 @@ import { ensureGroundTruth } from '../datasets.js';
 import { CHROMIUM_FLAGS, call, log, openPage, reload, sameIds } from './driver.js';
 import { edgevecControls, parseControl } from './edgevec-control.js';
 import { opfsTarget } from './opfs.js';
-import { BROWSER_DATASETS, BROWSER_LIBS, type BrowserDataset, type BrowserLib, type DataSpec } from './protocol.js';
+import { BROWSER_DATASETS, BROWSER_LIBS, type BrowserDataset, type BrowserLib, type DataInfo, type DataSpec } from './protocol.js';
 import { type LibResult, libTable, type OpfsResult, opfsTable, qpsAt, sweepTable } from './report.js';
 import { bundlePage, startServer } from './server.js';
 
@@ -123,7 +124,7 @@ async function runLib(
   lib: BrowserLib,
   spec: DataSpec,
   o: Options,
-): Promise<{ result: LibResult; page: Page; close: () => Promise<void> }> {
+): Promise<{ result: LibResult; data: DataInfo; page: Page; close: () => Promise<void> }> {
   const { page, close } = await openPage(browser, url);
   const info = await call(page, 'load', spec);
   log(
@@ -183,6 +184,7 @@ async function runLib(
       open: openInfo,
       idsAgreeAfterOpen: agree,
     },
+    data: info,
     page,
     close,
   };
@@ -218,15 +220,20 @@ async function main(): Promise<void> {
     for (const dataset of o.datasets) {
       const spec = await dataSpec(dataset, o, o.n);
       const results: LibResult[] = [];
+      let data: Omit<DataInfo, 'loadMs'> | null = null;
       for (const lib of o.libs) {
-        const { result, page, close } = await runLib(browser, server.url, lib, spec, o);
+        const { result, data: info, page, close } = await runLib(browser, server.url, lib, spec, o);
         results.push(result);
+        data ??= { n: info.n, nq: info.nq, dim: info.dim, metric: info.metric };
         // The webannolo MNIST index of the OPFS size is already saved here: measure the target on it.
         if (lib === 'webannolo' && dataset === 'mnist' && o.opfsN === o.n) opfs = await opfsTarget(page, spec, `bench-mnist-${o.n}`, o);
         await close();
       }
       const file = join(o.out, `browser-peers-${dataset}.json`);
-      writeFileSync(file, `${JSON.stringify({ dataset, spec, protocol, env: { ...env, loadavgAtEnd: loadavg() }, results }, null, 2)}\n`);
+      writeFileSync(
+        file,
+        `${JSON.stringify({ dataset, data, spec, protocol, env: { ...env, loadavgAtEnd: loadavg() }, results }, null, 2)}\n`,
+      );
       console.log(`\n${sweepTable(dataset, results, o.k)}\n\n${libTable(results)}\n\nwrote ${file}\n`);
     }
     if (o.opfsN > 0 && opfs === null) {
