@@ -173,6 +173,26 @@ const CHECKS: Record<string, (out: string) => void> = {
     expect(numberAfter(out, 'ef 200:')).toBeGreaterThanOrEqual(0.95);
     expect(numberAfter(out, 'ef 200, lambda 0.2:')).toBeGreaterThanOrEqual(0.95);
   },
+  'rabitq.mjs': (out) => {
+    const lines = [1, 4].map((bits) => {
+      const m = out.match(
+        new RegExp(
+          `^rabitq ${bits} bit\\(s\\): (\\d+) B/vector \\(f32: 3136\\), recall@10 ([\\d.]+) on codes, ([\\d.]+) re-ranked with ([\\d.]+) exact`,
+          'm',
+        ),
+      )!;
+      return { bytes: Number(m[1]), alone: Number(m[2]), reranked: Number(m[3]), exact: Number(m[4]) };
+    });
+    expect(lines[0]!.bytes).toBeLessThanOrEqual(3136 / 20);
+    for (const l of lines) {
+      expect(l.reranked).toBeGreaterThanOrEqual(0.97);
+      expect(l.reranked).toBeGreaterThan(l.alone);
+      // The bound rules most candidates out: fewer exact distances than candidates.
+      expect(l.exact).toBeGreaterThanOrEqual(10);
+      expect(l.exact).toBeLessThan(64);
+    }
+    expect(lines[1]!.alone).toBeGreaterThan(lines[0]!.alone); // more bits, closer estimates
+  },
   'build-on-codes.mjs': (out) => {
     expect(out).toMatch(/^built on 1000 f16 codes: store 1568000 bytes, metric ip$/m);
     expect(out).toMatch(/^nearest: (\d+ ){4}\d+$/m);

@@ -27,6 +27,8 @@ export interface ReadIndexOptions {
 }
 
 const CHUNK = 8 << 20;
+/** Chunk reads in flight while one is checked and copied. */
+const READ_AHEAD = 3;
 /** The first read: magic, version and (nearly always) the whole JSON header. */
 const FIRST = 64 << 10;
 
@@ -76,14 +78,26 @@ export async function readIndexWith(source: ByteSource, options: ReadIndexOption
   const body = size - 4;
   let crc = 0;
   const tail = new Uint8Array(4);
-  let next = source.read(0, Math.min(chunkBytes, size));
+  // Reads run READ_AHEAD chunks ahead of the one being checked and copied, so the source
+  // (a browser's file reads run off the page's thread) never waits for the checksum.
+  const pending: Promise<Uint8Array>[] = [];
+  let requested = 0;
+  const requestUpTo = (limit: number) => {
+    while (requested < size && pending.length < limit) {
+      const read = source.read(requested, Math.min(requested + chunkBytes, size));
+      // Awaited in turn below; a failure after an earlier one stops the loop must not go unhandled.
+      read.catch(() => {});
+      pending.push(read);
+      requested = Math.min(requested + chunkBytes, size);
+    }
+  };
   for (let start = 0; start < size; ) {
-    const chunk = await next;
+    requestUpTo(READ_AHEAD);
+    const chunk = await pending.shift()!;
     const end = start + chunk.length;
     if (end < Math.min(start + chunkBytes, size) || chunk.length === 0)
       fail('TRUNCATED_FILE', 'index file is truncated (it shrank while being read)');
-    // The next read runs while this chunk is checked and copied.
-    if (end < size) next = source.read(end, Math.min(end + chunkBytes, size));
+    requestUpTo(READ_AHEAD);
     const data = chunk.subarray(0, Math.max(0, Math.min(end, body) - start));
     crc = crc32(data, crc);
     for (let i = Math.max(start, body); i < end; i++) tail[i - body] = chunk[i - start]!;
