@@ -12,13 +12,13 @@ import {
   readContainerLayout,
   type SectionEntry,
 } from '../io/container.js';
-import { crc32 } from '../io/crc32.js';
 import { RowFileStore } from '../quant/dense/row-file-store.js';
 import { sectionBuffer } from '../storage/read-index.js';
 import { rerankRowsOf } from '../storage/rerank-section.js';
 import type { Metric } from '../types.js';
 import { DiskDenseStore } from './disk-store.js';
 import { readBytes, writeFileAtomic } from './files.js';
+import { readSectionsChecked } from './overlapped-read.js';
 
 const readAsync = promisify(read);
 
@@ -146,22 +146,8 @@ async function loadStreaming(
   const held = new Map<string, Uint8Array>();
   for (const e of entries) if (!onDisk(e)) held.set(e.name, sectionBuffer(index, e));
 
-  let crc = 0;
   const body = fileBytes - 4;
-  const buf = new Uint8Array(Math.min(chunkBytes, Math.max(body, 1)));
-  for (let start = 0; start < body; start += buf.length) {
-    const chunk = buf.subarray(0, Math.min(buf.length, body - start));
-    await readFully(fd, chunk, start);
-    crc = crc32(chunk, crc);
-    const end = start + chunk.length;
-    for (const e of entries) {
-      const dest = held.get(e.name);
-      if (!dest) continue;
-      const from = Math.max(start, e.offset);
-      const to = Math.min(end, e.offset + dest.length);
-      if (from < to) dest.set(chunk.subarray(from - start, to - start), from - e.offset);
-    }
-  }
+  const crc = await readSectionsChecked(fd, body, entries, held, chunkBytes);
   const tail = await readAt(fd, body, 4);
   if (tail.length < 4) fail('TRUNCATED_FILE', 'index file is truncated');
   if (crc !== new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, true))

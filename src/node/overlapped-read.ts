@@ -1,0 +1,91 @@
+import { read } from 'node:fs';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import { fail } from '../errors.js';
+import type { SectionEntry } from '../io/container.js';
+import { bytesPer } from '../io/container.js';
+import { crc32 } from '../io/crc32.js';
+
+const readAsync = promisify(read);
+
+/**
+ * zlib's CRC-32 where this Node has it (20.15 and later): the same checksum as io/crc32.ts,
+ * about 2.5x faster (149 against 375 ms over 619 MiB here), which matters since opening checks
+ * every byte of the file.
+ */
+const checksum: (bytes: Uint8Array, seed: number) => number =
+  typeof (zlib as { crc32?: unknown }).crc32 === 'function'
+    ? (bytes, seed) => (zlib as unknown as { crc32(data: Uint8Array, value: number): number }).crc32(bytes, seed) >>> 0
+    : crc32;
+
+/** A stretch of the file and where its bytes go: a section's own buffer, or scratch space. */
+interface Piece {
+  readonly start: number;
+  readonly into: Uint8Array;
+}
+
+/**
+ * Reads bytes [0, body) of a file and returns their CRC-32: each section in `held` straight
+ * into its buffer (no copy), everything else (the header, sections left on disk) through two
+ * scratch buffers, `chunkBytes` per read. The read of the next piece runs on libuv's thread
+ * pool while the checksum of this one runs here, so opening costs about the longer of the two
+ * instead of their sum (1M x 128 f32: reading 619 MiB and checking it take about as long each).
+ */
+export async function readSectionsChecked(
+  fd: number,
+  body: number,
+  entries: readonly SectionEntry[],
+  held: ReadonlyMap<string, Uint8Array>,
+  chunkBytes: number,
+): Promise<number> {
+  const pieces = piecesOf(body, entries, held, chunkBytes);
+  let crc = 0;
+  let next = pieces.length > 0 ? readPiece(fd, pieces[0]!) : null;
+  for (let i = 0; i < pieces.length; i++) {
+    await next;
+    // Piece i + 1 never shares a buffer with piece i (scratch alternates), so it may be read meanwhile.
+    next = i + 1 < pieces.length ? readPiece(fd, pieces[i + 1]!) : null;
+    // A failed read after a damaged one stops this loop must not go unhandled.
+    next?.catch(() => {});
+    crc = checksum(pieces[i]!.into, crc);
+  }
+  return crc;
+}
+
+/** The file's [0, body) in reading order, each piece at most chunkBytes long. */
+function piecesOf(body: number, entries: readonly SectionEntry[], held: ReadonlyMap<string, Uint8Array>, chunkBytes: number): Piece[] {
+  const scratch = [new Uint8Array(Math.min(chunkBytes, body)), new Uint8Array(Math.min(chunkBytes, body))];
+  const placed = entries
+    .filter((e) => held.has(e.name))
+    .map((e) => ({ start: e.offset, bytes: held.get(e.name)!, length: e.length * bytesPer(e.dtype) }))
+    .sort((a, b) => a.start - b.start);
+  const pieces: Piece[] = [];
+  const loose = (from: number, to: number) => {
+    for (let at = from; at < to; at += chunkBytes) {
+      const n = Math.min(chunkBytes, to - at);
+      pieces.push({ start: at, into: scratch[pieces.length % 2]!.subarray(0, n) });
+    }
+  };
+  let at = 0;
+  for (const p of placed) {
+    if (p.bytes.length !== p.length || p.start < at || p.start + p.length > body)
+      fail('CORRUPT_FILE', 'index file sections overlap or leave the file');
+    loose(at, p.start);
+    for (let off = 0; off < p.length; off += chunkBytes) {
+      pieces.push({ start: p.start + off, into: p.bytes.subarray(off, Math.min(p.length, off + chunkBytes)) });
+    }
+    at = p.start + p.length;
+  }
+  loose(at, body);
+  return pieces;
+}
+
+async function readPiece(fd: number, piece: Piece): Promise<void> {
+  const buf = piece.into;
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesRead } = await readAsync(fd, buf, done, buf.length - done, piece.start + done);
+    if (bytesRead === 0) fail('TRUNCATED_FILE', 'index file is truncated (it shrank while being read)');
+    done += bytesRead;
+  }
+}
