@@ -98,6 +98,7 @@ function mode(name: string, index: HnswIndex, rerank: number): SearchMode {
 }
 
 for (const name of args.datasets) {
+  exactPerQuery.clear(); // per dataset: each JSON holds its own
   await ensureGroundTruth(name, args);
   const ds = loadDataset(name, args);
   log(`[rabitq] ${ds.description}`);
