@@ -207,7 +207,3 @@ async function readAt(fd: number, position: number, length: number): Promise<Uin
   const buf = new Uint8Array(length);
   return buf.subarray(0, await readInto(fd, buf, position));
 }
-
-async function readFully(fd: number, buf: Uint8Array, position: number): Promise<void> {
-  if ((await readInto(fd, buf, position)) < buf.length) fail('TRUNCATED_FILE', 'index file is truncated (it shrank while being read)');
-}
