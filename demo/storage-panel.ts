@@ -40,8 +40,9 @@ export function initStoragePanel(use: UseIndex): void {
   void action(null, 'Browser storage is unavailable', async () => {
     const backend = await storageBackend(options);
     $('storage-backend').textContent = backend === 'opfs' ? 'origin private file system (OPFS)' : 'IndexedDB';
-    update({ storage: { ...state.storage, backend } });
+    // The list first: the panel reports its backend once it also shows what is saved.
     await refresh();
+    update({ storage: { ...state.storage, backend } });
   });
 }
 
