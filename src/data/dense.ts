@@ -19,7 +19,7 @@ export class DenseDataset implements Dataset {
     if (data.length % dim !== 0) {
       fail('DIMENSION_MISMATCH', `data length ${data.length} is not a multiple of dim ${dim}`);
     }
-    const bad = firstNonFinite(data);
+    const bad = takeVouched(data) ? -1 : firstNonFinite(data);
     if (bad >= 0) {
       fail('NON_FINITE', `vector ${Math.floor(bad / dim)} has a non-finite value (${data[bad]}) at component ${bad % dim}`);
     }
@@ -55,6 +55,31 @@ export class DenseDataset implements Dataset {
   get byteLength(): number {
     return this.data.byteLength;
   }
+}
+
+/**
+ * Views whose every value a loader has already checked while reading them (vouchFinite), by
+ * buffer and byte offset: the next DenseDataset over exactly that view skips its own pass over
+ * the data. One use each, so a later dataset over memory written since is checked again.
+ */
+const vouched = new WeakMap<ArrayBufferLike, Map<number, number>>();
+
+/**
+ * Records that `a` holds no NaN/Infinity, for the one DenseDataset about to wrap exactly this
+ * view: a loader that checked the bytes piece by piece while the file was still being read
+ * (opening a large index then does not pass over its vectors twice).
+ */
+export function vouchFinite(a: Float32Array): void {
+  let byOffset = vouched.get(a.buffer);
+  if (byOffset === undefined) vouched.set(a.buffer, (byOffset = new Map()));
+  byOffset.set(a.byteOffset, a.length);
+}
+
+function takeVouched(a: Float32Array): boolean {
+  const byOffset = vouched.get(a.buffer);
+  if (byOffset?.get(a.byteOffset) !== a.length) return false;
+  byOffset.delete(a.byteOffset);
+  return true;
 }
 
 /** Index of the first NaN/Infinity in `a`, or -1. */

@@ -18,7 +18,7 @@ import { rerankRowsOf } from '../storage/rerank-section.js';
 import type { Metric } from '../types.js';
 import { DiskDenseStore } from './disk-store.js';
 import { readBytes, writeFileAtomic } from './files.js';
-import { readSectionsChecked } from './overlapped-read.js';
+import { FiniteVectorsCheck, readSectionsChecked } from './overlapped-read.js';
 
 const readAsync = promisify(read);
 
@@ -147,11 +147,14 @@ async function loadStreaming(
   for (const e of entries) if (!onDisk(e)) held.set(e.name, sectionBuffer(index, e));
 
   const body = fileBytes - 4;
-  const crc = await readSectionsChecked(fd, body, entries, held, chunkBytes);
+  const dense = [index.store.kind === 'dense' ? 'store.vectors' : '', index.rerank?.kind === 'dense' ? 'rerank.vectors' : ''];
+  const finite = new FiniteVectorsCheck(dense.filter((name) => held.has(name)));
+  const crc = await readSectionsChecked(fd, body, entries, held, chunkBytes, finite.onPiece);
   const tail = await readAt(fd, body, 4);
   if (tail.length < 4) fail('TRUNCATED_FILE', 'index file is truncated');
   if (crc !== new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, true))
     fail('CORRUPT_FILE', 'index file checksum mismatch: the file is damaged');
+  finite.vouch(held);
 
   const file = containerFromSections(layout, (e) => held.get(e.name) ?? fail('CORRUPT_FILE', `section '${e.name}' is not loaded`));
   return decodeIndexFromSections(
