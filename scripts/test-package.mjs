@@ -6,7 +6,7 @@
 //  2. browsers: the same ten-line page bundled by esbuild, built by Vite, and loaded unbundled
 //     through an import map, each served statically and driven in headless Chromium with
 //     WebGPU, asserting that a GPU search ran, with the right results (recall@10 against exact search).
-// Budgets: tarball <= 520 KiB, esbuild bundle <= 150 KiB gzip.
+// Budgets: tarball <= 560 KiB, esbuild bundle <= 150 KiB gzip.
 import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -22,8 +22,9 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Biome's formatting (tsc keeps the formatted line breaks in dist/): ~335-370 kB since. The
 // query service (webannolo/serve: HTTP, write-ahead log, NATS shards) added ~57 kB; the
 // benchmarks (dist/bench, run from a checkout) left the package. The guides (docs/, ~65 kB
-// packed) ship with it, so the README's links work for npm users: ~500 kB in all.
-const MAX_TARBALL = 520 * 1024;
+// packed) ship with it, so the README's links work for npm users: ~500 kB in all. RaBitQ's
+// kernels and shaders, re-ranking from OPFS and the overlapped loader brought it to ~536 kB.
+const MAX_TARBALL = 560 * 1024;
 const MAX_GZIP_BUNDLE = 150 * 1024;
 const env = {
   ...process.env,
