@@ -1,5 +1,4 @@
-import { closeSync, fstatSync, openSync, read } from 'node:fs';
-import { promisify } from 'node:util';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { checkInteger, fail } from '../errors.js';
 import { HnswIndex } from '../indexes/hnsw/hnsw-index.js';
 import { type AnyIndex, decodeIndexFromSections, deserializeIndex, type SerializeOptions, serializeIndex } from '../indexes/index-codec.js';
@@ -18,9 +17,7 @@ import { rerankRowsOf } from '../storage/rerank-section.js';
 import type { Metric } from '../types.js';
 import { DiskDenseStore } from './disk-store.js';
 import { readBytes, writeFileAtomic } from './files.js';
-import { FiniteVectorsCheck, readSectionsChecked } from './overlapped-read.js';
-
-const readAsync = promisify(read);
+import { FiniteVectorsCheck, readInto, readSectionsChecked } from './overlapped-read.js';
 
 /** Bytes per read while streaming the file through the checksum. */
 const CHUNK = 4 << 20;
@@ -192,17 +189,6 @@ function openForReading(path: string): number {
     if (code === 'EACCES' || code === 'EPERM') fail('INVALID_ARGUMENT', `cannot read ${path}: permission denied`);
     throw err;
   }
-}
-
-/** Fills `buf` from `position` on as far as the file goes; returns the bytes read. */
-async function readInto(fd: number, buf: Uint8Array, position: number): Promise<number> {
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesRead } = await readAsync(fd, buf, done, buf.length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
 }
 
 /** Up to `length` bytes at `position` (fewer at the end of the file). */

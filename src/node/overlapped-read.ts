@@ -94,13 +94,19 @@ function piecesOf(body: number, entries: readonly SectionEntry[], held: Readonly
 }
 
 async function readPiece(fd: number, piece: Piece): Promise<void> {
-  const buf = piece.into;
+  if ((await readInto(fd, piece.into, piece.start)) < piece.into.length)
+    fail('TRUNCATED_FILE', 'index file is truncated (it shrank while being read)');
+}
+
+/** Fills `buf` from `position` on as far as the file goes; returns the bytes read. */
+export async function readInto(fd: number, buf: Uint8Array, position: number): Promise<number> {
   let done = 0;
   while (done < buf.length) {
-    const { bytesRead } = await readAsync(fd, buf, done, buf.length - done, piece.start + done);
-    if (bytesRead === 0) fail('TRUNCATED_FILE', 'index file is truncated (it shrank while being read)');
+    const { bytesRead } = await readAsync(fd, buf, done, buf.length - done, position + done);
+    if (bytesRead === 0) break;
     done += bytesRead;
   }
+  return done;
 }
 
 /**
